@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+
+BUILD_PACKAGES := pkg-config libasound2-dev
+# ffmpeg: the tests check loaxa's output against an independent decode.
+TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg
+
+.PHONY: demo test deps-build deps-test check-cargo
+
+demo: deps-build
+	cargo run --release --quiet -- demo
+
+test: deps-test
+	cargo test --no-fail-fast
+
+deps-build: check-cargo
+	@scripts/install-deps $(BUILD_PACKAGES)
+
+deps-test: check-cargo
+	@scripts/install-deps $(TEST_PACKAGES)
+
+check-cargo:
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }

@@ -1,0 +1,298 @@
+//! The daemon's decisions, as a pure function of the programmes, the store's answers and "now":
+//! air this occurrence now, record it as missed, or sleep until the next one needs preparing.
+//! Tested with a virtual clock; the daemon only carries the decisions out.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::schedule::Program;
+use crate::schedule::plan::{Occurrence, next_occurrences};
+
+/// How far ahead the daemon looks when several occurrences share the cursor's instant.
+const LOOKAHEAD: usize = 256;
+
+/// The timing rules of a box.
+#[derive(Debug, Clone, Copy)]
+pub struct Agenda {
+    /// How long before its start an occurrence is handed to the player (amplifier warm-up plus
+    /// decoding the first second), so its first sample can go out on the exact instant.
+    pub lead: Duration,
+    /// How late an occurrence may still air (after a power cut, or behind a long programme).
+    pub catch_up: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Hand it to the player now, to start at `start_at`; `late_by` when its time has passed.
+    Air {
+        occurrence: Occurrence,
+        start_at: DateTime<Utc>,
+        late_by: Option<Duration>,
+    },
+    /// Record that it will not air, and why.
+    Miss {
+        occurrence: Occurrence,
+        reason: String,
+    },
+    /// Nothing to do before `wake_at` (None: nothing is planned at all).
+    Idle {
+        next: Option<Occurrence>,
+        wake_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Agenda {
+    /// Decides about the first occurrence at or after `cursor` that the store has no record of.
+    pub fn next_action(
+        &self,
+        programs: &[Arc<Program>],
+        cursor: DateTime<Utc>,
+        now: DateTime<Utc>,
+        mut is_recorded: impl FnMut(&Occurrence) -> bool,
+    ) -> Action {
+        // Occurrences exactly at the cursor may not all be recorded yet (two programmes at 05:30).
+        let candidates = next_occurrences(programs, cursor - Duration::nanoseconds(1), LOOKAHEAD);
+        let Some(occurrence) = candidates.into_iter().find(|o| !is_recorded(o)) else {
+            return Action::Idle {
+                next: None,
+                wake_at: None,
+            };
+        };
+        let scheduled = occurrence.scheduled;
+        if scheduled - self.lead > now {
+            return Action::Idle {
+                wake_at: Some(scheduled - self.lead),
+                next: Some(occurrence),
+            };
+        }
+        if scheduled >= now {
+            return Action::Air {
+                occurrence,
+                start_at: scheduled,
+                late_by: None,
+            };
+        }
+        let late_by = now - scheduled;
+        if late_by > self.catch_up {
+            let reason = format!(
+                "not aired within the {} catch-up window (box off or busy)",
+                describe(self.catch_up)
+            );
+            return Action::Miss { occurrence, reason };
+        }
+        if let Some(later) = occurrence
+            .program
+            .next_after(scheduled)
+            .filter(|t| *t <= now)
+        {
+            let local = later.with_timezone(&occurrence.program.timezone);
+            let reason = format!(
+                "superseded by the {} airing, also due",
+                local.format("%H:%M:%S")
+            );
+            return Action::Miss { occurrence, reason };
+        }
+        Action::Air {
+            occurrence,
+            start_at: now,
+            late_by: Some(late_by),
+        }
+    }
+}
+
+/// "10 min", "2 min 30 s", "45 s", "1.2 s".
+pub fn describe(d: Duration) -> String {
+    let ms = d.num_milliseconds();
+    let (minutes, seconds) = (ms / 60_000, (ms % 60_000) as f64 / 1000.0);
+    match (minutes, seconds) {
+        (0, s) if s < 10.0 => format!("{s:.1} s"),
+        (0, s) => format!("{s:.0} s"),
+        (m, s) if s < 0.5 => format!("{m} min"),
+        (m, s) => format!("{m} min {s:.0} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::schedule::{Item, Priority, When};
+
+    fn program(id: &str, cron: &str) -> Arc<Program> {
+        Arc::new(Program {
+            id: id.into(),
+            title: id.into(),
+            when: When::Cron(cron.parse().unwrap()),
+            items: vec![Item::Chime],
+            priority: Priority::Normal,
+            volume: 1.0,
+            valid_from: None,
+            valid_until: None,
+            timezone: crate::schedule::DEFAULT_TIMEZONE,
+            source: PathBuf::from("t.toml"),
+        })
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    const AGENDA: Agenda = Agenda {
+        lead: Duration::seconds(3),
+        catch_up: Duration::minutes(10),
+    };
+
+    /// Runs the daemon's loop on a virtual clock: each action is "carried out" instantly, and the
+    /// clock only moves when the agenda says to sleep. Returns what happened, one line each.
+    fn simulate(
+        programs: &[Arc<Program>],
+        cursor: &str,
+        mut now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Vec<String> {
+        let mut recorded: HashSet<(String, DateTime<Utc>)> = HashSet::new();
+        let mut log = Vec::new();
+        let cursor = at(cursor);
+        while now < until {
+            let action = AGENDA.next_action(programs, cursor, now, |o| {
+                recorded.contains(&(o.program.id.clone(), o.scheduled))
+            });
+            match action {
+                Action::Air {
+                    occurrence,
+                    start_at,
+                    late_by,
+                } => {
+                    recorded.insert((occurrence.program.id.clone(), occurrence.scheduled));
+                    let late = late_by
+                        .map(|l| format!(" late by {}", describe(l)))
+                        .unwrap_or_default();
+                    log.push(format!(
+                        "air {} at {}{late}",
+                        occurrence.program.id,
+                        start_at.format("%H:%M:%S")
+                    ));
+                }
+                Action::Miss { occurrence, reason } => {
+                    recorded.insert((occurrence.program.id.clone(), occurrence.scheduled));
+                    log.push(format!(
+                        "miss {} {}: {reason}",
+                        occurrence.program.id,
+                        occurrence.scheduled.format("%H:%M")
+                    ));
+                }
+                Action::Idle {
+                    wake_at: Some(wake),
+                    ..
+                } => now = wake,
+                Action::Idle { wake_at: None, .. } => break,
+            }
+        }
+        log
+    }
+
+    #[test]
+    fn an_occurrence_is_handed_over_one_lead_before_its_instant_and_starts_on_it() {
+        let programs = [program("morning", "30 5 * * *")];
+        let action = AGENDA.next_action(
+            &programs,
+            at("2026-11-24T05:00:00+07:00"),
+            at("2026-11-24T05:29:00+07:00"),
+            |_| false,
+        );
+        assert!(
+            matches!(action, Action::Idle { wake_at: Some(w), .. } if w == at("2026-11-24T05:29:57+07:00"))
+        );
+        let action = AGENDA.next_action(
+            &programs,
+            at("2026-11-24T05:00:00+07:00"),
+            at("2026-11-24T05:29:57+07:00"),
+            |_| false,
+        );
+        assert!(
+            matches!(action, Action::Air { start_at, late_by: None, .. } if start_at == at("2026-11-24T05:30:00+07:00"))
+        );
+    }
+
+    #[test]
+    fn after_a_power_cut_recent_occurrences_air_late_and_older_ones_are_missed() {
+        let programs = [
+            program("morning", "30 5 * * *"),
+            program("six", "0 6 * * *"),
+        ];
+        // Off from 05:00 until 06:05.
+        let log = simulate(
+            &programs,
+            "2026-11-24T05:00:00+07:00",
+            at("2026-11-23T23:05:00Z"),
+            at("2026-11-23T23:06:00Z"),
+        );
+        assert_eq!(
+            log,
+            [
+                "miss morning 22:30: not aired within the 10 min catch-up window (box off or busy)",
+                "air six at 23:05:00 late by 5 min",
+            ]
+        );
+    }
+
+    #[test]
+    fn of_several_due_occurrences_of_one_programme_only_the_latest_airs() {
+        let programs = [program("every-3", "*/3 * * * *")];
+        let log = simulate(
+            &programs,
+            "2026-11-24T10:01:00+07:00",
+            at("2026-11-24T03:07:00Z"),
+            at("2026-11-24T03:07:30Z"),
+        );
+        assert_eq!(
+            log,
+            [
+                "miss every-3 03:03: superseded by the 10:06:00 airing, also due",
+                "air every-3 at 03:07:00 late by 1 min",
+            ]
+        );
+    }
+
+    #[test]
+    fn two_programmes_at_the_same_instant_both_air() {
+        let programs = [program("a", "0 6 * * *"), program("b", "0 6 * * *")];
+        let log = simulate(
+            &programs,
+            "2026-11-24T05:00:00+07:00",
+            at("2026-11-23T22:30:00Z"),
+            at("2026-11-23T23:00:00Z"),
+        );
+        assert_eq!(log, ["air a at 23:00:00", "air b at 23:00:00"]);
+    }
+
+    #[test]
+    fn nothing_planned_means_idle_without_a_wake_up() {
+        let action = AGENDA.next_action(
+            &[],
+            at("2026-11-24T05:00:00Z"),
+            at("2026-11-24T05:00:00Z"),
+            |_| false,
+        );
+        assert_eq!(
+            action,
+            Action::Idle {
+                next: None,
+                wake_at: None
+            }
+        );
+    }
+
+    #[test]
+    fn durations_read_like_an_operator_would_say_them() {
+        assert_eq!(describe(Duration::minutes(10)), "10 min");
+        assert_eq!(describe(Duration::seconds(150)), "2 min 30 s");
+        assert_eq!(describe(Duration::milliseconds(1234)), "1.2 s");
+        assert_eq!(describe(Duration::seconds(45)), "45 s");
+    }
+}

@@ -1,0 +1,460 @@
+//! The `loaxa` command line: one subcommand per job, each a short function over the library.
+//! Errors become readable reports (anyhow) here and nowhere else.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand};
+
+use crate::audio::output::{Output, OutputSpec};
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::daemon::{self, RunUntil};
+use crate::schedule::plan::next_occurrences;
+use crate::schedule::{self, LoadOptions, Loaded, Program};
+use crate::store::{AsRunEntry, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "loaxa",
+    version,
+    about = "The commune loudspeaker box: airs its schedule on time, offline"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the box daemon: air the schedules at their times (SIGTERM stops, SIGHUP reloads)
+    Daemon {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Override the config's audio output: default, null, wav:PATH or a device name
+        #[arg(long)]
+        output: Option<OutputSpec>,
+    },
+    /// Air a demo programme a few seconds from now, with the bundled schedules/ and audio/
+    Demo {
+        /// Audio output (default: the sound card, or a WAV file if there is none)
+        #[arg(long)]
+        output: Option<OutputSpec>,
+        /// Keep the daemon running after the demo programme (Ctrl-C stops)
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Check schedule files: exit 0 if valid, else print each problem with file, line and field
+    Validate {
+        /// Schedule files or directories of them
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Take the time zone and media directory from this box config
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the upcoming occurrences, one per line: local time, programme id, title
+    Next {
+        /// Schedule files (default: the config's schedules directory)
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Start from this instant (RFC 3339) instead of now
+        #[arg(long)]
+        from: Option<DateTime<chrono::FixedOffset>>,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+    },
+    /// Play files now (or `chime`), to test the loudspeakers
+    Play {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        output: Option<OutputSpec>,
+        /// Volume, 0.0–1.0
+        #[arg(long, default_value_t = 1.0)]
+        volume: f32,
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+    },
+    /// Show the as-run log: what aired, was missed or failed, and when
+    Log {
+        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Only entries scheduled on or after this date (YYYY-MM-DD, local)
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// One JSON object per line, for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the audio output devices
+    Devices,
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // The long-running commands narrate what they do; the others print results, and log only
+    // what went wrong. symphonia's own log lines duplicate our errors and are left out.
+    init_logging(match cli.command {
+        Command::Daemon { .. } | Command::Demo { .. } | Command::Play { .. } => {
+            "info,symphonia=off"
+        }
+        _ => "error,symphonia=off",
+    });
+    match cli.command {
+        Command::Daemon { config, output } => {
+            let mut config = Config::load(&config)?;
+            if let Some(output) = output {
+                config.output = output;
+            }
+            block_on(daemon::run(&config, RunUntil::Signalled))??;
+            Ok(())
+        }
+        Command::Demo {
+            output,
+            keep_running,
+        } => demo(output, keep_running),
+        Command::Validate { files, config } => validate(&files, config.as_deref()),
+        Command::Next {
+            files,
+            config,
+            from,
+            count,
+        } => next(&files, &config, from.map(|f| f.with_timezone(&Utc)), count),
+        Command::Play {
+            files,
+            output,
+            volume,
+            config,
+        } => play(&files, output, volume, &config),
+        Command::Log {
+            config,
+            since,
+            json,
+        } => log(&Config::load(&config)?, since, json),
+        Command::Devices => devices(),
+    }
+}
+
+/// The error and its causes on one line, leaving out causes the message already quotes (our
+/// error types put the underlying error in their text *and* expose it as a source).
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(future))
+}
+
+fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
+    let config = config.map(Config::load).transpose()?;
+    let mut problems = 0;
+    for file in expand_dirs(paths)? {
+        let mut options = match &config {
+            Some(c) => LoadOptions {
+                default_timezone: c.timezone,
+                media_dir: c.media_dir.clone(),
+                check_audio: true,
+            },
+            None => LoadOptions::standalone(&file),
+        };
+        options.check_audio = true;
+        let loaded = schedule::load_file(&file, &options);
+        for error in &loaded.errors {
+            eprintln!("{error}");
+        }
+        problems += loaded.errors.len();
+        if loaded.errors.is_empty() {
+            println!(
+                "{}: ok ({} programmes)",
+                file.display(),
+                loaded.programs.len()
+            );
+        }
+    }
+    if problems > 0 {
+        bail!("{problems} problem(s) found");
+    }
+    Ok(())
+}
+
+/// Directories stand for the `*.toml` files in them.
+fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("{}: cannot read directory", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: usize) -> Result<()> {
+    let loaded = if files.is_empty() {
+        let config = Config::load(config)?;
+        let options = LoadOptions {
+            default_timezone: config.timezone,
+            media_dir: config.media_dir.clone(),
+            check_audio: false,
+        };
+        schedule::load_dir(&config.schedules_dir, &options)
+    } else {
+        let mut loaded = Loaded::default();
+        for file in expand_dirs(files)? {
+            let options = LoadOptions {
+                check_audio: false,
+                ..LoadOptions::standalone(&file)
+            };
+            loaded.merge(schedule::load_file(&file, &options));
+        }
+        loaded
+    };
+    for error in &loaded.errors {
+        eprintln!("warning: {error} (skipped)");
+    }
+    let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
+    for occurrence in next_occurrences(&programs, from.unwrap_or_else(Utc::now), count) {
+        let program = &occurrence.program;
+        let local = occurrence.scheduled.with_timezone(&program.timezone);
+        println!("{}  {}  {}", local.to_rfc3339(), program.id, program.title);
+    }
+    Ok(())
+}
+
+fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path) -> Result<()> {
+    if !(0.0..=1.0).contains(&volume) {
+        bail!("--volume {volume} out of range 0.0–1.0");
+    }
+    let config = Config::load(config)?;
+    let items = files
+        .iter()
+        .map(|name| match name.as_str() {
+            schedule::CHIME => schedule::Item::Chime,
+            _ => schedule::Item::File {
+                name: name.clone(),
+                path: PathBuf::from(name),
+            },
+        })
+        .collect();
+    let program = Arc::new(Program {
+        id: "play".into(),
+        title: "loaxa play".into(),
+        when: schedule::When::At(Vec::new()),
+        items,
+        priority: schedule::Priority::Normal,
+        volume,
+        valid_from: None,
+        valid_until: None,
+        timezone: config.timezone,
+        source: PathBuf::from("command line"),
+    });
+    let spec = output.unwrap_or(config.output.clone());
+    let output = Output::open(&spec, config.sample_rate)
+        .with_context(|| format!("cannot open output {spec}"))?;
+    eprintln!("playing to {}", output.description());
+    let mut player =
+        crate::player::Player::start(output, crate::amp::Amp::new(config.amplifier.clone()))?;
+    player.air(crate::player::AirRequest {
+        program,
+        start_at: Utc::now() + chrono::Duration::milliseconds(300),
+    });
+    let report = block_on(player.report())?.context("the player stopped unexpectedly")?;
+    for (item, reason) in &report.items_failed {
+        eprintln!("{item}: not played: {reason}");
+    }
+    if report.items_aired == 0 {
+        bail!("nothing could be played");
+    }
+    Ok(())
+}
+
+fn log(config: &Config, since: Option<NaiveDate>, json: bool) -> Result<()> {
+    let Some(store) = Store::open_read_only(&config.state_dir)? else {
+        if !json {
+            println!("no as-run log yet in {}", config.state_dir.display());
+        }
+        return Ok(());
+    };
+    let since = since.map_or(DateTime::<Utc>::MIN_UTC, |d| {
+        schedule::resolve_local(config.timezone, d.and_time(chrono::NaiveTime::MIN))
+    });
+    let entries = store.entries_since(since)?;
+    if json {
+        for entry in &entries {
+            println!("{}", serde_json::to_string(entry)?);
+        }
+    } else {
+        print!("{}", log_table(&entries, config.timezone));
+    }
+    Ok(())
+}
+
+/// The as-run log as an aligned table, times local to the box.
+pub fn log_table(entries: &[AsRunEntry], tz: Tz) -> String {
+    let local = |t: Option<DateTime<Utc>>, fmt: &str| {
+        t.map_or("-".to_owned(), |t| {
+            t.with_timezone(&tz).format(fmt).to_string()
+        })
+    };
+    let mut rows = vec![[
+        "SCHEDULED".to_owned(),
+        "PROGRAMME".to_owned(),
+        "STARTED".to_owned(),
+        "ENDED".to_owned(),
+        "RESULT".to_owned(),
+        "DETAIL".to_owned(),
+    ]];
+    for e in entries {
+        let result = if e.attempt > 1 {
+            format!("{} (try {})", e.outcome, e.attempt)
+        } else {
+            e.outcome.to_string()
+        };
+        rows.push([
+            local(Some(e.scheduled), "%Y-%m-%d %H:%M:%S"),
+            e.program_id.clone(),
+            local(e.started, "%H:%M:%S%.3f"),
+            local(e.ended, "%H:%M:%S%.3f"),
+            result,
+            e.detail.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn devices() -> Result<()> {
+    let devices = crate::audio::device::list()?;
+    if devices.is_empty() {
+        println!("no audio output devices (use --output wav:PATH or null)");
+    }
+    for device in devices {
+        let mark = if device.is_default { "*" } else { " " };
+        println!("{mark} {}  ({})", device.name, device.config);
+    }
+    Ok(())
+}
+
+/// `loaxa demo`: a throw-away box in a temporary directory, with the bundled schedules plus one
+/// programme five seconds from now; shows the as-run log once it has aired.
+fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
+    let root = std::env::current_dir()?;
+    if !root.join("schedules").is_dir() || !root.join("audio").is_dir() {
+        bail!(
+            "run `loaxa demo` from the loaxa source directory: it needs schedules/ and audio/ (found in {})",
+            root.display()
+        );
+    }
+    let work = tempfile::Builder::new()
+        .prefix("loaxa-demo-")
+        .tempdir()?
+        .keep();
+    let schedules_dir = work.join("schedules");
+    std::fs::create_dir_all(&schedules_dir)?;
+    for file in expand_dirs(&[root.join("schedules")])? {
+        if let Some(name) = file.file_name() {
+            std::fs::copy(&file, schedules_dir.join(name))?;
+        }
+    }
+    let mut config = Config {
+        box_id: "demo".into(),
+        state_dir: work.join("state"),
+        schedules_dir: schedules_dir.clone(),
+        media_dir: root,
+        ..Config::default()
+    };
+    let start = (Utc::now() + chrono::Duration::seconds(6)).with_timezone(&config.timezone);
+    let start = start.format("%Y-%m-%dT%H:%M:%S").to_string();
+    std::fs::write(
+        schedules_dir.join("zz-demo.toml"),
+        format!(
+            "# Written by `loaxa demo`: airs once, a few seconds after launch.\n\
+             [[program]]\nid = \"demo\"\ntitle = \"Chương trình thử nghiệm\"\nat = [\"{start}\"]\n\
+             items = [\"chime\", \"audio/thong-bao-demo.mp3\"]\n"
+        ),
+    )?;
+    config.output = match output {
+        Some(spec) => spec,
+        None => match Output::open(&OutputSpec::Default, config.sample_rate) {
+            Ok(_) => OutputSpec::Default,
+            Err(e) => {
+                let wav = work.join("demo.wav");
+                println!(
+                    "No sound card here ({e}); the broadcast goes to {} instead.",
+                    wav.display()
+                );
+                OutputSpec::Wav(wav)
+            }
+        },
+    };
+    println!(
+        "Demo box in {}: the demo programme airs at {start} ({}).",
+        work.display(),
+        config.timezone
+    );
+    let until = if keep_running {
+        RunUntil::Signalled
+    } else {
+        RunUntil::Aired(1)
+    };
+    block_on(daemon::run(&config, until))??;
+    let entries = match Store::open_read_only(&config.state_dir)? {
+        Some(store) => store.entries_since(DateTime::<Utc>::MIN_UTC)?,
+        None => Vec::new(),
+    };
+    println!("\nAs-run log:\n{}", log_table(&entries, config.timezone));
+    if let OutputSpec::Wav(path) = &config.output {
+        println!(
+            "Audio written to {} (timeline: {})",
+            path.display(),
+            crate::audio::paced::timeline_path(path).display()
+        );
+    }
+    Ok(())
+}

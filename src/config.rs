@@ -1,0 +1,267 @@
+//! The box configuration file (`/etc/loaxa/loaxa.toml`), documented in `docs/configuration.md`.
+//!
+//! Every key has a default, so a box runs with an empty file (or none at all); what a district
+//! engineer sets is what differs between boxes: the id, where schedules live, the sound card.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::audio::output::OutputSpec;
+
+/// Where `loaxa daemon`, `log` and `next` look when no `--config` is given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/loaxa/loaxa.toml";
+
+/// The validated box configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Names this box in logs and, later, on the MQTT link.
+    pub box_id: String,
+    /// Holds the SQLite store (`loaxa.db`): as-run log and planning cursor.
+    pub state_dir: PathBuf,
+    /// Every `*.toml` in it is a schedule file.
+    pub schedules_dir: PathBuf,
+    /// Relative item paths in schedules are resolved against it.
+    pub media_dir: PathBuf,
+    /// Schedules without their own `timezone` use this one.
+    pub timezone: Tz,
+    pub output: OutputSpec,
+    /// Sample rate of the `wav:` and `null` outputs (a sound card uses its own).
+    pub sample_rate: u32,
+    /// How late a programme may still air after its time was missed (box off, busy).
+    pub catch_up: Duration,
+    pub amplifier: Amplifier,
+}
+
+/// Optional shell commands that switch the amplifier, so it is powered only while something airs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Amplifier {
+    pub on: Option<String>,
+    pub off: Option<String>,
+    /// Time the amplifier needs after `on` before audio may start.
+    pub warm_up: Duration,
+    /// Silence kept after the last programme before `off`, so back-to-back programmes don't
+    /// cycle the relay.
+    pub tail: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The file as written; `None` means "use the default".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    box_id: Option<String>,
+    state_dir: Option<PathBuf>,
+    schedules_dir: Option<PathBuf>,
+    media_dir: Option<PathBuf>,
+    timezone: Option<String>,
+    output: Option<String>,
+    sample_rate: Option<u32>,
+    catch_up_minutes: Option<f64>,
+    #[serde(default)]
+    amplifier: RawAmplifier,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmplifier {
+    on: Option<String>,
+    off: Option<String>,
+    warm_up_seconds: Option<f64>,
+    tail_seconds: Option<f64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // Parsing an empty document cannot fail; going through `from_raw` keeps the defaults in one place.
+        Config::from_raw(RawConfig::default(), Path::new(""))
+            .unwrap_or_else(|_| unreachable!("the empty configuration is valid"))
+    }
+}
+
+impl Config {
+    /// Reads `path`; when `path` is the default location and does not exist, the defaults apply.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && path == Path::new(DEFAULT_CONFIG_PATH) =>
+            {
+                Ok(Config::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses configuration text; `path` only names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: crate::schedule::describe_toml_error(&e, text),
+        })?;
+        Config::from_raw(raw, path)
+    }
+
+    fn from_raw(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        // Relative directories are taken relative to the config file, so a config next to its
+        // schedules works wherever it is copied.
+        let base = path.parent().unwrap_or(Path::new(""));
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+        let schedules_dir = resolve(
+            raw.schedules_dir
+                .unwrap_or_else(|| "/etc/loaxa/schedules".into()),
+        );
+        let media_dir = match raw.media_dir {
+            Some(dir) => resolve(dir),
+            None => default_media_dir(&schedules_dir),
+        };
+        let timezone = match raw.timezone {
+            Some(name) => parse_timezone(&name).map_err(|m| invalid(format!("timezone: {m}")))?,
+            None => crate::schedule::DEFAULT_TIMEZONE,
+        };
+        let output = match raw.output {
+            Some(spec) => spec.parse().map_err(|e| invalid(format!("output: {e}")))?,
+            None => OutputSpec::Default,
+        };
+        let sample_rate = raw.sample_rate.unwrap_or(44_100);
+        if !(8_000..=192_000).contains(&sample_rate) {
+            return Err(invalid(format!(
+                "sample_rate: {sample_rate} out of range 8000–192000"
+            )));
+        }
+        let seconds =
+            |key: &str, value: Option<f64>, default: f64| -> Result<Duration, ConfigError> {
+                let value = value.unwrap_or(default);
+                if value.is_finite() && (0.0..=86_400.0).contains(&value) {
+                    Ok(Duration::from_secs_f64(value))
+                } else {
+                    Err(invalid(format!(
+                        "{key}: {value} is not a duration between 0 and one day"
+                    )))
+                }
+            };
+        Ok(Config {
+            box_id: raw.box_id.unwrap_or_else(hostname),
+            state_dir: resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into())),
+            schedules_dir,
+            media_dir,
+            timezone,
+            output,
+            sample_rate,
+            catch_up: seconds(
+                "catch_up_minutes",
+                raw.catch_up_minutes.map(|m| m * 60.0),
+                600.0,
+            )?,
+            amplifier: Amplifier {
+                on: raw.amplifier.on,
+                off: raw.amplifier.off,
+                warm_up: seconds(
+                    "amplifier.warm_up_seconds",
+                    raw.amplifier.warm_up_seconds,
+                    0.0,
+                )?,
+                tail: seconds("amplifier.tail_seconds", raw.amplifier.tail_seconds, 5.0)?,
+            },
+        })
+    }
+}
+
+/// `schedules/` and `audio/` usually sit side by side, and schedules name items as `audio/x.mp3`:
+/// so media paths are relative to the directory that holds the schedules directory.
+pub fn default_media_dir(schedules_dir: &Path) -> PathBuf {
+    match schedules_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "loaxa".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let config = Config::parse("", Path::new("/etc/loaxa/loaxa.toml")).unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/var/lib/loaxa"));
+        assert_eq!(config.schedules_dir, PathBuf::from("/etc/loaxa/schedules"));
+        assert_eq!(config.media_dir, PathBuf::from("/etc/loaxa"));
+        assert_eq!(config.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+        assert_eq!(config.output, OutputSpec::Default);
+        assert_eq!(config.catch_up, Duration::from_secs(600));
+        assert_eq!(config.amplifier.on, None);
+    }
+
+    #[test]
+    fn relative_directories_are_taken_from_the_config_files_directory() {
+        let config = Config::parse(
+            "schedules_dir = \"schedules\"\nstate_dir = \"state\"",
+            Path::new("/srv/box/loaxa.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.schedules_dir, PathBuf::from("/srv/box/schedules"));
+        assert_eq!(config.media_dir, PathBuf::from("/srv/box"));
+        assert_eq!(config.state_dir, PathBuf::from("/srv/box/state"));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_and_the_key() {
+        let err = Config::parse("timezone = \"Mars/Olympus\"", Path::new("box.toml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "box.toml: timezone: unknown time zone \"Mars/Olympus\" (expected an IANA name such as Asia/Ho_Chi_Minh)"
+        );
+        let err = Config::parse("catch_up_minutes = -1", Path::new("box.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("box.toml: catch_up_minutes: -60"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_with_its_line() {
+        let err =
+            Config::parse("box_id = \"a\"\ncatchup = 3\n", Path::new("box.toml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("box.toml: line 2: unknown field `catchup`"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! loaxa — the software of a commune loudspeaker box (đài truyền thanh xã).
+//!
+//! Data flow, top to bottom (see `docs/architecture.md`):
+//! schedule files → [`schedule`] (parse, validate, plan occurrences) → [`agenda`] (pure
+//! decisions: air, miss, wait) → [`daemon`] (carries them out, records them in the [`store`]) →
+//! [`player`] (one programme at a time) → [`audio`] (decode, convert, output timeline).
+
+pub mod agenda;
+pub mod amp;
+pub mod audio;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod player;
+pub mod schedule;
+pub mod store;

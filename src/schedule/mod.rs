@@ -1,0 +1,629 @@
+//! Schedule files: what airs when. Parsing and validation live here; `plan` turns programmes into
+//! occurrences. Nothing here sleeps or reads the clock: "now" is always a parameter.
+//!
+//! The format is documented in `docs/schedule-format.md`; its examples are parsed by a test.
+
+pub mod cron;
+pub mod plan;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use self::cron::CronExpr;
+
+/// The time zone of Vietnam, used when neither the schedule nor the box config names one.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+/// The item name that airs the built-in attention chime instead of a file.
+pub const CHIME: &str = "chime";
+
+/// One programme: a list of items aired back to back at the times `when` gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub id: String,
+    pub title: String,
+    pub when: When,
+    pub items: Vec<Item>,
+    pub priority: Priority,
+    /// Linear gain, 0.0–1.0.
+    pub volume: f32,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    pub timezone: Tz,
+    /// The schedule file it came from, for messages.
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    Cron(CronExpr),
+    /// One-off times, sorted, already resolved from local time to instants.
+    At(Vec<DateTime<Utc>>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Chime,
+    /// `name` is as written in the schedule (shown to people); `path` is where it is read from.
+    File {
+        name: String,
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Item::Chime => f.write_str(CHIME),
+            Item::File { name, .. } => f.write_str(name),
+        }
+    }
+}
+
+/// The three bulletin levels of commune radio regulation (TT 39/2020/TT-BTTTT), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Normal,
+    Priority,
+    Emergency,
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Priority::Normal => "normal",
+            Priority::Priority => "priority",
+            Priority::Emergency => "emergency",
+        })
+    }
+}
+
+/// What is wrong, and where: `file:line: field: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    /// e.g. `morning.cron` or `morning.items[1]`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+/// What loading needs to know from the box.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub default_timezone: Tz,
+    /// Relative item paths are resolved against it.
+    pub media_dir: PathBuf,
+    /// Decode every referenced file (as `loaxa validate` does). The daemon only checks that
+    /// files exist: a file may be fixed or arrive later, and a bad one fails at air time alone.
+    pub check_audio: bool,
+}
+
+impl LoadOptions {
+    /// Options for a schedule file read on its own (`validate`, `next` without a config):
+    /// media paths are relative to the directory that holds the file's directory.
+    pub fn standalone(file: &Path) -> LoadOptions {
+        let dir = file.parent().unwrap_or(Path::new(""));
+        LoadOptions {
+            default_timezone: DEFAULT_TIMEZONE,
+            media_dir: crate::config::default_media_dir(dir),
+            check_audio: true,
+        }
+    }
+}
+
+/// The programmes of a set of files, and every problem found. Programmes with errors are left
+/// out; the rest stand, so one typo never silences a whole commune.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub programs: Vec<Program>,
+    pub errors: Vec<ScheduleError>,
+}
+
+/// Loads every `*.toml` in `dir` (sorted by name). Ids must be unique across the directory.
+pub fn load_dir(dir: &Path, options: &LoadOptions) -> Loaded {
+    let mut loaded = Loaded::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            loaded.errors.push(file_error(
+                dir,
+                format!("cannot read schedules directory: {e}"),
+            ));
+            return loaded;
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        loaded.merge(load_file(&file, options));
+    }
+    loaded
+}
+
+/// Loads one schedule file.
+pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, path, options),
+        Err(e) => Loaded {
+            programs: Vec::new(),
+            errors: vec![file_error(path, format!("cannot read: {e}"))],
+        },
+    }
+}
+
+impl Loaded {
+    /// Adds another file's result, refusing programmes whose id an earlier file already uses.
+    pub fn merge(&mut self, other: Loaded) {
+        self.errors.extend(other.errors);
+        for program in other.programs {
+            if let Some(first) = self.programs.iter().find(|p| p.id == program.id) {
+                self.errors.push(ScheduleError {
+                    file: program.source.clone(),
+                    line: None,
+                    field: Some(format!("{}.id", program.id)),
+                    message: format!("id already used in {}", first.source.display()),
+                });
+            } else {
+                self.programs.push(program);
+            }
+        }
+    }
+}
+
+fn file_error(file: &Path, message: String) -> ScheduleError {
+    ScheduleError {
+        file: file.to_owned(),
+        line: None,
+        field: None,
+        message,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    timezone: Option<Spanned<String>>,
+    #[serde(default, rename = "program")]
+    programs: Vec<Spanned<RawProgram>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgram {
+    id: Option<Spanned<String>>,
+    title: Option<String>,
+    cron: Option<Spanned<String>>,
+    at: Option<Spanned<Vec<Spanned<String>>>>,
+    items: Option<Spanned<Vec<Spanned<String>>>>,
+    priority: Option<Spanned<Priority>>,
+    volume: Option<Spanned<f64>>,
+    valid_from: Option<Spanned<String>>,
+    valid_until: Option<Spanned<String>>,
+}
+
+/// Parses schedule text; `path` names the file in errors.
+pub fn parse(text: &str, path: &Path, options: &LoadOptions) -> Loaded {
+    let mut loaded = Loaded::default();
+    let raw: RawFile = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            loaded
+                .errors
+                .push(file_error(path, describe_toml_error(&e, text)));
+            return loaded;
+        }
+    };
+    let mut file = FileContext {
+        path,
+        text,
+        options,
+        timezone: options.default_timezone,
+        errors: &mut loaded.errors,
+    };
+    if let Some(tz) = &raw.timezone {
+        match crate::config::parse_timezone(tz.get_ref()) {
+            Ok(parsed) => file.timezone = parsed,
+            Err(message) => file.error(tz.span(), "timezone", message),
+        }
+    }
+    let mut seen = HashSet::new();
+    for (index, raw_program) in raw.programs.iter().enumerate() {
+        if let Some(program) = file.program(index, raw_program) {
+            if seen.insert(program.id.clone()) {
+                loaded.programs.push(program);
+            } else {
+                let span = raw_program
+                    .get_ref()
+                    .id
+                    .as_ref()
+                    .map_or(raw_program.span(), |s| s.span());
+                file.error(
+                    span,
+                    &format!("{}.id", program.id),
+                    "id is used twice in this file".into(),
+                );
+            }
+        }
+    }
+    loaded
+}
+
+/// Turns a TOML error into "line N: message", the way every file error reads.
+pub fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => format!("line {}: {message}", line_of(text, span.start)),
+        None => message.to_owned(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The state shared while checking one file's programmes.
+struct FileContext<'a> {
+    path: &'a Path,
+    text: &'a str,
+    options: &'a LoadOptions,
+    timezone: Tz,
+    errors: &'a mut Vec<ScheduleError>,
+}
+
+impl FileContext<'_> {
+    fn error(&mut self, span: Range<usize>, field: &str, message: String) {
+        self.errors.push(ScheduleError {
+            file: self.path.to_owned(),
+            line: Some(line_of(self.text, span.start)),
+            field: Some(field.to_owned()),
+            message,
+        });
+    }
+
+    /// Checks one `[[program]]`; records every error and returns the programme only if it has none.
+    fn program(&mut self, index: usize, raw: &Spanned<RawProgram>) -> Option<Program> {
+        let errors_before = self.errors.len();
+        let table_span = raw.span();
+        let raw = raw.get_ref();
+        let id = match &raw.id {
+            Some(id) if is_valid_id(id.get_ref()) => id.get_ref().clone(),
+            Some(id) => {
+                self.error(
+                    id.span(),
+                    &format!("program[{index}].id"),
+                    format!(
+                        "\"{}\" is not a valid id (use letters, digits, '-', '_' or '.')",
+                        id.get_ref()
+                    ),
+                );
+                format!("program[{index}]")
+            }
+            None => {
+                self.error(
+                    table_span.clone(),
+                    &format!("program[{index}]"),
+                    "missing `id`".into(),
+                );
+                format!("program[{index}]")
+            }
+        };
+        let when = self.when(&id, raw, table_span.clone());
+        let items = self.items(&id, raw, table_span);
+        let volume = match &raw.volume {
+            Some(v) if (0.0..=1.0).contains(v.get_ref()) => *v.get_ref() as f32,
+            Some(v) => {
+                self.error(
+                    v.span(),
+                    &format!("{id}.volume"),
+                    format!("{} out of range 0.0–1.0", v.get_ref()),
+                );
+                1.0
+            }
+            None => 1.0,
+        };
+        let valid_from = raw
+            .valid_from
+            .as_ref()
+            .and_then(|d| self.date(&id, "valid_from", d));
+        let valid_until = raw
+            .valid_until
+            .as_ref()
+            .and_then(|d| self.date(&id, "valid_until", d));
+        if let (Some(from), Some(until), Some(span)) = (
+            valid_from,
+            valid_until,
+            raw.valid_until.as_ref().map(Spanned::span),
+        ) && until < from
+        {
+            self.error(
+                span,
+                &format!("{id}.valid_until"),
+                format!("{until} is before valid_from {from}"),
+            );
+        }
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(Program {
+            title: raw.title.clone().unwrap_or_else(|| id.clone()),
+            id,
+            when: when?,
+            items,
+            priority: raw
+                .priority
+                .as_ref()
+                .map_or(Priority::Normal, |p| *p.get_ref()),
+            volume,
+            valid_from,
+            valid_until,
+            timezone: self.timezone,
+            source: self.path.to_owned(),
+        })
+    }
+
+    fn when(&mut self, id: &str, raw: &RawProgram, table_span: Range<usize>) -> Option<When> {
+        match (&raw.cron, &raw.at) {
+            (Some(cron), None) => match cron.get_ref().parse::<CronExpr>() {
+                Ok(expr) => Some(When::Cron(expr)),
+                Err(e) => {
+                    self.error(cron.span(), &format!("{id}.cron"), e.to_string());
+                    None
+                }
+            },
+            (None, Some(at)) if at.get_ref().is_empty() => {
+                self.error(at.span(), &format!("{id}.at"), "lists no times".into());
+                None
+            }
+            (None, Some(at)) => {
+                let mut times = Vec::new();
+                for (i, text) in at.get_ref().iter().enumerate() {
+                    match parse_local_time(text.get_ref()) {
+                        Ok(local) => times.push(resolve_local(self.timezone, local)),
+                        Err(message) => self.error(text.span(), &format!("{id}.at[{i}]"), message),
+                    }
+                }
+                times.sort();
+                times.dedup();
+                Some(When::At(times))
+            }
+            (Some(cron), Some(_)) => {
+                self.error(cron.span(), id, "has both `cron` and `at`; use one".into());
+                None
+            }
+            (None, None) => {
+                self.error(
+                    table_span,
+                    id,
+                    "needs `cron` (repeating) or `at` (one-off times)".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn items(&mut self, id: &str, raw: &RawProgram, table_span: Range<usize>) -> Vec<Item> {
+        let Some(items) = &raw.items else {
+            self.error(table_span, id, "missing `items`".into());
+            return Vec::new();
+        };
+        if items.get_ref().is_empty() {
+            self.error(
+                items.span(),
+                &format!("{id}.items"),
+                "lists nothing to air".into(),
+            );
+        }
+        let mut resolved = Vec::new();
+        for (i, name) in items.get_ref().iter().enumerate() {
+            match self.item(name.get_ref()) {
+                Ok(item) => resolved.push(item),
+                Err(message) => self.error(name.span(), &format!("{id}.items[{i}]"), message),
+            }
+        }
+        resolved
+    }
+
+    fn item(&self, name: &str) -> Result<Item, String> {
+        if name == CHIME {
+            return Ok(Item::Chime);
+        }
+        let relative = Path::new(name);
+        if name.is_empty() || relative.components().any(|c| c == Component::ParentDir) {
+            return Err(format!(
+                "\"{name}\" is not an audio path (empty, or climbs out with `..`)"
+            ));
+        }
+        let path = self.options.media_dir.join(relative);
+        if !path.is_file() {
+            return Err(format!("{}: no such audio file", path.display()));
+        }
+        if self.options.check_audio {
+            crate::audio::decode::probe(&path).map_err(|e| e.to_string())?;
+        }
+        Ok(Item::File {
+            name: name.to_owned(),
+            path,
+        })
+    }
+
+    fn date(&mut self, id: &str, key: &str, text: &Spanned<String>) -> Option<NaiveDate> {
+        match NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                self.error(
+                    text.span(),
+                    &format!("{id}.{key}"),
+                    format!("\"{}\" is not a date like 2026-12-31", text.get_ref()),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn parse_local_time(text: &str) -> Result<NaiveDateTime, String> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .map_err(|_| format!("\"{text}\" is not a local time like 2026-11-25T07:00:00"))
+}
+
+/// Maps a wall-clock time to an instant the way cron does: a time skipped by a DST jump airs at
+/// the first instant after the jump; a time that happens twice airs at its first occurrence.
+pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    if let Some(instant) = tz.from_local_datetime(&local).earliest() {
+        return instant.with_timezone(&Utc);
+    }
+    // In a gap: walk forward minute by minute to its end (gaps are whole minutes, at most a day).
+    (1..=24 * 60)
+        .find_map(|minutes| {
+            tz.from_local_datetime(&(local + chrono::Duration::minutes(minutes)))
+                .earliest()
+        })
+        .map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> LoadOptions {
+        LoadOptions {
+            default_timezone: DEFAULT_TIMEZONE,
+            media_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            check_audio: false,
+        }
+    }
+
+    fn errors_of(text: &str) -> Vec<String> {
+        parse(text, Path::new("s.toml"), &options())
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_cron_error_names_file_line_programme_and_field() {
+        let text = "[[program]]\nid = \"morning\"\ncron = \"30 5 * * 8\"\nitems = [\"chime\"]\n";
+        assert_eq!(
+            errors_of(text),
+            ["s.toml:3: morning.cron: day-of-week 8 out of range 0–7"]
+        );
+    }
+
+    #[test]
+    fn every_error_in_a_file_is_reported_not_just_the_first() {
+        let text = "[[program]]\nid = \"a\"\ncron = \"61 5 * * *\"\nitems = [\"audio/missing.mp3\"]\nvolume = 1.5\n";
+        let errors = errors_of(text);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[1].starts_with("s.toml:4: a.items[0]: "),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].ends_with("audio/missing.mp3: no such audio file"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[2], "s.toml:5: a.volume: 1.5 out of range 0.0–1.0");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_gives_its_line() {
+        let errors = errors_of("[[program]]\nid = \"a\ncron = \"x\"\n");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("s.toml: line 2: "), "{errors:?}");
+    }
+
+    #[test]
+    fn a_good_programme_beside_a_bad_one_still_loads() {
+        let text = "[[program]]\nid = \"good\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"bad\"\nitems = [\"chime\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        assert_eq!(loaded.programs.len(), 1);
+        assert_eq!(
+            loaded.errors[0].to_string(),
+            "s.toml:5: bad: needs `cron` (repeating) or `at` (one-off times)"
+        );
+    }
+
+    #[test]
+    fn paths_that_climb_out_of_the_media_directory_are_refused() {
+        let text =
+            "[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\nitems = [\"../../etc/passwd\"]\n";
+        assert_eq!(
+            errors_of(text),
+            [
+                "s.toml:4: x.items[0]: \"../../etc/passwd\" is not an audio path (empty, or climbs out with `..`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused_within_a_file_and_across_files() {
+        let text = "[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\n";
+        let mut loaded = parse(&format!("{text}{text}"), Path::new("a.toml"), &options());
+        assert_eq!(
+            loaded.errors[0].to_string(),
+            "a.toml:6: x.id: id is used twice in this file"
+        );
+        loaded.merge(parse(text, Path::new("b.toml"), &options()));
+        assert_eq!(loaded.programs.len(), 1);
+        assert_eq!(
+            loaded.errors[1].to_string(),
+            "b.toml: x.id: id already used in a.toml"
+        );
+    }
+
+    #[test]
+    fn one_off_times_are_local_to_the_files_time_zone() {
+        let text = "timezone = \"Europe/Berlin\"\n[[program]]\nid = \"x\"\nat = [\"2026-11-25T07:00:00\", \"2026-03-29T02:30\"]\nitems = [\"chime\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        let When::At(times) = &loaded.programs[0].when else {
+            panic!("not one-off")
+        };
+        let utc: Vec<String> = times.iter().map(|t| t.to_rfc3339()).collect();
+        // 02:30 does not exist on the spring-forward day: it airs when the clock reaches 03:00 CEST.
+        assert_eq!(
+            utc,
+            ["2026-03-29T01:00:00+00:00", "2026-11-25T06:00:00+00:00"]
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! From programmes to occurrences: each programme's next airing instant, and all of them merged in
+//! the order they air. Pure: the caller supplies the instant to plan from.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Program, When, resolve_local};
+
+/// One airing of one programme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Occurrence {
+    pub program: Arc<Program>,
+    pub scheduled: DateTime<Utc>,
+}
+
+impl Program {
+    /// The first instant strictly after `after` at which this programme airs, within its validity
+    /// dates (inclusive, in its own time zone).
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Start the search at the first instant of `valid_from`, so a cron search never walks
+        // through the months before the programme begins.
+        let search_from = match self.valid_from.map(|d| self.start_of_day(d)) {
+            Some(start) if start > after => start - chrono::Duration::nanoseconds(1),
+            _ => after,
+        };
+        let next = match &self.when {
+            When::Cron(expr) => expr.next_after(search_from, self.timezone)?,
+            When::At(times) => *times.iter().find(|t| **t > search_from)?,
+        };
+        match self.valid_until {
+            Some(until) if next.with_timezone(&self.timezone).date_naive() > until => None,
+            _ => Some(next),
+        }
+    }
+
+    fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        resolve_local(self.timezone, date.and_time(chrono::NaiveTime::MIN))
+    }
+}
+
+/// The next `count` occurrences strictly after `after`, in airing order.
+pub fn next_occurrences(
+    programs: &[Arc<Program>],
+    after: DateTime<Utc>,
+    count: usize,
+) -> Vec<Occurrence> {
+    let mut upcoming: Vec<Occurrence> = programs
+        .iter()
+        .filter_map(|p| p.next_after(after).map(|t| occurrence(p, t)))
+        .collect();
+    let mut result = Vec::with_capacity(count);
+    while result.len() < count {
+        sort_in_airing_order(&mut upcoming);
+        let Some(first) = upcoming.first_mut() else {
+            break;
+        };
+        let next = first
+            .program
+            .next_after(first.scheduled)
+            .map(|t| occurrence(&first.program, t));
+        let aired = match next {
+            Some(next) => std::mem::replace(first, next),
+            None => upcoming.remove(0),
+        };
+        result.push(aired);
+    }
+    result
+}
+
+/// Every occurrence in `(after, until]`, in airing order. Used to find what a box missed while
+/// it was off; `limit` bounds the work for a box that was off for months.
+pub fn occurrences_between(
+    programs: &[Arc<Program>],
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> Vec<Occurrence> {
+    let mut found = Vec::new();
+    for program in programs {
+        let mut t = after;
+        while let Some(next) = program.next_after(t).filter(|n| *n <= until) {
+            found.push(occurrence(program, next));
+            if found.len() >= limit * 2 {
+                break;
+            }
+            t = next;
+        }
+    }
+    sort_in_airing_order(&mut found);
+    found.truncate(limit);
+    found
+}
+
+/// Earlier first; at the same instant the higher priority first, then by id so the order is stable.
+fn sort_in_airing_order(occurrences: &mut [Occurrence]) {
+    occurrences.sort_by(|a, b| {
+        a.scheduled
+            .cmp(&b.scheduled)
+            .then(b.program.priority.cmp(&a.program.priority))
+            .then_with(|| a.program.id.cmp(&b.program.id))
+    });
+}
+
+fn occurrence(program: &Arc<Program>, scheduled: DateTime<Utc>) -> Occurrence {
+    Occurrence {
+        program: Arc::clone(program),
+        scheduled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::schedule::{Item, Priority};
+
+    fn program(id: &str, cron: &str, priority: Priority) -> Arc<Program> {
+        Arc::new(Program {
+            id: id.into(),
+            title: id.into(),
+            when: When::Cron(cron.parse().unwrap()),
+            items: vec![Item::Chime],
+            priority,
+            volume: 1.0,
+            valid_from: None,
+            valid_until: None,
+            timezone: crate::schedule::DEFAULT_TIMEZONE,
+            source: PathBuf::from("t.toml"),
+        })
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn listed(occurrences: &[Occurrence]) -> Vec<String> {
+        occurrences
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.scheduled
+                        .with_timezone(&o.program.timezone)
+                        .format("%d %H:%M"),
+                    o.program.id
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn occurrences_of_several_programmes_interleave_in_time_order() {
+        let programs = [
+            program("morning", "30 5 * * *", Priority::Normal),
+            program("noon", "0 11 * * *", Priority::Normal),
+        ];
+        let next = next_occurrences(&programs, at("2026-11-23T12:00:00+07:00"), 4);
+        assert_eq!(
+            listed(&next),
+            [
+                "24 05:30 morning",
+                "24 11:00 noon",
+                "25 05:30 morning",
+                "25 11:00 noon"
+            ]
+        );
+    }
+
+    #[test]
+    fn at_the_same_instant_the_higher_priority_comes_first() {
+        let programs = [
+            program("a-news", "0 6 * * *", Priority::Normal),
+            program("z-storm", "0 6 * * *", Priority::Emergency),
+        ];
+        let next = next_occurrences(&programs, at("2026-11-23T12:00:00+07:00"), 2);
+        assert_eq!(listed(&next), ["24 06:00 z-storm", "24 06:00 a-news"]);
+    }
+
+    #[test]
+    fn validity_dates_bound_what_airs_in_the_programmes_own_time_zone() {
+        let mut p = (*program("campaign", "0 7 * * *", Priority::Normal)).clone();
+        p.valid_from = NaiveDate::from_ymd_opt(2026, 12, 1);
+        p.valid_until = NaiveDate::from_ymd_opt(2026, 12, 2);
+        let programs = [Arc::new(p)];
+        let next = next_occurrences(&programs, at("2026-11-23T12:00:00+07:00"), 5);
+        assert_eq!(listed(&next), ["01 07:00 campaign", "02 07:00 campaign"]);
+    }
+
+    #[test]
+    fn one_off_programmes_end_after_their_last_time() {
+        let mut p = (*program("vaccination", "0 7 * * *", Priority::Normal)).clone();
+        p.when = When::At(vec![
+            at("2026-11-25T07:00:00+07:00"),
+            at("2026-11-25T17:00:00+07:00"),
+        ]);
+        let next = next_occurrences(&[Arc::new(p)], at("2026-11-25T07:00:00+07:00"), 5);
+        assert_eq!(listed(&next), ["25 17:00 vaccination"]);
+    }
+
+    #[test]
+    fn occurrences_between_is_exclusive_at_the_start_inclusive_at_the_end_and_bounded() {
+        let programs = [program("quarter", "*/15 * * * *", Priority::Normal)];
+        let found = occurrences_between(
+            &programs,
+            at("2026-11-23T10:00:00+07:00"),
+            at("2026-11-23T11:00:00+07:00"),
+            100,
+        );
+        assert_eq!(
+            listed(&found),
+            [
+                "23 10:15 quarter",
+                "23 10:30 quarter",
+                "23 10:45 quarter",
+                "23 11:00 quarter"
+            ]
+        );
+        let bounded = occurrences_between(
+            &programs,
+            at("2026-01-01T00:00:00+07:00"),
+            at("2026-11-23T11:00:00+07:00"),
+            10,
+        );
+        assert_eq!(bounded.len(), 10);
+    }
+}

@@ -1,0 +1,538 @@
+//! The durable state of a box, in SQLite (WAL, `synchronous=FULL`, so a committed write survives a
+//! power cut): the as-run log and the planning cursor.
+//!
+//! The as-run log is written *ahead*: a row is inserted as `airing` before the first sample goes
+//! out and completed afterwards. A row still `airing` at start-up therefore means the box died
+//! during that broadcast; `recover_interrupted` turns it into `interrupted`, never losing it.
+//!
+//! The cursor is the instant up to which every occurrence has been dealt with (aired, missed or
+//! handed to the player). On restart, occurrences after it are what the box missed while off.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+/// Bumped whenever the tables change; `open` migrates older files forward.
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot create state directory: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: written by a newer loaxa (schema {found}, this one knows {SCHEMA_VERSION})")]
+    TooNew { path: PathBuf, found: i64 },
+    #[error("{path}: bad timestamp {value:?} in the as-run log")]
+    BadTimestamp { path: PathBuf, value: String },
+}
+
+/// How an occurrence ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Being broadcast now (or the box died during it: see `recover_interrupted`).
+    Airing,
+    Aired,
+    Missed,
+    Failed,
+    Interrupted,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Airing => "airing",
+            Outcome::Aired => "aired",
+            Outcome::Missed => "missed",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    fn from_db(text: &str) -> Outcome {
+        match text {
+            "aired" => Outcome::Aired,
+            "missed" => Outcome::Missed,
+            "failed" => Outcome::Failed,
+            "interrupted" => Outcome::Interrupted,
+            _ => Outcome::Airing,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the as-run log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AsRunEntry {
+    pub id: i64,
+    pub program_id: String,
+    pub title: String,
+    pub scheduled: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    pub outcome: Outcome,
+    /// Why it failed or was missed, how late it started, which items failed.
+    pub detail: String,
+    /// 1 for the first try; a retry after an interruption is 2, and so on.
+    pub attempt: u32,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `loaxa.db` in `state_dir`, for the daemon.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir {
+            path: state_dir.to_owned(),
+            source,
+        })?;
+        let store = Store::connect(&state_dir.join("loaxa.db"), OpenFlags::default())?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading (`loaxa log`), beside a running daemon: it never
+    /// writes, so it never competes with the daemon for the write lock. None when no daemon has
+    /// created the store yet.
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+        let path = state_dir.join("loaxa.db");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let store = Store::connect(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Ok((store.schema_version()? > 0).then_some(store))
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(self.sqlite())
+    }
+
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Store, StoreError> {
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+        // Waiting for a lock beats failing: the daemon's transactions are short.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let version = self.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .map_err(self.sqlite())?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS as_run (
+                     id           INTEGER PRIMARY KEY,
+                     program_id   TEXT NOT NULL,
+                     title        TEXT NOT NULL,
+                     scheduled_at TEXT NOT NULL,
+                     started_at   TEXT,
+                     ended_at     TEXT,
+                     outcome      TEXT NOT NULL,
+                     detail       TEXT NOT NULL DEFAULT '',
+                     attempt      INTEGER NOT NULL DEFAULT 1
+                 );
+                 CREATE INDEX IF NOT EXISTS as_run_occurrence ON as_run (program_id, scheduled_at);
+                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(self.sqlite())
+    }
+
+    /// Marks every row left `airing` by a crash as `interrupted` and returns them.
+    pub fn recover_interrupted(&mut self) -> Result<Vec<AsRunEntry>, StoreError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx
+                .prepare("SELECT id FROM as_run WHERE outcome = 'airing' ORDER BY id")
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            let rows = stmt.query_map([], |row| row.get(0));
+            rows.and_then(Iterator::collect)
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?
+        };
+        tx.execute(
+            "UPDATE as_run SET outcome = 'interrupted',
+                 detail = 'the box stopped during the broadcast (power cut or crash)'
+             WHERE outcome = 'airing'",
+            [],
+        )
+        .and_then(|_| tx.commit())
+        .map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
+        ids.into_iter().map(|id| self.entry(id)).collect()
+    }
+
+    /// Records that an occurrence starts airing now (before its first sample), and moves the
+    /// cursor past it, in one transaction. Returns the row to complete with `finish`.
+    pub fn begin(
+        &mut self,
+        program_id: &str,
+        title: &str,
+        scheduled: DateTime<Utc>,
+        started: DateTime<Utc>,
+        attempt: u32,
+    ) -> Result<i64, StoreError> {
+        self.insert(
+            program_id,
+            title,
+            scheduled,
+            Some(started),
+            None,
+            Outcome::Airing,
+            "",
+            attempt,
+        )
+    }
+
+    /// Completes a row written by `begin` with what really happened (`started`: the first
+    /// sample's instant, None if nothing went out).
+    pub fn finish(
+        &mut self,
+        id: i64,
+        started: Option<DateTime<Utc>>,
+        ended: DateTime<Utc>,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE as_run SET started_at = ?1, ended_at = ?2, outcome = ?3, detail = ?4 WHERE id = ?5",
+                params![started.map(timestamp), timestamp(ended), outcome.as_str(), detail, id],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Records an occurrence that will not air (missed, refused) and moves the cursor past it.
+    pub fn record_not_aired(
+        &mut self,
+        program_id: &str,
+        title: &str,
+        scheduled: DateTime<Utc>,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        self.insert(program_id, title, scheduled, None, None, outcome, detail, 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        program_id: &str,
+        title: &str,
+        scheduled: DateTime<Utc>,
+        started: Option<DateTime<Utc>>,
+        ended: Option<DateTime<Utc>>,
+        outcome: Outcome,
+        detail: &str,
+        attempt: u32,
+    ) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO as_run (program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                program_id,
+                title,
+                timestamp(scheduled),
+                started.map(timestamp),
+                ended.map(timestamp),
+                outcome.as_str(),
+                detail,
+                attempt
+            ],
+        )
+        .map_err(sqlite)?;
+        let id = tx.last_insert_rowid();
+        advance_cursor(&tx, scheduled).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        Ok(id)
+    }
+
+    /// The instant up to which every occurrence has been dealt with; None on a new box.
+    pub fn cursor(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(self.sqlite())?;
+        value.map(|v| self.parse_time(&v)).transpose()
+    }
+
+    /// Moves the cursor forward to `to` (never backward).
+    pub fn set_cursor(&mut self, to: DateTime<Utc>) -> Result<(), StoreError> {
+        advance_cursor(&self.conn, to).map_err(self.sqlite())
+    }
+
+    /// Whether the log has any row for this occurrence: it has been dealt with, one way or another.
+    pub fn is_recorded(
+        &self,
+        program_id: &str,
+        scheduled: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM as_run WHERE program_id = ?1 AND scheduled_at = ?2)",
+                params![program_id, timestamp(scheduled)],
+                |row| row.get(0),
+            )
+            .map_err(self.sqlite())
+    }
+
+    /// Whether this occurrence already aired to the end, or was decided never to air.
+    pub fn is_settled(
+        &self,
+        program_id: &str,
+        scheduled: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM as_run WHERE program_id = ?1 AND scheduled_at = ?2
+                                  AND outcome IN ('aired', 'missed', 'failed'))",
+                params![program_id, timestamp(scheduled)],
+                |row| row.get(0),
+            )
+            .map_err(self.sqlite())
+    }
+
+    /// The as-run log from `since` (by scheduled time) on, oldest first.
+    pub fn entries_since(&self, since: DateTime<Utc>) -> Result<Vec<AsRunEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "{SELECT_ENTRY} WHERE scheduled_at >= ?1 ORDER BY scheduled_at, id"
+            ))
+            .map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map(params![timestamp(since)], raw_entry)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(self.sqlite())?;
+        rows.into_iter().map(|raw| self.entry_from(raw)).collect()
+    }
+
+    fn entry(&self, id: i64) -> Result<AsRunEntry, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("{SELECT_ENTRY} WHERE id = ?1"),
+                params![id],
+                raw_entry,
+            )
+            .map_err(self.sqlite())?;
+        self.entry_from(raw)
+    }
+
+    fn entry_from(&self, raw: RawEntry) -> Result<AsRunEntry, StoreError> {
+        let optional = |v: Option<String>| v.map(|t| self.parse_time(&t)).transpose();
+        Ok(AsRunEntry {
+            id: raw.id,
+            program_id: raw.program_id,
+            title: raw.title,
+            scheduled: self.parse_time(&raw.scheduled)?,
+            started: optional(raw.started)?,
+            ended: optional(raw.ended)?,
+            outcome: Outcome::from_db(&raw.outcome),
+            detail: raw.detail,
+            attempt: raw.attempt,
+        })
+    }
+
+    fn parse_time(&self, value: &str) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| StoreError::BadTimestamp {
+                path: self.path.clone(),
+                value: value.to_owned(),
+            })
+    }
+}
+
+const SELECT_ENTRY: &str = "SELECT id, program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt FROM as_run";
+
+struct RawEntry {
+    id: i64,
+    program_id: String,
+    title: String,
+    scheduled: String,
+    started: Option<String>,
+    ended: Option<String>,
+    outcome: String,
+    detail: String,
+    attempt: u32,
+}
+
+fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok(RawEntry {
+        id: row.get(0)?,
+        program_id: row.get(1)?,
+        title: row.get(2)?,
+        scheduled: row.get(3)?,
+        started: row.get(4)?,
+        ended: row.get(5)?,
+        outcome: row.get(6)?,
+        detail: row.get(7)?,
+        attempt: row.get(8)?,
+    })
+}
+
+/// Fixed-width UTC text: readable with the `sqlite3` tool, and sorts in time order as text.
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn advance_cursor(conn: &Connection, to: DateTime<Utc>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        params![timestamp(to)],
+    )
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_row_left_airing_by_a_crash_comes_back_as_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let scheduled = at("2026-11-24T05:30:00+07:00");
+        {
+            let mut store = Store::open(dir.path()).unwrap();
+            let done = store
+                .begin("morning", "Sáng", scheduled, scheduled, 1)
+                .unwrap();
+            store
+                .finish(
+                    done,
+                    Some(scheduled),
+                    scheduled + chrono::Duration::seconds(30),
+                    Outcome::Aired,
+                    "",
+                )
+                .unwrap();
+            store
+                .begin("noon", "Trưa", scheduled, scheduled, 1)
+                .unwrap();
+        } // dropped without finishing: the process died
+        let mut store = Store::open(dir.path()).unwrap();
+        let interrupted = store.recover_interrupted().unwrap();
+        assert_eq!(interrupted.len(), 1);
+        assert_eq!(interrupted[0].program_id, "noon");
+        assert_eq!(interrupted[0].outcome, Outcome::Interrupted);
+        assert!(store.is_settled("morning", scheduled).unwrap());
+        assert!(!store.is_settled("noon", scheduled).unwrap());
+        assert_eq!(store.entries_since(scheduled).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_cursor_only_moves_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.cursor().unwrap(), None);
+        store.set_cursor(at("2026-11-24T06:00:00Z")).unwrap();
+        store
+            .record_not_aired(
+                "x",
+                "x",
+                at("2026-11-24T05:00:00Z"),
+                Outcome::Missed,
+                "box was off",
+            )
+            .unwrap();
+        assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T06:00:00Z")));
+        store.set_cursor(at("2026-11-24T07:00:00Z")).unwrap();
+        assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T07:00:00Z")));
+    }
+
+    #[test]
+    fn the_database_is_in_wal_mode_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+    }
+}

@@ -1,0 +1,268 @@
+//! What the end-to-end tests share: a throw-away box (config, schedules, state) run as the real
+//! `loaxa` binary, and readers for what it wrote (WAV output, as-run log).
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn loaxa() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_loaxa"));
+    command.current_dir(REPO);
+    command
+}
+
+/// Runs `loaxa ARGS…` to completion.
+pub fn run(args: &[&str]) -> Output {
+    loaxa().args(args).output().expect("loaxa runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A box in a temporary directory: media paths resolve against the repository, so schedules can
+/// name `audio/…` and `tests/fixtures/…`.
+pub struct TestBox {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestBox {
+    pub fn new() -> TestBox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("schedules")).expect("schedules dir");
+        let config = format!(
+            "box_id = \"test-box\"\nstate_dir = \"state\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n"
+        );
+        std::fs::write(dir.path().join("loaxa.toml"), config).expect("config");
+        TestBox { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("loaxa.toml")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write_schedule(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join("schedules").join(name), text).expect("schedule");
+    }
+
+    /// Starts `loaxa daemon` writing to `wav:<dir>/<wav>`.
+    pub fn start_daemon(&self, wav: &str) -> Daemon {
+        let output = format!("wav:{}", self.path(wav).display());
+        let child = loaxa()
+            .args([
+                "daemon",
+                "--config",
+                self.config().to_str().unwrap(),
+                "--output",
+                &output,
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path(&format!("{wav}.log"))).expect("log file"))
+            .spawn()
+            .expect("daemon starts");
+        Daemon { child }
+    }
+
+    /// The as-run log, through `loaxa log --json`.
+    pub fn as_run(&self) -> Vec<serde_json::Value> {
+        let out = run(&["log", "--json", "--config", self.config().to_str().unwrap()]);
+        assert!(out.status.success(), "loaxa log failed: {}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    }
+
+    /// Polls the as-run log until `done` holds for it, or panics after `timeout`.
+    pub fn wait_for_log(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.as_run();
+            if done(&log) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "as-run log never got there: {log:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+}
+
+impl Daemon {
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// SIGTERM, then waits; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        self.signal("TERM");
+        wait_with_timeout(&mut self.child, Duration::from_secs(10)).is_some_and(|s| s.success())
+    }
+
+    /// SIGKILL: the power-cut stand-in.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// A whole second at least `ahead` from now, as local Vietnam time text for `at = [...]`, and
+/// the instant it stands for.
+pub fn local_second_ahead(ahead: Duration) -> (String, DateTime<Utc>) {
+    let t = Utc::now() + chrono::Duration::from_std(ahead).unwrap() + chrono::Duration::seconds(1);
+    let t = DateTime::from_timestamp(t.timestamp(), 0).unwrap();
+    let local = t.with_timezone(&chrono_tz::Asia::Ho_Chi_Minh);
+    (local.format("%Y-%m-%dT%H:%M:%S").to_string(), t)
+}
+
+/// A WAV written by the `wav:` output, with the wall-clock instant of its sample 0.
+pub struct Recording {
+    pub rate: u32,
+    /// Left channel (the outputs are stereo with identical channels for mono sources).
+    pub left: Vec<f32>,
+    pub start_unix_ns: i128,
+}
+
+impl Recording {
+    pub fn read(path: &Path) -> Recording {
+        let mut reader = hound::WavReader::open(path).expect("readable WAV (header finalised)");
+        let spec = reader.spec();
+        let samples: Vec<i16> = reader
+            .samples::<i16>()
+            .map(|s| s.expect("sample"))
+            .collect();
+        let left = samples
+            .chunks(usize::from(spec.channels))
+            .map(|f| f32::from(f[0]) / 32768.0)
+            .collect();
+        let json_path = format!("{}.json", path.display());
+        let timeline: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json_path).expect("timeline json"))
+                .expect("json");
+        assert_eq!(
+            timeline["sample_rate"].as_u64(),
+            Some(u64::from(spec.sample_rate))
+        );
+        let start_unix_ns = timeline["start_unix_ns"]
+            .as_i64()
+            .map(i128::from)
+            .expect("start_unix_ns");
+        Recording {
+            rate: spec.sample_rate,
+            left,
+            start_unix_ns,
+        }
+    }
+
+    /// Index of the sample that went out at `instant`.
+    pub fn index_at(&self, instant: DateTime<Utc>) -> i64 {
+        let ns = i128::from(instant.timestamp_nanos_opt().unwrap()) - self.start_unix_ns;
+        (ns * i128::from(self.rate) / 1_000_000_000) as i64
+    }
+
+    pub fn ms(&self, samples: i64) -> f64 {
+        samples as f64 * 1000.0 / f64::from(self.rate)
+    }
+}
+
+/// An independent decode of `file` by ffmpeg: mono f32 at `rate`.
+pub fn ffmpeg_decode(file: &Path, rate: u32) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "f32le", "-ac", "1", "-ar", &rate.to_string(), "-"])
+        .output()
+        .expect("ffmpeg runs (make test installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// First index whose magnitude exceeds `threshold`.
+pub fn onset(samples: &[f32], threshold: f32) -> Option<usize> {
+    samples.iter().position(|s| s.abs() > threshold)
+}
+
+/// Normalised correlation of `reference` with `signal` starting at `at` (1.0 = same waveform).
+pub fn correlation(signal: &[f32], at: usize, reference: &[f32]) -> f64 {
+    let n = reference.len().min(signal.len().saturating_sub(at));
+    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..n {
+        let (x, y) = (f64::from(signal[at + i]), f64::from(reference[i]));
+        xy += x * y;
+        xx += x * x;
+        yy += y * y;
+    }
+    if xx == 0.0 || yy == 0.0 {
+        0.0
+    } else {
+        xy / (xx.sqrt() * yy.sqrt())
+    }
+}
+
+/// Where `reference` best matches `signal` within `around ± radius` samples, and how well.
+pub fn best_alignment(signal: &[f32], reference: &[f32], around: i64, radius: i64) -> (i64, f64) {
+    (around - radius..=around + radius)
+        .filter(|&at| at >= 0)
+        .map(|at| (at, correlation(signal, at as usize, reference)))
+        .fold(
+            (around, f64::MIN),
+            |best, c| if c.1 > best.1 { c } else { best },
+        )
+}

@@ -1,0 +1,94 @@
+//! The examples in docs/ are real: each is parsed here, so the documentation cannot rot.
+
+use std::path::{Path, PathBuf};
+
+use loaxa::audio::paced::WavTimeline;
+use loaxa::config::Config;
+use loaxa::schedule::{self, LoadOptions};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The fenced blocks of `lang` in a markdown file, with the line each starts on.
+fn blocks(doc: &str, lang: &str) -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(Path::new(REPO).join(doc)).unwrap();
+    let mut found = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        let fence = line.trim_start();
+        match &mut current {
+            None if fence == format!("```{lang}") => current = Some((n + 1, String::new())),
+            Some(_) if fence == "```" => found.extend(current.take()),
+            Some((_, body)) => {
+                body.push_str(line.trim_start_matches("  ")); // blocks nested in list items are indented
+                body.push('\n');
+            }
+            None => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn every_schedule_example_in_the_docs_loads_without_errors() {
+    let examples = blocks("docs/schedule-format.md", "toml");
+    assert!(!examples.is_empty());
+    let options = LoadOptions {
+        default_timezone: schedule::DEFAULT_TIMEZONE,
+        media_dir: PathBuf::from(REPO),
+        check_audio: true,
+    };
+    for (line, text) in examples {
+        let loaded = schedule::parse(
+            &text,
+            Path::new(&format!("schedule-format.md:{line}")),
+            &options,
+        );
+        assert!(
+            loaded.errors.is_empty(),
+            "{:?}",
+            loaded
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        assert!(!loaded.programs.is_empty());
+    }
+}
+
+#[test]
+fn every_configuration_example_in_the_docs_parses() {
+    let examples = blocks("docs/configuration.md", "toml");
+    assert!(examples.len() >= 2);
+    for (line, text) in examples {
+        if let Err(e) = Config::parse(&text, Path::new("/etc/loaxa/loaxa.toml")) {
+            panic!("configuration.md:{line}: {e}");
+        }
+    }
+}
+
+#[test]
+fn the_wav_timeline_example_is_what_the_wav_output_writes() {
+    let examples = blocks("docs/configuration.md", "json");
+    assert_eq!(examples.len(), 1);
+    let timeline: WavTimeline = serde_json::from_str(&examples[0].1).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339(&timeline.start).unwrap();
+    assert_eq!(
+        i128::from(start.timestamp_nanos_opt().unwrap()),
+        timeline.start_unix_ns
+    );
+}
+
+#[test]
+fn the_bundled_schedules_are_valid() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loaxa"))
+        .current_dir(REPO)
+        .args(["validate", "schedules/"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

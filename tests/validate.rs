@@ -1,0 +1,80 @@
+//! `loaxa validate`: exit 0 for good schedules; otherwise every problem with file, line and field.
+
+mod common;
+
+use common::*;
+
+fn validate_text(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("xa.toml");
+    std::fs::write(&file, text).unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(&config, format!("media_dir = \"{REPO}\"\n")).unwrap();
+    let out = run(&[
+        "validate",
+        "--config",
+        config.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    (
+        out.status.success(),
+        stderr(&out)
+            .replace(&format!("{}/", dir.path().display()), "")
+            .replace(&format!("{REPO}/"), ""),
+    )
+}
+
+#[test]
+fn a_valid_schedule_passes() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\", \"audio/ban-tin-sang.mp3\"]\n",
+    );
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn an_invalid_cron_line_names_the_file_line_programme_and_field() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"morning\"\ncron = \"30 5 * * 8\"\nitems = [\"chime\"]\n",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("xa.toml:3: morning.cron: day-of-week 8 out of range 0–7\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_corrupt_mp3_an_empty_file_and_a_text_file_named_mp3_are_each_a_clear_error() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\n\
+         items = [\"tests/fixtures/corrupt.mp3\",\n  \"tests/fixtures/empty.mp3\",\n  \"tests/fixtures/text.mp3\"]\n",
+    );
+    assert!(!ok);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines[0].starts_with("xa.toml:4: x.items[0]: tests/fixtures/corrupt.mp3: "),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with("xa.toml:5: x.items[1]: tests/fixtures/empty.mp3: file is empty"),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("xa.toml:6: x.items[2]: tests/fixtures/text.mp3: "),
+        "{err}"
+    );
+    assert!(err.contains("3 problem(s) found"), "{err}");
+}
+
+#[test]
+fn a_missing_audio_file_is_an_error() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"x\"\nat = [\"2026-12-01T07:00\"]\nitems = [\"audio/khong-co.mp3\"]\n",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("xa.toml:4: x.items[0]: audio/khong-co.mp3: no such audio file"),
+        "{err}"
+    );
+}
