@@ -99,9 +99,7 @@ pub fn main() -> Result<()> {
     // The long-running commands narrate what they do; the others print results, and log only
     // what went wrong. symphonia's own log lines duplicate our errors and are left out.
     init_logging(match cli.command {
-        Command::Daemon { .. } | Command::Demo { .. } | Command::Play { .. } => {
-            "info,symphonia=off"
-        }
+        Command::Daemon { .. } | Command::Demo { .. } => "info,symphonia=off",
         _ => "error,symphonia=off",
     });
     match cli.command {
@@ -158,9 +156,11 @@ pub fn describe_error(error: &anyhow::Error) -> String {
 fn init_logging(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -421,17 +421,15 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
     )?;
     config.output = match output {
         Some(spec) => spec,
-        None => match Output::open(&OutputSpec::Default, config.sample_rate) {
-            Ok(_) => OutputSpec::Default,
-            Err(e) => {
-                let wav = work.join("demo.wav");
-                println!(
-                    "No sound card here ({e}); the broadcast goes to {} instead.",
-                    wav.display()
-                );
-                OutputSpec::Wav(wav)
-            }
-        },
+        None if crate::audio::device::default_is_available() => OutputSpec::Default,
+        None => {
+            let wav = work.join("demo.wav");
+            println!(
+                "No sound card here; the broadcast goes to {} instead.",
+                wav.display()
+            );
+            OutputSpec::Wav(wav)
+        }
     };
     println!(
         "Demo box in {}: the demo programme airs at {start} ({}).",

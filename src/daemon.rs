@@ -246,7 +246,7 @@ impl Daemon<'_> {
             .finish(row, report.started, report.ended, outcome, &detail)?;
         match outcome {
             Outcome::Aired => {
-                tracing::info!(program = %program.id, started = ?report.started, ended = %report.ended, detail = %detail, "aired")
+                tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
             }
             _ => {
                 tracing::warn!(program = %program.id, outcome = %outcome, detail = %detail, "not aired in full")

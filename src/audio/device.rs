@@ -50,6 +50,32 @@ pub fn list() -> Result<Vec<DeviceInfo>, OutputError> {
         .collect())
 }
 
+/// Whether the default sound card can be opened, without alsa-lib's diagnostics on stderr:
+/// `loaxa demo` asks this on machines that may have no card, and says so in its own words.
+pub fn default_is_available() -> bool {
+    with_stderr_silenced(|| open(None).is_ok())
+}
+
+/// Runs `f` with file descriptor 2 pointed at /dev/null. Only for a short probe before any
+/// other thread logs: the descriptor is process-wide.
+fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return f();
+    };
+    // SAFETY: dup/dup2/close on descriptors this function owns or restores; no memory is shared.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 {
+        return f();
+    }
+    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 2) };
+    let result = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    result
+}
+
 pub(super) fn open(name: Option<&str>) -> Result<Output, OutputError> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();

@@ -237,12 +237,14 @@ impl Output {
         &self.description
     }
 
-    /// Index of the frame that goes out at `instant` (clamped to the start of the timeline).
+    /// Index of the frame nearest to `instant` (clamped to the start of the timeline).
     pub fn frame_at(&self, instant: DateTime<Utc>) -> u64 {
         let anchor = self.anchor();
-        let nanos = instant.timestamp_nanos_opt().map_or(i128::MAX, i128::from) - anchor.unix_nanos;
+        let nanos =
+            i128::from(instant.timestamp_nanos_opt().unwrap_or(i64::MAX)) - anchor.unix_nanos;
         let frames = anchor.frame as i128
-            + nanos * i128::from(self.shared.format.sample_rate) / 1_000_000_000;
+            + (nanos * i128::from(self.shared.format.sample_rate) + 500_000_000)
+                .div_euclid(1_000_000_000);
         u64::try_from(frames.max(0)).unwrap_or(u64::MAX)
     }
 

@@ -37,10 +37,16 @@ pub struct TestBox {
 
 impl TestBox {
     pub fn new() -> TestBox {
+        TestBox::with_config("")
+    }
+
+    /// A box whose config has `extra` appended (TOML; `{dir}` stands for the box's directory).
+    pub fn with_config(extra: &str) -> TestBox {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("schedules")).expect("schedules dir");
+        let extra = extra.replace("{dir}", &dir.path().display().to_string());
         let config = format!(
-            "box_id = \"test-box\"\nstate_dir = \"state\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n"
+            "box_id = \"test-box\"\nstate_dir = \"state\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n{extra}"
         );
         std::fs::write(dir.path().join("loaxa.toml"), config).expect("config");
         TestBox { dir }
