@@ -116,24 +116,12 @@ pub fn describe(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::path::PathBuf;
 
     use super::*;
-    use crate::schedule::{Item, Priority, When};
+    use crate::schedule::Priority;
 
     fn program(id: &str, cron: &str) -> Arc<Program> {
-        Arc::new(Program {
-            id: id.into(),
-            title: id.into(),
-            when: When::Cron(cron.parse().unwrap()),
-            items: vec![Item::Chime],
-            priority: Priority::Normal,
-            volume: 1.0,
-            valid_from: None,
-            valid_until: None,
-            timezone: crate::schedule::DEFAULT_TIMEZONE,
-            source: PathBuf::from("t.toml"),
-        })
+        crate::schedule::test_program(id, cron, Priority::Normal)
     }
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -340,13 +340,7 @@ impl Store {
         program_id: &str,
         scheduled: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM as_run WHERE program_id = ?1 AND scheduled_at = ?2)",
-                params![program_id, timestamp(scheduled)],
-                |row| row.get(0),
-            )
-            .map_err(self.sqlite())
+        self.has_row(program_id, scheduled, "")
     }
 
     /// Whether this occurrence already aired to the end, or was decided never to air.
@@ -355,13 +349,26 @@ impl Store {
         program_id: &str,
         scheduled: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.has_row(
+            program_id,
+            scheduled,
+            "AND outcome IN ('aired', 'missed', 'failed')",
+        )
+    }
+
+    fn has_row(
+        &self,
+        program_id: &str,
+        scheduled: DateTime<Utc>,
+        condition: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM as_run WHERE program_id = ?1 AND scheduled_at = ?2 {condition})"
+        );
         self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM as_run WHERE program_id = ?1 AND scheduled_at = ?2
-                                  AND outcome IN ('aired', 'missed', 'failed'))",
-                params![program_id, timestamp(scheduled)],
-                |row| row.get(0),
-            )
+            .query_row(&sql, params![program_id, timestamp(scheduled)], |row| {
+                row.get(0)
+            })
             .map_err(self.sqlite())
     }
 

@@ -520,6 +520,23 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
         .map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc))
 }
 
+/// A daily-style programme for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn test_program(id: &str, cron: &str, priority: Priority) -> std::sync::Arc<Program> {
+    std::sync::Arc::new(Program {
+        id: id.into(),
+        title: id.into(),
+        when: When::Cron(cron.parse().expect("test cron")),
+        items: vec![Item::Chime],
+        priority,
+        volume: 1.0,
+        valid_from: None,
+        valid_until: None,
+        timezone: DEFAULT_TIMEZONE,
+        source: PathBuf::from("t.toml"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

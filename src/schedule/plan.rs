@@ -111,24 +111,12 @@ fn occurrence(program: &Arc<Program>, scheduled: DateTime<Utc>) -> Occurrence {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
-    use crate::schedule::{Item, Priority};
+    use crate::schedule::{Priority, When};
 
     fn program(id: &str, cron: &str, priority: Priority) -> Arc<Program> {
-        Arc::new(Program {
-            id: id.into(),
-            title: id.into(),
-            when: When::Cron(cron.parse().unwrap()),
-            items: vec![Item::Chime],
-            priority,
-            volume: 1.0,
-            valid_from: None,
-            valid_until: None,
-            timezone: crate::schedule::DEFAULT_TIMEZONE,
-            source: PathBuf::from("t.toml"),
-        })
+        crate::schedule::test_program(id, cron, priority)
     }
 
     fn at(text: &str) -> DateTime<Utc> {
