@@ -2,7 +2,8 @@
 
 BUILD_PACKAGES := pkg-config libasound2-dev
 # ffmpeg: the tests check loaxa's output against an independent decode.
-TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg
+# pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
+TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: demo test deps-build deps-test check-cargo
 

@@ -140,7 +140,7 @@ fn air(output: &mut Output, amp: &mut Amp, request: &AirRequest, stop: &AtomicBo
     while ahead.len() < one_second && items.fill(&mut ahead) {}
     amp.switch_on(stop);
 
-    output.start_segment(output.frame_at(request.start_at));
+    output.start_segment(request.start_at);
     let mut frames_out: u64 = 0;
     let channels = u64::from(format.channels);
     let result = (|| {
@@ -163,7 +163,7 @@ fn air(output: &mut Output, amp: &mut Amp, request: &AirRequest, stop: &AtomicBo
     let (ending, ended) = match result {
         Ok(()) => (
             Ending::Completed,
-            first.map(|f| output.time_of(f + frames_out)),
+            first.map(|start| output.after(start, frames_out)),
         ),
         Err(OutputError::Stopped) => {
             output.discard();
@@ -172,7 +172,7 @@ fn air(output: &mut Output, amp: &mut Amp, request: &AirRequest, stop: &AtomicBo
         Err(e) => (Ending::OutputFailed(e.to_string()), None),
     };
     AirReport {
-        started: first.map(|f| output.time_of(f)),
+        started: first,
         ended: ended.unwrap_or_else(Utc::now),
         items_aired: items.aired,
         items_failed: items.failed,

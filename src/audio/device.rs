@@ -1,8 +1,8 @@
 //! Sound cards, through cpal (ALSA on Linux).
 //!
 //! cpal's stream is not `Send`, so a dedicated thread builds it, owns it and drops it. The
-//! callback only runs `Feed::fill` and refreshes the anchor from cpal's own timestamps, so the
-//! frame ↔ wall-clock mapping follows the card's clock and includes its output latency.
+//! callback only runs `Feed::fill`, telling it when the block's first frame will be heard: now
+//! plus the output latency from cpal's timestamps, so programme starts follow the card's clock.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 
-use super::output::{Anchor, Driver, Feed, Format, Output, OutputError, unix_nanos};
+use super::output::{Driver, Feed, Format, Output, OutputError, frames_to_nanos, unix_nanos};
 
 /// A sound card as `loaxa devices` shows it.
 #[derive(Debug, Clone)]
@@ -103,6 +103,10 @@ pub(super) fn open(name: Option<&str>) -> Result<Output, OutputError> {
     Ok(Output::new(shared, ring, Box::new(driver), description))
 }
 
+/// The device buffer loaxa asks for: short enough to keep the start error small when the driver
+/// gives no timestamps, long enough to ride out a busy Raspberry Pi.
+const BUFFER_MS: u32 = 40;
+
 type Opened = (Arc<super::output::Shared>, rtrb::Producer<f32>, String);
 
 fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputError> {
@@ -123,23 +127,28 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
     let supported = device
         .default_output_config()
         .map_err(|e| device_error(e.to_string()))?;
-    let config: cpal::StreamConfig = supported.config();
+    let mut config: cpal::StreamConfig = supported.config();
+    // A small, known buffer: the latency stays bounded (ALSA's pulse plugin would otherwise
+    // buffer two seconds), and it can be estimated when the driver reports no timestamps.
+    let buffer_frames = match supported.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => {
+            Some((config.sample_rate.0 / 1000 * BUFFER_MS).clamp(*min, *max))
+        }
+        cpal::SupportedBufferSize::Unknown => None,
+    };
+    if let Some(frames) = buffer_frames {
+        config.buffer_size = cpal::BufferSize::Fixed(frames);
+    }
     let format = Format {
         sample_rate: config.sample_rate.0,
         channels: config.channels,
     };
-    let (shared, ring, feed) = Output::pair(
-        format,
-        Anchor {
-            frame: 0,
-            unix_nanos: unix_nanos(SystemTime::now()),
-        },
-    );
+    let (shared, ring, feed) = Output::pair(format);
     let stream = match supported.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(&device, &config, feed),
-        cpal::SampleFormat::I16 => build::<i16>(&device, &config, feed),
-        cpal::SampleFormat::I32 => build::<i32>(&device, &config, feed),
-        cpal::SampleFormat::U16 => build::<u16>(&device, &config, feed),
+        cpal::SampleFormat::F32 => build::<f32>(&device, &config, buffer_frames, feed),
+        cpal::SampleFormat::I16 => build::<i16>(&device, &config, buffer_frames, feed),
+        cpal::SampleFormat::I32 => build::<i32>(&device, &config, buffer_frames, feed),
+        cpal::SampleFormat::U16 => build::<u16>(&device, &config, buffer_frames, feed),
         other => return Err(device_error(format!("unsupported sample format {other}"))),
     }
     .map_err(|e| device_error(e.to_string()))?;
@@ -154,8 +163,10 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
 fn build<T: SizedSample + FromSample<f32>>(
     device: &cpal::Device,
     config: &cpal::StreamConfig,
+    buffer_frames: Option<u32>,
     mut feed: Feed,
 ) -> Result<cpal::Stream, cpal::BuildStreamError> {
+    let format = feed.shared.format;
     let failures = Arc::clone(&feed.shared);
     // Grown (rarely) outside the steady state; a callback asks for the same size every time.
     let mut scratch: Vec<f32> = Vec::with_capacity(16_384);
@@ -163,16 +174,17 @@ fn build<T: SizedSample + FromSample<f32>>(
         config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let timestamp = info.timestamp();
-            let latency = timestamp
-                .playback
-                .duration_since(&timestamp.callback)
-                .unwrap_or_default();
-            feed.shared.set_anchor(Anchor {
-                frame: feed.shared.position(),
-                unix_nanos: unix_nanos(SystemTime::now() + latency),
-            });
+            let frames = (data.len() / usize::from(format.channels)) as u32;
+            let latency = match timestamp.playback.duration_since(&timestamp.callback) {
+                Some(latency) if !latency.is_zero() => latency.as_nanos() as i64,
+                // No timestamps (ALSA's pulse plugin, for one): the device keeps its buffer
+                // full, so this block's first frame is heard once the rest of the buffer has been.
+                _ => buffer_frames.map_or(0, |b| {
+                    frames_to_nanos(u64::from(b.saturating_sub(frames)), format.sample_rate)
+                }),
+            };
             scratch.resize(data.len(), 0.0);
-            feed.fill(&mut scratch);
+            feed.fill(&mut scratch, unix_nanos(SystemTime::now()) + latency);
             for (out, &sample) in data.iter_mut().zip(&scratch) {
                 *out = T::from_sample(sample);
             }

@@ -2,15 +2,16 @@
 //!
 //! The player (producer) and the device (consumer) share a lock-free ring buffer and a few atomics.
 //! The consumer never blocks: it copies frames from the ring, or silence when there are none.
-//! Every frame that goes out has an absolute index (`position`), and an *anchor* ties one index
-//! to a wall-clock instant. That is what lets the player place a programme's first sample on its
-//! scheduled instant: it computes the frame index of that instant and sets a *gate*; the consumer
-//! plays silence until the gate, then the queued programme, to the sample.
+//! Each time it fills a block, its driver tells it the wall-clock instant the block's first frame
+//! goes out (from the device's timestamps, or from the clock that paces a WAV file). That is what
+//! places a programme's first sample on its scheduled instant: the player queues the programme and
+//! sets a *gate* instant; the consumer plays silence up to the frame that goes out at the gate,
+//! then the programme, to the sample, and records when that first frame went out.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -77,8 +78,8 @@ pub enum OutputError {
     Stopped,
 }
 
-/// Marks "no frame yet" in `first_frame`.
-const NONE: u64 = u64::MAX;
+/// Marks "not yet" in the instant atomics.
+const NONE: i64 = i64::MIN;
 
 /// Seconds of audio the ring holds: enough to ride out a slow SD card, small for a 1 GB box.
 const RING_SECONDS: u32 = 4;
@@ -86,38 +87,19 @@ const RING_SECONDS: u32 = 4;
 /// The state the producer and the consumer share.
 pub(super) struct Shared {
     pub(super) format: Format,
-    /// Frames handed to the device so far: the index of the next frame out.
-    position: AtomicU64,
-    /// The consumer plays silence until `position` reaches this, then takes from the ring.
-    gate: AtomicU64,
-    /// Index at which the first frame queued after the last gate went out.
-    first_frame: AtomicU64,
+    /// The consumer plays silence until the frame going out at this instant (Unix ns), then takes
+    /// from the ring. An instant, not a frame index: only the consumer, at each fill, knows for
+    /// sure when its frames go out (a device may stall or start late).
+    gate: AtomicI64,
+    /// When the first frame queued after the last gate went out (Unix ns), or NONE.
+    first_out: AtomicI64,
     /// Set by the producer to make the consumer drop whatever is queued (stop, cut).
     discard: AtomicBool,
-    anchor: Mutex<Anchor>,
     /// Set by the device's error callback; the producer reports it.
     failure: Mutex<Option<String>>,
 }
 
-/// Frame `frame` went (or goes) out at `unix_nanos`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Anchor {
-    pub(super) frame: u64,
-    pub(super) unix_nanos: i128,
-}
-
 impl Shared {
-    pub(super) fn set_anchor(&self, anchor: Anchor) {
-        // try_lock: the audio callback must never wait; a skipped update is harmless.
-        if let Ok(mut current) = self.anchor.try_lock() {
-            *current = anchor;
-        }
-    }
-
-    pub(super) fn position(&self) -> u64 {
-        self.position.load(Ordering::Acquire)
-    }
-
     pub(super) fn fail(&self, message: String) {
         if let Ok(mut failure) = self.failure.lock() {
             failure.get_or_insert(message);
@@ -132,11 +114,12 @@ pub(super) struct Feed {
 }
 
 impl Feed {
-    /// Fills `out` (interleaved, whole frames) with the next frames of the timeline. Never blocks.
-    pub(super) fn fill(&mut self, out: &mut [f32]) {
-        let channels = usize::from(self.shared.format.channels);
+    /// Fills `out` (interleaved, whole frames) with the next frames of the timeline; its first
+    /// frame goes out at `plays_at` (Unix ns). Never blocks.
+    pub(super) fn fill(&mut self, out: &mut [f32], plays_at: i64) {
+        let format = self.shared.format;
+        let channels = usize::from(format.channels);
         let frames = out.len() / channels;
-        let position = self.shared.position.load(Ordering::Acquire);
         if self.shared.discard.load(Ordering::Acquire) {
             let queued = self.ring.slots();
             if let Ok(chunk) = self.ring.read_chunk(queued) {
@@ -144,8 +127,11 @@ impl Feed {
             }
         }
         let gate = self.shared.gate.load(Ordering::Acquire);
-        let silent =
-            usize::try_from(gate.saturating_sub(position)).map_or(frames, |s| s.min(frames));
+        let silent = usize::try_from(nanos_to_frames(
+            gate.saturating_sub(plays_at),
+            format.sample_rate,
+        ))
+        .map_or(frames, |s| s.min(frames));
         let queued = (self.ring.slots() / channels).min(frames - silent);
         out[..silent * channels].fill(0.0);
         if queued > 0 {
@@ -156,18 +142,27 @@ impl Feed {
                 out[start + a.len()..start + a.len() + b.len()].copy_from_slice(b);
                 chunk.commit_all();
             }
-            let _ = self.shared.first_frame.compare_exchange(
+            let first_out = plays_at + frames_to_nanos(silent as u64, format.sample_rate);
+            let _ = self.shared.first_out.compare_exchange(
                 NONE,
-                position + silent as u64,
+                first_out,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
         }
         out[(silent + queued) * channels..].fill(0.0);
-        self.shared
-            .position
-            .store(position + frames as u64, Ordering::Release);
     }
+}
+
+/// Whole frames in `nanos` (rounded to the nearest; negative counts as none).
+fn nanos_to_frames(nanos: i64, sample_rate: u32) -> u64 {
+    let frames =
+        (i128::from(nanos) * i128::from(sample_rate) + 500_000_000).div_euclid(1_000_000_000);
+    u64::try_from(frames).unwrap_or(0)
+}
+
+pub(super) fn frames_to_nanos(frames: u64, sample_rate: u32) -> i64 {
+    i64::try_from(i128::from(frames) * 1_000_000_000 / i128::from(sample_rate)).unwrap_or(i64::MAX)
 }
 
 /// Stops the thread that drives the consumer when the output is dropped.
@@ -195,16 +190,14 @@ impl Output {
     }
 
     /// Builds both ends for a driver; the driver starts the consumer with the returned `Feed`.
-    pub(super) fn pair(format: Format, anchor: Anchor) -> (Arc<Shared>, rtrb::Producer<f32>, Feed) {
+    pub(super) fn pair(format: Format) -> (Arc<Shared>, rtrb::Producer<f32>, Feed) {
         let capacity = (format.sample_rate * RING_SECONDS) as usize * usize::from(format.channels);
         let (producer, consumer) = rtrb::RingBuffer::new(capacity);
         let shared = Arc::new(Shared {
             format,
-            position: AtomicU64::new(anchor.frame),
-            gate: AtomicU64::new(0),
-            first_frame: AtomicU64::new(NONE),
+            gate: AtomicI64::new(NONE),
+            first_out: AtomicI64::new(NONE),
             discard: AtomicBool::new(false),
-            anchor: Mutex::new(anchor),
             failure: Mutex::new(None),
         });
         let feed = Feed {
@@ -237,51 +230,33 @@ impl Output {
         &self.description
     }
 
-    /// Index of the frame nearest to `instant` (clamped to the start of the timeline).
-    pub fn frame_at(&self, instant: DateTime<Utc>) -> u64 {
-        let anchor = self.anchor();
-        let nanos =
-            i128::from(instant.timestamp_nanos_opt().unwrap_or(i64::MAX)) - anchor.unix_nanos;
-        let frames = anchor.frame as i128
-            + (nanos * i128::from(self.shared.format.sample_rate) + 500_000_000)
-                .div_euclid(1_000_000_000);
-        u64::try_from(frames.max(0)).unwrap_or(u64::MAX)
-    }
-
-    /// The instant frame `frame` goes out.
-    pub fn time_of(&self, frame: u64) -> DateTime<Utc> {
-        let anchor = self.anchor();
-        let frames = frame as i128 - anchor.frame as i128;
-        let nanos =
-            anchor.unix_nanos + frames * 1_000_000_000 / i128::from(self.shared.format.sample_rate);
-        DateTime::from_timestamp_nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
-    }
-
-    fn anchor(&self) -> Anchor {
-        match self.shared.anchor.lock() {
-            Ok(anchor) => *anchor,
-            Err(poisoned) => *poisoned.into_inner(),
-        }
-    }
-
     /// Nothing queued: everything written so far has gone out.
     pub fn is_drained(&self) -> bool {
         self.ring.slots() == self.ring.buffer().capacity()
     }
 
-    /// Starts a new segment (a programme): frames written from now on go out from frame `gate`
-    /// on, or as soon as they are written if that is already past. Call only when drained.
-    pub fn start_segment(&mut self, gate: u64) {
-        self.shared.first_frame.store(NONE, Ordering::Release);
-        self.shared.gate.store(gate, Ordering::Release);
+    /// Starts a new segment (a programme): frames written from now on go out from `at` on, or
+    /// as soon as they are written if that has passed. Call only when drained.
+    pub fn start_segment(&mut self, at: DateTime<Utc>) {
+        self.shared.first_out.store(NONE, Ordering::Release);
+        self.shared.gate.store(
+            at.timestamp_nanos_opt().unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
     }
 
-    /// The index at which the current segment's first frame went out, once it has.
-    pub fn segment_start(&self) -> Option<u64> {
-        match self.shared.first_frame.load(Ordering::Acquire) {
+    /// When the current segment's first frame went out, once it has.
+    pub fn segment_start(&self) -> Option<DateTime<Utc>> {
+        match self.shared.first_out.load(Ordering::Acquire) {
             NONE => None,
-            frame => Some(frame),
+            nanos => Some(DateTime::from_timestamp_nanos(nanos)),
         }
+    }
+
+    /// The instant `frames` frames after `start` (to date the end of a segment).
+    pub fn after(&self, start: DateTime<Utc>, frames: u64) -> DateTime<Utc> {
+        start
+            + chrono::Duration::nanoseconds(frames_to_nanos(frames, self.shared.format.sample_rate))
     }
 
     /// Queues interleaved frames, waiting while the ring is full. Returns `Stopped` as soon as
@@ -345,34 +320,37 @@ impl Drop for Output {
     }
 }
 
-pub(super) fn unix_nanos(t: SystemTime) -> i128 {
-    match t.duration_since(UNIX_EPOCH) {
+pub(super) fn unix_nanos(t: SystemTime) -> i64 {
+    let nanos = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_nanos() as i128,
         Err(e) => -(e.duration().as_nanos() as i128),
-    }
+    };
+    i64::try_from(nanos).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn output_pair(rate: u32) -> (Arc<Shared>, rtrb::Producer<f32>, Feed) {
-        let format = Format {
+    fn output(rate: u32) -> (Output, Feed) {
+        let (shared, ring, feed) = Output::pair(Format {
             sample_rate: rate,
             channels: 2,
-        };
-        Output::pair(
-            format,
-            Anchor {
-                frame: 0,
-                unix_nanos: 0,
-            },
+        });
+        (
+            Output::new(shared, ring, Box::new(NoDriver), String::new()),
+            feed,
         )
     }
 
     struct NoDriver;
     impl Driver for NoDriver {
         fn stop(&mut self) {}
+    }
+
+    /// Instants on a 1000 Hz timeline: frame n goes out at n ms.
+    fn ms(n: i64) -> i64 {
+        n * 1_000_000
     }
 
     #[test]
@@ -391,41 +369,62 @@ mod tests {
     }
 
     #[test]
-    fn the_consumer_plays_silence_until_the_gate_then_the_queued_frames_to_the_sample() {
-        let (shared, ring, mut feed) = output_pair(1000);
-        let mut output = Output::new(shared, ring, Box::new(NoDriver), String::new());
-        output.start_segment(5);
+    fn the_consumer_plays_silence_until_the_gate_instant_then_the_queued_frames_to_the_sample() {
+        let (mut output, mut feed) = output(1000);
+        output.start_segment(DateTime::from_timestamp_nanos(ms(5)));
         output
             .write(&[1.0, 1.0, 2.0, 2.0, 3.0, 3.0], &AtomicBool::new(false))
             .unwrap();
-        let mut block = [9.0f32; 8]; // 4 frames: all before the gate
-        feed.fill(&mut block);
+        let mut block = [9.0f32; 8]; // frames going out at 0..4 ms: all before the gate
+        feed.fill(&mut block, ms(0));
         assert_eq!(block, [0.0; 8]);
-        let mut block = [9.0f32; 10]; // frames 4..9: one silent, three queued, one underrun
-        feed.fill(&mut block);
+        let mut block = [9.0f32; 10]; // 4..9 ms: one silent, three queued, one underrun
+        feed.fill(&mut block, ms(4));
         assert_eq!(block, [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 0.0, 0.0]);
-        assert_eq!(output.segment_start(), Some(5));
+        assert_eq!(
+            output.segment_start(),
+            Some(DateTime::from_timestamp_nanos(ms(5)))
+        );
         assert!(output.is_drained());
     }
 
     #[test]
-    fn frames_and_instants_convert_through_the_anchor() {
-        let (shared, ring, _feed) = output_pair(48_000);
-        let output = Output::new(shared, ring, Box::new(NoDriver), String::new());
-        let t = DateTime::from_timestamp(2, 500_000_000).unwrap();
-        assert_eq!(output.frame_at(t), 120_000);
-        assert_eq!(output.time_of(120_000), t);
+    fn a_device_that_stalls_before_the_gate_still_starts_the_programme_on_the_instant() {
+        let (mut output, mut feed) = output(1000);
+        output.start_segment(DateTime::from_timestamp_nanos(ms(2_000)));
+        output.write(&[1.0; 8], &AtomicBool::new(false)).unwrap();
+        let mut block = [9.0f32; 8];
+        feed.fill(&mut block, ms(0)); // then nothing for 1.998 s
+        feed.fill(&mut block, ms(1_998));
+        assert_eq!(block, [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(
+            output.segment_start(),
+            Some(DateTime::from_timestamp_nanos(ms(2_000)))
+        );
+    }
+
+    #[test]
+    fn a_gate_in_the_past_plays_at_once() {
+        let (mut output, mut feed) = output(1000);
+        output.start_segment(DateTime::from_timestamp_nanos(ms(5)));
+        output.write(&[1.0; 4], &AtomicBool::new(false)).unwrap();
+        let mut block = [9.0f32; 4];
+        feed.fill(&mut block, ms(100));
+        assert_eq!(block, [1.0; 4]);
+        assert_eq!(
+            output.segment_start(),
+            Some(DateTime::from_timestamp_nanos(ms(100)))
+        );
     }
 
     #[test]
     fn discard_drops_whatever_is_queued() {
-        let (shared, ring, mut feed) = output_pair(1000);
-        let mut output = Output::new(shared, ring, Box::new(NoDriver), String::new());
+        let (mut output, mut feed) = output(1000);
         output.write(&[1.0; 20], &AtomicBool::new(false)).unwrap();
         let consumer = std::thread::spawn(move || {
             let mut block = [0.0f32; 4];
-            for _ in 0..100 {
-                feed.fill(&mut block);
+            for n in 0..100 {
+                feed.fill(&mut block, ms(2 * n));
                 std::thread::sleep(Duration::from_millis(1));
             }
             block

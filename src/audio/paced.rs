@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::output::{Anchor, Driver, Feed, Format, Output, OutputError, unix_nanos};
+use super::output::{Driver, Feed, Format, Output, OutputError, frames_to_nanos, unix_nanos};
 
 /// The WAV outputs are 16-bit stereo: what any tool reads, and what a loudspeaker amplifier gets.
 const CHANNELS: u16 = 2;
@@ -27,7 +27,7 @@ pub struct WavTimeline {
     pub sample_rate: u32,
     pub channels: u16,
     /// Wall-clock instant of sample 0, nanoseconds since the Unix epoch.
-    pub start_unix_ns: i128,
+    pub start_unix_ns: i64,
     /// The same instant, readable (RFC 3339, UTC).
     pub start: String,
 }
@@ -43,19 +43,13 @@ pub(super) fn open(wav: Option<&Path>, sample_rate: u32) -> Result<Output, Outpu
         Some(path) => Some(create_wav(path, format, started)?),
         None => None,
     };
-    let (shared, ring, feed) = Output::pair(
-        format,
-        Anchor {
-            frame: 0,
-            unix_nanos: unix_nanos(started),
-        },
-    );
+    let (shared, ring, feed) = Output::pair(format);
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let stop = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("loaxa-output".into())
-            .spawn(move || pace(feed, writer, clock, &stop))
+            .spawn(move || pace(feed, writer, (clock, unix_nanos(started)), &stop))
             .map_err(|e| OutputError::Failed(format!("cannot start output thread: {e}")))?
     };
     let description = match wav {
@@ -112,7 +106,9 @@ pub fn timeline_path(wav: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn pace(mut feed: Feed, mut wav: Option<WavSink>, clock: Instant, stop: &AtomicBool) {
+/// `start` is sample 0's instant, on the monotonic clock that paces and on the wall clock.
+fn pace(mut feed: Feed, mut wav: Option<WavSink>, start: (Instant, i64), stop: &AtomicBool) {
+    let (clock, start_unix_ns) = start;
     let format = feed.shared.format;
     let channels = usize::from(format.channels);
     let mut written: u64 = 0;
@@ -125,7 +121,10 @@ fn pace(mut feed: Feed, mut wav: Option<WavSink>, clock: Instant, stop: &AtomicB
         let frames = (due - written.min(due)) as usize;
         if frames > 0 {
             buffer.resize(frames * channels, 0.0);
-            feed.fill(&mut buffer);
+            feed.fill(
+                &mut buffer,
+                start_unix_ns + frames_to_nanos(written, format.sample_rate),
+            );
             written += frames as u64;
             if let Some(sink) = &mut wav
                 && let Err(e) = write_samples(sink, &buffer)

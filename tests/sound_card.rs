@@ -1,0 +1,150 @@
+//! The real cpal path, in real time: loaxa plays to ALSA's `default` device, which goes to a
+//! private PulseAudio server with a null sink (there is no sound card on CI machines), and
+//! `parec` records the sink's monitor. A device clock paces the output here, not loaxa's own.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A PulseAudio server of the test's own, on a socket in a temporary directory.
+struct Pulse {
+    server: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Pulse {
+    fn start() -> Pulse {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("native");
+        let server = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--system=no",
+            ])
+            .arg("--load=module-null-sink sink_name=loaxa_test")
+            .arg(format!(
+                "--load=module-native-protocol-unix auth-anonymous=1 socket={}",
+                socket.display()
+            ))
+            .env("PULSE_RUNTIME_PATH", dir.path())
+            .env("HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pulseaudio runs (make test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "pulseaudio did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Pulse { server, dir }
+    }
+
+    fn address(&self) -> String {
+        format!("unix:{}", self.dir.path().join("native").display())
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Mono f32 of a raw s16le stereo recording.
+fn left_channel(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
+        .map(|f| f32::from(i16::from_le_bytes([f[0], f[1]])) / 32768.0)
+        .collect()
+}
+
+#[test]
+fn programmes_played_through_the_sound_card_keep_their_scheduled_spacing_to_the_millisecond() {
+    let pulse = Pulse::start();
+    let test_box = TestBox::with_config("output = \"default\"\n");
+    let (first_at, first) = local_second_ahead(Duration::from_secs(3));
+    let (second_at, second) = local_second_ahead(Duration::from_secs(8));
+    test_box.write_schedule(
+        "two.toml",
+        &format!(
+            "[[program]]\nid = \"first\"\nat = [\"{first_at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n\
+             [[program]]\nid = \"second\"\nat = [\"{second_at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n"
+        ),
+    );
+    let recording_path = test_box.path("monitor.raw");
+    let mut recorder = Command::new("parec")
+        .args([
+            "--device=loaxa_test.monitor",
+            "--format=s16le",
+            "--rate=44100",
+            "--channels=2",
+            "--raw",
+        ])
+        .arg(&recording_path)
+        .env("PULSE_SERVER", pulse.address())
+        .spawn()
+        .expect("parec runs");
+    let mut daemon = loaxa()
+        .args(["daemon", "--config", test_box.config().to_str().unwrap()])
+        .env("PULSE_SERVER", pulse.address())
+        .stderr(std::fs::File::create(test_box.path("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let log = test_box.wait_for_log(Duration::from_secs(40), |log| {
+        log.iter().filter(|e| e["outcome"] == "aired").count() == 2
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = recorder.kill();
+    let _ = recorder.wait();
+
+    // By the card's own timestamps, each programme started on its instant.
+    for (entry, instant) in log.iter().zip([first, second]) {
+        let started =
+            chrono::DateTime::parse_from_rfc3339(entry["started"].as_str().unwrap()).unwrap();
+        let error_ms = (started.with_timezone(&chrono::Utc) - instant)
+            .num_microseconds()
+            .unwrap() as f64
+            / 1000.0;
+        let daemon_log = std::fs::read_to_string(test_box.path("daemon.log")).unwrap_or_default();
+        assert!(
+            error_ms.abs() <= 10.0,
+            "{}: started {error_ms:+.2} ms from its instant\n{daemon_log}",
+            entry["program_id"]
+        );
+    }
+
+    // What came out of the sink: the bulletin, twice, exactly as far apart as scheduled.
+    let heard = left_channel(&std::fs::read(&recording_path).unwrap());
+    let reference = ffmpeg_decode(&Path::new(REPO).join("audio/thong-bao-demo.mp3"), 44_100);
+    let lead_in = onset(&reference, 0.02).unwrap();
+    let window = &reference[lead_in..lead_in + 44_100];
+    let one = onset(&heard, 0.02).expect("the first programme came out of the sink");
+    let after_first = one + reference.len() - lead_in;
+    let two =
+        after_first + onset(&heard[after_first..], 0.02).expect("the second programme came out");
+    for at in [one, two] {
+        let score = correlation(&heard, at, window);
+        assert!(
+            score > 0.95,
+            "the sink got the bulletin (correlation {score:.3})"
+        );
+    }
+    let spacing_ms = (two - one) as f64 * 1000.0 / 44_100.0;
+    let scheduled_ms = (second - first).num_milliseconds() as f64;
+    assert!(
+        (spacing_ms - scheduled_ms).abs() <= 10.0,
+        "spacing {spacing_ms:.2} ms, scheduled {scheduled_ms} ms"
+    );
+}
