@@ -36,6 +36,7 @@ fn a_one_off_bulletin_airs_with_its_first_sample_within_10_ms_of_its_instant() {
     let in_file = onset(&reference, threshold).expect("the reference has sound") as i64;
     let first_sample = heard - in_file;
     let error_ms = recording.ms(first_sample - expected);
+    eprintln!("first sample {error_ms:+.3} ms from the scheduled instant");
     assert!(
         error_ms.abs() <= 10.0,
         "first sample {error_ms:+.2} ms from the scheduled instant"

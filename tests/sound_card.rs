@@ -143,6 +143,7 @@ fn programmes_played_through_the_sound_card_keep_their_scheduled_spacing_to_the_
     }
     let spacing_ms = (two - one) as f64 * 1000.0 / 44_100.0;
     let scheduled_ms = (second - first).num_milliseconds() as f64;
+    eprintln!("through the sound card: spacing {spacing_ms:.3} ms, scheduled {scheduled_ms} ms");
     assert!(
         (spacing_ms - scheduled_ms).abs() <= 10.0,
         "spacing {spacing_ms:.2} ms, scheduled {scheduled_ms} ms"

@@ -6,5 +6,6 @@ pub mod chime;
 pub mod convert;
 pub mod decode;
 pub mod device;
+mod mp4;
 pub mod output;
 pub mod paced;
