@@ -89,3 +89,33 @@ fn the_bundled_schedules_are_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
+    use loaxa::link::protocol::{Document, Envelope, Event, Status};
+    let doc = "docs/protocol.md";
+    let envelopes = blocks(doc, "json envelope");
+    assert_eq!(envelopes.len(), 1);
+    for (line, text) in envelopes {
+        let envelope = Envelope::from_bytes(text.as_bytes())
+            .unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        let document =
+            Document::parse(&envelope.signed).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        assert!(matches!(document, Document::Schedule(_)));
+    }
+    for (kind, expected) in [("json schedule", 1), ("json manifest", 1)] {
+        let examples = blocks(doc, kind);
+        assert_eq!(examples.len(), expected, "{kind}");
+        for (line, text) in examples {
+            Document::parse(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        }
+    }
+    for (line, text) in blocks(doc, "json status") {
+        serde_json::from_str::<Status>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+    }
+    let events = blocks(doc, "json event");
+    assert_eq!(events.len(), 3);
+    for (line, text) in events {
+        serde_json::from_str::<Event>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+    }
+}

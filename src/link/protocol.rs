@@ -1,0 +1,497 @@
+//! The district ↔ box protocol over MQTT: topics, scopes and messages, as documented in
+//! `docs/protocol.md`. Pure: bytes in, typed messages or a precise error out; no I/O.
+//!
+//! Signed messages travel in an envelope that carries the exact signed bytes as a string, so a box
+//! verifies the signature over those bytes *before* it parses anything inside them (trust at the
+//! door), and anyone can re-check them with `minisign -V`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The version every message carries in `v`; a box refuses versions it does not know.
+pub const VERSION: u32 = 1;
+/// Topics all start with this, so a broker can be shared with other uses.
+pub const ROOT: &str = "loaxa";
+/// Audio travels in chunks of at most this size, so a chunk plus its packet fits the link's
+/// maximum packet size and a lost connection costs at most one chunk.
+pub const MAX_CHUNK: usize = 64 * 1024;
+/// A signed envelope larger than this is refused before parsing (a schedule is a few KiB).
+pub const MAX_ENVELOPE: usize = 256 * 1024;
+/// The largest bulletin a box accepts: two hours of 128 kb/s MP3.
+pub const MAX_BULLETIN: u64 = 128 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("message of {0} bytes is over the {MAX_ENVELOPE}-byte limit")]
+    TooLarge(usize),
+    #[error("not valid JSON for {what}: {reason}")]
+    Json { what: &'static str, reason: String },
+    #[error("protocol version {0} is not supported (this box speaks {VERSION})")]
+    Version(u32),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("unknown scope \"{0}\" (expected all, district/ID, commune/ID or box/ID)")]
+    Scope(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ProtocolError {
+    ProtocolError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Who a message is for. A box subscribes to `all`, its district, its commune and itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    All,
+    District(String),
+    Commune(String),
+    Box(String),
+}
+
+impl Scope {
+    /// The topic level(s) naming this scope: `all`, `district/hoai-duc`…
+    pub fn topic(&self) -> String {
+        match self {
+            Scope::All => "all".into(),
+            Scope::District(id) => format!("district/{id}"),
+            Scope::Commune(id) => format!("commune/{id}"),
+            Scope::Box(id) => format!("box/{id}"),
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.topic())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = ProtocolError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let scope = match text.split_once('/') {
+            None if text == "all" => Scope::All,
+            Some(("district", id)) if is_name(id) => Scope::District(id.into()),
+            Some(("commune", id)) if is_name(id) => Scope::Commune(id.into()),
+            Some(("box", id)) if is_name(id) => Scope::Box(id.into()),
+            _ => return Err(ProtocolError::Scope(text.into())),
+        };
+        Ok(scope)
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.topic())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Ids and scope names: they become MQTT topic levels and file names, so no `/`, `+`, `#`, dots
+/// that could climb directories, or spaces.
+pub fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && !text.starts_with('.')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Every topic of the protocol, in one place.
+pub mod topic {
+    use super::{ROOT, Scope};
+
+    /// Signed schedule documents for a scope (retained).
+    pub fn schedule(scope: &Scope) -> String {
+        format!("{ROOT}/{}/schedule", scope.topic())
+    }
+
+    /// Signed bulletin manifests for a scope (retained), one topic per bulletin.
+    pub fn bulletin(scope: &Scope, id: &str) -> String {
+        format!("{ROOT}/{}/bulletin/{id}", scope.topic())
+    }
+
+    /// The filter a box subscribes to for a scope's manifests.
+    pub fn bulletins(scope: &Scope) -> String {
+        format!("{ROOT}/{}/bulletin/+", scope.topic())
+    }
+
+    /// One chunk of audio (retained, raw bytes), addressed by the whole file's sha256.
+    pub fn chunk(sha256: &str, index: usize) -> String {
+        format!("{ROOT}/chunk/{sha256}/{index}")
+    }
+
+    /// A box's retained status (and its last will).
+    pub fn status(box_id: &str) -> String {
+        format!("{ROOT}/status/{box_id}")
+    }
+
+    /// A box's event stream: receipts, rejections, as-run entries.
+    pub fn events(box_id: &str) -> String {
+        format!("{ROOT}/events/{box_id}")
+    }
+}
+
+/// A signed message as it travels: the signed bytes as a string, and a minisign signature over
+/// exactly those bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub v: u32,
+    /// The signed document (JSON text). Parsed only after the signature checks out.
+    pub signed: String,
+    /// The `.minisig` text.
+    pub signature: String,
+}
+
+impl Envelope {
+    /// Reads an envelope, refusing oversized input before parsing it.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, ProtocolError> {
+        if bytes.len() > MAX_ENVELOPE {
+            return Err(ProtocolError::TooLarge(bytes.len()));
+        }
+        let envelope: Envelope = from_json(bytes, "envelope")?;
+        check_version(envelope.v)?;
+        Ok(envelope)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// What a signed document is: the box tells them apart after verifying, before using them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Document {
+    Schedule(ScheduleDoc),
+    Bulletin(Manifest),
+}
+
+impl Document {
+    /// Parses verified bytes and checks every field.
+    pub fn parse(signed: &str) -> Result<Document, ProtocolError> {
+        let document: Document = from_json(signed.as_bytes(), "signed document")?;
+        match &document {
+            Document::Schedule(doc) => doc.check()?,
+            Document::Bulletin(manifest) => manifest.check()?,
+        }
+        Ok(document)
+    }
+
+    pub fn scope(&self) -> &Scope {
+        match self {
+            Document::Schedule(doc) => &doc.scope,
+            Document::Bulletin(manifest) => &manifest.scope,
+        }
+    }
+}
+
+/// A scope's whole schedule, replacing the previous revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDoc {
+    pub scope: Scope,
+    /// Strictly increasing per scope; a box applies only revisions newer than the one it holds.
+    pub revision: u64,
+    pub issued_at: DateTime<Utc>,
+    /// Who approved it (the signer's name, for the as-run log and reports).
+    pub approver: String,
+    /// The schedule file itself, in the format of `docs/schedule-format.md`.
+    pub schedule: String,
+}
+
+impl ScheduleDoc {
+    fn check(&self) -> Result<(), ProtocolError> {
+        if self.revision == 0 {
+            return Err(invalid("revision", "must be at least 1"));
+        }
+        if self.schedule.len() > MAX_ENVELOPE {
+            return Err(invalid("schedule", "too large"));
+        }
+        Ok(())
+    }
+}
+
+/// A bulletin's description; its audio arrives in chunks, trusted through these hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub scope: Scope,
+    pub id: String,
+    pub title: String,
+    /// Of the whole file, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    pub duration_ms: u64,
+    /// e.g. "mp3", as found by decoding the file when it was published.
+    pub codec: String,
+    pub chunk_size: usize,
+    /// sha256 of each chunk, in order.
+    pub chunks: Vec<String>,
+    /// After this the box deletes the audio and refuses to air it.
+    pub valid_until: Option<DateTime<Utc>>,
+    pub approver: String,
+}
+
+impl Manifest {
+    fn check(&self) -> Result<(), ProtocolError> {
+        if !is_name(&self.id) {
+            return Err(invalid(
+                "id",
+                format!("\"{}\" is not a valid bulletin id", self.id),
+            ));
+        }
+        if !is_sha256(&self.sha256) {
+            return Err(invalid("sha256", "expected 64 lowercase hex digits"));
+        }
+        if self.size == 0 || self.size > MAX_BULLETIN {
+            return Err(invalid(
+                "size",
+                format!("{} out of range 1–{MAX_BULLETIN}", self.size),
+            ));
+        }
+        if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK {
+            return Err(invalid(
+                "chunk_size",
+                format!("{} out of range 1–{MAX_CHUNK}", self.chunk_size),
+            ));
+        }
+        let expected = self.size.div_ceil(self.chunk_size as u64);
+        if self.chunks.len() as u64 != expected {
+            return Err(invalid(
+                "chunks",
+                format!(
+                    "{} hashes for {} bytes in chunks of {} (expected {expected})",
+                    self.chunks.len(),
+                    self.size,
+                    self.chunk_size
+                ),
+            ));
+        }
+        if let Some(i) = self.chunks.iter().position(|c| !is_sha256(c)) {
+            return Err(invalid(
+                "chunks",
+                format!("entry {i} is not a sha256 in hex"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Byte length of chunk `index`.
+    pub fn chunk_len(&self, index: usize) -> usize {
+        let start = index as u64 * self.chunk_size as u64;
+        self.size.saturating_sub(start).min(self.chunk_size as u64) as usize
+    }
+}
+
+fn is_sha256(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// What a box does with a schedule revision, given the one it holds for that scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionDecision {
+    Apply,
+    /// Same revision again (a retained message re-delivered on reconnect): nothing to do.
+    AlreadyHeld,
+    /// Older than what the box holds: a replay or a reordered delivery; refused and reported.
+    Stale {
+        held: u64,
+    },
+}
+
+pub fn decide_revision(held: Option<u64>, incoming: u64) -> RevisionDecision {
+    match held {
+        Some(held) if incoming < held => RevisionDecision::Stale { held },
+        Some(held) if incoming == held => RevisionDecision::AlreadyHeld,
+        _ => RevisionDecision::Apply,
+    }
+}
+
+/// A box's retained status message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub v: u32,
+    pub box_id: String,
+    /// "online", or "offline" (the last will).
+    pub state: String,
+    pub at: Option<DateTime<Utc>>,
+    pub version: Option<String>,
+    /// Schedule revision held per scope.
+    #[serde(default)]
+    pub revisions: std::collections::BTreeMap<String, u64>,
+    pub disk_free: Option<u64>,
+    pub now_playing: Option<String>,
+}
+
+/// One entry of a box's event stream, sent QoS 1 from its durable outbox. (No
+/// `deny_unknown_fields` here: serde cannot combine it with the flattened body.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub v: u32,
+    pub box_id: String,
+    /// Per box, increasing: the district spots gaps and duplicates with it.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A signed document was verified and stored.
+    Received { topic: String, what: String },
+    /// Something was refused, and why.
+    Rejected { topic: String, reason: String },
+    /// An as-run log entry.
+    AsRun {
+        program: String,
+        scheduled: DateTime<Utc>,
+        started: Option<DateTime<Utc>>,
+        ended: Option<DateTime<Utc>>,
+        outcome: String,
+        detail: String,
+    },
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, ProtocolError> {
+    serde_json::from_slice(bytes).map_err(|e| ProtocolError::Json {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+fn check_version(v: u32) -> Result<(), ProtocolError> {
+    if v == VERSION {
+        Ok(())
+    } else {
+        Err(ProtocolError::Version(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            scope: "commune/phu-dong".parse().unwrap(),
+            id: "tiem-chung".into(),
+            title: "Thông báo tiêm chủng".into(),
+            sha256: "a".repeat(64),
+            size: 100_000,
+            duration_ms: 11_259,
+            codec: "mp3".into(),
+            chunk_size: 65_536,
+            chunks: vec!["b".repeat(64), "c".repeat(64)],
+            valid_until: None,
+            approver: "Phòng VHTT huyện".into(),
+        }
+    }
+
+    #[test]
+    fn scopes_read_and_write_as_topic_levels() {
+        for text in ["all", "district/gia-lam", "commune/phu-dong", "box/pd-01"] {
+            assert_eq!(text.parse::<Scope>().unwrap().to_string(), text);
+        }
+        for bad in [
+            "",
+            "everyone",
+            "commune/",
+            "commune/a/b",
+            "box/+",
+            "box/#",
+            "box/..",
+            "district/a b",
+        ] {
+            assert!(bad.parse::<Scope>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn topics_place_the_scope_after_the_root() {
+        let scope = Scope::Commune("phu-dong".into());
+        assert_eq!(topic::schedule(&scope), "loaxa/commune/phu-dong/schedule");
+        assert_eq!(
+            topic::bulletin(&scope, "tiem-chung"),
+            "loaxa/commune/phu-dong/bulletin/tiem-chung"
+        );
+        assert_eq!(
+            topic::chunk(&"a".repeat(64), 3),
+            format!("loaxa/chunk/{}/3", "a".repeat(64))
+        );
+        assert_eq!(topic::status("pd-01"), "loaxa/status/pd-01");
+    }
+
+    #[test]
+    fn a_manifest_must_account_for_every_byte_with_a_chunk_hash() {
+        assert_eq!(manifest().check(), Ok(()));
+        let mut m = manifest();
+        m.chunks.pop();
+        assert_eq!(
+            m.check().unwrap_err().to_string(),
+            "chunks: 1 hashes for 100000 bytes in chunks of 65536 (expected 2)"
+        );
+        let mut m = manifest();
+        m.chunk_size = MAX_CHUNK + 1;
+        assert!(
+            m.check()
+                .unwrap_err()
+                .to_string()
+                .starts_with("chunk_size: 65537 out of range")
+        );
+        let mut m = manifest();
+        m.id = "../etc".into();
+        assert!(m.check().is_err());
+        assert_eq!(manifest().chunk_len(1), 100_000 - 65_536);
+    }
+
+    #[test]
+    fn oversized_and_malformed_envelopes_are_refused_before_parsing() {
+        assert_eq!(
+            Envelope::from_bytes(&vec![b' '; MAX_ENVELOPE + 1]),
+            Err(ProtocolError::TooLarge(MAX_ENVELOPE + 1))
+        );
+        assert!(matches!(
+            Envelope::from_bytes(b"{\"v\":1"),
+            Err(ProtocolError::Json { .. })
+        ));
+        assert_eq!(
+            Envelope::from_bytes(br#"{"v":2,"signed":"{}","signature":""}"#),
+            Err(ProtocolError::Version(2))
+        );
+    }
+
+    #[test]
+    fn only_a_newer_revision_is_applied() {
+        assert_eq!(decide_revision(None, 1), RevisionDecision::Apply);
+        assert_eq!(decide_revision(Some(4), 5), RevisionDecision::Apply);
+        assert_eq!(decide_revision(Some(5), 5), RevisionDecision::AlreadyHeld);
+        assert_eq!(
+            decide_revision(Some(5), 3),
+            RevisionDecision::Stale { held: 5 }
+        );
+    }
+}
