@@ -182,6 +182,18 @@ impl Store {
                  );
                  CREATE INDEX IF NOT EXISTS as_run_occurrence ON as_run (program_id, scheduled_at);
                  CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS remote_schedule (
+                     scope       TEXT PRIMARY KEY,
+                     revision    INTEGER NOT NULL,
+                     schedule    TEXT NOT NULL,
+                     envelope    BLOB NOT NULL,
+                     received_at TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS outbox (
+                     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+                     topic   TEXT NOT NULL,
+                     payload BLOB NOT NULL
+                 );
                  PRAGMA user_version = 1;
                  COMMIT;",
             )
@@ -372,6 +384,85 @@ impl Store {
             .map_err(self.sqlite())
     }
 
+    /// The schedule revision held for `scope`, if any.
+    pub fn schedule_revision(&self, scope: &str) -> Result<Option<u64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT revision FROM remote_schedule WHERE scope = ?1",
+                params![scope],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())
+    }
+
+    /// Stores a verified schedule for `scope`, replacing the previous revision. The envelope is
+    /// kept as received, so the signature can be checked again later.
+    pub fn save_schedule(
+        &mut self,
+        scope: &str,
+        revision: u64,
+        schedule: &str,
+        envelope: &[u8],
+        received: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO remote_schedule (scope, revision, schedule, envelope, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (scope) DO UPDATE SET revision = excluded.revision,
+                     schedule = excluded.schedule, envelope = excluded.envelope,
+                     received_at = excluded.received_at",
+                params![scope, revision, schedule, envelope, timestamp(received)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Every stored remote schedule: (scope, revision, schedule text), by scope.
+    pub fn remote_schedules(&self) -> Result<Vec<(String, u64, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT scope, revision, schedule FROM remote_schedule ORDER BY scope")
+            .map_err(self.sqlite())?;
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// Queues a message for the district; it stays until `sent` confirms the broker has it.
+    /// Returns its sequence number, increasing for the life of the store.
+    pub fn enqueue(&mut self, topic: &str, payload: &[u8]) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO outbox (topic, payload) VALUES (?1, ?2)",
+                params![topic, payload],
+            )
+            .map_err(self.sqlite())?;
+        Ok(self.conn.last_insert_rowid() as u64)
+    }
+
+    /// The oldest queued messages: (seq, topic, payload).
+    pub fn outbox(&self, limit: usize) -> Result<Vec<(u64, String, Vec<u8>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT ?1")
+            .map_err(self.sqlite())?;
+        stmt.query_map(params![limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(self.sqlite())
+    }
+
+    /// Removes a message the broker has acknowledged.
+    pub fn sent(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
     /// The as-run log from `since` (by scheduled time) on, oldest first.
     pub fn entries_since(&self, since: DateTime<Utc>) -> Result<Vec<AsRunEntry>, StoreError> {
         let mut stmt = self
@@ -526,6 +617,48 @@ mod tests {
         assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T06:00:00Z")));
         store.set_cursor(at("2026-11-24T07:00:00Z")).unwrap();
         assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T07:00:00Z")));
+    }
+
+    #[test]
+    fn a_schedule_revision_replaces_the_previous_one_for_its_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let now = at("2026-11-24T06:00:00Z");
+        assert_eq!(store.schedule_revision("commune/x").unwrap(), None);
+        store
+            .save_schedule("commune/x", 3, "a", b"{}", now)
+            .unwrap();
+        store
+            .save_schedule("commune/x", 4, "b", b"{}", now)
+            .unwrap();
+        store.save_schedule("all", 1, "c", b"{}", now).unwrap();
+        assert_eq!(store.schedule_revision("commune/x").unwrap(), Some(4));
+        let held = store.remote_schedules().unwrap();
+        assert_eq!(
+            held,
+            [
+                ("all".into(), 1, "c".into()),
+                ("commune/x".into(), 4, "b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_outbox_keeps_messages_in_order_until_sent_and_never_reuses_a_sequence_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let first = store.enqueue("t", b"1").unwrap();
+        let second = store.enqueue("t", b"2").unwrap();
+        store.sent(second).unwrap();
+        let third = store.enqueue("t", b"3").unwrap();
+        assert!(first < second && second < third);
+        let queued: Vec<u64> = store
+            .outbox(10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _, _)| seq)
+            .collect();
+        assert_eq!(queued, [first, third]);
     }
 
     #[test]
