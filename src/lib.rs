@@ -15,3 +15,4 @@ pub mod link;
 pub mod player;
 pub mod schedule;
 pub mod store;
+pub mod trust;
