@@ -113,3 +113,149 @@ impl Inbox {
         Document::parse(&envelope.signed).map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::protocol::ScheduleDoc;
+    use crate::trust::SecretKey;
+
+    const GOOD: &str =
+        "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\"]\n";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        inbox: Inbox,
+        key: SecretKey,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = SecretKey::generate();
+        let inbox = Inbox {
+            box_id: "pd-01".into(),
+            scopes: vec![
+                Scope::All,
+                "commune/phu-dong".parse().unwrap(),
+                "box/pd-01".parse().unwrap(),
+            ],
+            keyring: Keyring::new(vec![key.public_key()]),
+            load_options: LoadOptions {
+                default_timezone: schedule::DEFAULT_TIMEZONE,
+                media_dir: dir.path().to_owned(),
+                check_audio: false,
+            },
+        };
+        Fixture {
+            _dir: dir,
+            store,
+            inbox,
+            key,
+        }
+    }
+
+    fn schedule(scope: &str, revision: u64, text: &str, key: &SecretKey) -> Vec<u8> {
+        let document = Document::Schedule(ScheduleDoc {
+            scope: scope.parse().unwrap(),
+            revision,
+            issued_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
+            approver: "huyện".into(),
+            schedule: text.into(),
+        });
+        Envelope::seal(&document, key).unwrap().to_bytes()
+    }
+
+    fn receive(f: &mut Fixture, topic: &str, payload: &[u8]) -> Verdict {
+        f.inbox
+            .receive(&mut f.store, topic, payload, Utc::now())
+            .unwrap()
+    }
+
+    const TOPIC: &str = "loaxa/commune/phu-dong/schedule";
+
+    #[test]
+    fn a_signed_schedule_for_the_boxs_commune_is_stored_once_and_replays_are_refused() {
+        let mut f = fixture();
+        let v2 = schedule("commune/phu-dong", 2, GOOD, &f.key);
+        let v1 = schedule("commune/phu-dong", 1, GOOD, &f.key);
+        let applied = Verdict::ScheduleApplied {
+            scope: "commune/phu-dong".parse().unwrap(),
+            revision: 2,
+        };
+        assert_eq!(receive(&mut f, TOPIC, &v2), applied);
+        assert_eq!(
+            receive(&mut f, TOPIC, &v2),
+            Verdict::Unchanged("revision 2 already held".into())
+        );
+        assert_eq!(
+            receive(&mut f, TOPIC, &v1),
+            Verdict::Rejected("revision 1 is older than the held revision 2 (replay?)".into())
+        );
+        assert_eq!(
+            f.store.remote_schedules().unwrap(),
+            [("commune/phu-dong".into(), 2, GOOD.into())]
+        );
+    }
+
+    #[test]
+    fn every_kind_of_bad_message_is_refused_with_its_reason_and_nothing_is_stored() {
+        let mut f = fixture();
+        let stranger = SecretKey::generate();
+        let tampered = String::from_utf8(schedule("commune/phu-dong", 1, GOOD, &f.key))
+            .unwrap()
+            .replace("30 5", "30 3");
+        let cases: Vec<(&str, Vec<u8>, String)> = vec![
+            (
+                "unknown key",
+                schedule("commune/phu-dong", 1, GOOD, &stranger),
+                format!("signed by unknown key {}", stranger.public_key().key_id()),
+            ),
+            (
+                "tampered",
+                tampered.into_bytes(),
+                "signature does not match".into(),
+            ),
+            (
+                "other commune",
+                schedule("commune/khac", 1, GOOD, &f.key),
+                "signed for scope commune/khac".into(),
+            ),
+            (
+                "malformed",
+                b"{not json".to_vec(),
+                "not valid JSON for envelope".into(),
+            ),
+            (
+                "oversized",
+                vec![b' '; 300 * 1024],
+                "over the 262144-byte limit".into(),
+            ),
+            (
+                "bad schedule",
+                schedule("commune/phu-dong", 1, "[[program]]\nid = \"x\"\n", &f.key),
+                "schedule does not validate".into(),
+            ),
+        ];
+        for (case, payload, expected) in cases {
+            match receive(&mut f, TOPIC, &payload) {
+                Verdict::Rejected(reason) => {
+                    assert!(reason.contains(&expected), "{case}: {reason}")
+                }
+                other => panic!("{case}: {other:?}"),
+            }
+        }
+        assert!(f.store.remote_schedules().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_schedule_for_another_box_is_not_this_boxs_business() {
+        let mut f = fixture();
+        let payload = schedule("box/pd-02", 1, GOOD, &f.key);
+        assert!(matches!(
+            receive(&mut f, "loaxa/box/pd-02/schedule", &payload),
+            Verdict::Rejected(_)
+        ));
+    }
+}

@@ -11,6 +11,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::trust::{SecretKey, TrustError};
+
 /// The version every message carries in `v`; a box refuses versions it does not know.
 pub const VERSION: u32 = 1;
 /// Topics all start with this, so a broker can be shared with other uses.
@@ -170,6 +172,25 @@ impl Envelope {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Signs a document: the district's side of `Inbox::receive`. The trusted comment repeats
+    /// what the document is, so `minisign -V` shows it to whoever checks by hand.
+    pub fn seal(document: &Document, key: &SecretKey) -> Result<Envelope, TrustError> {
+        let signed = serde_json::to_string(document).unwrap_or_default();
+        let comment = match document {
+            Document::Schedule(doc) => {
+                format!("loaxa schedule {} revision {}", doc.scope, doc.revision)
+            }
+            Document::Bulletin(manifest) => {
+                format!("loaxa bulletin {} {}", manifest.scope, manifest.id)
+            }
+        };
+        Ok(Envelope {
+            v: VERSION,
+            signature: key.sign(signed.as_bytes(), &comment)?,
+            signed,
+        })
     }
 }
 
