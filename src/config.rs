@@ -33,6 +33,38 @@ pub struct Config {
     /// How late a programme may still air after its time was missed (box off, busy).
     pub catch_up: Duration,
     pub amplifier: Amplifier,
+    /// The district link; None: the box runs offline from its schedules directory only.
+    pub link: Option<LinkSettings>,
+}
+
+/// How a box reaches its district's broker, which scopes it belongs to and whose signatures it
+/// trusts.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// CA certificate for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    pub keep_alive: Duration,
+    pub district: Option<String>,
+    pub commune: Option<String>,
+    /// Public keys whose signatures approve schedules and bulletins (several during a rotation).
+    pub trusted_keys: Vec<crate::trust::PublicKey>,
+}
+
+impl Config {
+    /// The scopes this box belongs to: everything, its district, its commune, itself.
+    pub fn scopes(&self) -> Vec<crate::link::protocol::Scope> {
+        use crate::link::protocol::Scope;
+        let link = self.link.as_ref();
+        let mut scopes = vec![Scope::All];
+        scopes.extend(link.and_then(|l| l.district.clone()).map(Scope::District));
+        scopes.extend(link.and_then(|l| l.commune.clone()).map(Scope::Commune));
+        scopes.push(Scope::Box(self.box_id.clone()));
+        scopes
+    }
 }
 
 /// Optional shell commands that switch the amplifier, so it is powered only while something airs.
@@ -72,6 +104,21 @@ struct RawConfig {
     catch_up_minutes: Option<f64>,
     #[serde(default)]
     amplifier: RawAmplifier,
+    link: Option<RawLink>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    url: String,
+    username: Option<String>,
+    password: Option<String>,
+    ca_file: Option<PathBuf>,
+    keep_alive_seconds: Option<f64>,
+    district: Option<String>,
+    commune: Option<String>,
+    #[serde(default)]
+    trusted_keys: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,8 +208,36 @@ impl Config {
                     )))
                 }
             };
+        let box_id = raw.box_id.unwrap_or_else(hostname);
+        if !crate::link::protocol::is_name(&box_id) {
+            return Err(invalid(format!(
+                "box_id: \"{box_id}\" is not a valid id (letters, digits, '-', '_', '.')"
+            )));
+        }
+        let link = match raw.link {
+            Some(link) => Some(LinkSettings {
+                keep_alive: seconds("link.keep_alive_seconds", link.keep_alive_seconds, 30.0)?,
+                trusted_keys: link
+                    .trusted_keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| {
+                        read_public_key(key, base)
+                            .map_err(|e| invalid(format!("link.trusted_keys[{i}]: {e}")))
+                    })
+                    .collect::<Result<_, _>>()?,
+                url: link.url,
+                username: link.username,
+                password: link.password,
+                ca_file: link.ca_file.map(resolve),
+                district: check_name("link.district", link.district).map_err(invalid)?,
+                commune: check_name("link.commune", link.commune).map_err(invalid)?,
+            }),
+            None => None,
+        };
         Ok(Config {
-            box_id: raw.box_id.unwrap_or_else(hostname),
+            box_id,
+            link,
             state_dir: resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into())),
             schedules_dir,
             media_dir,
@@ -185,6 +260,27 @@ impl Config {
                 tail: seconds("amplifier.tail_seconds", raw.amplifier.tail_seconds, 5.0)?,
             },
         })
+    }
+}
+
+/// A trusted key is given inline (the base64 line of a minisign `.pub` file) or as the path of
+/// a `.pub` file.
+fn read_public_key(text: &str, base: &Path) -> Result<crate::trust::PublicKey, String> {
+    let inline = crate::trust::PublicKey::parse(text);
+    if inline.is_ok() || !(text.contains('/') || text.ends_with(".pub")) {
+        return inline.map_err(|e| e.to_string());
+    }
+    let path = base.join(text);
+    let content = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::trust::PublicKey::parse(&content).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn check_name(key: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(name) if !crate::link::protocol::is_name(&name) => {
+            Err(format!("{key}: \"{name}\" is not a valid id"))
+        }
+        other => Ok(other),
     }
 }
 

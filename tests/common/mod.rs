@@ -2,6 +2,8 @@
 //! `loaxa` binary, and readers for what it wrote (WAV output, as-run log).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod broker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,701 @@
+//! The MQTT link between the box and the district broker.
+//!
+//! One background task owns rumqttc's `EventLoop` and drives it; [`Link`] is a cheap, cloneable
+//! handle to it and [`LinkEvent`]s come out of an mpsc channel. The task deals with the things
+//! rumqttc leaves to its users:
+//!
+//! * rumqttc reconnects on the very next `poll()`, with no delay. After every connection error the
+//!   task sleeps with jittered exponential backoff (see [`Backoff`]) and reports
+//!   [`LinkEvent::Disconnected`] with the delay it chose.
+//! * rumqttc does not restore subscriptions; the broker only keeps them while it keeps the
+//!   session. The task subscribes (QoS 1) on *every* CONNACK, whatever `session_present` says.
+//! * rumqttc's default packet limit is 10 KiB; both directions are raised to
+//!   [`LinkConfig::max_packet_size`], and [`Link::publish`] refuses a bigger message up front
+//!   (an oversized packet would otherwise break the connection, and be replayed after it).
+//! * The session is persistent (`clean_session = false`, fixed client id) and acks are manual:
+//!   a QoS 1 message is acknowledged to the broker only when [`Link::ack`] is called, so the
+//!   application acks only what it has stored durably, and the broker redelivers the rest.
+//! * TLS (`mqtts://`) goes through rustls with the `ring` provider, passed explicitly, so no
+//!   process-wide provider needs to be installed and aws-lc-rs is never built.
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet,
+    Publish, QoS, SubscribeFilter, SubscribeReasonCode, Transport,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Capacity of rumqttc's request channel (publishes, acks, subscribes waiting to be sent).
+const REQUEST_CAPACITY: usize = 64;
+/// Capacity of the [`LinkEvent`] channel. When it is full the connection task waits, which
+/// also stops reading from the broker (back-pressure rather than unbounded memory).
+const EVENT_CAPACITY: usize = 64;
+/// Source of connection generations, process-wide so that a token from one `Link` never
+/// matches another `Link`'s connection.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// How long [`Link::shutdown`] waits for the DISCONNECT to go out before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Room for the fixed header, topic length and packet id around topic + payload.
+const PUBLISH_OVERHEAD: usize = 16;
+
+/// Reconnection delays: `initial` doubling up to `max`, each multiplied by a random factor in
+/// `1 ± jitter`. The doubling starts over once a connection has stayed up for `stable_after`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    /// Fraction, e.g. 0.2 for ±20 %.
+    pub jitter: f64,
+    pub stable_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            jitter: 0.2,
+            stable_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before reconnection attempt number `attempt` (0 for the first retry), before
+    /// jitter.
+    pub fn base_delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(30));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// The delay with jitter applied; never more than `max * (1 + jitter)`.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self.base_delay(attempt).as_secs_f64();
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let factor = 1.0 + jitter * (2.0 * random_unit() - 1.0);
+        Duration::from_secs_f64((base * factor).max(0.0))
+    }
+}
+
+/// A uniform random number in `[0, 1)`, from std's randomly keyed hasher (good enough for
+/// jitter; keeps boxes that lost the broker at the same moment from reconnecting in lockstep).
+fn random_unit() -> f64 {
+    let bits = RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// How to reach the broker.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// `mqtt://host:port` or `mqtts://host:port` (`tcp://` and `ssl://` are accepted too;
+    /// the port defaults to 1883 / 8883).
+    pub url: String,
+    /// Fixed per box, so the broker keeps its session across reconnections and restarts.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// PEM file with the CA certificate(s) the broker's certificate must chain to; required
+    /// for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    /// Default 30 s. Must be zero or at least one second.
+    pub keep_alive: Duration,
+    /// Largest MQTT packet sent or accepted. Default 256 KiB: a 64 KiB audio chunk plus its
+    /// JSON envelope fits.
+    pub max_packet_size: usize,
+    /// `(topic, payload)` the broker publishes, retained and at QoS 1, when the box vanishes
+    /// without a DISCONNECT.
+    pub last_will: Option<(String, Vec<u8>)>,
+    /// Reconnection delays.
+    pub reconnect: Backoff,
+}
+
+impl LinkConfig {
+    /// A configuration with the defaults above.
+    pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> Self {
+        LinkConfig {
+            url: url.into(),
+            client_id: client_id.into(),
+            username: None,
+            password: None,
+            ca_file: None,
+            keep_alive: Duration::from_secs(30),
+            max_packet_size: 256 * 1024,
+            last_will: None,
+            reconnect: Backoff::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("invalid link configuration: {0}")]
+    Config(String),
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error("Link::start must be called from within a tokio runtime")]
+    NoRuntime,
+    #[error("invalid topic {0:?}")]
+    InvalidTopic(String),
+    #[error("message of {size} bytes exceeds the maximum packet size of {max} bytes")]
+    TooLarge { size: usize, max: usize },
+    #[error("the link is shut down")]
+    Closed,
+    /// The message was received on an earlier connection, which has since dropped. Its packet
+    /// id means nothing on the new connection, so the ack is not sent; the broker redelivers
+    /// the message (with the persistent session) and the application should ack that copy.
+    #[error("message came from an earlier connection; the broker will redeliver it")]
+    StaleAck,
+}
+
+/// What identifies a received message towards the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AckToken {
+    pkid: u16,
+    qos: QoS,
+    /// Connection generation the message arrived on.
+    generation: u64,
+}
+
+/// A received message. It is NOT acknowledged to the broker until [`Link::ack`] is called.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+    /// True when the broker marks this as a possible redelivery.
+    pub dup: bool,
+    token: AckToken,
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("topic", &self.topic)
+            .field("payload_len", &self.payload.len())
+            .field("retain", &self.retain)
+            .field("dup", &self.dup)
+            .field("pkid", &self.token.pkid)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// CONNACK received; subscriptions are being (re)made.
+    Connected {
+        session_present: bool,
+    },
+    /// The connection failed or dropped; the next attempt is in `retry_in`.
+    Disconnected {
+        reason: String,
+        retry_in: Duration,
+    },
+    Message(Incoming),
+}
+
+struct Shared {
+    client: AsyncClient,
+    /// Bumped on every CONNACK and every connection loss; see [`LinkError::StaleAck`].
+    generation: Arc<AtomicU64>,
+    max_packet_size: usize,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Last handle gone without shutdown(): still leave cleanly. If connected, the
+        // DISCONNECT goes out through the event loop; if not, the stop signal ends the task.
+        let _ = self.client.try_disconnect();
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Handle to the connection task. Cheap to clone.
+#[derive(Clone)]
+pub struct Link {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link").finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// Starts the connection task. `subscriptions` (topic filters, QoS 1) are made on every
+    /// CONNACK. Must be called within a tokio runtime.
+    pub fn start(
+        config: LinkConfig,
+        subscriptions: Vec<String>,
+    ) -> Result<(Link, mpsc::Receiver<LinkEvent>), LinkError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| LinkError::NoRuntime)?;
+        let options = mqtt_options(&config)?;
+        for filter in &subscriptions {
+            if filter.is_empty() {
+                return Err(LinkError::Config("empty subscription filter".into()));
+            }
+        }
+        let broker = {
+            let (host, port) = options.broker_address();
+            format!("{host}:{port}")
+        };
+        let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let generation = Arc::new(AtomicU64::new(0)); // 0: never connected
+
+        let task = ConnectionTask {
+            eventloop,
+            client: client.clone(),
+            events: events_tx,
+            stop: stop_rx,
+            generation: generation.clone(),
+            subscriptions,
+            backoff: config.reconnect.clone(),
+            client_id: config.client_id.clone(),
+            broker,
+        };
+        let handle = runtime.spawn(task.run());
+
+        let link = Link {
+            shared: Arc::new(Shared {
+                client,
+                generation,
+                max_packet_size: config.max_packet_size,
+                stop: stop_tx,
+                task: Mutex::new(Some(handle)),
+            }),
+        };
+        Ok((link, events_rx))
+    }
+
+    /// Publishes at QoS 1.
+    ///
+    /// `Ok` means only that the message is queued in rumqttc's request channel (waiting here
+    /// while that channel is full), not that the broker has it: while the box is offline it
+    /// stays queued, and a message in flight when the connection drops is resent only if the
+    /// broker kept the session. Everything still queued is lost if the process dies.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), LinkError> {
+        if topic.is_empty() || topic.contains(['+', '#']) {
+            return Err(LinkError::InvalidTopic(topic.to_string()));
+        }
+        let size = topic.len() + payload.len() + PUBLISH_OVERHEAD;
+        if size > self.shared.max_packet_size {
+            return Err(LinkError::TooLarge {
+                size,
+                max: self.shared.max_packet_size,
+            });
+        }
+        self.shared
+            .client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            // Topics were checked above, so rumqttc's only remaining refusal is a closed
+            // request channel, i.e. the connection task has ended.
+            .map_err(|_| LinkError::Closed)
+    }
+
+    /// Acknowledges a received message to the broker (PUBACK). Call it once the message is
+    /// stored durably. Returns [`LinkError::StaleAck`] if the connection the message came on
+    /// has dropped since: the broker will redeliver it, so the application must tolerate
+    /// duplicates (and ack the redelivered copy).
+    pub async fn ack(&self, message: &Incoming) -> Result<(), LinkError> {
+        let token = message.token;
+        if token.qos == QoS::AtMostOnce {
+            return Ok(());
+        }
+        if token.generation != self.shared.generation.load(Ordering::SeqCst) {
+            tracing::debug!(pkid = token.pkid, topic = %message.topic, "ack for an earlier connection not sent");
+            return Err(LinkError::StaleAck);
+        }
+        let mut publish = Publish::new(message.topic.as_str(), token.qos, Vec::new());
+        publish.pkid = token.pkid;
+        self.shared
+            .client
+            .ack(&publish)
+            .await
+            .map_err(|_| LinkError::Closed)
+    }
+
+    /// Sends a clean DISCONNECT (after the requests already queued) and waits, at most a few
+    /// seconds, for the connection task to end. The broker keeps the session, and does not
+    /// publish the last will. Other clones of this handle stop working.
+    pub async fn shutdown(self) {
+        let _ = self.shared.client.try_disconnect();
+        let _ = self.shared.stop.send(true);
+        let handle = self
+            .shared
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(mut handle) = handle
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut handle)
+                .await
+                .is_err()
+        {
+            tracing::warn!("link did not close in time; dropping the connection");
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+}
+
+enum Scheme {
+    Plain,
+    Tls,
+}
+
+/// Splits `mqtt://host:port` into its parts.
+fn parse_url(url: &str) -> Result<(Scheme, String, u16), LinkError> {
+    let bad = |why: &str| LinkError::Config(format!("broker url {url:?}: {why}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("missing scheme"))?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "mqtt" | "tcp" => Scheme::Plain,
+        "mqtts" | "ssl" | "tls" => Scheme::Tls,
+        _ => return Err(bad("scheme must be mqtt or mqtts")),
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') || authority.contains('@') || authority.contains('?') {
+        return Err(bad("only host and port are allowed"));
+    }
+    let default_port = match scheme {
+        Scheme::Plain => 1883,
+        Scheme::Tls => 8883,
+    };
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        // [v6 address]:port
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or_else(|| bad("unclosed '['"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+            None if after.is_empty() => default_port,
+            None => return Err(bad("garbage after ']'")),
+        };
+        (host.to_string(), port)
+    } else if let Some((host, port)) = authority.rsplit_once(':') {
+        (host.to_string(), port.parse().map_err(|_| bad("bad port"))?)
+    } else {
+        (authority.to_string(), default_port)
+    };
+    if host.is_empty() {
+        return Err(bad("missing host"));
+    }
+    if port == 0 {
+        return Err(bad("port 0"));
+    }
+    Ok((scheme, host, port))
+}
+
+fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
+    if config.client_id.is_empty() {
+        return Err(LinkError::Config(
+            "client_id must be set (the persistent session is keyed on it)".into(),
+        ));
+    }
+    if !config.keep_alive.is_zero() && config.keep_alive < Duration::from_secs(1) {
+        return Err(LinkError::Config(
+            "keep_alive must be 0 or at least 1 s".into(),
+        ));
+    }
+    if config.max_packet_size < 1024 {
+        return Err(LinkError::Config("max_packet_size below 1 KiB".into()));
+    }
+    let (scheme, host, port) = parse_url(&config.url)?;
+    let mut options = MqttOptions::new(config.client_id.clone(), host, port);
+    options
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_keep_alive(config.keep_alive)
+        .set_max_packet_size(config.max_packet_size, config.max_packet_size);
+    match (&config.username, &config.password) {
+        (Some(user), password) => {
+            options.set_credentials(user.clone(), password.clone().unwrap_or_default());
+        }
+        (None, Some(_)) => {
+            return Err(LinkError::Config("password given without username".into()));
+        }
+        (None, None) => {}
+    }
+    if let Some((topic, payload)) = &config.last_will {
+        if topic.is_empty() || topic.contains(['+', '#']) {
+            return Err(LinkError::InvalidTopic(topic.clone()));
+        }
+        options.set_last_will(LastWill::new(
+            topic.clone(),
+            payload.clone(),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    }
+    if let Scheme::Tls = scheme {
+        let ca_file = config
+            .ca_file
+            .as_ref()
+            .ok_or_else(|| LinkError::Config("mqtts:// needs ca_file".into()))?;
+        options.set_transport(Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(tls_config(ca_file)?)),
+        ));
+    } else if config.ca_file.is_some() {
+        tracing::warn!(url = %config.url, "ca_file is ignored for a plain mqtt:// url");
+    }
+    Ok(options)
+}
+
+/// A rustls client configuration trusting only the CAs in `ca_file`, on the `ring` provider.
+fn tls_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, LinkError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let tls_err = |what: String| LinkError::Tls(format!("{}: {what}", ca_file.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file).map_err(|e| tls_err(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| tls_err(e.to_string()))?;
+        roots.add(cert).map_err(|e| tls_err(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(tls_err("no certificate found".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LinkError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+struct ConnectionTask {
+    eventloop: EventLoop,
+    client: AsyncClient,
+    events: mpsc::Sender<LinkEvent>,
+    stop: watch::Receiver<bool>,
+    generation: Arc<AtomicU64>,
+    subscriptions: Vec<String>,
+    backoff: Backoff,
+    client_id: String,
+    broker: String,
+}
+
+/// Resolves when a stop is requested (or every handle is gone).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means stop.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+impl ConnectionTask {
+    async fn run(mut self) {
+        let mut attempt: u32 = 0;
+        let mut connected_since: Option<Instant> = None;
+        loop {
+            // While connected, a stop arrives as a DISCONNECT request through the event loop,
+            // so poll() is never cancelled half-way through sending something. While not
+            // connected, poll() only dials and waits for CONNACK, which is safe to abandon.
+            let polled = if connected_since.is_some() {
+                self.eventloop.poll().await
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = stop_requested(&mut self.stop) => break,
+                    polled = self.eventloop.poll() => polled,
+                }
+            };
+            match polled {
+                Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                    connected_since = Some(Instant::now());
+                    self.generation
+                        .store(GENERATIONS.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+                    tracing::info!(
+                        client_id = %self.client_id,
+                        broker = %self.broker,
+                        session_present = connack.session_present,
+                        "mqtt connected"
+                    );
+                    self.resubscribe();
+                    emit(
+                        &self.events,
+                        LinkEvent::Connected {
+                            session_present: connack.session_present,
+                        },
+                    )
+                    .await;
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let message = Incoming {
+                        topic: publish.topic.clone(),
+                        payload: publish.payload.to_vec(),
+                        retain: publish.retain,
+                        dup: publish.dup,
+                        token: AckToken {
+                            pkid: publish.pkid,
+                            qos: publish.qos,
+                            generation: self.generation.load(Ordering::SeqCst),
+                        },
+                    };
+                    if publish.qos == QoS::ExactlyOnce {
+                        // We subscribe at QoS 1 only, so the broker should never send QoS 2.
+                        tracing::warn!(topic = %message.topic, "unexpected QoS 2 message");
+                    }
+                    emit(&self.events, LinkEvent::Message(message)).await;
+                }
+                Ok(Event::Incoming(Packet::SubAck(suback))) => {
+                    let refused = suback
+                        .return_codes
+                        .iter()
+                        .filter(|code| matches!(code, SubscribeReasonCode::Failure))
+                        .count();
+                    if refused > 0 {
+                        tracing::warn!(client_id = %self.client_id, refused, "broker refused subscriptions");
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                    tracing::info!(client_id = %self.client_id, broker = %self.broker, "mqtt disconnected cleanly");
+                    break;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    self.generation
+                        .store(GENERATIONS.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+                    let was_up = connected_since.take().map(|since| since.elapsed());
+                    if was_up.is_some_and(|up| up >= self.backoff.stable_after) {
+                        attempt = 0;
+                    }
+                    let retry_in = self.backoff.delay(attempt);
+                    attempt = attempt.saturating_add(1);
+                    let reason = describe(&error);
+                    tracing::warn!(
+                        client_id = %self.client_id,
+                        broker = %self.broker,
+                        error = %reason,
+                        was_connected_ms = was_up.map(|up| up.as_millis() as u64),
+                        retry_in_ms = retry_in.as_millis() as u64,
+                        attempt,
+                        "mqtt disconnected"
+                    );
+                    emit(&self.events, LinkEvent::Disconnected { reason, retry_in }).await;
+                    tokio::select! {
+                        biased;
+                        _ = stop_requested(&mut self.stop) => break,
+                        _ = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues the subscriptions. Done from a separate task: `subscribe_many` waits while the
+    /// request channel is full, and only this task's polling drains it.
+    fn resubscribe(&self) {
+        if self.subscriptions.is_empty() {
+            return;
+        }
+        let filters: Vec<SubscribeFilter> = self
+            .subscriptions
+            .iter()
+            .map(|filter| SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce))
+            .collect();
+        let client = self.client.clone();
+        let client_id = self.client_id.clone();
+        tokio::spawn(async move {
+            if let Err(error) = client.subscribe_many(filters).await {
+                tracing::warn!(%client_id, %error, "could not queue subscriptions");
+            }
+        });
+    }
+}
+
+/// Hands an event to the application. A dropped receiver only means nobody listens; the
+/// connection goes on.
+async fn emit(events: &mpsc::Sender<LinkEvent>, event: LinkEvent) {
+    let _ = events.send(event).await;
+}
+
+fn describe(error: &ConnectionError) -> String {
+    match error {
+        ConnectionError::ConnectionRefused(code) => format!("connection refused: {code:?}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let backoff = Backoff::default();
+        assert_eq!(backoff.base_delay(0), Duration::from_secs(1));
+        assert_eq!(backoff.base_delay(1), Duration::from_secs(2));
+        assert_eq!(backoff.base_delay(5), Duration::from_secs(32));
+        assert_eq!(backoff.base_delay(6), Duration::from_secs(60));
+        assert_eq!(backoff.base_delay(1000), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        let backoff = Backoff::default();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let delay = backoff.delay(3).as_secs_f64();
+            assert!((6.4..=9.6).contains(&delay), "{delay}");
+            seen.insert(delay.to_bits());
+        }
+        assert!(seen.len() > 100, "jitter is not random");
+    }
+
+    #[test]
+    fn urls_parse_into_scheme_host_and_port() {
+        let (scheme, host, port) = parse_url("mqtt://broker.local:1884").unwrap();
+        assert!(matches!(scheme, Scheme::Plain));
+        assert_eq!((host.as_str(), port), ("broker.local", 1884));
+        let (scheme, host, port) = parse_url("mqtts://broker.local").unwrap();
+        assert!(matches!(scheme, Scheme::Tls));
+        assert_eq!((host.as_str(), port), ("broker.local", 8883));
+        let (_, host, port) = parse_url("mqtt://[::1]:1883/").unwrap();
+        assert_eq!((host.as_str(), port), ("::1", 1883));
+        for bad in [
+            "broker:1883",
+            "http://x:1",
+            "mqtt://:1883",
+            "mqtt://x:notaport",
+            "mqtt://x/y",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mqtts_without_a_ca_file_is_a_config_error() {
+        let config = LinkConfig::new("mqtts://broker.local", "box-1");
+        assert!(matches!(mqtt_options(&config), Err(LinkError::Config(_))));
+    }
+
+    #[test]
+    fn options_ask_for_a_persistent_session_with_manual_acks() {
+        let config = LinkConfig::new("mqtt://broker.local:1883", "box-1");
+        let options = mqtt_options(&config).unwrap();
+        assert!(!options.clean_session());
+        assert!(options.manual_acks());
+        assert_eq!(options.max_packet_size(), 256 * 1024);
+        assert_eq!(options.keep_alive(), Duration::from_secs(30));
+    }
+}

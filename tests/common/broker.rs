@@ -1,0 +1,290 @@
+//! A throw-away Mosquitto broker for tests: one per test, on a free loopback port, with
+//! persistence in its own temporary directory so that a stop + restart keeps sessions and queued
+//! QoS 1 messages. Include it with `#[path = "common/broker.rs"] mod broker;` (or declare it in
+//! `common/mod.rs`).
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+/// How long a (re)started broker gets to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// What mosquitto logs once its listeners are open.
+const RUNNING: &str = " running\n";
+/// Attempts at finding a port nobody else grabs between our probe and mosquitto's bind.
+const START_ATTEMPTS: usize = 8;
+
+pub struct Broker {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+    tls: bool,
+}
+
+impl Broker {
+    /// Starts a broker on a free port of 127.0.0.1 and waits until it accepts connections.
+    /// Panics (failing the test) if it cannot.
+    pub fn start() -> Broker {
+        Broker::start_with(false)
+    }
+
+    /// Like [`Broker::start`], but the listener speaks TLS with a certificate for `localhost`
+    /// signed by a throw-away CA (see [`Broker::ca_file`]); needs the `openssl` command.
+    pub fn start_tls() -> Broker {
+        Broker::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Broker {
+        let dir = tempfile::Builder::new()
+            .prefix("loaxa-broker-")
+            .tempdir()
+            .expect("temporary directory for the broker");
+        // Mosquitto started as root drops to the `mosquitto` user, which must be able to write
+        // its persistence file and log here.
+        make_world_writable(dir.path());
+        let mut broker = Broker {
+            dir,
+            port: 0,
+            child: None,
+            tls,
+        };
+        if tls {
+            broker.make_certificates();
+        }
+        let mut last_error = String::new();
+        for _ in 0..START_ATTEMPTS {
+            broker.port = free_port();
+            match broker.spawn() {
+                Ok(()) => return broker,
+                Err(error) => last_error = error,
+            }
+        }
+        panic!("mosquitto did not start after {START_ATTEMPTS} attempts: {last_error}");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `mqtt://127.0.0.1:PORT`, or `mqtts://localhost:PORT` for a TLS broker.
+    pub fn url(&self) -> String {
+        if self.tls {
+            format!("mqtts://localhost:{}", self.port)
+        } else {
+            format!("mqtt://127.0.0.1:{}", self.port)
+        }
+    }
+
+    /// The CA certificate (PEM) that signed a TLS broker's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("run openssl");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=loaxa test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write server.ext");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ]);
+        for file in ["ca.pem", "server.pem", "server.key"] {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(dir.join(file), fs::Permissions::from_mode(0o644));
+        }
+    }
+
+    /// The broker's log, for failure messages.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: the broker dies without saving its persistence file.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM: the broker saves sessions and queued messages, then exits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if Instant::now() < deadline => {
+                        thread::sleep(Duration::from_millis(20))
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the broker again on the same port with the same persistence directory (stops it
+    /// first with SIGTERM if it is running). Retries for a while if the port is briefly busy.
+    pub fn restart(&mut self) {
+        self.stop();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.spawn() {
+                Ok(()) => return,
+                Err(error) if Instant::now() >= deadline => {
+                    panic!("mosquitto did not restart on port {}: {error}", self.port)
+                }
+                Err(_) => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mosquitto.conf")
+    }
+
+    fn write_config(&self) {
+        let dir = self.dir.path().display();
+        let config = format!(
+            "listener {port} 127.0.0.1\n\
+             allow_anonymous true\n\
+             persistence true\n\
+             persistence_location {dir}/\n\
+             persistence_file mosquitto.db\n\
+             autosave_interval 1800\n\
+             max_queued_messages 10000\n\
+             max_inflight_messages 20\n\
+             log_dest file {dir}/mosquitto.log\n\
+             log_type all\n\
+             connection_messages true\n",
+            port = self.port,
+        );
+        let tls = if self.tls {
+            format!("cafile {dir}/ca.pem\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key\n")
+        } else {
+            String::new()
+        };
+        fs::write(self.config_path(), config + &tls).expect("write mosquitto.conf");
+    }
+
+    /// Spawns mosquitto on `self.port` and waits until it accepts connections; on failure
+    /// (typically: the port was taken), the process is reaped and an error returned.
+    fn spawn(&mut self) -> Result<(), String> {
+        self.write_config();
+        let runs_before = self.log().matches(RUNNING).count();
+        let mut child = Command::new(MOSQUITTO)
+            .arg("-c")
+            .arg(self.config_path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {MOSQUITTO}: {e}"))?;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("mosquitto exited with {status}:\n{}", self.log()));
+            }
+            // Our mosquitto logs "running" only once its listener is bound, so a connection
+            // accepted by someone else on the same port is not mistaken for it.
+            let bound = self.log().matches(RUNNING).count() > runs_before;
+            if bound
+                && TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+                && let Ok(None) = child.try_wait()
+            {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("port {} never accepted connections", self.port));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn make_world_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o777));
+}
