@@ -92,6 +92,66 @@ enum Command {
     },
     /// List the audio output devices
     Devices,
+    /// Signing keys of the district (minisign format)
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+    /// District: sign and publish to boxes over MQTT
+    Publish {
+        #[command(subcommand)]
+        what: PublishCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a key pair: PREFIX.key (secret, keep it safe) and PREFIX.pub (goes in box configs)
+    Generate {
+        /// Path prefix of the two files
+        #[arg(long, default_value = "loaxa-district")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublishCommand {
+    /// Validate a schedule file, give it the scope's next revision, sign it and publish it
+    Schedule {
+        file: PathBuf,
+        /// all, district/ID, commune/ID or box/ID
+        #[arg(long)]
+        to: crate::link::protocol::Scope,
+        /// Secret key file (from `loaxa key generate` or `minisign -G -W`)
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Who approves it, shown to boxes and in reports
+        #[arg(long, default_value = "district office")]
+        approver: String,
+        /// Use this revision instead of the next one
+        #[arg(long)]
+        revision: Option<u64>,
+        /// Where the boxes' media files are mirrored, to check the items (default: beside the
+        /// schedule's directory, as `loaxa validate`)
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// mqtt://host:port or mqtts://host:port
+    #[arg(long)]
+    broker: String,
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long, env = "LOAXA_BROKER_PASSWORD")]
+    password: Option<String>,
+    /// CA certificate for mqtts://
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
 }
 
 pub fn main() -> Result<()> {
@@ -134,7 +194,83 @@ pub fn main() -> Result<()> {
             json,
         } => log(&Config::load(&config)?, since, json),
         Command::Devices => devices(),
+        Command::Key {
+            action: KeyCommand::Generate { out },
+        } => generate_key(&out),
+        Command::Publish {
+            what:
+                PublishCommand::Schedule {
+                    file,
+                    to,
+                    key,
+                    broker,
+                    approver,
+                    revision,
+                    media_dir,
+                },
+        } => {
+            let mut options = LoadOptions::standalone(&file);
+            options.media_dir = media_dir.unwrap_or(options.media_dir);
+            publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
+        }
     }
+}
+
+fn generate_key(prefix: &Path) -> Result<()> {
+    let key = crate::trust::SecretKey::generate();
+    let with_ext = |ext: &str| {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    let (secret, public) = (with_ext(".key"), with_ext(".pub"));
+    for path in [&secret, &public] {
+        if path.exists() {
+            bail!("{} exists; not overwriting a key", path.display());
+        }
+    }
+    let id = key.public_key().key_id();
+    std::fs::write(&secret, key.to_file_text(&format!("loaxa secret key {id}")))
+        .with_context(|| format!("{}: cannot write", secret.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::write(&public, key.public_key().to_file_text(&format!("loaxa public key {id}")))
+        .with_context(|| format!("{}: cannot write", public.display()))?;
+    println!("key {id}: secret in {}, public in {}", secret.display(), public.display());
+    Ok(())
+}
+
+fn publish_schedule(
+    file: &Path,
+    options: &LoadOptions,
+    scope: &crate::link::protocol::Scope,
+    key: &Path,
+    broker: BrokerArgs,
+    approver: &str,
+    revision: Option<u64>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let loaded = schedule::parse(&text, file, options);
+    for error in &loaded.errors {
+        eprintln!("{error}");
+    }
+    if !loaded.errors.is_empty() {
+        bail!("{} problem(s) found; nothing published", loaded.errors.len());
+    }
+    let key_text = std::fs::read_to_string(key).with_context(|| format!("{}: cannot read key", key.display()))?;
+    let key = crate::trust::SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
+    let broker = crate::district::Broker {
+        url: broker.broker,
+        username: broker.username,
+        password: broker.password,
+        ca_file: broker.ca_file,
+    };
+    let revision = block_on(crate::district::publish_schedule(&broker, &key, scope, &text, approver, revision))??;
+    println!("published {} to {scope} as revision {revision}", file.display());
+    Ok(())
 }
 
 /// The error and its causes on one line, leaving out causes the message already quotes (our

@@ -16,6 +16,7 @@ use crate::agenda::{Action, Agenda, describe};
 use crate::amp::Amp;
 use crate::audio::output::{Output, OutputError};
 use crate::config::Config;
+use crate::link::remote::Remote;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
 use crate::schedule::{self, LoadOptions, Program};
@@ -63,11 +64,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::Start(format!("player thread: {e}")))?;
     let signals =
         Signals::new().map_err(|e| DaemonError::Start(format!("signal handlers: {e}")))?;
+    let remote = Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     let mut daemon = Daemon {
         config,
         store,
         player,
         signals,
+        remote,
         agenda: Agenda {
             lead: PREPARE
                 + Duration::from_std(config.amplifier.warm_up).unwrap_or(Duration::zero()),
@@ -81,9 +84,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         aired: 0,
         until,
     };
-    daemon.reload_schedules();
+    daemon.reload_schedules(true);
     daemon.retry_interrupted(retries).await?;
-    daemon.main_loop().await
+    let result = daemon.main_loop().await;
+    if let Some(remote) = daemon.remote.take() {
+        remote.shutdown().await;
+    }
+    result
 }
 
 struct Daemon<'a> {
@@ -91,6 +98,8 @@ struct Daemon<'a> {
     store: Store,
     player: Player,
     signals: Signals,
+    /// The district link, if the box has one.
+    remote: Option<Remote>,
     agenda: Agenda,
     programs: Vec<Arc<Program>>,
     /// The schedules directory as last loaded, to notice edits.
@@ -114,7 +123,7 @@ impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
         loop {
             if self.last_reload_check.elapsed() >= RELOAD_EVERY {
-                self.reload_schedules();
+                self.reload_schedules(false);
             }
             let now = Utc::now();
             let cursor = match self.store.cursor()? {
@@ -145,13 +154,14 @@ impl Daemon<'_> {
                 Action::Miss { occurrence, reason } => {
                     tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
                     let program = &occurrence.program;
-                    self.store.record_not_aired(
+                    let row = self.store.record_not_aired(
                         &program.id,
                         &program.title,
                         occurrence.scheduled,
                         Outcome::Missed,
                         &reason,
                     )?;
+                    self.report_as_run(row).await?;
                     Flow::Continue
                 }
                 Action::Idle { next, wake_at } => self.idle(now, next, wake_at).await?,
@@ -228,14 +238,13 @@ impl Daemon<'_> {
         let report = loop {
             tokio::select! {
                 report = self.player.report() => break report,
-                signal = self.signals.next() => match signal {
-                    Received::Reload => self.reload_schedules(),
-                    Received::Stop(name) => {
-                        tracing::info!(signal = name, "stopping: cutting the programme on air");
+                wake = next_wake(&mut self.signals, &mut self.remote) => {
+                    if self.on_wake(wake).await? == Flow::Exit {
+                        tracing::info!("cutting the programme on air");
                         self.player.stop();
                         stopping = true;
                     }
-                },
+                }
             }
         };
         let Some(report) = report else {
@@ -244,6 +253,7 @@ impl Daemon<'_> {
         let (outcome, detail) = judge(&report, note);
         self.store
             .finish(row, report.started, report.ended, outcome, &detail)?;
+        self.report_as_run(row).await?;
         match outcome {
             Outcome::Aired => {
                 tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
@@ -288,25 +298,51 @@ impl Daemon<'_> {
             .map_or(until_reload, |d| d.min(until_reload));
         tokio::select! {
             () = tokio::time::sleep(sleep) => Ok(Flow::Continue),
-            signal = self.signals.next() => match signal {
-                Received::Reload => {
-                    self.reload_schedules();
-                    Ok(Flow::Continue)
-                }
-                Received::Stop(name) => {
-                    tracing::info!(signal = name, "stopping");
+            wake = next_wake(&mut self.signals, &mut self.remote) => {
+                let flow = self.on_wake(wake).await?;
+                if flow == Flow::Exit {
                     self.store.set_cursor(Utc::now())?;
-                    Ok(Flow::Exit)
                 }
-            },
+                Ok(flow)
+            }
         }
     }
 
-    /// Reloads the schedules directory if anything in it changed since the last load.
-    fn reload_schedules(&mut self) {
+    /// A signal or a link event, whether idle or on air.
+    async fn on_wake(&mut self, wake: Wake) -> Result<Flow, DaemonError> {
+        match wake {
+            Wake::Signal(Received::Reload) => self.reload_schedules(true),
+            Wake::Signal(Received::Stop(name)) => {
+                tracing::info!(signal = name, "stopping");
+                return Ok(Flow::Exit);
+            }
+            Wake::Link(event) => {
+                if let Some(remote) = &mut self.remote {
+                    if remote.handle(event, &mut self.store).await?.schedules_changed {
+                        self.reload_schedules(true);
+                    }
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Sends an as-run row to the district (through the outbox), if the box has a link.
+    async fn report_as_run(&mut self, row: i64) -> Result<(), DaemonError> {
+        if let Some(remote) = &mut self.remote {
+            let entry = self.store.entry(row)?;
+            remote.report_as_run(&mut self.store, &entry)?;
+            remote.flush(&mut self.store).await?;
+        }
+        Ok(())
+    }
+
+    /// Reloads the schedules (the directory, and those received from the district) if `force`
+    /// or if anything in the directory changed since the last load.
+    fn reload_schedules(&mut self, force: bool) {
         self.last_reload_check = Instant::now();
         let seen = fingerprint(&self.config.schedules_dir);
-        if self.schedules_seen.as_ref() == Some(&seen) {
+        if !force && self.schedules_seen.as_ref() == Some(&seen) {
             return;
         }
         let options = LoadOptions {
@@ -314,7 +350,16 @@ impl Daemon<'_> {
             media_dir: self.config.media_dir.clone(),
             check_audio: false,
         };
-        let loaded = schedule::load_dir(&self.config.schedules_dir, &options);
+        let mut loaded = schedule::load_dir(&self.config.schedules_dir, &options);
+        match self.store.remote_schedules() {
+            Ok(remote) => {
+                for (scope, revision, text) in remote {
+                    let name = format!("district schedule {scope} revision {revision}");
+                    loaded.merge(schedule::parse(&text, std::path::Path::new(&name), &options));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the district's schedules; airing local ones"),
+        }
         for error in &loaded.errors {
             tracing::error!(error = %error, "schedule problem; that programme will not air");
         }
@@ -370,6 +415,22 @@ fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime, u64)> {
         .collect();
     files.sort();
     files
+}
+
+enum Wake {
+    Signal(Received),
+    Link(crate::link::connection::LinkEvent),
+}
+
+/// Waits for a signal or, if the box has a link, a link event.
+async fn next_wake(signals: &mut Signals, remote: &mut Option<Remote>) -> Wake {
+    match remote {
+        Some(remote) => tokio::select! {
+            signal = signals.next() => Wake::Signal(signal),
+            event = remote.next_event() => Wake::Link(event),
+        },
+        None => Wake::Signal(signals.next().await),
+    }
 }
 
 enum Received {

@@ -11,6 +11,7 @@ pub mod audio;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod district;
 pub mod link;
 pub mod player;
 pub mod schedule;

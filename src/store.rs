@@ -442,6 +442,16 @@ impl Store {
         Ok(self.conn.last_insert_rowid() as u64)
     }
 
+    /// The sequence number the next `enqueue` will get.
+    pub fn next_outbox_seq(&self) -> Result<u64, StoreError> {
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |row| row.get(0))
+            .optional()
+            .map_err(self.sqlite())?;
+        Ok(last.map_or(1, |l| l as u64 + 1))
+    }
+
     /// The oldest queued messages: (seq, topic, payload).
     pub fn outbox(&self, limit: usize) -> Result<Vec<(u64, String, Vec<u8>)>, StoreError> {
         let mut stmt = self
@@ -478,7 +488,8 @@ impl Store {
         rows.into_iter().map(|raw| self.entry_from(raw)).collect()
     }
 
-    fn entry(&self, id: i64) -> Result<AsRunEntry, StoreError> {
+    /// One as-run row by id.
+    pub fn entry(&self, id: i64) -> Result<AsRunEntry, StoreError> {
         let raw = self
             .conn
             .query_row(
@@ -648,6 +659,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let first = store.enqueue("t", b"1").unwrap();
+        assert_eq!(store.next_outbox_seq().unwrap(), first + 1);
         let second = store.enqueue("t", b"2").unwrap();
         store.sent(second).unwrap();
         let third = store.enqueue("t", b"3").unwrap();

@@ -4,3 +4,4 @@
 pub mod connection;
 pub mod inbox;
 pub mod protocol;
+pub mod remote;

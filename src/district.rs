@@ -1,0 +1,110 @@
+//! The district office's side, in the same binary: sign and publish schedules to a scope.
+//!
+//! Publishing reads the scope's current (retained) schedule first, so the new one gets the next
+//! revision, and waits until the broker hands the new one back, so "published" means the broker
+//! holds it for every box in the scope, including boxes that are offline right now.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::link::connection::{Link, LinkConfig, LinkError, LinkEvent};
+use crate::link::protocol::{Document, Envelope, ScheduleDoc, Scope, topic};
+use crate::trust::SecretKey;
+
+/// How long to wait for the broker's retained schedule of a scope (none may exist).
+const RETAINED_WAIT: Duration = Duration::from_secs(2);
+const CONFIRM_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("{0}")]
+    Link(#[from] LinkError),
+    #[error("cannot reach the broker at {0} (is it running?)")]
+    Unreachable(String),
+    #[error("the broker did not confirm the new schedule within {0:?}")]
+    NotConfirmed(Duration),
+    #[error("signing failed: {0}")]
+    Sign(#[from] crate::trust::TrustError),
+}
+
+/// Where and as whom the district connects.
+pub struct Broker {
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// Signs `schedule` (already validated) for `scope` with the next revision (or `revision`) and
+/// publishes it retained. Returns the revision published.
+pub async fn publish_schedule(
+    broker: &Broker,
+    key: &SecretKey,
+    scope: &Scope,
+    schedule: &str,
+    approver: &str,
+    revision: Option<u64>,
+) -> Result<u64, PublishError> {
+    let topic = topic::schedule(scope);
+    let mut config = LinkConfig::new(broker.url.clone(), format!("loaxa-district-{}", std::process::id()));
+    config.username = broker.username.clone();
+    config.password = broker.password.clone();
+    config.ca_file = broker.ca_file.clone();
+    let (link, mut events) = Link::start(config, vec![topic.clone()])?;
+    let result = async {
+        wait_connected(&mut events, &broker.url).await?;
+        let held = retained_revision(&link, &mut events, RETAINED_WAIT).await;
+        let revision = revision.unwrap_or(held.map_or(1, |r| r + 1));
+        let document = Document::Schedule(ScheduleDoc {
+            scope: scope.clone(),
+            revision,
+            issued_at: Utc::now(),
+            approver: approver.to_owned(),
+            schedule: schedule.to_owned(),
+        });
+        let envelope = Envelope::seal(&document, key)?;
+        link.publish(&topic, envelope.to_bytes(), true).await?;
+        // The broker sends it back to us (we subscribe to the topic): then it holds it.
+        match retained_revision(&link, &mut events, CONFIRM_WAIT).await {
+            Some(echoed) if echoed == revision => Ok(revision),
+            _ => Err(PublishError::NotConfirmed(CONFIRM_WAIT)),
+        }
+    }
+    .await;
+    link.shutdown().await;
+    result
+}
+
+async fn wait_connected(events: &mut tokio::sync::mpsc::Receiver<LinkEvent>, url: &str) -> Result<(), PublishError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(LinkEvent::Connected { .. })) => return Ok(()),
+            Ok(Some(_)) => continue,
+            _ => return Err(PublishError::Unreachable(url.to_owned())),
+        }
+    }
+}
+
+/// The revision of the next schedule message on our subscription, if one comes within `wait`.
+async fn retained_revision(link: &Link, events: &mut tokio::sync::mpsc::Receiver<LinkEvent>, wait: Duration) -> Option<u64> {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let LinkEvent::Message(message) = event {
+            let _ = link.ack(&message).await;
+            // Our own schedule, as the broker holds it; its signature was ours, so parse only.
+            let revision = Envelope::from_bytes(&message.payload)
+                .ok()
+                .and_then(|e| Document::parse(&e.signed).ok())
+                .and_then(|d| match d {
+                    Document::Schedule(doc) => Some(doc.revision),
+                    Document::Bulletin(_) => None,
+                });
+            if revision.is_some() {
+                return revision;
+            }
+        }
+    }
+    None
+}
