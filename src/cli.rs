@@ -237,9 +237,17 @@ fn generate_key(prefix: &Path) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
     }
-    std::fs::write(&public, key.public_key().to_file_text(&format!("loaxa public key {id}")))
-        .with_context(|| format!("{}: cannot write", public.display()))?;
-    println!("key {id}: secret in {}, public in {}", secret.display(), public.display());
+    std::fs::write(
+        &public,
+        key.public_key()
+            .to_file_text(&format!("loaxa public key {id}")),
+    )
+    .with_context(|| format!("{}: cannot write", public.display()))?;
+    println!(
+        "key {id}: secret in {}, public in {}",
+        secret.display(),
+        public.display()
+    );
     Ok(())
 }
 
@@ -252,24 +260,35 @@ fn publish_schedule(
     approver: &str,
     revision: Option<u64>,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
     let loaded = schedule::parse(&text, file, options);
     for error in &loaded.errors {
         eprintln!("{error}");
     }
     if !loaded.errors.is_empty() {
-        bail!("{} problem(s) found; nothing published", loaded.errors.len());
+        bail!(
+            "{} problem(s) found; nothing published",
+            loaded.errors.len()
+        );
     }
-    let key_text = std::fs::read_to_string(key).with_context(|| format!("{}: cannot read key", key.display()))?;
-    let key = crate::trust::SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
+    let key_text = std::fs::read_to_string(key)
+        .with_context(|| format!("{}: cannot read key", key.display()))?;
+    let key =
+        crate::trust::SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
     let broker = crate::district::Broker {
         url: broker.broker,
         username: broker.username,
         password: broker.password,
         ca_file: broker.ca_file,
     };
-    let revision = block_on(crate::district::publish_schedule(&broker, &key, scope, &text, approver, revision))??;
-    println!("published {} to {scope} as revision {revision}", file.display());
+    let revision = block_on(crate::district::publish_schedule(
+        &broker, &key, scope, &text, approver, revision,
+    ))??;
+    println!(
+        "published {} to {scope} as revision {revision}",
+        file.display()
+    );
     Ok(())
 }
 

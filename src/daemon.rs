@@ -64,7 +64,8 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         .map_err(|e| DaemonError::Start(format!("player thread: {e}")))?;
     let signals =
         Signals::new().map_err(|e| DaemonError::Start(format!("signal handlers: {e}")))?;
-    let remote = Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
+    let remote =
+        Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     let mut daemon = Daemon {
         config,
         store,
@@ -317,10 +318,13 @@ impl Daemon<'_> {
                 return Ok(Flow::Exit);
             }
             Wake::Link(event) => {
-                if let Some(remote) = &mut self.remote {
-                    if remote.handle(event, &mut self.store).await?.schedules_changed {
-                        self.reload_schedules(true);
-                    }
+                if let Some(remote) = &mut self.remote
+                    && remote
+                        .handle(event, &mut self.store)
+                        .await?
+                        .schedules_changed
+                {
+                    self.reload_schedules(true);
                 }
             }
         }
@@ -355,10 +359,16 @@ impl Daemon<'_> {
             Ok(remote) => {
                 for (scope, revision, text) in remote {
                     let name = format!("district schedule {scope} revision {revision}");
-                    loaded.merge(schedule::parse(&text, std::path::Path::new(&name), &options));
+                    loaded.merge(schedule::parse(
+                        &text,
+                        std::path::Path::new(&name),
+                        &options,
+                    ));
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot read the district's schedules; airing local ones"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the district's schedules; airing local ones")
+            }
         }
         for error in &loaded.errors {
             tracing::error!(error = %error, "schedule problem; that programme will not air");

@@ -24,6 +24,10 @@ pub enum PublishError {
     Unreachable(String),
     #[error("the broker did not confirm the new schedule within {0:?}")]
     NotConfirmed(Duration),
+    #[error(
+        "revision {revision} is not newer than the scope's current revision {held}: boxes would refuse it"
+    )]
+    NotNewer { revision: u64, held: u64 },
     #[error("signing failed: {0}")]
     Sign(#[from] crate::trust::TrustError),
 }
@@ -47,7 +51,10 @@ pub async fn publish_schedule(
     revision: Option<u64>,
 ) -> Result<u64, PublishError> {
     let topic = topic::schedule(scope);
-    let mut config = LinkConfig::new(broker.url.clone(), format!("loaxa-district-{}", std::process::id()));
+    let mut config = LinkConfig::new(
+        broker.url.clone(),
+        format!("loaxa-district-{}", std::process::id()),
+    );
     config.username = broker.username.clone();
     config.password = broker.password.clone();
     config.ca_file = broker.ca_file.clone();
@@ -55,7 +62,13 @@ pub async fn publish_schedule(
     let result = async {
         wait_connected(&mut events, &broker.url).await?;
         let held = retained_revision(&link, &mut events, RETAINED_WAIT).await;
-        let revision = revision.unwrap_or(held.map_or(1, |r| r + 1));
+        let revision = match (revision, held) {
+            (Some(revision), Some(held)) if revision <= held => {
+                return Err(PublishError::NotNewer { revision, held });
+            }
+            (Some(revision), _) => revision,
+            (None, held) => held.map_or(1, |r| r + 1),
+        };
         let document = Document::Schedule(ScheduleDoc {
             scope: scope.clone(),
             revision,
@@ -76,7 +89,10 @@ pub async fn publish_schedule(
     result
 }
 
-async fn wait_connected(events: &mut tokio::sync::mpsc::Receiver<LinkEvent>, url: &str) -> Result<(), PublishError> {
+async fn wait_connected(
+    events: &mut tokio::sync::mpsc::Receiver<LinkEvent>,
+    url: &str,
+) -> Result<(), PublishError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -88,7 +104,11 @@ async fn wait_connected(events: &mut tokio::sync::mpsc::Receiver<LinkEvent>, url
 }
 
 /// The revision of the next schedule message on our subscription, if one comes within `wait`.
-async fn retained_revision(link: &Link, events: &mut tokio::sync::mpsc::Receiver<LinkEvent>, wait: Duration) -> Option<u64> {
+async fn retained_revision(
+    link: &Link,
+    events: &mut tokio::sync::mpsc::Receiver<LinkEvent>,
+    wait: Duration,
+) -> Option<u64> {
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         if let LinkEvent::Message(message) = event {

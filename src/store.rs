@@ -446,7 +446,11 @@ impl Store {
     pub fn next_outbox_seq(&self) -> Result<u64, StoreError> {
         let last: Option<i64> = self
             .conn
-            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'", [], |row| row.get(0))
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(self.sqlite())?;
         Ok(last.map_or(1, |l| l as u64 + 1))

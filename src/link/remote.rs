@@ -41,12 +41,16 @@ impl Remote {
             return Ok(None);
         };
         let scopes = config.scopes();
-        let mut link_config = LinkConfig::new(settings.url.clone(), format!("loaxa-box-{}", config.box_id));
+        let mut link_config =
+            LinkConfig::new(settings.url.clone(), format!("loaxa-box-{}", config.box_id));
         link_config.username = settings.username.clone();
         link_config.password = settings.password.clone();
         link_config.ca_file = settings.ca_file.clone();
         link_config.keep_alive = settings.keep_alive;
-        link_config.last_will = Some((topic::status(&config.box_id), status_bytes(&config.box_id, "offline", BTreeMap::new())));
+        link_config.last_will = Some((
+            topic::status(&config.box_id),
+            status_bytes(&config.box_id, "offline", BTreeMap::new()),
+        ));
         let subscriptions = scopes.iter().map(topic::schedule).collect();
         let (link, events) = Link::start(link_config, subscriptions)?;
         let inbox = Inbox {
@@ -77,7 +81,11 @@ impl Remote {
     }
 
     /// Acts on one event: stores what is accepted, acknowledges it, reports, publishes status.
-    pub async fn handle(&mut self, event: LinkEvent, store: &mut Store) -> Result<Handled, StoreError> {
+    pub async fn handle(
+        &mut self,
+        event: LinkEvent,
+        store: &mut Store,
+    ) -> Result<Handled, StoreError> {
         let mut handled = Handled::default();
         match event {
             LinkEvent::Connected { .. } => {
@@ -86,7 +94,9 @@ impl Remote {
             }
             LinkEvent::Disconnected { .. } => self.connected = false,
             LinkEvent::Message(message) => {
-                let verdict = self.inbox.receive(store, &message.topic, &message.payload, Utc::now())?;
+                let verdict =
+                    self.inbox
+                        .receive(store, &message.topic, &message.payload, Utc::now())?;
                 let body = match &verdict {
                     Verdict::ScheduleApplied { scope, revision } => {
                         tracing::info!(scope = %scope, revision, "schedule received");
@@ -178,9 +188,17 @@ impl Remote {
     }
 
     async fn publish_status(&mut self, store: &Store) -> Result<(), StoreError> {
-        let revisions = store.remote_schedules()?.into_iter().map(|(scope, revision, _)| (scope, revision)).collect();
+        let revisions = store
+            .remote_schedules()?
+            .into_iter()
+            .map(|(scope, revision, _)| (scope, revision))
+            .collect();
         let payload = status_bytes(&self.inbox.box_id, "online", revisions);
-        if let Err(e) = self.link.publish(&topic::status(&self.inbox.box_id), payload, true).await {
+        if let Err(e) = self
+            .link
+            .publish(&topic::status(&self.inbox.box_id), payload, true)
+            .await
+        {
             tracing::warn!(error = %e, "status not published");
         }
         Ok(())

@@ -19,7 +19,7 @@ pub fn loaxa() -> Command {
 }
 
 /// Runs `loaxa ARGS…` to completion.
-pub fn run(args: &[&str]) -> Output {
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     loaxa().args(args).output().expect("loaxa runs")
 }
 
@@ -52,6 +52,17 @@ impl TestBox {
         );
         std::fs::write(dir.path().join("loaxa.toml"), config).expect("config");
         TestBox { dir }
+    }
+
+    /// Gives the box its own id (the district tells boxes apart by it).
+    pub fn named(self, box_id: &str) -> TestBox {
+        let text = std::fs::read_to_string(self.config()).expect("config");
+        std::fs::write(
+            self.config(),
+            text.replace("box_id = \"test-box\"", &format!("box_id = \"{box_id}\"")),
+        )
+        .expect("config");
+        self
     }
 
     pub fn config(&self) -> PathBuf {

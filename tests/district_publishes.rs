@@ -1,0 +1,156 @@
+//! End to end with a real Mosquitto and the real binaries: the district signs and publishes a
+//! schedule to one commune; the two boxes of that commune air it at the set second, the box of
+//! another commune does not, and a replayed old revision is refused.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::broker::Broker;
+use common::*;
+
+fn district_box(broker: &Broker, key_pub: &str, box_id: &str, commune: &str) -> TestBox {
+    TestBox::with_config(&format!(
+        "[link]\nurl = \"{}\"\ncommune = \"{commune}\"\ntrusted_keys = [\"{key_pub}\"]\n",
+        broker.url()
+    ))
+    .named(box_id)
+}
+
+#[test]
+fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_nowhere_else() {
+    let broker = Broker::start();
+    let district = tempfile::tempdir().unwrap();
+    let prefix = district.path().join("district");
+    assert!(
+        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
+    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+
+    let boxes = [
+        district_box(&broker, &key_pub, "pd-01", "phu-dong"),
+        district_box(&broker, &key_pub, "pd-02", "phu-dong"),
+        district_box(&broker, &key_pub, "kh-01", "khac"),
+    ];
+    let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+
+    let (at, instant) = local_second_ahead(Duration::from_secs(7));
+    let schedule = district.path().join("thong-bao.toml");
+    std::fs::write(&schedule, format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
+    let key = district.path().join("district.key");
+    let publish = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "publish",
+            "schedule",
+            schedule.to_str().unwrap(),
+            "--to",
+            "commune/phu-dong",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        args.extend([
+            "--key".into(),
+            key.display().to_string(),
+            "--broker".into(),
+            broker.url(),
+        ]);
+        args.extend(["--media-dir".into(), REPO.into()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(&args)
+    };
+    let out = publish(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!(
+            "published {} to commune/phu-dong as revision 1",
+            schedule.display()
+        )
+    );
+
+    for commune_box in &boxes[..2] {
+        commune_box.wait_for_log(Duration::from_secs(30), |log| {
+            log.iter().any(|e| e["outcome"] == "aired")
+        });
+    }
+    // An attacker (or a confused broker) replays revision 1 after revision 2: boxes refuse it.
+    let topic = "loaxa/commune/phu-dong/schedule";
+    let revision_1 = std::process::Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-t",
+            topic,
+            "-C",
+            "1",
+            "-W",
+            "5",
+        ])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(!revision_1.is_empty(), "the broker holds revision 1");
+    assert!(publish(&[]).status.success(), "revision 2");
+    let refused = publish(&["--revision", "1"]);
+    assert!(
+        stderr(&refused).contains("revision 1 is not newer than the scope's current revision 2"),
+        "{}",
+        stderr(&refused)
+    );
+    let replayed = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-t",
+            topic,
+            "-r",
+            "-q",
+            "1",
+            "-s",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(&revision_1[..revision_1.len() - 1])?; // without sub's newline
+            child.wait()
+        })
+        .unwrap();
+    assert!(replayed.success());
+    std::thread::sleep(Duration::from_secs(1));
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
+
+    let reference = ffmpeg_decode(&Path::new(REPO).join("audio/thong-bao-demo.mp3"), 44_100);
+    let lead_in = onset(&reference, 0.02).unwrap() as i64;
+    for commune_box in &boxes[..2] {
+        let recording = Recording::read(&commune_box.path("out.wav"));
+        let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
+        let error_ms = recording.ms(heard - lead_in - recording.index_at(instant));
+        assert!(
+            error_ms.abs() <= 10.0,
+            "first sample {error_ms:+.2} ms from the instant"
+        );
+        let log = std::fs::read_to_string(commune_box.path("out.wav.log")).unwrap();
+        assert!(
+            log.contains("revision 1 is older than the held revision 2"),
+            "{log}"
+        );
+    }
+    assert!(
+        boxes[2].as_run().is_empty(),
+        "the box of another commune aired nothing"
+    );
+    let recording = Recording::read(&boxes[2].path("out.wav"));
+    assert_eq!(onset(&recording.left, 0.001), None);
+}
