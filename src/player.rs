@@ -260,6 +260,11 @@ impl<'a> Items<'a> {
             )
             .map(|s| ItemSource::File(Box::new(s)))
             .map_err(|e| e.to_string()),
+            // The daemon turns a bulletin whose audio is complete into a file; one still here
+            // has not (fully) arrived, and a partial bulletin is never aired.
+            Item::Bulletin { id } => Err(format!(
+                "content missing: bulletin {id} has not fully arrived"
+            )),
         }
     }
 

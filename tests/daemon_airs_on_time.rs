@@ -78,7 +78,7 @@ fn a_corrupt_an_empty_and_a_text_item_fail_alone_and_the_rest_of_the_programme_a
         "bad-items.toml",
         &format!(
             "[[program]]\nid = \"mixed\"\nat = [\"{at}\"]\n\
-             items = [\"tests/fixtures/corrupt.mp3\", \"tests/fixtures/empty.mp3\", \"tests/fixtures/text.mp3\", \"audio/thong-bao-demo.mp3\"]\n"
+             items = [\"tests/fixtures/corrupt.mp3\", \"tests/fixtures/empty.mp3\", \"tests/fixtures/text.mp3\", \"bulletin:chua-den\", \"audio/thong-bao-demo.mp3\"]\n"
         ),
     );
     let mut daemon = test_box.start_daemon("out.wav");
@@ -100,6 +100,10 @@ fn a_corrupt_an_empty_and_a_text_item_fail_alone_and_the_rest_of_the_programme_a
             "{detail}"
         );
     }
+    assert!(
+        detail.contains("item bulletin:chua-den failed: content missing"),
+        "{detail}"
+    );
     // The good item takes the failed ones' place at the scheduled instant.
     let recording = Recording::read(&test_box.path("out.wav"));
     let heard = onset(&recording.left, 0.02).expect("the good item aired") as i64;

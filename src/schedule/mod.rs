@@ -23,6 +23,8 @@ pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
 /// The item name that airs the built-in attention chime instead of a file.
 pub const CHIME: &str = "chime";
+/// Items starting with this name a bulletin the district sends over the link.
+pub const BULLETIN_PREFIX: &str = "bulletin:";
 
 /// One programme: a list of items aired back to back at the times `when` gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +58,11 @@ pub enum Item {
         name: String,
         path: PathBuf,
     },
+    /// A bulletin by id (`bulletin:ID`): its audio arrives over the district link and is only
+    /// aired once it is complete and its hash checked.
+    Bulletin {
+        id: String,
+    },
 }
 
 impl fmt::Display for Item {
@@ -63,6 +70,7 @@ impl fmt::Display for Item {
         match self {
             Item::Chime => f.write_str(CHIME),
             Item::File { name, .. } => f.write_str(name),
+            Item::Bulletin { id } => write!(f, "{BULLETIN_PREFIX}{id}"),
         }
     }
 }
@@ -458,6 +466,13 @@ impl FileContext<'_> {
         if name == CHIME {
             return Ok(Item::Chime);
         }
+        if let Some(id) = name.strip_prefix(BULLETIN_PREFIX) {
+            return if crate::link::protocol::is_name(id) {
+                Ok(Item::Bulletin { id: id.to_owned() })
+            } else {
+                Err(format!("\"{id}\" is not a valid bulletin id"))
+            };
+        }
         let relative = Path::new(name);
         if name.is_empty() || relative.components().any(|c| c == Component::ParentDir) {
             return Err(format!(
@@ -610,6 +625,15 @@ mod tests {
             [
                 "s.toml:4: x.items[0]: \"../../etc/passwd\" is not an audio path (empty, or climbs out with `..`)"
             ]
+        );
+    }
+
+    #[test]
+    fn bulletins_are_named_by_id_and_need_no_local_file() {
+        let text = "[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\nitems = [\"bulletin:tiem-chung\", \"bulletin:../x\"]\n";
+        assert_eq!(
+            errors_of(text),
+            ["s.toml:4: x.items[1]: \"../x\" is not a valid bulletin id"]
         );
     }
 
