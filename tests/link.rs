@@ -175,6 +175,46 @@ async fn a_retained_message_is_received_after_connecting_with_the_retain_flag() 
 }
 
 #[tokio::test]
+async fn a_subscription_added_later_survives_a_broker_that_lost_the_session_and_can_be_removed() {
+    let mut broker = Broker::start();
+    mosquitto_pub(&broker, "loaxa/chunk/abc/0", "chunk-0", true);
+    let (link, mut events) = Link::start(config(&broker, "box-dynamic"), Vec::new()).unwrap();
+    connected(&mut events).await;
+    link.subscribe("loaxa/chunk/abc/0").await.unwrap();
+    let chunk = message(&mut events, "loaxa/chunk/abc/0").await;
+    assert_eq!(chunk.payload, b"chunk-0");
+    link.ack(&chunk).await.unwrap();
+
+    broker.kill(); // the session (and the unsaved retained message) die with it
+    broker.restart();
+    connected(&mut events).await;
+    // Re-made after the new CONNACK: a chunk published now arrives.
+    mosquitto_pub(&broker, "loaxa/chunk/abc/0", "chunk-0", true);
+    let again = message(&mut events, "loaxa/chunk/abc/0").await;
+    link.ack(&again).await.unwrap();
+
+    link.unsubscribe("loaxa/chunk/abc/0").await.unwrap();
+    mosquitto_pub(&broker, "loaxa/chunk/abc/1", "chunk-1", true);
+    link.subscribe("loaxa/chunk/abc/1").await.unwrap();
+    // The broker handles our requests in order: once chunk 1 (retained) arrives, the
+    // unsubscription from chunk 0 is done.
+    let one = message(&mut events, "loaxa/chunk/abc/1").await;
+    link.ack(&one).await.unwrap();
+    mosquitto_pub(&broker, "loaxa/chunk/abc/0", "not for us any more", false);
+    mosquitto_pub(&broker, "loaxa/chunk/abc/1", "marker", false);
+    let next = wait_for(&mut events, "the marker", |event| match event {
+        LinkEvent::Message(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (next.topic.as_str(), next.payload.as_slice()),
+        ("loaxa/chunk/abc/1", &b"marker"[..])
+    );
+    link.shutdown().await;
+}
+
+#[tokio::test]
 async fn after_a_broker_restart_the_link_reconnects_by_itself_and_keeps_receiving() {
     let mut broker = Broker::start();
     let (link, mut events) = Link::start(

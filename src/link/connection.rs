@@ -207,10 +207,14 @@ struct Shared {
     client: AsyncClient,
     /// Bumped on every CONNACK and every connection loss; see [`LinkError::StaleAck`].
     generation: Arc<AtomicU64>,
+    /// The filters (re)made on every CONNACK, shared with the connection task.
+    subscriptions: Subscriptions,
     max_packet_size: usize,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
+
+type Subscriptions = Arc<Mutex<std::collections::BTreeSet<String>>>;
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -255,6 +259,8 @@ impl Link {
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let (stop_tx, stop_rx) = watch::channel(false);
         let generation = Arc::new(AtomicU64::new(0)); // 0: never connected
+        let subscriptions: Subscriptions =
+            Arc::new(Mutex::new(subscriptions.into_iter().collect()));
 
         let task = ConnectionTask {
             eventloop,
@@ -262,7 +268,7 @@ impl Link {
             events: events_tx,
             stop: stop_rx,
             generation: generation.clone(),
-            subscriptions,
+            subscriptions: subscriptions.clone(),
             backoff: config.reconnect.clone(),
             client_id: config.client_id.clone(),
             broker,
@@ -273,6 +279,7 @@ impl Link {
             shared: Arc::new(Shared {
                 client,
                 generation,
+                subscriptions,
                 max_packet_size: config.max_packet_size,
                 stop: stop_tx,
                 task: Mutex::new(Some(handle)),
@@ -309,6 +316,34 @@ impl Link {
             .await
             // Topics were checked above, so rumqttc's only remaining refusal is a closed
             // request channel, i.e. the connection task has ended.
+            .map_err(|_| LinkError::Closed)
+    }
+
+    /// Adds a subscription (QoS 1), kept across reconnects like those given to `start`. Used
+    /// for what a box needs only for a while, such as the chunks of a bulletin it is fetching.
+    pub async fn subscribe(&self, filter: &str) -> Result<(), LinkError> {
+        if filter.is_empty() {
+            return Err(LinkError::InvalidTopic(filter.to_string()));
+        }
+        if let Ok(mut subscriptions) = self.shared.subscriptions.lock() {
+            subscriptions.insert(filter.to_owned());
+        }
+        self.shared
+            .client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .map_err(|_| LinkError::Closed)
+    }
+
+    /// Removes a subscription made with `subscribe` (or given to `start`).
+    pub async fn unsubscribe(&self, filter: &str) -> Result<(), LinkError> {
+        if let Ok(mut subscriptions) = self.shared.subscriptions.lock() {
+            subscriptions.remove(filter);
+        }
+        self.shared
+            .client
+            .unsubscribe(filter)
+            .await
             .map_err(|_| LinkError::Closed)
     }
 
@@ -490,7 +525,7 @@ struct ConnectionTask {
     events: mpsc::Sender<LinkEvent>,
     stop: watch::Receiver<bool>,
     generation: Arc<AtomicU64>,
-    subscriptions: Vec<String>,
+    subscriptions: Subscriptions,
     backoff: Backoff,
     client_id: String,
     broker: String,
@@ -605,14 +640,16 @@ impl ConnectionTask {
     /// Queues the subscriptions. Done from a separate task: `subscribe_many` waits while the
     /// request channel is full, and only this task's polling drains it.
     fn resubscribe(&self) {
-        if self.subscriptions.is_empty() {
+        let filters: Vec<SubscribeFilter> = match self.subscriptions.lock() {
+            Ok(subscriptions) => subscriptions
+                .iter()
+                .map(|filter| SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce))
+                .collect(),
+            Err(_) => return,
+        };
+        if filters.is_empty() {
             return;
         }
-        let filters: Vec<SubscribeFilter> = self
-            .subscriptions
-            .iter()
-            .map(|filter| SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce))
-            .collect();
         let client = self.client.clone();
         let client_id = self.client_id.clone();
         tokio::spawn(async move {
