@@ -1,0 +1,242 @@
+//! Bulletin audio on the box: chunks as they arrive, and the finished file.
+//!
+//! Each chunk is checked against the signed manifest's hash before it is kept, and written to a
+//! temporary name, fsynced and renamed, so a power cut leaves either a whole chunk or none. When
+//! the last chunk is in, the file is assembled the same way and its whole hash checked; only then
+//! does it get its final name, which is the only name the player ever reads. A transfer cut by a
+//! disconnect or a reboot resumes from the chunks on disk.
+//!
+//! Layout under `<state_dir>/bulletins/`: `<sha256>.<codec>` (complete) and
+//! `partial/<sha256>/<index>` (chunks of a transfer in progress).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::protocol::Manifest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BulletinError {
+    #[error("chunk {index} of {id}: {reason}")]
+    BadChunk {
+        id: String,
+        index: usize,
+        reason: String,
+    },
+    #[error("{id}: the assembled file's sha256 does not match the manifest")]
+    BadFile { id: String },
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// What a stored chunk completed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Still missing these chunks.
+    Partial { missing: usize },
+    /// The whole file is in place, hash checked.
+    Complete(PathBuf),
+}
+
+pub struct Bulletins {
+    dir: PathBuf,
+}
+
+impl Bulletins {
+    pub fn new(state_dir: &Path) -> Bulletins {
+        Bulletins {
+            dir: state_dir.join("bulletins"),
+        }
+    }
+
+    /// Where the complete file of `manifest` lives (whether or not it is there yet).
+    pub fn file(&self, manifest: &Manifest) -> PathBuf {
+        let codec: String = manifest
+            .codec
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        self.dir.join(format!(
+            "{}.{}",
+            manifest.sha256,
+            if codec.is_empty() { "audio" } else { &codec }
+        ))
+    }
+
+    pub fn is_complete(&self, manifest: &Manifest) -> bool {
+        self.file(manifest).is_file()
+    }
+
+    fn partial(&self, manifest: &Manifest) -> PathBuf {
+        self.dir.join("partial").join(&manifest.sha256)
+    }
+
+    /// Indices of the chunks not yet on disk, in order (none once complete).
+    pub fn missing(&self, manifest: &Manifest) -> Vec<usize> {
+        if self.is_complete(manifest) {
+            return Vec::new();
+        }
+        let partial = self.partial(manifest);
+        (0..manifest.chunks.len())
+            .filter(|i| !partial.join(i.to_string()).is_file())
+            .collect()
+    }
+
+    /// Checks and stores chunk `index`; assembles the file when it was the last one missing.
+    pub fn accept(
+        &self,
+        manifest: &Manifest,
+        index: usize,
+        bytes: &[u8],
+    ) -> Result<Progress, BulletinError> {
+        let bad = |reason: String| BulletinError::BadChunk {
+            id: manifest.id.clone(),
+            index,
+            reason,
+        };
+        let Some(expected) = manifest.chunks.get(index) else {
+            return Err(bad(format!(
+                "the manifest has only {} chunks",
+                manifest.chunks.len()
+            )));
+        };
+        if bytes.len() != manifest.chunk_len(index) {
+            return Err(bad(format!(
+                "{} bytes, expected {}",
+                bytes.len(),
+                manifest.chunk_len(index)
+            )));
+        }
+        if hex_sha256(bytes) != *expected {
+            return Err(bad("sha256 does not match the manifest".into()));
+        }
+        if self.is_complete(manifest) {
+            return Ok(Progress::Complete(self.file(manifest)));
+        }
+        let partial = self.partial(manifest);
+        write_durably(&partial.join(index.to_string()), &[bytes])?;
+        let missing = self.missing(manifest).len();
+        if missing > 0 {
+            return Ok(Progress::Partial { missing });
+        }
+        self.assemble(manifest).map(Progress::Complete)
+    }
+
+    fn assemble(&self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
+        let partial = self.partial(manifest);
+        let mut chunks = Vec::with_capacity(manifest.chunks.len());
+        for index in 0..manifest.chunks.len() {
+            let path = partial.join(index.to_string());
+            chunks.push(std::fs::read(&path).map_err(|error| BulletinError::Io { path, error })?);
+        }
+        let mut hasher = Sha256::new();
+        chunks.iter().for_each(|c| hasher.update(c));
+        if hex(&hasher.finalize()) != manifest.sha256 {
+            // A chunk on disk went bad since it was checked: start that transfer over.
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(BulletinError::BadFile {
+                id: manifest.id.clone(),
+            });
+        }
+        let file = self.file(manifest);
+        let parts: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+        write_durably(&file, &parts)?;
+        let _ = std::fs::remove_dir_all(&partial);
+        Ok(file)
+    }
+}
+
+/// Writes `parts` to `path` through a temporary file: fsync, rename, fsync the directory.
+fn write_durably(path: &Path, parts: &[&[u8]]) -> Result<(), BulletinError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |error| BulletinError::Io { path, error }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary).map_err(io(&temporary))?;
+    for part in parts {
+        file.write_all(part).map_err(io(&temporary))?;
+    }
+    file.sync_all().map_err(io(&temporary))?;
+    std::fs::rename(&temporary, path).map_err(io(path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_of(data: &[u8], chunk_size: usize) -> Manifest {
+        Manifest {
+            scope: "all".parse().unwrap(),
+            id: "b".into(),
+            title: "b".into(),
+            sha256: hex_sha256(data),
+            size: data.len() as u64,
+            duration_ms: 1,
+            codec: "mp3".into(),
+            chunk_size,
+            chunks: data.chunks(chunk_size).map(hex_sha256).collect(),
+            valid_until: None,
+            approver: "a".into(),
+        }
+    }
+
+    #[test]
+    fn chunks_in_any_order_make_the_file_once_the_last_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let bulletins = Bulletins::new(dir.path());
+        let data: Vec<u8> = (0..2500u32).map(|i| (i * 7) as u8).collect();
+        let manifest = manifest_of(&data, 1000);
+        assert_eq!(bulletins.missing(&manifest), [0, 1, 2]);
+        assert_eq!(
+            bulletins.accept(&manifest, 2, &data[2000..]).unwrap(),
+            Progress::Partial { missing: 2 }
+        );
+        assert_eq!(
+            bulletins.accept(&manifest, 0, &data[..1000]).unwrap(),
+            Progress::Partial { missing: 1 }
+        );
+        // A restart: the chunks on disk count.
+        let bulletins = Bulletins::new(dir.path());
+        assert_eq!(bulletins.missing(&manifest), [1]);
+        let done = bulletins.accept(&manifest, 1, &data[1000..2000]).unwrap();
+        assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
+        assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
+        assert!(bulletins.missing(&manifest).is_empty());
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_match_its_hash_or_length_is_refused_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let bulletins = Bulletins::new(dir.path());
+        let data = vec![1u8; 2000];
+        let manifest = manifest_of(&data, 1000);
+        let err = bulletins.accept(&manifest, 0, &[2u8; 1000]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "chunk 0 of b: sha256 does not match the manifest"
+        );
+        let err = bulletins.accept(&manifest, 1, &[1u8; 999]).unwrap_err();
+        assert_eq!(err.to_string(), "chunk 1 of b: 999 bytes, expected 1000");
+        assert!(bulletins.accept(&manifest, 7, &[]).is_err());
+        assert_eq!(bulletins.missing(&manifest), [0, 1]);
+    }
+}
