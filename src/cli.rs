@@ -97,6 +97,14 @@ enum Command {
         #[command(subcommand)]
         action: KeyCommand,
     },
+    /// District: the table of boxes — state, last seen, schedule revisions, last aired
+    Fleet {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Seconds to listen for statuses and events
+        #[arg(long, default_value_t = 3.0)]
+        wait: f64,
+    },
     /// District: sign and publish to boxes over MQTT
     Publish {
         #[command(subcommand)]
@@ -138,6 +146,17 @@ enum PublishCommand {
         #[arg(long)]
         media_dir: Option<PathBuf>,
     },
+}
+
+impl From<BrokerArgs> for crate::district::Broker {
+    fn from(args: BrokerArgs) -> Self {
+        crate::district::Broker {
+            url: args.broker,
+            username: args.username,
+            password: args.password,
+            ca_file: args.ca_file,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -197,6 +216,13 @@ pub fn main() -> Result<()> {
         Command::Key {
             action: KeyCommand::Generate { out },
         } => generate_key(&out),
+        Command::Fleet { broker, wait } => {
+            let wait = std::time::Duration::try_from_secs_f64(wait)
+                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+            let rows = block_on(crate::fleet::collect(&broker.into(), wait))??;
+            print!("{}", crate::fleet::table(&rows, schedule::DEFAULT_TIMEZONE));
+            Ok(())
+        }
         Command::Publish {
             what:
                 PublishCommand::Schedule {
@@ -276,12 +302,7 @@ fn publish_schedule(
         .with_context(|| format!("{}: cannot read key", key.display()))?;
     let key =
         crate::trust::SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
-    let broker = crate::district::Broker {
-        url: broker.broker,
-        username: broker.username,
-        password: broker.password,
-        ca_file: broker.ca_file,
-    };
+    let broker = broker.into();
     let revision = block_on(crate::district::publish_schedule(
         &broker, &key, scope, &text, approver, revision,
     ))??;

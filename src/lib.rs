@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod district;
+pub mod fleet;
 pub mod link;
 pub mod player;
 pub mod schedule;

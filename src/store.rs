@@ -189,6 +189,12 @@ impl Store {
                      envelope    BLOB NOT NULL,
                      received_at TEXT NOT NULL
                  );
+                 CREATE TABLE IF NOT EXISTS bulletin (
+                     id          TEXT PRIMARY KEY,
+                     sha256      TEXT NOT NULL,
+                     manifest    TEXT NOT NULL,
+                     received_at TEXT NOT NULL
+                 );
                  CREATE TABLE IF NOT EXISTS outbox (
                      seq     INTEGER PRIMARY KEY AUTOINCREMENT,
                      topic   TEXT NOT NULL,
@@ -426,6 +432,36 @@ impl Store {
             .prepare("SELECT scope, revision, schedule FROM remote_schedule ORDER BY scope")
             .map_err(self.sqlite())?;
         stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// Stores a verified bulletin manifest (JSON), replacing an earlier one with the same id.
+    pub fn save_manifest(
+        &mut self,
+        id: &str,
+        sha256: &str,
+        manifest: &str,
+        received: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO bulletin (id, sha256, manifest, received_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, manifest = excluded.manifest,
+                     received_at = excluded.received_at",
+                params![id, sha256, manifest, timestamp(received)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Stored manifests (JSON), by id.
+    pub fn manifests(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT manifest FROM bulletin ORDER BY id")
+            .map_err(self.sqlite())?;
+        stmt.query_map([], |row| row.get(0))
             .and_then(Iterator::collect)
             .map_err(self.sqlite())
     }

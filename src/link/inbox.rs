@@ -17,6 +17,8 @@ use crate::trust::Keyring;
 pub enum Verdict {
     /// A new schedule revision was stored: the daemon reloads its schedules.
     ScheduleApplied { scope: Scope, revision: u64 },
+    /// A new bulletin manifest was stored: its chunks are to be fetched.
+    BulletinAnnounced(Box<protocol::Manifest>),
     /// Nothing new (the same revision re-delivered, an empty retained message).
     Unchanged(String),
     /// Refused, with the reason logged and reported to the district.
@@ -42,35 +44,46 @@ impl Inbox {
         payload: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Verdict, StoreError> {
-        let Some(scope) = self
+        let schedule_scope = self
             .scopes
             .iter()
-            .find(|s| topic == protocol::topic::schedule(s))
-        else {
+            .find(|s| topic == protocol::topic::schedule(s));
+        let bulletin_scope = self.scopes.iter().find(|s| {
+            topic
+                .strip_prefix(&protocol::topic::bulletins(s).replace('+', ""))
+                .is_some_and(protocol::is_name)
+        });
+        let Some(scope) = schedule_scope.or(bulletin_scope) else {
             return Ok(Verdict::Rejected(format!(
                 "{topic}: not a topic this box listens to"
             )));
         };
         if payload.is_empty() {
             return Ok(Verdict::Unchanged(
-                "empty message (retained schedule cleared)".into(),
+                "empty message (retained message cleared)".into(),
             ));
         }
         let document = match self.open(payload) {
             Ok(document) => document,
             Err(reason) => return Ok(Verdict::Rejected(reason)),
         };
-        let Document::Schedule(doc) = document else {
-            return Ok(Verdict::Rejected(
-                "a bulletin manifest on a schedule topic".into(),
-            ));
-        };
-        if &doc.scope != scope {
+        if document.scope() != scope {
             return Ok(Verdict::Rejected(format!(
                 "signed for scope {} but sent on {topic}",
-                doc.scope
+                document.scope()
             )));
         }
+        let doc = match document {
+            Document::Schedule(doc) if schedule_scope.is_some() => doc,
+            Document::Bulletin(manifest) if bulletin_scope.is_some() => {
+                return self.manifest(store, topic, manifest, now);
+            }
+            _ => {
+                return Ok(Verdict::Rejected(format!(
+                    "{topic}: wrong kind of document for this topic"
+                )));
+            }
+        };
         let scope_name = scope.to_string();
         match decide_revision(store.schedule_revision(&scope_name)?, doc.revision) {
             RevisionDecision::AlreadyHeld => {
@@ -102,6 +115,36 @@ impl Inbox {
             scope: scope.clone(),
             revision: doc.revision,
         })
+    }
+
+    fn manifest(
+        &self,
+        store: &mut Store,
+        topic: &str,
+        manifest: protocol::Manifest,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        if !topic.ends_with(&format!("/{}", manifest.id)) {
+            return Ok(Verdict::Rejected(format!(
+                "manifest for bulletin {} sent on {topic}",
+                manifest.id
+            )));
+        }
+        if let Some(until) = manifest.valid_until.filter(|until| *until < now) {
+            return Ok(Verdict::Rejected(format!(
+                "bulletin {} expired at {until}",
+                manifest.id
+            )));
+        }
+        let json = serde_json::to_string(&manifest).unwrap_or_default();
+        if store.manifests()?.contains(&json) {
+            return Ok(Verdict::Unchanged(format!(
+                "bulletin {} already known",
+                manifest.id
+            )));
+        }
+        store.save_manifest(&manifest.id, &manifest.sha256, &json, now)?;
+        Ok(Verdict::BulletinAnnounced(Box::new(manifest)))
     }
 
     /// Envelope → signature → document, refusing at the first problem.

@@ -136,6 +136,13 @@ pub mod topic {
         format!("{ROOT}/chunk/{sha256}/{index}")
     }
 
+    /// Parses a chunk topic into (file sha256, index).
+    pub fn parse_chunk(topic: &str) -> Option<(&str, usize)> {
+        let rest = topic.strip_prefix(ROOT)?.strip_prefix("/chunk/")?;
+        let (sha, index) = rest.split_once('/')?;
+        Some((sha, index.parse().ok()?))
+    }
+
     /// A box's retained status (and its last will).
     pub fn status(box_id: &str) -> String {
         format!("{ROOT}/status/{box_id}")
@@ -248,7 +255,7 @@ impl ScheduleDoc {
 }
 
 /// A bulletin's description; its audio arrives in chunks, trusted through these hashes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub scope: Scope,
@@ -310,6 +317,11 @@ impl Manifest {
             ));
         }
         Ok(())
+    }
+
+    /// Reads a manifest this box stored earlier (already verified when it arrived).
+    pub fn from_stored(json: &str) -> Result<Manifest, ProtocolError> {
+        from_json(json.as_bytes(), "stored manifest")
     }
 
     /// Byte length of chunk `index`.

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use tokio::sync::mpsc::Receiver;
 
-use super::connection::{Link, LinkConfig, LinkError, LinkEvent};
+use super::bulletins::{Bulletins, Progress};
+use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
-use super::protocol::{Event, EventBody, Status, VERSION, topic};
+use super::protocol::{Event, EventBody, Manifest, Status, VERSION, topic};
 use crate::config::Config;
 use crate::schedule::LoadOptions;
 use crate::store::{AsRunEntry, Store, StoreError};
@@ -20,11 +21,17 @@ use crate::trust::Keyring;
 
 /// How many queued messages one flush sends (the rest go on the next).
 const FLUSH_BATCH: usize = 64;
+/// Chunks asked for at once: enough to keep a 3G link busy, few enough that a reconnect
+/// re-sends little.
+const CHUNK_WINDOW: usize = 8;
 
 pub struct Remote {
     link: Link,
     events: Receiver<LinkEvent>,
     inbox: Inbox,
+    bulletins: Bulletins,
+    /// Chunk topics subscribed to right now.
+    fetching: std::collections::BTreeSet<String>,
     connected: bool,
 }
 
@@ -51,7 +58,10 @@ impl Remote {
             topic::status(&config.box_id),
             status_bytes(&config.box_id, "offline", BTreeMap::new()),
         ));
-        let subscriptions = scopes.iter().map(topic::schedule).collect();
+        let subscriptions = scopes
+            .iter()
+            .flat_map(|s| [topic::schedule(s), topic::bulletins(s)])
+            .collect();
         let (link, events) = Link::start(link_config, subscriptions)?;
         let inbox = Inbox {
             box_id: config.box_id.clone(),
@@ -68,6 +78,8 @@ impl Remote {
             link,
             events,
             inbox,
+            bulletins: Bulletins::new(&config.state_dir),
+            fetching: Default::default(),
             connected: false,
         }))
     }
@@ -91,6 +103,13 @@ impl Remote {
             LinkEvent::Connected { .. } => {
                 self.connected = true;
                 self.publish_status(store).await?;
+                for manifest in stored_manifests(store)? {
+                    self.fetch(&manifest).await;
+                }
+            }
+            LinkEvent::Message(message) if topic::parse_chunk(&message.topic).is_some() => {
+                self.chunk(store, &message).await?;
+                let _ = self.link.ack(&message).await;
             }
             LinkEvent::Disconnected { .. } => self.connected = false,
             LinkEvent::Message(message) => {
@@ -104,6 +123,14 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("schedule revision {revision}"),
+                        })
+                    }
+                    Verdict::BulletinAnnounced(manifest) => {
+                        tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
+                        self.fetch(manifest).await;
+                        Some(EventBody::Received {
+                            topic: message.topic.clone(),
+                            what: format!("bulletin {} manifest", manifest.id),
                         })
                     }
                     Verdict::Unchanged(why) => {
@@ -133,6 +160,61 @@ impl Remote {
         }
         self.flush(store).await?;
         Ok(handled)
+    }
+
+    /// Asks for the next missing chunks of `manifest`, up to the window.
+    async fn fetch(&mut self, manifest: &Manifest) {
+        let wanted: Vec<String> = self
+            .bulletins
+            .missing(manifest)
+            .into_iter()
+            .map(|index| topic::chunk(&manifest.sha256, index))
+            .filter(|t| !self.fetching.contains(t))
+            .take(CHUNK_WINDOW.saturating_sub(self.fetching.len()))
+            .collect();
+        for chunk_topic in wanted {
+            if self.link.subscribe(&chunk_topic).await.is_ok() {
+                self.fetching.insert(chunk_topic);
+            }
+        }
+    }
+
+    /// Keeps a chunk if it matches its manifest; completes the file when it was the last.
+    async fn chunk(&mut self, store: &mut Store, message: &Incoming) -> Result<(), StoreError> {
+        let Some((sha, index)) = topic::parse_chunk(&message.topic) else {
+            return Ok(());
+        };
+        if self.fetching.remove(&message.topic) {
+            let _ = self.link.unsubscribe(&message.topic).await;
+        }
+        let Some(manifest) = stored_manifests(store)?
+            .into_iter()
+            .find(|m| m.sha256 == sha)
+        else {
+            return Ok(()); // a chunk of a bulletin this box no longer needs
+        };
+        let body = match self.bulletins.accept(&manifest, index, &message.payload) {
+            Ok(Progress::Partial { .. }) => None,
+            Ok(Progress::Complete(path)) => {
+                tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
+                Some(EventBody::Received {
+                    topic: message.topic.clone(),
+                    what: format!("bulletin {} complete", manifest.id),
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "chunk refused");
+                Some(EventBody::Rejected {
+                    topic: message.topic.clone(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if let Some(body) = body {
+            self.report(store, body)?;
+        }
+        self.fetch(&manifest).await;
+        Ok(())
     }
 
     /// Queues an as-run entry for the district.
@@ -207,6 +289,14 @@ impl Remote {
     pub async fn shutdown(self) {
         self.link.shutdown().await;
     }
+}
+
+fn stored_manifests(store: &Store) -> Result<Vec<Manifest>, StoreError> {
+    Ok(store
+        .manifests()?
+        .iter()
+        .filter_map(|json| Manifest::from_stored(json).ok())
+        .collect())
 }
 
 fn status_bytes(box_id: &str, state: &str, revisions: BTreeMap<String, u64>) -> Vec<u8> {

@@ -1,0 +1,194 @@
+//! The district's table of boxes, end to end with a real Mosquitto and real box daemons: three
+//! boxes show up online with the revisions they hold and what they aired, and a box that dies
+//! without a word turns offline through its last will. Plus the table's exact layout.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::broker::Broker;
+use common::*;
+use loaxa::fleet::{BoxRow, collect, table};
+
+fn district_box(
+    broker: &Broker,
+    key_pub: &str,
+    box_id: &str,
+    commune: &str,
+    extra: &str,
+) -> TestBox {
+    TestBox::with_config(&format!(
+        "[link]\nurl = \"{}\"\ncommune = \"{commune}\"\ntrusted_keys = [\"{key_pub}\"]\n{extra}",
+        broker.url()
+    ))
+    .named(box_id)
+}
+
+/// Runs `collect` (one second each) until `done` holds for the rows, or panics after `timeout`.
+/// Every row seen on the way goes to `seen`, as events are consumed by the run that gets them.
+fn collect_until(
+    runtime: &tokio::runtime::Runtime,
+    broker: &Broker,
+    timeout: Duration,
+    seen: &mut Vec<BoxRow>,
+    done: impl Fn(&[BoxRow]) -> bool,
+) -> Vec<BoxRow> {
+    let district = loaxa::district::Broker {
+        url: broker.url(),
+        username: None,
+        password: None,
+        ca_file: None,
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let rows = runtime
+            .block_on(collect(&district, Duration::from_secs(1)))
+            .expect("the broker answers");
+        seen.extend(rows.iter().cloned());
+        if done(&rows) {
+            return rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fleet never got there: {rows:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offline() {
+    let broker = Broker::start();
+    let district = tempfile::tempdir().unwrap();
+    let prefix = district.path().join("district");
+    assert!(
+        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
+    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+
+    // kh-01 will be killed: a 2 s keep-alive lets the broker notice within ~3 s (1.5 × 2 s).
+    let boxes = [
+        district_box(&broker, &key_pub, "pd-01", "phu-dong", ""),
+        district_box(&broker, &key_pub, "pd-02", "phu-dong", ""),
+        district_box(
+            &broker,
+            &key_pub,
+            "kh-01",
+            "khac",
+            "keep_alive_seconds = 2\n",
+        ),
+    ];
+    let mut daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+
+    let (at, _) = local_second_ahead(Duration::from_secs(4));
+    let schedule = district.path().join("thong-bao.toml");
+    std::fs::write(
+        &schedule,
+        format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "publish",
+        "schedule",
+        schedule.to_str().unwrap(),
+        "--to",
+        "commune/phu-dong",
+        "--key",
+        district.path().join("district.key").to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--media-dir",
+        REPO,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).ends_with("as revision 1\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    let held = BTreeMap::from([("commune/phu-dong".to_owned(), 1)]);
+    let rows = collect_until(
+        &runtime,
+        &broker,
+        Duration::from_secs(15),
+        &mut seen,
+        |rows| rows.len() == 3 && rows.iter().filter(|r| r.revisions == held).count() == 2,
+    );
+    let ids: Vec<&str> = rows.iter().map(|r| r.box_id.as_str()).collect();
+    assert_eq!(ids, ["kh-01", "pd-01", "pd-02"]);
+    assert!(rows.iter().all(|r| r.state == "online"), "{rows:#?}");
+    assert!(rows.iter().all(|r| r.last_seen.is_some()), "{rows:#?}");
+    assert_eq!(rows[1].revisions, held);
+    assert_eq!(rows[2].revisions, held);
+    assert!(
+        rows[0].revisions.is_empty(),
+        "the khac box holds nothing: {rows:#?}"
+    );
+
+    boxes[0].wait_for_log(Duration::from_secs(20), |log| {
+        log.iter().any(|e| e["outcome"] == "aired")
+    });
+    daemons.remove(2).kill_9();
+    let rows = collect_until(
+        &runtime,
+        &broker,
+        Duration::from_secs(15),
+        &mut seen,
+        |rows| {
+            rows.iter()
+                .any(|r| r.box_id == "kh-01" && r.state == "offline")
+        },
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1..].iter().all(|r| r.state == "online"), "{rows:#?}");
+    // The as-run event reached whichever run was connected (or the next one, from the session).
+    assert!(
+        seen.iter()
+            .any(|r| r.box_id == "pd-01" && r.last_aired.as_deref() == Some("thong-bao")),
+        "{seen:#?}"
+    );
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
+}
+
+#[test]
+fn the_table_aligns_columns_and_shows_times_in_the_box_time_zone() {
+    let at = |text: &str| Some(text.parse::<DateTime<Utc>>().unwrap());
+    let rows = [
+        BoxRow {
+            box_id: "kh-01".into(),
+            state: "offline".into(),
+            last_seen: None,
+            revisions: BTreeMap::new(),
+            last_aired: None,
+            last_aired_at: None,
+        },
+        BoxRow {
+            box_id: "pd-01".into(),
+            state: "online".into(),
+            last_seen: at("2026-11-23T08:00:05Z"),
+            revisions: BTreeMap::from([("all".into(), 3), ("commune/phu-dong".into(), 7)]),
+            last_aired: Some("morning".into()),
+            last_aired_at: at("2026-11-23T22:30:00Z"),
+        },
+    ];
+    assert_eq!(
+        table(&rows, loaxa::schedule::DEFAULT_TIMEZONE),
+        "\
+BOX    STATE    LAST SEEN            REVISIONS                 LAST AIRED
+kh-01  offline  -                    -                         -
+pd-01  online   2026-11-23 15:00:05  all=3,commune/phu-dong=7  morning at 2026-11-24 05:30:00
+"
+    );
+}
