@@ -124,6 +124,27 @@ enum KeyCommand {
 
 #[derive(Subcommand)]
 enum PublishCommand {
+    /// Probe an audio file, upload it in chunks and publish its signed manifest
+    Bulletin {
+        file: PathBuf,
+        /// The id schedules use as `bulletin:ID`
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        title: String,
+        /// all, district/ID, commune/ID or box/ID
+        #[arg(long)]
+        to: crate::link::protocol::Scope,
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        #[arg(long, default_value = "district office")]
+        approver: String,
+        /// After this instant (RFC 3339) boxes delete it and refuse to air it
+        #[arg(long)]
+        valid_until: Option<DateTime<chrono::FixedOffset>>,
+    },
     /// Validate a schedule file, give it the scope's next revision, sign it and publish it
     Schedule {
         file: PathBuf,
@@ -225,6 +246,45 @@ pub fn main() -> Result<()> {
         }
         Command::Publish {
             what:
+                PublishCommand::Bulletin {
+                    file,
+                    id,
+                    title,
+                    to,
+                    key,
+                    broker,
+                    approver,
+                    valid_until,
+                },
+        } => {
+            let key = read_secret_key(&key)?;
+            let spec = crate::district::BulletinSpec {
+                file: &file,
+                id: &id,
+                title: &title,
+                scope: &to,
+                approver: &approver,
+                valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
+            };
+            let progress = |done: usize, total: usize| eprint!("\ruploading {done}/{total} chunks");
+            let manifest = block_on(crate::district::publish_bulletin(
+                &broker.into(),
+                &key,
+                &spec,
+                progress,
+            ))??;
+            eprintln!();
+            println!(
+                "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}) to {to}",
+                manifest.size,
+                manifest.chunks.len(),
+                manifest.duration_ms as f64 / 1000.0,
+                manifest.codec
+            );
+            Ok(())
+        }
+        Command::Publish {
+            what:
                 PublishCommand::Schedule {
                     file,
                     to,
@@ -240,6 +300,12 @@ pub fn main() -> Result<()> {
             publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
         }
     }
+}
+
+fn read_secret_key(path: &Path) -> Result<crate::trust::SecretKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read key", path.display()))?;
+    crate::trust::SecretKey::parse(&text).with_context(|| path.display().to_string())
 }
 
 fn generate_key(prefix: &Path) -> Result<()> {
@@ -298,10 +364,7 @@ fn publish_schedule(
             loaded.errors.len()
         );
     }
-    let key_text = std::fs::read_to_string(key)
-        .with_context(|| format!("{}: cannot read key", key.display()))?;
-    let key =
-        crate::trust::SecretKey::parse(&key_text).with_context(|| key.display().to_string())?;
+    let key = read_secret_key(key)?;
     let broker = broker.into();
     let revision = block_on(crate::district::publish_schedule(
         &broker, &key, scope, &text, approver, revision,

@@ -229,8 +229,11 @@ impl Daemon<'_> {
             attempt,
         )?;
         tracing::info!(program = %program.id, title = %program.title, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, "on air");
+        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
+        let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
+        let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
         if !self.player.air(AirRequest {
-            program: Arc::clone(program),
+            program: resolved,
             start_at,
         }) {
             return Err(DaemonError::Start("the player thread has stopped".into()));

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::link::bulletins::hex_sha256;
 use crate::link::connection::{Link, LinkConfig, LinkError, LinkEvent};
-use crate::link::protocol::{Document, Envelope, ScheduleDoc, Scope, topic};
+use crate::link::protocol::{Document, Envelope, MAX_CHUNK, Manifest, ScheduleDoc, Scope, topic};
 use crate::trust::SecretKey;
 
 /// How long to wait for the broker's retained schedule of a scope (none may exist).
@@ -28,6 +29,10 @@ pub enum PublishError {
         "revision {revision} is not newer than the scope's current revision {held}: boxes would refuse it"
     )]
     NotNewer { revision: u64, held: u64 },
+    #[error("{0}")]
+    Audio(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("signing failed: {0}")]
     Sign(#[from] crate::trust::TrustError),
 }
@@ -83,6 +88,95 @@ pub async fn publish_schedule(
             Some(echoed) if echoed == revision => Ok(revision),
             _ => Err(PublishError::NotConfirmed(CONFIRM_WAIT)),
         }
+    }
+    .await;
+    link.shutdown().await;
+    result
+}
+
+/// Connects and subscribes to `topic`, so what we publish there comes back as confirmation.
+async fn connect(
+    broker: &Broker,
+    topic: &str,
+) -> Result<(Link, tokio::sync::mpsc::Receiver<LinkEvent>), PublishError> {
+    let mut config = LinkConfig::new(
+        broker.url.clone(),
+        format!("loaxa-district-{}", std::process::id()),
+    );
+    config.username = broker.username.clone();
+    config.password = broker.password.clone();
+    config.ca_file = broker.ca_file.clone();
+    let (link, mut events) = Link::start(config, vec![topic.to_owned()])?;
+    if let Err(e) = wait_connected(&mut events, &broker.url).await {
+        link.shutdown().await;
+        return Err(e);
+    }
+    Ok((link, events))
+}
+
+/// What to publish as a bulletin.
+pub struct BulletinSpec<'a> {
+    pub file: &'a std::path::Path,
+    pub id: &'a str,
+    pub title: &'a str,
+    pub scope: &'a Scope,
+    pub approver: &'a str,
+    pub valid_until: Option<chrono::DateTime<Utc>>,
+}
+
+/// Probes the audio (refusing what does not decode), uploads its chunks (retained), then signs
+/// and publishes the manifest. `progress(done, total)` is called after each chunk.
+pub async fn publish_bulletin(
+    broker: &Broker,
+    key: &SecretKey,
+    spec: &BulletinSpec<'_>,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Manifest, PublishError> {
+    let info =
+        crate::audio::decode::probe(spec.file).map_err(|e| PublishError::Audio(e.to_string()))?;
+    let bytes = std::fs::read(spec.file)
+        .map_err(|e| PublishError::Audio(format!("{}: {e}", spec.file.display())))?;
+    let manifest = Manifest {
+        scope: spec.scope.clone(),
+        id: spec.id.to_owned(),
+        title: spec.title.to_owned(),
+        sha256: hex_sha256(&bytes),
+        size: bytes.len() as u64,
+        duration_ms: info.duration.as_millis() as u64,
+        codec: info.codec,
+        chunk_size: MAX_CHUNK,
+        chunks: bytes.chunks(MAX_CHUNK).map(hex_sha256).collect(),
+        valid_until: spec.valid_until,
+        approver: spec.approver.to_owned(),
+    };
+    let document = Document::Bulletin(manifest.clone());
+    // Checks the manifest as a box will, before anything is uploaded.
+    Document::parse(&serde_json::to_string(&document).unwrap_or_default())
+        .map_err(|e| PublishError::Invalid(e.to_string()))?;
+    let envelope = Envelope::seal(&document, key)?;
+    let manifest_topic = topic::bulletin(spec.scope, spec.id);
+    let (link, mut events) = connect(broker, &manifest_topic).await?;
+    let result = async {
+        let total = manifest.chunks.len();
+        for (index, chunk) in bytes.chunks(MAX_CHUNK).enumerate() {
+            link.publish(&topic::chunk(&manifest.sha256, index), chunk.to_vec(), true)
+                .await?;
+            progress(index + 1, total);
+        }
+        link.publish(&manifest_topic, envelope.to_bytes(), true)
+            .await?;
+        // The broker stores one client's messages in order: when the manifest comes back, the
+        // chunks before it are stored too.
+        let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            if let LinkEvent::Message(message) = event {
+                let _ = link.ack(&message).await;
+                if message.payload == envelope.to_bytes() {
+                    return Ok(manifest.clone());
+                }
+            }
+        }
+        Err(PublishError::NotConfirmed(CONFIRM_WAIT))
     }
     .await;
     link.shutdown().await;

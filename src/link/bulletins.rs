@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
 use super::protocol::Manifest;
+use crate::schedule::{Item, Program};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BulletinError {
@@ -149,6 +155,57 @@ impl Bulletins {
         let _ = std::fs::remove_dir_all(&partial);
         Ok(file)
     }
+}
+
+/// The manifests the box holds.
+pub fn stored_manifests(store: &Store) -> Result<Vec<Manifest>, StoreError> {
+    Ok(store
+        .manifests()?
+        .iter()
+        .filter_map(|json| Manifest::from_stored(json).ok())
+        .collect())
+}
+
+/// The programme with each `bulletin:ID` item that is complete and still valid turned into its
+/// file; the others stay bulletins, which the player reports as content missing.
+pub fn resolve(
+    program: &Arc<Program>,
+    manifests: &[Manifest],
+    bulletins: &Bulletins,
+    now: DateTime<Utc>,
+) -> Arc<Program> {
+    if !program
+        .items
+        .iter()
+        .any(|item| matches!(item, Item::Bulletin { .. }))
+    {
+        return Arc::clone(program);
+    }
+    let items = program
+        .items
+        .iter()
+        .map(|item| match item {
+            Item::Bulletin { id } => manifests
+                .iter()
+                .find(|m| {
+                    &m.id == id
+                        && bulletins.is_complete(m)
+                        && m.valid_until.is_none_or(|until| until >= now)
+                })
+                .map_or_else(
+                    || item.clone(),
+                    |m| Item::File {
+                        name: item.to_string(),
+                        path: bulletins.file(m),
+                    },
+                ),
+            other => other.clone(),
+        })
+        .collect();
+    Arc::new(Program {
+        items,
+        ..(**program).clone()
+    })
 }
 
 /// Writes `parts` to `path` through a temporary file: fsync, rename, fsync the directory.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use tokio::sync::mpsc::Receiver;
 
-use super::bulletins::{Bulletins, Progress};
+use super::bulletins::{Bulletins, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
 use super::protocol::{Event, EventBody, Manifest, Status, VERSION, topic};
@@ -289,14 +289,6 @@ impl Remote {
     pub async fn shutdown(self) {
         self.link.shutdown().await;
     }
-}
-
-fn stored_manifests(store: &Store) -> Result<Vec<Manifest>, StoreError> {
-    Ok(store
-        .manifests()?
-        .iter()
-        .filter_map(|json| Manifest::from_stored(json).ok())
-        .collect())
 }
 
 fn status_bytes(box_id: &str, state: &str, revisions: BTreeMap<String, u64>) -> Vec<u8> {
