@@ -154,3 +154,80 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
     let recording = Recording::read(&boxes[2].path("out.wav"));
     assert_eq!(onset(&recording.left, 0.001), None);
 }
+
+#[test]
+fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_only() {
+    let broker = Broker::start();
+    let district = tempfile::tempdir().unwrap();
+    let prefix = district.path().join("district");
+    assert!(
+        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
+    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+    let ours = district_box(&broker, &key_pub, "pd-01", "phu-dong");
+    let other = district_box(&broker, &key_pub, "kh-01", "khac");
+    let daemons = [ours.start_daemon("out.wav"), other.start_daemon("out.wav")];
+
+    let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
+    let key = district.path().join("district.key");
+    let common_args = |what: &str, file: &Path| -> Vec<String> {
+        let mut args: Vec<String> = vec!["publish".into(), what.into(), file.display().to_string()];
+        args.extend(["--to", "commune/phu-dong", "--key"].map(String::from));
+        args.extend([key.display().to_string(), "--broker".into(), broker.url()]);
+        args
+    };
+    let mut args = common_args("bulletin", &audio);
+    args.extend(["--id", "ban-tin-sang", "--title", "Bản tin sáng"].map(String::from));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("published bulletin ban-tin-sang (101145 bytes, 2 chunks"),
+        "{}",
+        stdout(&out)
+    );
+
+    let (at, instant) = local_second_ahead(Duration::from_secs(6));
+    let schedule = district.path().join("sang.toml");
+    std::fs::write(
+        &schedule,
+        format!(
+            "[[program]]\nid = \"sang\"\nat = [\"{at}\"]\nitems = [\"bulletin:ban-tin-sang\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run(&common_args("schedule", &schedule));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let log = ours.wait_for_log(Duration::from_secs(40), |log| {
+        log.iter().any(|e| e["outcome"] != "airing")
+    });
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
+    assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+
+    // The box holds the file, byte for byte, under its hash.
+    let original = std::fs::read(&audio).unwrap();
+    let sha = loaxa::link::bulletins::hex_sha256(&original);
+    let stored = std::fs::read(ours.path(&format!("state/bulletins/{sha}.mp3")))
+        .expect("the bulletin is stored");
+    assert_eq!(stored, original);
+    assert!(
+        !other.path(&format!("state/bulletins/{sha}.mp3")).exists(),
+        "the other commune's box did not fetch it"
+    );
+
+    // And it aired on the second, as the core daemon airs local files.
+    let recording = Recording::read(&ours.path("out.wav"));
+    let reference = ffmpeg_decode(&audio, recording.rate);
+    let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
+    let error_ms =
+        recording.ms(heard - onset(&reference, 0.02).unwrap() as i64 - recording.index_at(instant));
+    assert!(
+        error_ms.abs() <= 10.0,
+        "first sample {error_ms:+.2} ms from the instant"
+    );
+}
