@@ -1,0 +1,89 @@
+//! A broker outage during a programme: the box airs it anyway, from what it holds, and its
+//! as-run entry reaches the district once the broker is back (the outbox keeps it meanwhile).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::broker::Broker;
+use common::*;
+
+/// `mosquitto_sub` as the district, with a persistent session so events queue while it is away.
+fn district_sub(broker: &Broker, count: &str, wait: &str) -> String {
+    let out = Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-c",
+            "-i",
+            "district-test",
+            "-q",
+            "1",
+        ])
+        .args(["-t", "loaxa/events/pd-01", "-C", count, "-W", wait])
+        .output()
+        .expect("mosquitto_sub runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_district_afterwards() {
+    let mut broker = Broker::start();
+    let district = tempfile::tempdir().unwrap();
+    let prefix = district.path().join("district");
+    assert!(
+        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
+    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+    let test_box = TestBox::with_config(&format!(
+        "[link]\nurl = \"{}\"\ncommune = \"phu-dong\"\ntrusted_keys = [\"{key_pub}\"]\n",
+        broker.url()
+    ))
+    .named("pd-01");
+    district_sub(&broker, "1", "1"); // makes the district's session; it times out at once
+    let daemon = test_box.start_daemon("out.wav");
+
+    let (at, _) = local_second_ahead(Duration::from_secs(5));
+    let schedule = district.path().join("s.toml");
+    std::fs::write(&schedule, format!("[[program]]\nid = \"offline-ok\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
+    let key = district.path().join("district.key");
+    let out = run(&[
+        "publish",
+        "schedule",
+        schedule.to_str().unwrap(),
+        "--to",
+        "commune/phu-dong",
+        "--key",
+        key.to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--media-dir",
+        REPO,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(800)); // the box receives it
+    broker.stop();
+
+    let log = test_box.wait_for_log(Duration::from_secs(30), |log| {
+        log.iter().any(|e| e["outcome"] == "aired")
+    });
+    assert_eq!(log[0]["program_id"], "offline-ok");
+    broker.restart();
+
+    let events = district_sub(&broker, "2", "40"); // the schedule receipt, then the as-run entry
+    assert!(daemon.stop());
+    let as_run: Vec<serde_json::Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "as_run")
+        .collect();
+    assert_eq!(as_run.len(), 1, "events the district got: {events}");
+    assert_eq!(
+        (as_run[0]["program"].as_str(), as_run[0]["outcome"].as_str()),
+        (Some("offline-ok"), Some("aired"))
+    );
+}
