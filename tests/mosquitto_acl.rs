@@ -102,10 +102,6 @@ fn the_sample_acl_lets_a_box_read_only_its_scopes_and_write_only_its_own_status(
     // mosquitto drops to its own user when started as root: let it read the files.
     for path in [dir.path(), &password_file, &acl, &config] {
         let mode = if path.is_dir() { 0o755 } else { 0o644 };
-        std::os::unix::fs::PermissionsExt::set_mode(
-            &mut std::fs::metadata(path).unwrap().permissions(),
-            mode,
-        );
         std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
     let _broker = Mosquitto(
