@@ -10,38 +10,22 @@ use std::time::Duration;
 use common::broker::Broker;
 use common::*;
 
-fn district_box(broker: &Broker, key_pub: &str, box_id: &str, commune: &str) -> TestBox {
-    TestBox::with_config(&format!(
-        "[link]\nurl = \"{}\"\ncommune = \"{commune}\"\ntrusted_keys = [\"{key_pub}\"]\n",
-        broker.url()
-    ))
-    .named(box_id)
-}
-
 #[test]
 fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_nowhere_else() {
     let broker = Broker::start();
-    let district = tempfile::tempdir().unwrap();
-    let prefix = district.path().join("district");
-    assert!(
-        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
-    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+    let district = District::new();
 
     let boxes = [
-        district_box(&broker, &key_pub, "pd-01", "phu-dong"),
-        district_box(&broker, &key_pub, "pd-02", "phu-dong"),
-        district_box(&broker, &key_pub, "kh-01", "khac"),
+        district.linked_box(&broker, "pd-01", "phu-dong", ""),
+        district.linked_box(&broker, "pd-02", "phu-dong", ""),
+        district.linked_box(&broker, "kh-01", "khac", ""),
     ];
     let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
 
     let (at, instant) = local_second_ahead(Duration::from_secs(7));
-    let schedule = district.path().join("thong-bao.toml");
+    let schedule = district.dir.path().join("thong-bao.toml");
     std::fs::write(&schedule, format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
-    let key = district.path().join("district.key");
+    let key = district.key();
     let publish = |extra: &[&str]| {
         let mut args: Vec<String> = [
             "publish",
@@ -158,21 +142,13 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
 #[test]
 fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_only() {
     let broker = Broker::start();
-    let district = tempfile::tempdir().unwrap();
-    let prefix = district.path().join("district");
-    assert!(
-        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
-    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
-    let ours = district_box(&broker, &key_pub, "pd-01", "phu-dong");
-    let other = district_box(&broker, &key_pub, "kh-01", "khac");
+    let district = District::new();
+    let ours = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let other = district.linked_box(&broker, "kh-01", "khac", "");
     let daemons = [ours.start_daemon("out.wav"), other.start_daemon("out.wav")];
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
-    let key = district.path().join("district.key");
+    let key = district.key();
     let common_args = |what: &str, file: &Path| -> Vec<String> {
         let mut args: Vec<String> = vec!["publish".into(), what.into(), file.display().to_string()];
         args.extend(["--to", "commune/phu-dong", "--key"].map(String::from));
@@ -190,7 +166,7 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
 
     let (at, instant) = local_second_ahead(Duration::from_secs(6));
-    let schedule = district.path().join("sang.toml");
+    let schedule = district.dir.path().join("sang.toml");
     std::fs::write(
         &schedule,
         format!(

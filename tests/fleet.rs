@@ -12,20 +12,6 @@ use common::broker::Broker;
 use common::*;
 use loaxa::fleet::{BoxRow, collect, table};
 
-fn district_box(
-    broker: &Broker,
-    key_pub: &str,
-    box_id: &str,
-    commune: &str,
-    extra: &str,
-) -> TestBox {
-    TestBox::with_config(&format!(
-        "[link]\nurl = \"{}\"\ncommune = \"{commune}\"\ntrusted_keys = [\"{key_pub}\"]\n{extra}",
-        broker.url()
-    ))
-    .named(box_id)
-}
-
 /// Runs `collect` (one second each) until `done` holds for the rows, or panics after `timeout`.
 /// Every row seen on the way goes to `seen`, as events are consumed by the run that gets them.
 fn collect_until(
@@ -60,32 +46,18 @@ fn collect_until(
 #[test]
 fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offline() {
     let broker = Broker::start();
-    let district = tempfile::tempdir().unwrap();
-    let prefix = district.path().join("district");
-    assert!(
-        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
-    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
+    let district = District::new();
 
     // kh-01 will be killed: a 2 s keep-alive lets the broker notice within ~3 s (1.5 × 2 s).
     let boxes = [
-        district_box(&broker, &key_pub, "pd-01", "phu-dong", ""),
-        district_box(&broker, &key_pub, "pd-02", "phu-dong", ""),
-        district_box(
-            &broker,
-            &key_pub,
-            "kh-01",
-            "khac",
-            "keep_alive_seconds = 2\n",
-        ),
+        district.linked_box(&broker, "pd-01", "phu-dong", ""),
+        district.linked_box(&broker, "pd-02", "phu-dong", ""),
+        district.linked_box(&broker, "kh-01", "khac", "keep_alive_seconds = 2\n"),
     ];
     let mut daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
 
     let (at, _) = local_second_ahead(Duration::from_secs(4));
-    let schedule = district.path().join("thong-bao.toml");
+    let schedule = district.dir.path().join("thong-bao.toml");
     std::fs::write(
         &schedule,
         format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n"),
@@ -98,7 +70,7 @@ fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offlin
         "--to",
         "commune/phu-dong",
         "--key",
-        district.path().join("district.key").to_str().unwrap(),
+        district.key().to_str().unwrap(),
         "--broker",
         &broker.url(),
         "--media-dir",

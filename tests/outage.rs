@@ -30,27 +30,15 @@ fn district_sub(broker: &Broker, count: &str, wait: &str) -> String {
 #[test]
 fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_district_afterwards() {
     let mut broker = Broker::start();
-    let district = tempfile::tempdir().unwrap();
-    let prefix = district.path().join("district");
-    assert!(
-        run(&["key", "generate", "--out", prefix.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let key_pub = std::fs::read_to_string(district.path().join("district.pub")).unwrap();
-    let key_pub = key_pub.lines().nth(1).unwrap().to_owned();
-    let test_box = TestBox::with_config(&format!(
-        "[link]\nurl = \"{}\"\ncommune = \"phu-dong\"\ntrusted_keys = [\"{key_pub}\"]\n",
-        broker.url()
-    ))
-    .named("pd-01");
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     district_sub(&broker, "1", "1"); // makes the district's session; it times out at once
     let daemon = test_box.start_daemon("out.wav");
 
     let (at, _) = local_second_ahead(Duration::from_secs(5));
-    let schedule = district.path().join("s.toml");
+    let schedule = district.dir.path().join("s.toml");
     std::fs::write(&schedule, format!("[[program]]\nid = \"offline-ok\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
-    let key = district.path().join("district.key");
+    let key = district.key();
     let out = run(&[
         "publish",
         "schedule",

@@ -285,3 +285,49 @@ pub fn best_alignment(signal: &[f32], reference: &[f32], around: i64, radius: i6
             |best, c| if c.1 > best.1 { c } else { best },
         )
 }
+
+/// The district office of a test: a signing key made by `loaxa key generate`.
+pub struct District {
+    pub dir: tempfile::TempDir,
+}
+
+impl District {
+    pub fn new() -> District {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = run(&[
+            "key",
+            "generate",
+            "--out",
+            dir.path().join("district").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "key generate: {}", stderr(&out));
+        District { dir }
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("district.key")
+    }
+
+    /// The public key line boxes list in `trusted_keys`.
+    pub fn public_key(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("district.pub")).expect("district.pub");
+        text.lines().nth(1).expect("key line").to_owned()
+    }
+
+    /// A box of `commune` linked to `broker`, trusting this district; `extra` goes in `[link]`.
+    pub fn linked_box(
+        &self,
+        broker: &broker::Broker,
+        box_id: &str,
+        commune: &str,
+        extra: &str,
+    ) -> TestBox {
+        TestBox::with_config(&format!(
+            "[link]\nurl = \"{}\"\ncommune = \"{commune}\"\ntrusted_keys = [\"{}\"]\n{extra}",
+            broker.url(),
+            self.public_key()
+        ))
+        .named(box_id)
+    }
+}
