@@ -45,6 +45,17 @@ pub struct Broker {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
+impl Broker {
+    /// Connection settings for a district client with this id.
+    pub fn link_config(&self, client_id: String) -> LinkConfig {
+        let mut config = LinkConfig::new(self.url.clone(), client_id);
+        config.username = self.username.clone();
+        config.password = self.password.clone();
+        config.ca_file = self.ca_file.clone();
+        config
+    }
+}
+
 /// Signs `schedule` (already validated) for `scope` with the next revision (or `revision`) and
 /// publishes it retained. Returns the revision published.
 pub async fn publish_schedule(
@@ -56,16 +67,8 @@ pub async fn publish_schedule(
     revision: Option<u64>,
 ) -> Result<u64, PublishError> {
     let topic = topic::schedule(scope);
-    let mut config = LinkConfig::new(
-        broker.url.clone(),
-        format!("loaxa-district-{}", std::process::id()),
-    );
-    config.username = broker.username.clone();
-    config.password = broker.password.clone();
-    config.ca_file = broker.ca_file.clone();
-    let (link, mut events) = Link::start(config, vec![topic.clone()])?;
+    let (link, mut events) = connect(broker, &topic).await?;
     let result = async {
-        wait_connected(&mut events, &broker.url).await?;
         let held = retained_revision(&link, &mut events, RETAINED_WAIT).await;
         let revision = match (revision, held) {
             (Some(revision), Some(held)) if revision <= held => {
@@ -99,13 +102,7 @@ async fn connect(
     broker: &Broker,
     topic: &str,
 ) -> Result<(Link, tokio::sync::mpsc::Receiver<LinkEvent>), PublishError> {
-    let mut config = LinkConfig::new(
-        broker.url.clone(),
-        format!("loaxa-district-{}", std::process::id()),
-    );
-    config.username = broker.username.clone();
-    config.password = broker.password.clone();
-    config.ca_file = broker.ca_file.clone();
+    let config = broker.link_config(format!("loaxa-district-{}", std::process::id()));
     let (link, mut events) = Link::start(config, vec![topic.to_owned()])?;
     if let Err(e) = wait_connected(&mut events, &broker.url).await {
         link.shutdown().await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::district::{Broker, PublishError};
-use crate::link::connection::{Link, LinkConfig, LinkEvent};
+use crate::link::connection::{Link, LinkEvent};
 use crate::link::protocol::{Event, EventBody, Status, VERSION, is_name, topic};
 
 /// How long to wait for the broker to accept the connection before calling it unreachable.
@@ -54,10 +54,7 @@ pub struct BoxRow {
 /// events, collects for `wait` after the broker accepts us, disconnects cleanly, and returns one
 /// row per box, sorted by id.
 pub async fn collect(broker: &Broker, wait: Duration) -> Result<Vec<BoxRow>, PublishError> {
-    let mut config = LinkConfig::new(broker.url.clone(), client_id());
-    config.username = broker.username.clone();
-    config.password = broker.password.clone();
-    config.ca_file = broker.ca_file.clone();
+    let config = broker.link_config(client_id());
     let filters = vec![topic::status("+"), topic::events("+")];
     let (link, mut events) = Link::start(config, filters)?;
     let mut fleet = Fleet::default();
