@@ -9,9 +9,11 @@
 //!   [`LinkEvent::Disconnected`] with the delay it chose.
 //! * rumqttc does not restore subscriptions; the broker only keeps them while it keeps the
 //!   session. The task subscribes (QoS 1) on *every* CONNACK, whatever `session_present` says.
-//! * rumqttc's default packet limit is 10 KiB; both directions are raised to
-//!   [`LinkConfig::max_packet_size`], and [`Link::publish`] refuses a bigger message up front
-//!   (an oversized packet would otherwise break the connection, and be replayed after it).
+//! * rumqttc's default packet limit is 10 KiB. Outgoing packets are limited to
+//!   [`LinkConfig::max_packet_size`] and [`Link::publish`] refuses a bigger message up front.
+//!   Incoming packets may be much larger ([`LinkConfig::max_incoming_size`]): an oversized
+//!   packet breaks the connection, and a retained one would break it again after every
+//!   reconnect, so it is better read and refused, with a report, by the application.
 //! * The session is persistent (`clean_session = false`, fixed client id) and acks are manual:
 //!   a QoS 1 message is acknowledged to the broker only when [`Link::ack`] is called, so the
 //!   application acks only what it has stored durably, and the broker redelivers the rest.
@@ -109,9 +111,14 @@ pub struct LinkConfig {
     pub ca_file: Option<PathBuf>,
     /// Default 30 s. Must be zero or at least one second.
     pub keep_alive: Duration,
-    /// Largest MQTT packet sent or accepted. Default 256 KiB: a 64 KiB audio chunk plus its
-    /// JSON envelope fits.
+    /// Largest MQTT packet sent. Default 256 KiB: a 64 KiB audio chunk plus its JSON envelope
+    /// fits.
     pub max_packet_size: usize,
+    /// Largest MQTT packet read before the connection is dropped. Default 64 MiB, so that a
+    /// hostile or mistaken oversized message reaches the application, which refuses it and
+    /// reports it, instead of wedging the link (see the module notes). The broker's own limit
+    /// (docs/mosquitto/loaxa.conf) keeps such messages out in the first place.
+    pub max_incoming_size: usize,
     /// `(topic, payload)` the broker publishes, retained and at QoS 1, when the box vanishes
     /// without a DISCONNECT.
     pub last_will: Option<(String, Vec<u8>)>,
@@ -130,6 +137,7 @@ impl LinkConfig {
             ca_file: None,
             keep_alive: Duration::from_secs(30),
             max_packet_size: 256 * 1024,
+            max_incoming_size: 64 * 1024 * 1024,
             last_will: None,
             reconnect: Backoff::default(),
         }
@@ -460,7 +468,10 @@ fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_keep_alive(config.keep_alive)
-        .set_max_packet_size(config.max_packet_size, config.max_packet_size);
+        .set_max_packet_size(
+            config.max_incoming_size.max(config.max_packet_size),
+            config.max_packet_size,
+        );
     match (&config.username, &config.password) {
         (Some(user), password) => {
             options.set_credentials(user.clone(), password.clone().unwrap_or_default());
@@ -732,7 +743,7 @@ mod tests {
         let options = mqtt_options(&config).unwrap();
         assert!(!options.clean_session());
         assert!(options.manual_acks());
-        assert_eq!(options.max_packet_size(), 256 * 1024);
+        assert_eq!(options.max_packet_size(), 64 * 1024 * 1024); // rumqttc shows the incoming limit
         assert_eq!(options.keep_alive(), Duration::from_secs(30));
     }
 }
