@@ -23,30 +23,9 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
     let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
 
     let (at, instant) = local_second_ahead(Duration::from_secs(7));
-    let schedule = district.dir.path().join("thong-bao.toml");
-    std::fs::write(&schedule, format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
-    let key = district.key();
-    let publish = |extra: &[&str]| {
-        let mut args: Vec<String> = [
-            "publish",
-            "schedule",
-            schedule.to_str().unwrap(),
-            "--to",
-            "commune/phu-dong",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
-        args.extend([
-            "--key".into(),
-            key.display().to_string(),
-            "--broker".into(),
-            broker.url(),
-        ]);
-        args.extend(["--media-dir".into(), REPO.into()]);
-        args.extend(extra.iter().map(|s| s.to_string()));
-        run(&args)
-    };
+    let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
+    let publish =
+        |extra: &[&str]| district.publish_schedule(&broker, &schedule, "commune/phu-dong", extra);
     let out = publish(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -148,16 +127,22 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     let daemons = [ours.start_daemon("out.wav"), other.start_daemon("out.wav")];
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
-    let key = district.key();
-    let common_args = |what: &str, file: &Path| -> Vec<String> {
-        let mut args: Vec<String> = vec!["publish".into(), what.into(), file.display().to_string()];
-        args.extend(["--to", "commune/phu-dong", "--key"].map(String::from));
-        args.extend([key.display().to_string(), "--broker".into(), broker.url()]);
-        args
-    };
-    let mut args = common_args("bulletin", &audio);
-    args.extend(["--id", "ban-tin-sang", "--title", "Bản tin sáng"].map(String::from));
-    let out = run(&args);
+    let key = district.key().display().to_string();
+    let out = run(&[
+        "publish",
+        "bulletin",
+        audio.to_str().unwrap(),
+        "--to",
+        "commune/phu-dong",
+        "--key",
+        &key,
+        "--broker",
+        &broker.url(),
+        "--id",
+        "ban-tin-sang",
+        "--title",
+        "Bản tin sáng",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).starts_with("published bulletin ban-tin-sang (101145 bytes, 2 chunks"),
@@ -166,15 +151,8 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
 
     let (at, instant) = local_second_ahead(Duration::from_secs(6));
-    let schedule = district.dir.path().join("sang.toml");
-    std::fs::write(
-        &schedule,
-        format!(
-            "[[program]]\nid = \"sang\"\nat = [\"{at}\"]\nitems = [\"bulletin:ban-tin-sang\"]\n"
-        ),
-    )
-    .unwrap();
-    let out = run(&common_args("schedule", &schedule));
+    let schedule = district.one_off("sang", &at, "bulletin:ban-tin-sang");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let log = ours.wait_for_log(Duration::from_secs(40), |log| {

@@ -57,25 +57,8 @@ fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offlin
     let mut daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
 
     let (at, _) = local_second_ahead(Duration::from_secs(4));
-    let schedule = district.dir.path().join("thong-bao.toml");
-    std::fs::write(
-        &schedule,
-        format!("[[program]]\nid = \"thong-bao\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n"),
-    )
-    .unwrap();
-    let out = run(&[
-        "publish",
-        "schedule",
-        schedule.to_str().unwrap(),
-        "--to",
-        "commune/phu-dong",
-        "--key",
-        district.key().to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--media-dir",
-        REPO,
-    ]);
+    let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).ends_with("as revision 1\n"),

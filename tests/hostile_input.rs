@@ -17,21 +17,8 @@ fn a_50_mb_message_on_the_schedule_topic_is_refused_and_the_box_airs_its_current
     let daemon = test_box.start_daemon("out.wav");
 
     let (at, _) = local_second_ahead(Duration::from_secs(6));
-    let schedule = district.dir.path().join("s.toml");
-    std::fs::write(&schedule, format!("[[program]]\nid = \"still-on\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
-    let out = run(&[
-        "publish",
-        "schedule",
-        schedule.to_str().unwrap(),
-        "--to",
-        "commune/phu-dong",
-        "--key",
-        district.key().to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--media-dir",
-        REPO,
-    ]);
+    let schedule = district.one_off("still-on", &at, "audio/thong-bao-demo.mp3");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let huge = district.dir.path().join("huge.bin");

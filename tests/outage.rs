@@ -36,22 +36,8 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
     let daemon = test_box.start_daemon("out.wav");
 
     let (at, _) = local_second_ahead(Duration::from_secs(5));
-    let schedule = district.dir.path().join("s.toml");
-    std::fs::write(&schedule, format!("[[program]]\nid = \"offline-ok\"\nat = [\"{at}\"]\nitems = [\"audio/thong-bao-demo.mp3\"]\n")).unwrap();
-    let key = district.key();
-    let out = run(&[
-        "publish",
-        "schedule",
-        schedule.to_str().unwrap(),
-        "--to",
-        "commune/phu-dong",
-        "--key",
-        key.to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--media-dir",
-        REPO,
-    ]);
+    let schedule = district.one_off("offline-ok", &at, "audio/thong-bao-demo.mp3");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::thread::sleep(Duration::from_millis(800)); // the box receives it
     broker.stop();

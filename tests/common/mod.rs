@@ -331,3 +331,46 @@ impl District {
         .named(box_id)
     }
 }
+
+impl District {
+    /// Writes a schedule with one programme `id` airing `item` once at local time `at`.
+    pub fn one_off(&self, id: &str, at: &str, item: &str) -> PathBuf {
+        let file = self.dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &file,
+            format!("[[program]]\nid = \"{id}\"\nat = [\"{at}\"]\nitems = [\"{item}\"]\n"),
+        )
+        .expect("schedule");
+        file
+    }
+
+    /// `loaxa publish schedule FILE --to SCOPE` with this district's key, checking items
+    /// against the repository's media; `extra` is appended.
+    pub fn publish_schedule(
+        &self,
+        broker: &broker::Broker,
+        file: &Path,
+        scope: &str,
+        extra: &[&str],
+    ) -> Output {
+        let mut args: Vec<String> = vec![
+            "publish".into(),
+            "schedule".into(),
+            file.display().to_string(),
+        ];
+        args.extend([
+            "--to".into(),
+            scope.into(),
+            "--key".into(),
+            self.key().display().to_string(),
+        ]);
+        args.extend([
+            "--broker".into(),
+            broker.url(),
+            "--media-dir".into(),
+            REPO.into(),
+        ]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(&args)
+    }
+}
