@@ -132,15 +132,8 @@ enum PublishCommand {
         id: String,
         #[arg(long)]
         title: String,
-        /// all, district/ID, commune/ID or box/ID
-        #[arg(long)]
-        to: crate::link::protocol::Scope,
-        #[arg(long)]
-        key: PathBuf,
         #[command(flatten)]
-        broker: BrokerArgs,
-        #[arg(long, default_value = "district office")]
-        approver: String,
+        target: SignedTarget,
         /// After this instant (RFC 3339) boxes delete it and refuse to air it
         #[arg(long)]
         valid_until: Option<DateTime<chrono::FixedOffset>>,
@@ -148,17 +141,8 @@ enum PublishCommand {
     /// Validate a schedule file, give it the scope's next revision, sign it and publish it
     Schedule {
         file: PathBuf,
-        /// all, district/ID, commune/ID or box/ID
-        #[arg(long)]
-        to: crate::link::protocol::Scope,
-        /// Secret key file (from `loaxa key generate` or `minisign -G -W`)
-        #[arg(long)]
-        key: PathBuf,
         #[command(flatten)]
-        broker: BrokerArgs,
-        /// Who approves it, shown to boxes and in reports
-        #[arg(long, default_value = "district office")]
-        approver: String,
+        target: SignedTarget,
         /// Use this revision instead of the next one
         #[arg(long)]
         revision: Option<u64>,
@@ -167,6 +151,22 @@ enum PublishCommand {
         #[arg(long)]
         media_dir: Option<PathBuf>,
     },
+}
+
+/// Where a signed publication goes, who signs it, and through which broker.
+#[derive(clap::Args)]
+struct SignedTarget {
+    /// all, district/ID, commune/ID or box/ID
+    #[arg(long)]
+    to: crate::link::protocol::Scope,
+    /// Secret key file (from `loaxa key generate` or `minisign -G -W`)
+    #[arg(long)]
+    key: PathBuf,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Who approves it, shown to boxes and in reports
+    #[arg(long, default_value = "district office")]
+    approver: String,
 }
 
 impl From<BrokerArgs> for crate::district::Broker {
@@ -250,10 +250,13 @@ pub fn main() -> Result<()> {
                     file,
                     id,
                     title,
-                    to,
-                    key,
-                    broker,
-                    approver,
+                    target:
+                        SignedTarget {
+                            to,
+                            key,
+                            broker,
+                            approver,
+                        },
                     valid_until,
                 },
         } => {
@@ -287,10 +290,13 @@ pub fn main() -> Result<()> {
             what:
                 PublishCommand::Schedule {
                     file,
-                    to,
-                    key,
-                    broker,
-                    approver,
+                    target:
+                        SignedTarget {
+                            to,
+                            key,
+                            broker,
+                            approver,
+                        },
                     revision,
                     media_dir,
                 },
