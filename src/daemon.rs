@@ -238,6 +238,11 @@ impl Daemon<'_> {
         }) {
             return Err(DaemonError::Start("the player thread has stopped".into()));
         }
+        if let Some(remote) = &mut self.remote {
+            remote
+                .on_air(&self.store, Some(program.title.clone()))
+                .await?;
+        }
         let mut stopping = false;
         let report = loop {
             tokio::select! {
@@ -257,6 +262,9 @@ impl Daemon<'_> {
         let (outcome, detail) = judge(&report, note);
         self.store
             .finish(row, report.started, report.ended, outcome, &detail)?;
+        if let Some(remote) = &mut self.remote {
+            remote.on_air(&self.store, None).await?;
+        }
         self.report_as_run(row).await?;
         match outcome {
             Outcome::Aired => {
@@ -432,7 +440,7 @@ fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime, u64)> {
 
 enum Wake {
     Signal(Received),
-    Link(crate::link::connection::LinkEvent),
+    Link(crate::link::remote::RemoteEvent),
 }
 
 /// Waits for a signal or, if the box has a link, a link event.

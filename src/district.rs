@@ -102,7 +102,9 @@ async fn connect(
     broker: &Broker,
     topic: &str,
 ) -> Result<(Link, tokio::sync::mpsc::Receiver<LinkEvent>), PublishError> {
-    let config = broker.link_config(format!("loaxa-district-{}", std::process::id()));
+    // A one-shot command: a clean session, so no abandoned session is left per run.
+    let mut config = broker.link_config(format!("loaxa-district-{}", std::process::id()));
+    config.persistent_session = false;
     let (link, mut events) = Link::start(config, vec![topic.to_owned()])?;
     if let Err(e) = wait_connected(&mut events, &broker.url).await {
         link.shutdown().await;

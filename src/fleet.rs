@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::district::{Broker, PublishError};
 use crate::link::connection::{Link, LinkEvent};
-use crate::link::protocol::{Event, EventBody, Status, VERSION, is_name, topic};
+use crate::link::protocol::{Event, EventBody, Status, Transfer, VERSION, is_name, topic};
 
 /// How long to wait for the broker to accept the connection before calling it unreachable.
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
@@ -43,6 +43,12 @@ pub struct BoxRow {
     /// Schedule revision held per scope, from the newest status that listed them (the last will
     /// lists none, so an offline box keeps what an earlier status in this run said, if any).
     pub revisions: BTreeMap<String, u64>,
+    /// What the box says is on air (online boxes only).
+    pub on_air: Option<String>,
+    /// Bulletins the box is still fetching.
+    pub transfers: Vec<Transfer>,
+    /// Free space for the box's state, in bytes.
+    pub disk_free: Option<u64>,
     /// The program of the newest as-run event with outcome "aired" (highest `seq`).
     pub last_aired: Option<String>,
     /// When that program started (its scheduled time if the box did not say). Kept as UTC here,
@@ -135,6 +141,9 @@ impl Fleet {
                 state: "unknown".into(),
                 last_seen: None,
                 revisions: BTreeMap::new(),
+                on_air: None,
+                transfers: Vec::new(),
+                disk_free: None,
                 last_aired: None,
                 last_aired_at: None,
             };
@@ -150,7 +159,11 @@ impl Fleet {
         // it says nothing about them; an online status lists all it holds, possibly none.
         if status.state != "offline" || !status.revisions.is_empty() {
             row.revisions = status.revisions;
+            row.transfers = status.transfers;
+            row.disk_free = status.disk_free.or(row.disk_free);
         }
+        // Whatever an offline box was airing has stopped.
+        row.on_air = status.now_playing.filter(|_| status.state != "offline");
         row.state = status.state;
         seen(row, status.at);
     }
@@ -196,6 +209,9 @@ pub fn table(rows: &[BoxRow], tz: chrono_tz::Tz) -> String {
         "STATE".into(),
         "LAST SEEN".into(),
         "REVISIONS".into(),
+        "ON AIR".into(),
+        "PENDING".into(),
+        "DISK FREE".into(),
         "LAST AIRED".into(),
     ]];
     for row in rows {
@@ -209,16 +225,24 @@ pub fn table(rows: &[BoxRow], tz: chrono_tz::Tz) -> String {
             (Some(program), None) => program.clone(),
             _ => String::new(),
         };
+        let pending: Vec<String> = row
+            .transfers
+            .iter()
+            .map(|t| format!("{} {}/{}", t.bulletin, t.chunks_held, t.chunks))
+            .collect();
         let cells = [
             row.box_id.clone(),
             row.state.clone(),
             row.last_seen.map(local).unwrap_or_default(),
             revisions.join(","),
+            row.on_air.clone().unwrap_or_default(),
+            pending.join(","),
+            row.disk_free.map(human_bytes).unwrap_or_default(),
             aired,
         ];
         lines.push(cells.map(|c| if c.is_empty() { "-".to_owned() } else { c }));
     }
-    let mut widths = [0; 5];
+    let mut widths = [0; 8];
     for line in &lines {
         for (width, cell) in widths.iter_mut().zip(line) {
             *width = (*width).max(cell.chars().count());
@@ -234,6 +258,17 @@ pub fn table(rows: &[BoxRow], tz: chrono_tz::Tz) -> String {
         text.push('\n');
     }
     text
+}
+
+/// "512 MB", "3.2 GB": enough to tell a box that is filling up.
+fn human_bytes(bytes: u64) -> String {
+    const MB: f64 = 1e6;
+    let bytes = bytes as f64;
+    if bytes >= 1000.0 * MB {
+        format!("{:.1} GB", bytes / (1000.0 * MB))
+    } else {
+        format!("{:.0} MB", bytes / MB)
+    }
 }
 
 #[cfg(test)]

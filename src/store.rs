@@ -97,6 +97,23 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Bytes available to an unprivileged writer on the file system holding `dir`.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and `stats` is only read after statvfs filled it.
+    let stats = unsafe {
+        if libc::statvfs(path.as_ptr(), stats.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stats.assume_init()
+    };
+    // The fields are 32-bit on 32-bit ARM boxes, 64-bit elsewhere.
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
+}
+
 impl Store {
     /// Opens (creating if needed) `loaxa.db` in `state_dir`, for the daemon.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
@@ -505,11 +522,16 @@ impl Store {
         .map_err(self.sqlite())
     }
 
-    /// Removes a message the broker has acknowledged.
-    pub fn sent(&mut self, seq: u64) -> Result<(), StoreError> {
+    /// Removes a queued message once delivery is confirmed, if `payload` is the one queued
+    /// under `seq` (so a stray message with a reused number removes nothing). Returns whether
+    /// a row went.
+    pub fn delivered(&mut self, seq: u64, payload: &[u8]) -> Result<bool, StoreError> {
         self.conn
-            .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])
-            .map(drop)
+            .execute(
+                "DELETE FROM outbox WHERE seq = ?1 AND payload = ?2",
+                params![seq, payload],
+            )
+            .map(|n| n > 0)
             .map_err(self.sqlite())
     }
 
@@ -695,13 +717,14 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_keeps_messages_in_order_until_sent_and_never_reuses_a_sequence_number() {
+    fn the_outbox_keeps_messages_in_order_until_delivered_and_never_reuses_a_sequence_number() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let first = store.enqueue("t", b"1").unwrap();
         assert_eq!(store.next_outbox_seq().unwrap(), first + 1);
         let second = store.enqueue("t", b"2").unwrap();
-        store.sent(second).unwrap();
+        assert!(!store.delivered(second, b"not what was queued").unwrap());
+        assert!(store.delivered(second, b"2").unwrap());
         let third = store.enqueue("t", b"3").unwrap();
         assert!(first < second && second < third);
         let queued: Vec<u64> = store

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use common::broker::Broker;
 use common::*;
 use loaxa::fleet::{BoxRow, collect, table};
+use loaxa::link::protocol::Transfer;
 
 /// Runs `collect` (one second each) until `done` holds for the rows, or panics after `timeout`.
 /// Every row seen on the way goes to `seen`, as events are consumed by the run that gets them.
@@ -126,6 +127,9 @@ fn the_table_aligns_columns_and_shows_times_in_the_box_time_zone() {
             state: "offline".into(),
             last_seen: None,
             revisions: BTreeMap::new(),
+            on_air: None,
+            transfers: Vec::new(),
+            disk_free: None,
             last_aired: None,
             last_aired_at: None,
         },
@@ -134,6 +138,13 @@ fn the_table_aligns_columns_and_shows_times_in_the_box_time_zone() {
             state: "online".into(),
             last_seen: at("2026-11-23T08:00:05Z"),
             revisions: BTreeMap::from([("all".into(), 3), ("commune/phu-dong".into(), 7)]),
+            on_air: Some("Bản tin sáng".into()),
+            transfers: vec![Transfer {
+                bulletin: "tiem-chung".into(),
+                chunks_held: 3,
+                chunks: 80,
+            }],
+            disk_free: Some(3_210_000_000),
             last_aired: Some("morning".into()),
             last_aired_at: at("2026-11-23T22:30:00Z"),
         },
@@ -141,9 +152,9 @@ fn the_table_aligns_columns_and_shows_times_in_the_box_time_zone() {
     assert_eq!(
         table(&rows, loaxa::schedule::DEFAULT_TIMEZONE),
         "\
-BOX    STATE    LAST SEEN            REVISIONS                 LAST AIRED
-kh-01  offline  -                    -                         -
-pd-01  online   2026-11-23 15:00:05  all=3,commune/phu-dong=7  morning at 2026-11-24 05:30:00
+BOX    STATE    LAST SEEN            REVISIONS                 ON AIR        PENDING          DISK FREE  LAST AIRED
+kh-01  offline  -                    -                         -             -                -          -
+pd-01  online   2026-11-23 15:00:05  all=3,commune/phu-dong=7  Bản tin sáng  tiem-chung 3/80  3.2 GB     morning at 2026-11-24 05:30:00
 "
     );
 }

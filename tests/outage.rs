@@ -1,5 +1,6 @@
 //! A broker outage during a programme: the box airs it anyway, from what it holds, and its
-//! as-run entry reaches the district once the broker is back (the outbox keeps it meanwhile).
+//! as-run entry reaches the district once the broker is back (the outbox keeps it meanwhile,
+//! and lets go of it only when the broker has routed it).
 
 mod common;
 
@@ -49,6 +50,15 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
     broker.restart();
 
     let events = district_sub(&broker, "2", "40"); // the schedule receipt, then the as-run entry
+    // Each event leaves the box's outbox once its echo shows the broker routed it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while test_box.outbox_len() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox never emptied"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert!(daemon.stop());
     let as_run: Vec<serde_json::Value> = events
         .lines()

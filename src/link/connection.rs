@@ -14,7 +14,8 @@
 //!   Incoming packets may be much larger ([`LinkConfig::max_incoming_size`]): an oversized
 //!   packet breaks the connection, and a retained one would break it again after every
 //!   reconnect, so it is better read and refused, with a report, by the application.
-//! * The session is persistent (`clean_session = false`, fixed client id) and acks are manual:
+//! * The session is persistent (`clean_session = false`, fixed client id; see
+//!   [`LinkConfig::persistent_session`]) and acks are manual:
 //!   a QoS 1 message is acknowledged to the broker only when [`Link::ack`] is called, so the
 //!   application acks only what it has stored durably, and the broker redelivers the rest.
 //! * TLS (`mqtts://`) goes through rustls with the `ring` provider, passed explicitly, so no
@@ -104,6 +105,10 @@ pub struct LinkConfig {
     pub url: String,
     /// Fixed per box, so the broker keeps its session across reconnections and restarts.
     pub client_id: String,
+    /// `clean_session = false`: the broker keeps subscriptions and queues QoS 1 messages while
+    /// the client is away. True for boxes and `loaxa fleet` (fixed ids); false for one-shot
+    /// district commands, which would otherwise leave an abandoned session per run.
+    pub persistent_session: bool,
     pub username: Option<String>,
     pub password: Option<String>,
     /// PEM file with the CA certificate(s) the broker's certificate must chain to; required
@@ -132,6 +137,7 @@ impl LinkConfig {
         LinkConfig {
             url: url.into(),
             client_id: client_id.into(),
+            persistent_session: true,
             username: None,
             password: None,
             ca_file: None,
@@ -465,7 +471,7 @@ fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
     let (scheme, host, port) = parse_url(&config.url)?;
     let mut options = MqttOptions::new(config.client_id.clone(), host, port);
     options
-        .set_clean_session(false)
+        .set_clean_session(!config.persistent_session)
         .set_manual_acks(true)
         .set_keep_alive(config.keep_alive)
         .set_max_packet_size(

@@ -371,8 +371,40 @@ pub struct Status {
     /// Schedule revision held per scope.
     #[serde(default)]
     pub revisions: std::collections::BTreeMap<String, u64>,
+    /// Bytes free for the box's state (bulletins, store).
     pub disk_free: Option<u64>,
+    /// Title of the programme on air, if any.
     pub now_playing: Option<String>,
+    /// Bulletins announced to the box whose audio has not fully arrived.
+    #[serde(default)]
+    pub transfers: Vec<Transfer>,
+}
+
+impl Status {
+    /// A status saying only `state` ("online" or "offline") as of now; the caller fills in the
+    /// rest. The last will is exactly this with "offline".
+    pub fn new(box_id: &str, state: &str) -> Status {
+        Status {
+            v: VERSION,
+            box_id: box_id.to_owned(),
+            state: state.to_owned(),
+            at: Some(Utc::now()),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            revisions: Default::default(),
+            disk_free: None,
+            now_playing: None,
+            transfers: Vec::new(),
+        }
+    }
+}
+
+/// A bulletin still being fetched, as a box's status lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    pub bulletin: String,
+    pub chunks_held: usize,
+    pub chunks: usize,
 }
 
 /// One entry of a box's event stream, sent QoS 1 from its durable outbox. (No

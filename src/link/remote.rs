@@ -4,19 +4,30 @@
 //! Everything the box tells the district (receipts, rejections, as-run entries) goes through the
 //! store's outbox first, so an outage or a reboot loses none of it; `flush` publishes the queue
 //! whenever the link is up.
+//!
+//! A queued event leaves the outbox only when the broker has *routed* it: the box subscribes to
+//! its own events topic and deletes a row when its copy comes back. rumqttc reports a PUBACK by
+//! packet id only, and packet ids are reused and re-sent across reconnects, so tying one back to
+//! an outbox row is guesswork; the echo is end-to-end and survives restarts (the broker queues it
+//! in the persistent session). An event not echoed within [`RESEND_AFTER`], or in flight when
+//! the connection dropped, is sent again: delivery is at least once, and the district drops
+//! duplicates by `seq`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc::Receiver;
+use tokio::time::Instant;
 
 use super::bulletins::{Bulletins, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
-use super::protocol::{Event, EventBody, Manifest, Status, VERSION, topic};
+use super::protocol::{Event, EventBody, Manifest, Status, Transfer, VERSION, topic};
 use crate::config::Config;
 use crate::schedule::LoadOptions;
-use crate::store::{AsRunEntry, Store, StoreError};
+use crate::store::{AsRunEntry, Store, StoreError, free_space};
 use crate::trust::Keyring;
 
 /// How many queued messages one flush sends (the rest go on the next).
@@ -24,21 +35,44 @@ const FLUSH_BATCH: usize = 64;
 /// Chunks asked for at once: enough to keep a 3G link busy, few enough that a reconnect
 /// re-sends little.
 const CHUNK_WINDOW: usize = 8;
+/// How long an event may go unconfirmed before it is sent again.
+pub const RESEND_AFTER: Duration = Duration::from_secs(30);
+/// How often the status is re-published when nothing else changed it (disk space drifts, and
+/// the district's "last seen" should not go stale on a quiet box).
+const STATUS_EVERY: Duration = Duration::from_secs(600);
 
 pub struct Remote {
     link: Link,
     events: Receiver<LinkEvent>,
     inbox: Inbox,
     bulletins: Bulletins,
+    state_dir: PathBuf,
+    /// This box's events topic, subscribed to for the echo that confirms delivery.
+    events_topic: String,
     /// Chunk topics subscribed to right now.
-    fetching: std::collections::BTreeSet<String>,
+    fetching: BTreeSet<String>,
+    /// Outbox rows published but not yet echoed back, with when they went out.
+    in_flight: BTreeMap<u64, Instant>,
+    now_playing: Option<String>,
     connected: bool,
+    next_housekeeping: Instant,
+    last_status: Instant,
+}
+
+/// What wakes the link side of the daemon.
+#[derive(Debug)]
+pub enum RemoteEvent {
+    Link(LinkEvent),
+    /// Time to re-send unconfirmed events and refresh the status.
+    Housekeeping,
 }
 
 /// What the daemon must do after a link event.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Handled {
     pub schedules_changed: bool,
+    /// Something the status shows changed (it has been re-published).
+    pub status_changed: bool,
 }
 
 impl Remote {
@@ -56,11 +90,13 @@ impl Remote {
         link_config.keep_alive = settings.keep_alive;
         link_config.last_will = Some((
             topic::status(&config.box_id),
-            status_bytes(&config.box_id, "offline", BTreeMap::new()),
+            status_bytes(Status::new(&config.box_id, "offline")),
         ));
+        let events_topic = topic::events(&config.box_id);
         let subscriptions = scopes
             .iter()
             .flat_map(|s| [topic::schedule(s), topic::bulletins(s)])
+            .chain([events_topic.clone()])
             .collect();
         let (link, events) = Link::start(link_config, subscriptions)?;
         let inbox = Inbox {
@@ -79,33 +115,60 @@ impl Remote {
             events,
             inbox,
             bulletins: Bulletins::new(&config.state_dir),
-            fetching: Default::default(),
+            state_dir: config.state_dir.clone(),
+            events_topic,
+            fetching: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
+            now_playing: None,
             connected: false,
+            next_housekeeping: Instant::now() + RESEND_AFTER,
+            last_status: Instant::now(),
         }))
     }
 
-    /// The next event from the connection (pending forever once the connection task is gone).
-    pub async fn next_event(&mut self) -> LinkEvent {
-        match self.events.recv().await {
-            Some(event) => event,
-            None => std::future::pending().await,
+    /// The next event from the connection, or the housekeeping timer.
+    pub async fn next_event(&mut self) -> RemoteEvent {
+        tokio::select! {
+            event = self.events.recv() => match event {
+                Some(event) => RemoteEvent::Link(event),
+                // The connection task is gone (shut down): only the timer is left.
+                None => std::future::pending().await,
+            },
+            () = tokio::time::sleep_until(self.next_housekeeping) => RemoteEvent::Housekeeping,
         }
     }
 
     /// Acts on one event: stores what is accepted, acknowledges it, reports, publishes status.
     pub async fn handle(
         &mut self,
-        event: LinkEvent,
+        event: RemoteEvent,
         store: &mut Store,
     ) -> Result<Handled, StoreError> {
         let mut handled = Handled::default();
+        let event = match event {
+            RemoteEvent::Link(event) => event,
+            RemoteEvent::Housekeeping => {
+                self.next_housekeeping = Instant::now() + RESEND_AFTER;
+                if self.connected && self.last_status.elapsed() >= STATUS_EVERY {
+                    self.publish_status(store).await?;
+                }
+                self.flush(store).await?;
+                return Ok(handled);
+            }
+        };
         match event {
             LinkEvent::Connected { .. } => {
                 self.connected = true;
+                // Whatever was in flight may have died with the old connection.
+                self.in_flight.clear();
                 self.publish_status(store).await?;
                 for manifest in stored_manifests(store)? {
                     self.fetch(&manifest).await;
                 }
+            }
+            LinkEvent::Message(message) if message.topic == self.events_topic => {
+                self.confirm(store, &message.payload)?;
+                let _ = self.link.ack(&message).await;
             }
             LinkEvent::Message(message) if topic::parse_chunk(&message.topic).is_some() => {
                 self.chunk(store, &message).await?;
@@ -128,6 +191,7 @@ impl Remote {
                     Verdict::BulletinAnnounced(manifest) => {
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
                         self.fetch(manifest).await;
+                        handled.status_changed = true;
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("bulletin {} manifest", manifest.id),
@@ -153,7 +217,7 @@ impl Remote {
                 if let Err(e) = self.link.ack(&message).await {
                     tracing::debug!(error = %e, "ack not sent; the broker will re-deliver");
                 }
-                if handled.schedules_changed {
+                if handled.schedules_changed || handled.status_changed {
                     self.publish_status(store).await?;
                 }
             }
@@ -197,6 +261,7 @@ impl Remote {
             Ok(Progress::Partial { .. }) => None,
             Ok(Progress::Complete(path)) => {
                 tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
+                self.publish_status(store).await?;
                 Some(EventBody::Received {
                     topic: message.topic.clone(),
                     what: format!("bulletin {} complete", manifest.id),
@@ -249,17 +314,45 @@ impl Remote {
         Ok(())
     }
 
-    /// Publishes queued messages while the link is up. Each is removed once handed to the
-    /// connection (see the note on `Link::publish`: queued in a persistent session, not yet
-    /// confirmed by the broker).
+    /// Deletes the outbox row whose echo came back (see the module notes).
+    fn confirm(&mut self, store: &mut Store, payload: &[u8]) -> Result<(), StoreError> {
+        match serde_json::from_slice::<Event>(payload) {
+            Ok(event) if event.box_id == self.inbox.box_id => {
+                self.in_flight.remove(&event.seq);
+                if store.delivered(event.seq, payload)? {
+                    tracing::debug!(seq = event.seq, "event delivered");
+                }
+            }
+            _ => {
+                tracing::warn!(topic = %self.events_topic, "unexpected message on this box's events topic")
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes queued events while the link is up: those never sent on this connection and
+    /// those unconfirmed for [`RESEND_AFTER`]. Rows stay until their echo arrives.
     pub async fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
         if !self.connected {
             return Ok(());
         }
         for (seq, topic, payload) in store.outbox(FLUSH_BATCH)? {
-            match self.link.publish(&topic, payload, false).await {
-                Ok(()) => store.sent(seq)?,
-                Err(LinkError::TooLarge { .. }) => store.sent(seq)?, // can never go; don't block the queue
+            if self
+                .in_flight
+                .get(&seq)
+                .is_some_and(|sent| sent.elapsed() < RESEND_AFTER)
+            {
+                continue;
+            }
+            match self.link.publish(&topic, payload.clone(), false).await {
+                Ok(()) => {
+                    self.in_flight.insert(seq, Instant::now());
+                }
+                Err(e @ LinkError::TooLarge { .. }) => {
+                    // It can never go; keeping it would block the queue for good.
+                    tracing::error!(seq, error = %e, "event dropped from the outbox");
+                    store.delivered(seq, &payload)?;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox flush stopped");
                     break;
@@ -269,16 +362,47 @@ impl Remote {
         Ok(())
     }
 
+    /// Tells the district what is on air now (None: nothing).
+    pub async fn on_air(&mut self, store: &Store, title: Option<String>) -> Result<(), StoreError> {
+        self.now_playing = title;
+        self.publish_status(store).await
+    }
+
     async fn publish_status(&mut self, store: &Store) -> Result<(), StoreError> {
+        if !self.connected {
+            return Ok(());
+        }
         let revisions = store
             .remote_schedules()?
             .into_iter()
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
-        let payload = status_bytes(&self.inbox.box_id, "online", revisions);
+        let transfers = stored_manifests(store)?
+            .into_iter()
+            .filter_map(|manifest| {
+                let missing = self.bulletins.missing(&manifest).len();
+                (missing > 0).then(|| Transfer {
+                    chunks_held: manifest.chunks.len() - missing,
+                    chunks: manifest.chunks.len(),
+                    bulletin: manifest.id,
+                })
+            })
+            .collect();
+        let status = Status {
+            revisions,
+            disk_free: free_space(&self.state_dir),
+            now_playing: self.now_playing.clone(),
+            transfers,
+            ..Status::new(&self.inbox.box_id, "online")
+        };
+        self.last_status = Instant::now();
         if let Err(e) = self
             .link
-            .publish(&topic::status(&self.inbox.box_id), payload, true)
+            .publish(
+                &topic::status(&self.inbox.box_id),
+                status_bytes(status),
+                true,
+            )
             .await
         {
             tracing::warn!(error = %e, "status not published");
@@ -291,16 +415,6 @@ impl Remote {
     }
 }
 
-fn status_bytes(box_id: &str, state: &str, revisions: BTreeMap<String, u64>) -> Vec<u8> {
-    let status = Status {
-        v: VERSION,
-        box_id: box_id.to_owned(),
-        state: state.to_owned(),
-        at: Some(Utc::now()),
-        version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-        revisions,
-        disk_free: None,
-        now_playing: None,
-    };
+fn status_bytes(status: Status) -> Vec<u8> {
     serde_json::to_vec(&status).unwrap_or_default()
 }

@@ -106,6 +106,19 @@ impl TestBox {
             .collect()
     }
 
+    /// Events still in the box's outbox (not yet confirmed delivered), read straight from its
+    /// SQLite store beside the running daemon.
+    pub fn outbox_len(&self) -> usize {
+        let db = self.path("state/loaxa.db");
+        let conn =
+            rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("store opens");
+        conn.query_row("SELECT count(*) FROM outbox", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .expect("outbox readable") as usize
+    }
+
     /// Polls the as-run log until `done` holds for it, or panics after `timeout`.
     pub fn wait_for_log(
         &self,
