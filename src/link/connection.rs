@@ -349,7 +349,25 @@ impl Link {
             .map_err(|_| LinkError::Closed)
     }
 
-    /// Removes a subscription made with `subscribe` (or given to `start`).
+    /// Subscribes (QoS 1) for as long as the broker keeps this session, *without* re-making
+    /// the subscription on every CONNACK. For what is fetched once, such as retained audio
+    /// chunks: re-subscribing makes the broker send the retained message again, on top of the
+    /// copy it redelivers from the session, so a flaky link would pay for each chunk two or
+    /// three times. The caller re-makes these when a CONNACK says the session is gone
+    /// (`session_present = false`).
+    pub async fn subscribe_in_session(&self, filter: &str) -> Result<(), LinkError> {
+        if filter.is_empty() {
+            return Err(LinkError::InvalidTopic(filter.to_string()));
+        }
+        self.shared
+            .client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .map_err(|_| LinkError::Closed)
+    }
+
+    /// Removes a subscription made with `subscribe` or `subscribe_in_session` (or given to
+    /// `start`).
     pub async fn unsubscribe(&self, filter: &str) -> Result<(), LinkError> {
         if let Ok(mut subscriptions) = self.shared.subscriptions.lock() {
             subscriptions.remove(filter);

@@ -51,6 +51,8 @@ pub struct Remote {
     events_topic: String,
     /// Chunk topics subscribed to right now.
     fetching: BTreeSet<String>,
+    /// When the last chunk arrived (or the fetch was last asked for again).
+    last_chunk: Instant,
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
@@ -118,6 +120,7 @@ impl Remote {
             state_dir: config.state_dir.clone(),
             events_topic,
             fetching: BTreeSet::new(),
+            last_chunk: Instant::now(),
             in_flight: BTreeMap::new(),
             now_playing: None,
             connected: false,
@@ -152,15 +155,25 @@ impl Remote {
                 if self.connected && self.last_status.elapsed() >= STATUS_EVERY {
                     self.publish_status(store).await?;
                 }
+                if self.connected
+                    && !self.fetching.is_empty()
+                    && self.last_chunk.elapsed() >= RESEND_AFTER
+                {
+                    self.refetch().await;
+                }
                 self.flush(store).await?;
                 return Ok(handled);
             }
         };
         match event {
-            LinkEvent::Connected { .. } => {
+            LinkEvent::Connected { session_present } => {
                 self.connected = true;
                 // Whatever was in flight may have died with the old connection.
                 self.in_flight.clear();
+                if !session_present {
+                    // The broker forgot the chunk subscriptions; make them again.
+                    self.fetching.clear();
+                }
                 self.publish_status(store).await?;
                 for manifest in stored_manifests(store)? {
                     self.fetch(&manifest).await;
@@ -237,9 +250,22 @@ impl Remote {
             .take(CHUNK_WINDOW.saturating_sub(self.fetching.len()))
             .collect();
         for chunk_topic in wanted {
-            if self.link.subscribe(&chunk_topic).await.is_ok() {
+            if self.link.subscribe_in_session(&chunk_topic).await.is_ok() {
                 self.fetching.insert(chunk_topic);
             }
+        }
+    }
+
+    /// Asks again for the chunks being fetched. A SUBSCRIBE lost with a dropped connection
+    /// (rumqttc does not re-send those) would otherwise leave a transfer waiting for ever.
+    async fn refetch(&mut self) {
+        tracing::warn!(
+            chunks = self.fetching.len(),
+            "no chunk arrived for a while; asking again"
+        );
+        self.last_chunk = Instant::now();
+        for chunk_topic in &self.fetching {
+            let _ = self.link.subscribe_in_session(chunk_topic).await;
         }
     }
 
@@ -248,9 +274,11 @@ impl Remote {
         let Some((sha, index)) = topic::parse_chunk(&message.topic) else {
             return Ok(());
         };
-        if self.fetching.remove(&message.topic) {
-            let _ = self.link.unsubscribe(&message.topic).await;
-        }
+        // Unsubscribed even if not asked for by this process: it may be left over in the
+        // session from before a restart.
+        self.fetching.remove(&message.topic);
+        self.last_chunk = Instant::now();
+        let _ = self.link.unsubscribe(&message.topic).await;
         let Some(manifest) = stored_manifests(store)?
             .into_iter()
             .find(|m| m.sha256 == sha)
