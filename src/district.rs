@@ -21,8 +21,8 @@ const CONFIRM_WAIT: Duration = Duration::from_secs(10);
 pub enum PublishError {
     #[error("{0}")]
     Link(#[from] LinkError),
-    #[error("cannot reach the broker at {0} (is it running?)")]
-    Unreachable(String),
+    #[error("cannot reach the broker at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
     #[error("the broker did not confirm the new schedule within {0:?}")]
     NotConfirmed(Duration),
     #[error(
@@ -182,17 +182,42 @@ pub async fn publish_bulletin(
     result
 }
 
-async fn wait_connected(
+/// Waits for the broker to accept the connection; gives up at once if it refuses us.
+pub async fn wait_connected(
     events: &mut tokio::sync::mpsc::Receiver<LinkEvent>,
     url: &str,
 ) -> Result<(), PublishError> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + CONNECT_WAIT;
+    let mut last_failure = None;
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Some(LinkEvent::Connected { .. })) => return Ok(()),
-            Ok(Some(_)) => continue,
-            _ => return Err(PublishError::Unreachable(url.to_owned())),
+            Ok(Some(LinkEvent::Disconnected {
+                reason, refused, ..
+            })) => {
+                if refused {
+                    return Err(unreachable(url, Some(reason)));
+                }
+                last_failure = Some(reason);
+            }
+            Ok(Some(LinkEvent::Message(_))) => {}
+            _ => return Err(unreachable(url, last_failure)),
         }
+    }
+}
+
+/// How long a district command waits for the broker to accept it.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
+pub fn unreachable(url: &str, reason: Option<String>) -> PublishError {
+    PublishError::Unreachable {
+        url: url.to_owned(),
+        reason: reason.unwrap_or_else(|| {
+            format!(
+                "no answer within {} s (is it running?)",
+                CONNECT_WAIT.as_secs()
+            )
+        }),
     }
 }
 

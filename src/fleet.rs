@@ -11,12 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::district::{Broker, PublishError};
+use crate::district::{Broker, PublishError, wait_connected};
 use crate::link::connection::{Link, LinkEvent};
 use crate::link::protocol::{Event, EventBody, Status, Transfer, VERSION, is_name, topic};
-
-/// How long to wait for the broker to accept the connection before calling it unreachable.
-const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// The client id is *fixed* per district machine: `loaxa-fleet-HOSTNAME`.
 ///
@@ -63,27 +60,20 @@ pub async fn collect(broker: &Broker, wait: Duration) -> Result<Vec<BoxRow>, Pub
     let config = broker.link_config(client_id());
     let filters = vec![topic::status("+"), topic::events("+")];
     let (link, mut events) = Link::start(config, filters)?;
+    if let Err(e) = wait_connected(&mut events, &broker.url).await {
+        link.shutdown().await;
+        return Err(e);
+    }
     let mut fleet = Fleet::default();
-    let mut connected = false;
-    let mut deadline = tokio::time::Instant::now() + CONNECT_WAIT;
+    let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        match event {
-            LinkEvent::Connected { .. } if !connected => {
-                connected = true;
-                deadline = tokio::time::Instant::now() + wait;
-            }
-            LinkEvent::Message(message) => {
-                fleet.absorb(&message.topic, &message.payload);
-                // Acked once absorbed, so the session queue does not fill up with what we read.
-                let _ = link.ack(&message).await;
-            }
-            _ => {}
+        if let LinkEvent::Message(message) = event {
+            fleet.absorb(&message.topic, &message.payload);
+            // Acked once absorbed, so the session queue does not fill up with what we read.
+            let _ = link.ack(&message).await;
         }
     }
     link.shutdown().await;
-    if !connected {
-        return Err(PublishError::Unreachable(broker.url.clone()));
-    }
     Ok(fleet.rows())
 }
 

@@ -213,6 +213,10 @@ pub enum LinkEvent {
     Disconnected {
         reason: String,
         retry_in: Duration,
+        /// The broker refused us (login, or a certificate we do not trust): retrying will not
+        /// help until someone changes a configuration. The link retries anyway, since a box
+        /// must come back by itself once the broker is fixed; one-shot commands give up.
+        refused: bool,
     },
     Message(Incoming),
 }
@@ -661,7 +665,16 @@ impl ConnectionTask {
                         attempt,
                         "mqtt disconnected"
                     );
-                    emit(&self.events, LinkEvent::Disconnected { reason, retry_in }).await;
+                    let refused = is_refusal(&error);
+                    emit(
+                        &self.events,
+                        LinkEvent::Disconnected {
+                            reason,
+                            retry_in,
+                            refused,
+                        },
+                    )
+                    .await;
                     tokio::select! {
                         biased;
                         _ = stop_requested(&mut self.stop) => break,
@@ -701,10 +714,34 @@ async fn emit(events: &mpsc::Sender<LinkEvent>, event: LinkEvent) {
     let _ = events.send(event).await;
 }
 
+/// What went wrong, in the words an operator needs, with the setting to check.
 fn describe(error: &ConnectionError) -> String {
+    use rumqttc::ConnectReturnCode as Code;
     match error {
-        ConnectionError::ConnectionRefused(code) => format!("connection refused: {code:?}"),
+        ConnectionError::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
+            "the broker refused the login: wrong username or password".into()
+        }
+        ConnectionError::ConnectionRefused(Code::BadClientId) => {
+            "the broker refused the client id (box_id)".into()
+        }
+        ConnectionError::ConnectionRefused(code) => format!("the broker refused us: {code:?}"),
+        ConnectionError::Tls(_) if is_refusal(error) => format!(
+            "TLS: the broker's certificate is not trusted or not for this host ({error}): \
+             check ca_file and the host name in the url"
+        ),
         other => other.to_string(),
+    }
+}
+
+/// Whether the broker (or its certificate) turned us away, as opposed to a network failure.
+fn is_refusal(error: &ConnectionError) -> bool {
+    match error {
+        ConnectionError::ConnectionRefused(_) => true,
+        ConnectionError::Tls(rumqttc::TlsError::Io(io)) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        ConnectionError::Tls(_) => true,
+        _ => false,
     }
 }
 

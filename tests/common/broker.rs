@@ -24,6 +24,8 @@ pub struct Broker {
     port: u16,
     child: Option<Child>,
     tls: bool,
+    /// (user, password) pairs; when set, anonymous clients are refused.
+    logins: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -39,7 +41,16 @@ impl Broker {
         Broker::start_with(true)
     }
 
+    /// A TLS broker that admits only the given users (and no anonymous client).
+    pub fn start_tls_with_logins(logins: &[(&str, &str)]) -> Broker {
+        Broker::start_with_logins(true, logins)
+    }
+
     fn start_with(tls: bool) -> Broker {
+        Broker::start_with_logins(tls, &[])
+    }
+
+    fn start_with_logins(tls: bool, logins: &[(&str, &str)]) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("loaxa-broker-")
             .tempdir()
@@ -52,10 +63,15 @@ impl Broker {
             port: 0,
             child: None,
             tls,
+            logins: logins
+                .iter()
+                .map(|(user, password)| (user.to_string(), password.to_string()))
+                .collect(),
         };
         if tls {
             broker.make_certificates();
         }
+        broker.make_password_file();
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
             broker.port = free_port();
@@ -154,6 +170,21 @@ impl Broker {
         }
     }
 
+    fn make_password_file(&self) {
+        let file = self.dir.path().join("passwd");
+        for (user, password) in &self.logins {
+            let status = Command::new("mosquitto_passwd")
+                .args(if file.exists() { &["-b"][..] } else { &["-c", "-b"] })
+                .arg(&file)
+                .args([user, password])
+                .status()
+                .expect("run mosquitto_passwd");
+            assert!(status.success(), "mosquitto_passwd failed");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(&file, fs::Permissions::from_mode(0o644));
+    }
+
     /// The broker's log, for failure messages.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
@@ -214,7 +245,7 @@ impl Broker {
         let dir = self.dir.path().display();
         let config = format!(
             "listener {port} 127.0.0.1\n\
-             allow_anonymous true\n\
+             allow_anonymous {anonymous}\n\
              persistence true\n\
              persistence_location {dir}/\n\
              persistence_file mosquitto.db\n\
@@ -225,13 +256,19 @@ impl Broker {
              log_type all\n\
              connection_messages true\n",
             port = self.port,
+            anonymous = self.logins.is_empty(),
         );
+        let logins = if self.logins.is_empty() {
+            String::new()
+        } else {
+            format!("password_file {dir}/passwd\n")
+        };
         let tls = if self.tls {
             format!("cafile {dir}/ca.pem\ncertfile {dir}/server.pem\nkeyfile {dir}/server.key\n")
         } else {
             String::new()
         };
-        fs::write(self.config_path(), config + &tls).expect("write mosquitto.conf");
+        fs::write(self.config_path(), config + &tls + &logins).expect("write mosquitto.conf");
     }
 
     /// Spawns mosquitto on `self.port` and waits until it accepts connections; on failure
