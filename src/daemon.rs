@@ -262,10 +262,10 @@ impl Daemon<'_> {
         let (outcome, detail) = judge(&report, note);
         self.store
             .finish(row, report.started, report.ended, outcome, &detail)?;
+        self.report_as_run(row).await?;
         if let Some(remote) = &mut self.remote {
             remote.on_air(&self.store, None).await?;
         }
-        self.report_as_run(row).await?;
         match outcome {
             Outcome::Aired => {
                 tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")

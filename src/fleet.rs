@@ -46,7 +46,8 @@ pub struct BoxRow {
     pub transfers: Vec<Transfer>,
     /// Free space for the box's state, in bytes.
     pub disk_free: Option<u64>,
-    /// The program of the newest as-run event with outcome "aired" (highest `seq`).
+    /// The program that last aired in full: from the box's status, or from an as-run event
+    /// received in this run if newer (highest `seq`).
     pub last_aired: Option<String>,
     /// When that program started (its scheduled time if the box did not say). Kept as UTC here,
     /// shown in the box time zone by [`table`], so the row stays data rather than text.
@@ -151,6 +152,12 @@ impl Fleet {
             row.revisions = status.revisions;
             row.transfers = status.transfers;
             row.disk_free = status.disk_free.or(row.disk_free);
+        }
+        if let Some(last) = status.last_aired
+            && row.last_aired_at.is_none_or(|known| last.started > known)
+        {
+            row.last_aired = Some(last.program);
+            row.last_aired_at = Some(last.started);
         }
         // Whatever an offline box was airing has stopped.
         row.on_air = status.now_playing.filter(|_| status.state != "offline");

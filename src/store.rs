@@ -550,6 +550,22 @@ impl Store {
         rows.into_iter().map(|raw| self.entry_from(raw)).collect()
     }
 
+    /// The as-run entry that started airing last among those that aired in full.
+    pub fn last_aired(&self) -> Result<Option<AsRunEntry>, StoreError> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!(
+                    "{SELECT_ENTRY} WHERE outcome = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+                ),
+                params![Outcome::Aired.to_string()],
+                raw_entry,
+            )
+            .optional()
+            .map_err(self.sqlite())?;
+        raw.map(|raw| self.entry_from(raw)).transpose()
+    }
+
     /// One as-run row by id.
     pub fn entry(&self, id: i64) -> Result<AsRunEntry, StoreError> {
         let raw = self

@@ -122,9 +122,16 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
 fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_only() {
     let broker = Broker::start();
     let district = District::new();
-    let ours = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let ours = [
+        district.linked_box(&broker, "pd-01", "phu-dong", ""),
+        district.linked_box(&broker, "pd-02", "phu-dong", ""),
+    ];
     let other = district.linked_box(&broker, "kh-01", "khac", "");
-    let daemons = [ours.start_daemon("out.wav"), other.start_daemon("out.wav")];
+    let daemons: Vec<Daemon> = ours
+        .iter()
+        .chain([&other])
+        .map(|b| b.start_daemon("out.wav"))
+        .collect();
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
     let key = district.key().display().to_string();
@@ -155,33 +162,75 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let log = ours.wait_for_log(Duration::from_secs(40), |log| {
-        log.iter().any(|e| e["outcome"] != "airing")
-    });
+    for commune_box in &ours {
+        let log = commune_box.wait_for_log(Duration::from_secs(40), |log| {
+            log.iter().any(|e| e["outcome"] != "airing")
+        });
+        assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+    }
+    let fleet = run(&["fleet", "--broker", &broker.url(), "--wait", "2"]);
+    assert!(fleet.status.success(), "{}", stderr(&fleet));
+    let fleet = stdout(&fleet);
     for daemon in daemons {
         assert!(daemon.stop());
     }
-    assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+    println!("{fleet}");
+    let row = |box_id: &str| {
+        fleet
+            .lines()
+            .find(|l| l.starts_with(box_id))
+            .unwrap_or_else(|| panic!("{box_id} missing from the fleet table:\n{fleet}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for box_id in ["pd-01", "pd-02"] {
+        let row = row(box_id);
+        assert_eq!(row[1], "online");
+        assert_eq!(row[4], "commune/phu-dong=1", "{fleet}");
+        assert_eq!(
+            &row[row.len() - 4..row.len() - 2],
+            ["sang", "at"],
+            "last aired: {fleet}"
+        );
+    }
+    assert_eq!(
+        row("kh-01")[4],
+        "-",
+        "the other commune's box holds no revision"
+    );
 
-    // The box holds the file, byte for byte, under its hash.
     let original = std::fs::read(&audio).unwrap();
     let sha = loaxa::link::bulletins::hex_sha256(&original);
-    let stored = std::fs::read(ours.path(&format!("state/bulletins/{sha}.mp3")))
-        .expect("the bulletin is stored");
-    assert_eq!(stored, original);
+    let reference = ffmpeg_decode(&audio, 44_100);
+    for commune_box in &ours {
+        // The box holds the file, byte for byte, under its hash.
+        let stored = std::fs::read(commune_box.path(&format!("state/bulletins/{sha}.mp3")))
+            .expect("the bulletin is stored");
+        assert_eq!(stored, original);
+        // And it aired on the second, as the core daemon airs local files.
+        let recording = Recording::read(&commune_box.path("out.wav"));
+        let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
+        let error_ms = recording
+            .ms(heard - onset(&reference, 0.02).unwrap() as i64 - recording.index_at(instant));
+        assert!(
+            error_ms.abs() <= 10.0,
+            "first sample {error_ms:+.2} ms from the instant"
+        );
+        let (_, similarity) = best_alignment(
+            &recording.left,
+            &reference[..44_100],
+            heard - onset(&reference, 0.02).unwrap() as i64,
+            2,
+        );
+        assert!(
+            similarity > 0.95,
+            "the aired audio is the bulletin: {similarity}"
+        );
+    }
     assert!(
         !other.path(&format!("state/bulletins/{sha}.mp3")).exists(),
         "the other commune's box did not fetch it"
     );
-
-    // And it aired on the second, as the core daemon airs local files.
-    let recording = Recording::read(&ours.path("out.wav"));
-    let reference = ffmpeg_decode(&audio, recording.rate);
-    let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
-    let error_ms =
-        recording.ms(heard - onset(&reference, 0.02).unwrap() as i64 - recording.index_at(instant));
-    assert!(
-        error_ms.abs() <= 10.0,
-        "first sample {error_ms:+.2} ms from the instant"
-    );
+    assert!(other.as_run().is_empty(), "and aired nothing");
 }

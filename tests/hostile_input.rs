@@ -1,26 +1,148 @@
-//! Hostile input over the link, end to end: an oversized message on a box's schedule topic is
-//! refused with a clear log line, and the box keeps airing the schedule it already holds.
+//! Hostile input over the link, end to end: a schedule signed by an unknown key, a tampered
+//! signed payload, an old revision replayed, a manifest whose chunks do not match their hashes,
+//! malformed JSON and a 50 MB message each get a clear log line and a `rejected` event for the
+//! district, and the box keeps airing the schedule it holds. Real Mosquitto, real binaries.
 
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::broker::Broker;
 use common::*;
+use loaxa::link::bulletins::hex_sha256;
+use loaxa::link::protocol::{Document, Envelope, Manifest};
+use loaxa::trust::SecretKey;
+
+const TOPIC: &str = "loaxa/commune/phu-dong/schedule";
+
+fn mosquitto_pub(broker: &Broker, topic: &str, payload: &[u8]) {
+    let mut child = Command::new("mosquitto_pub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-q",
+            "1",
+            "-r",
+            "-t",
+            topic,
+            "-s",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub runs");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(payload).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// The retained message on `topic`, as the broker holds it.
+fn retained(broker: &Broker, topic: &str) -> Vec<u8> {
+    let out = Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-t",
+            topic,
+            "-C",
+            "1",
+            "-W",
+            "5",
+        ])
+        .output()
+        .expect("mosquitto_sub runs");
+    let mut bytes = out.stdout;
+    bytes.pop(); // mosquitto_sub's newline
+    bytes
+}
+
+/// `mosquitto_sub` as the district, with a persistent session so events queue while it is away.
+fn district_events(broker: &Broker, wait: &str) -> Vec<serde_json::Value> {
+    let out = Command::new("mosquitto_sub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-c",
+            "-i",
+            "district-test",
+            "-q",
+            "1",
+        ])
+        .args(["-t", "loaxa/events/pd-01", "-W", wait])
+        .output()
+        .expect("mosquitto_sub runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
 
 #[test]
-fn a_50_mb_message_on_the_schedule_topic_is_refused_and_the_box_airs_its_current_schedule() {
+fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedule_anyway() {
     let broker = Broker::start();
     let district = District::new();
+    let stranger = District::new();
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    district_events(&broker, "1"); // makes the district's session
     let daemon = test_box.start_daemon("out.wav");
 
-    let (at, _) = local_second_ahead(Duration::from_secs(6));
+    let (at, _) = local_second_ahead(Duration::from_secs(16));
     let schedule = district.one_off("still-on", &at, "audio/thong-bao-demo.mp3");
-    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let publish = |by: &District| district_publish(by, &broker, &schedule);
+    publish(&district);
+    std::thread::sleep(Duration::from_millis(500));
+    let revision_1 = retained(&broker, TOPIC);
+    publish(&district); // revision 2, the same programme
 
+    // 1. An old revision replayed.
+    mosquitto_pub(&broker, TOPIC, &revision_1);
+    // 2. A well-formed schedule signed by a key the box does not trust.
+    publish(&stranger);
+    // 3. A genuine envelope whose signed text was altered.
+    let mut envelope: serde_json::Value = serde_json::from_slice(&revision_1).unwrap();
+    let signed = envelope["signed"]
+        .as_str()
+        .unwrap()
+        .replace("\"revision\":1", "\"revision\":9");
+    envelope["signed"] = signed.into();
+    mosquitto_pub(&broker, TOPIC, envelope.to_string().as_bytes());
+    // 4. Malformed JSON.
+    mosquitto_pub(&broker, TOPIC, b"{\"v\":1,\"signed\":");
+    // 5. A correctly signed manifest whose chunk hashes are not those of the chunks on the
+    //    broker (uploaded genuinely, for another commune).
+    let audio = std::path::Path::new(REPO).join("audio/ban-tin-sang.mp3");
+    let out = run(&[
+        "publish",
+        "bulletin",
+        audio.to_str().unwrap(),
+        "--to",
+        "commune/khac",
+        "--key",
+        district.key().to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--id",
+        "that",
+        "--title",
+        "Tin xã khác",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(&audio).unwrap();
+    let manifest: Manifest = serde_json::from_value(serde_json::json!({
+        "scope": "commune/phu-dong", "id": "doi-tra", "title": "forged", "sha256": hex_sha256(&bytes),
+        "size": bytes.len(), "duration_ms": 1000, "codec": "mp3", "chunk_size": 65536,
+        "chunks": [hex_sha256(b"not chunk 0"), hex_sha256(b"not chunk 1")],
+        "valid_until": null, "approver": "x",
+    }))
+    .unwrap();
+    let key = SecretKey::parse(&std::fs::read_to_string(district.key()).unwrap()).unwrap();
+    let sealed = Envelope::seal(&Document::Bulletin(manifest), &key).unwrap();
+    mosquitto_pub(
+        &broker,
+        "loaxa/commune/phu-dong/bulletin/doi-tra",
+        &sealed.to_bytes(),
+    );
+    // 6. 50 MB on the schedule topic.
     let huge = district.dir.path().join("huge.bin");
     std::fs::write(&huge, vec![b'{'; 50 * 1024 * 1024]).unwrap();
     let status = Command::new("mosquitto_pub")
@@ -31,7 +153,7 @@ fn a_50_mb_message_on_the_schedule_topic_is_refused_and_the_box_airs_its_current
             "1",
             "-r",
             "-t",
-            "loaxa/commune/phu-dong/schedule",
+            TOPIC,
             "-f",
         ])
         .arg(&huge)
@@ -39,14 +161,50 @@ fn a_50_mb_message_on_the_schedule_topic_is_refused_and_the_box_airs_its_current
         .unwrap();
     assert!(status.success());
 
-    let log = test_box.wait_for_log(Duration::from_secs(30), |log| {
-        log.iter().any(|e| e["outcome"] == "aired")
+    let log = test_box.wait_for_log(Duration::from_secs(40), |log| {
+        log.iter().any(|e| e["outcome"] != "airing")
     });
-    assert_eq!(log[0]["program_id"], "still-on");
-    assert!(daemon.stop());
-    let daemon_log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
-    assert!(
-        daemon_log.contains("message of 52428800 bytes is over the 262144-byte limit"),
-        "{daemon_log}"
+    assert_eq!(
+        (log[0]["program_id"].as_str(), log[0]["outcome"].as_str()),
+        (Some("still-on"), Some("aired")),
+        "the box aired the schedule it held: {log:#?}"
     );
+    std::thread::sleep(Duration::from_secs(1)); // the last rejections go out
+    assert!(daemon.stop());
+
+    let daemon_log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
+    let rejected: Vec<String> = district_events(&broker, "3")
+        .into_iter()
+        .filter(|e| e["kind"] == "rejected")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected = [
+        "revision 1 is older than the held revision 2 (replay?)",
+        "signed by unknown key",
+        "signature does not match the data",
+        "not valid JSON for envelope",
+        "chunk 0 of doi-tra: ",
+        "chunk 1 of doi-tra: ",
+        "message of 52428800 bytes is over the 262144-byte limit",
+    ];
+    for reason in expected {
+        assert!(
+            rejected.iter().any(|r| r.contains(reason)),
+            "no rejected event saying {reason:?}; events: {rejected:#?}"
+        );
+        assert!(
+            daemon_log.contains(reason),
+            "no log line saying {reason:?}:\n{daemon_log}"
+        );
+    }
+    assert_eq!(
+        rejected.len(),
+        expected.len(),
+        "one rejection each, no loops: {rejected:#?}"
+    );
+}
+
+fn district_publish(by: &District, broker: &Broker, schedule: &std::path::Path) {
+    let out = by.publish_schedule(broker, schedule, "commune/phu-dong", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -378,6 +378,18 @@ pub struct Status {
     /// Bulletins announced to the box whose audio has not fully arrived.
     #[serde(default)]
     pub transfers: Vec<Transfer>,
+    /// The programme that last aired in full, from the box's as-run log: what the district sees
+    /// even if it was not listening to events when it aired.
+    #[serde(default)]
+    pub last_aired: Option<LastAired>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LastAired {
+    pub program: String,
+    pub title: String,
+    pub started: DateTime<Utc>,
 }
 
 impl Status {
@@ -394,6 +406,7 @@ impl Status {
             disk_free: None,
             now_playing: None,
             transfers: Vec::new(),
+            last_aired: None,
         }
     }
 }

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::bulletins::{Bulletins, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
-use super::protocol::{Event, EventBody, Manifest, Status, Transfer, VERSION, topic};
+use super::protocol::{Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic};
 use crate::config::Config;
 use crate::schedule::LoadOptions;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
@@ -53,6 +53,10 @@ pub struct Remote {
     fetching: BTreeSet<String>,
     /// When the last chunk arrived (or the fetch was last asked for again).
     last_chunk: Instant,
+    /// Chunk topics whose content did not match the manifest. Not asked for again until the
+    /// district announces that bulletin anew (or the box restarts): the broker would only hand
+    /// back the same bad retained message, in a loop.
+    refused: BTreeSet<String>,
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
@@ -121,6 +125,7 @@ impl Remote {
             events_topic,
             fetching: BTreeSet::new(),
             last_chunk: Instant::now(),
+            refused: BTreeSet::new(),
             in_flight: BTreeMap::new(),
             now_playing: None,
             connected: false,
@@ -203,6 +208,9 @@ impl Remote {
                     }
                     Verdict::BulletinAnnounced(manifest) => {
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
+                        self.refused.retain(|t| {
+                            topic::parse_chunk(t).is_none_or(|(sha, _)| sha != manifest.sha256)
+                        });
                         self.fetch(manifest).await;
                         handled.status_changed = true;
                         Some(EventBody::Received {
@@ -246,7 +254,7 @@ impl Remote {
             .missing(manifest)
             .into_iter()
             .map(|index| topic::chunk(&manifest.sha256, index))
-            .filter(|t| !self.fetching.contains(t))
+            .filter(|t| !self.fetching.contains(t) && !self.refused.contains(t))
             .take(CHUNK_WINDOW.saturating_sub(self.fetching.len()))
             .collect();
         for chunk_topic in wanted {
@@ -297,6 +305,7 @@ impl Remote {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "chunk refused");
+                self.refused.insert(message.topic.clone());
                 Some(EventBody::Rejected {
                     topic: message.topic.clone(),
                     reason: e.to_string(),
@@ -416,8 +425,14 @@ impl Remote {
                 })
             })
             .collect();
+        let last_aired = store.last_aired()?.map(|entry| LastAired {
+            started: entry.started.unwrap_or(entry.scheduled),
+            program: entry.program_id,
+            title: entry.title,
+        });
         let status = Status {
             revisions,
+            last_aired,
             disk_free: free_space(&self.state_dir),
             now_playing: self.now_playing.clone(),
             transfers,

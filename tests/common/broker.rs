@@ -174,7 +174,11 @@ impl Broker {
         let file = self.dir.path().join("passwd");
         for (user, password) in &self.logins {
             let status = Command::new("mosquitto_passwd")
-                .args(if file.exists() { &["-b"][..] } else { &["-c", "-b"] })
+                .args(if file.exists() {
+                    &["-b"][..]
+                } else {
+                    &["-c", "-b"]
+                })
                 .arg(&file)
                 .args([user, password])
                 .status()
