@@ -53,12 +53,25 @@ impl Agenda {
     ) -> Action {
         // Occurrences exactly at the cursor may not all be recorded yet (two programmes at 05:30).
         let candidates = next_occurrences(programs, cursor - Duration::nanoseconds(1), LOOKAHEAD);
-        let Some(occurrence) = candidates.into_iter().find(|o| !is_recorded(o)) else {
+        let mut unrecorded = candidates.into_iter().filter(|o| !is_recorded(o));
+        let Some(first) = unrecorded.next() else {
             return Action::Idle {
                 next: None,
                 wake_at: None,
             };
         };
+        // Of those due at the same instant, the highest level goes first.
+        let instant = first.scheduled;
+        let occurrence =
+            unrecorded
+                .take_while(|o| o.scheduled == instant)
+                .fold(first, |best, o| {
+                    if o.program.priority > best.program.priority {
+                        o
+                    } else {
+                        best
+                    }
+                });
         let scheduled = occurrence.scheduled;
         if scheduled - self.lead > now {
             return Action::Idle {

@@ -150,6 +150,10 @@ enum PublishCommand {
         /// schedule's directory, as `loaxa validate`)
         #[arg(long)]
         media_dir: Option<PathBuf>,
+        /// The receiving boxes' broadcast window, e.g. `05:00-22:00` (repeat for several;
+        /// default 05:00-22:00): a programme airing outside is refused before it is sent
+        #[arg(long = "window", value_name = "FROM-TO")]
+        windows: Vec<String>,
     },
 }
 
@@ -299,13 +303,37 @@ pub fn main() -> Result<()> {
                         },
                     revision,
                     media_dir,
+                    windows,
                 },
         } => {
             let mut options = LoadOptions::standalone(&file);
             options.media_dir = media_dir.unwrap_or(options.media_dir);
+            if !windows.is_empty() {
+                options.windows = Some(parse_windows(&windows)?);
+            }
             publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
         }
     }
+}
+
+/// `--window 05:00-22:00` flags.
+fn parse_windows(specs: &[String]) -> Result<schedule::windows::Windows> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (from, to) = spec
+                .split_once('-')
+                .with_context(|| format!("--window {spec}: expected FROM-TO, e.g. 05:00-22:00"))?;
+            schedule::windows::RawWindow {
+                from: from.into(),
+                to: to.into(),
+                volume: None,
+            }
+            .resolve()
+            .map_err(|e| anyhow::anyhow!("--window {spec}: {e}"))
+        })
+        .collect::<Result<_>>()
+        .map(schedule::windows::Windows)
 }
 
 fn read_secret_key(path: &Path) -> Result<crate::trust::SecretKey> {
@@ -421,15 +449,10 @@ fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
     let config = config.map(Config::load).transpose()?;
     let mut problems = 0;
     for file in expand_dirs(paths)? {
-        let mut options = match &config {
-            Some(c) => LoadOptions {
-                default_timezone: c.timezone,
-                media_dir: c.media_dir.clone(),
-                check_audio: true,
-            },
+        let options = match &config {
+            Some(c) => LoadOptions::for_box(c, true),
             None => LoadOptions::standalone(&file),
         };
-        options.check_audio = true;
         let loaded = schedule::load_file(&file, &options);
         for error in &loaded.errors {
             eprintln!("{error}");
@@ -472,9 +495,8 @@ fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: us
     let loaded = if files.is_empty() {
         let config = Config::load(config)?;
         let options = LoadOptions {
-            default_timezone: config.timezone,
-            media_dir: config.media_dir.clone(),
-            check_audio: false,
+            windows: None,
+            ..LoadOptions::for_box(&config, false)
         };
         schedule::load_dir(&config.schedules_dir, &options)
     } else {
@@ -482,6 +504,7 @@ fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: us
         for file in expand_dirs(files)? {
             let options = LoadOptions {
                 check_audio: false,
+                windows: None,
                 ..LoadOptions::standalone(&file)
             };
             loaded.merge(schedule::load_file(&file, &options));
@@ -516,16 +539,15 @@ fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path
         })
         .collect();
     let program = Arc::new(Program {
-        id: "play".into(),
-        title: "loaxa play".into(),
-        when: schedule::When::At(Vec::new()),
-        items,
-        priority: schedule::Priority::Normal,
         volume,
-        valid_from: None,
-        valid_until: None,
-        timezone: config.timezone,
-        source: PathBuf::from("command line"),
+        ..Program::immediate(
+            "play",
+            "loaxa play",
+            items,
+            schedule::Priority::Normal,
+            config.timezone,
+            "command line",
+        )
     });
     let spec = output.unwrap_or(config.output.clone());
     let output = Output::open(&spec, config.sample_rate)
@@ -534,6 +556,7 @@ fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path
     let mut player =
         crate::player::Player::start(output, crate::amp::Amp::new(config.amplifier.clone()))?;
     player.air(crate::player::AirRequest {
+        tag: 0,
         program,
         start_at: Utc::now() + chrono::Duration::milliseconds(300),
     });
@@ -652,6 +675,8 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
         state_dir: work.join("state"),
         schedules_dir: schedules_dir.clone(),
         media_dir: root,
+        // The demo airs a few seconds from now, whatever the hour.
+        windows: schedule::windows::Windows::all_day(),
         ..Config::default()
     };
     let start = (Utc::now() + chrono::Duration::seconds(6)).with_timezone(&config.timezone);

@@ -33,6 +33,8 @@ pub struct Config {
     /// How late a programme may still air after its time was missed (box off, busy).
     pub catch_up: Duration,
     pub amplifier: Amplifier,
+    /// When non-emergency audio may air, and how loud (`[[window]]` tables).
+    pub windows: crate::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
     pub link: Option<LinkSettings>,
 }
@@ -104,6 +106,8 @@ struct RawConfig {
     catch_up_minutes: Option<f64>,
     #[serde(default)]
     amplifier: RawAmplifier,
+    #[serde(default, rename = "window")]
+    windows: Vec<crate::schedule::windows::RawWindow>,
     link: Option<RawLink>,
 }
 
@@ -235,9 +239,21 @@ impl Config {
             }),
             None => None,
         };
+        let windows = if raw.windows.is_empty() {
+            crate::schedule::windows::Windows::default()
+        } else {
+            crate::schedule::windows::Windows(
+                raw.windows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| w.resolve().map_err(|e| invalid(format!("window[{i}].{e}"))))
+                    .collect::<Result<_, _>>()?,
+            )
+        };
         Ok(Config {
             box_id,
             link,
+            windows,
             state_dir: resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into())),
             schedules_dir,
             media_dir,

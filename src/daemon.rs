@@ -13,13 +13,14 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::agenda::{Action, Agenda, describe};
+use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::amp::Amp;
 use crate::audio::output::{Output, OutputError};
 use crate::config::Config;
 use crate::link::remote::Remote;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
-use crate::schedule::{self, LoadOptions, Program};
+use crate::schedule::{self, LoadOptions, Priority, Program};
 use crate::store::{Outcome, Store, StoreError};
 
 /// How often the schedules directory is checked for changes (SIGHUP reloads at once).
@@ -77,6 +78,9 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
                 + Duration::from_std(config.amplifier.warm_up).unwrap_or(Duration::zero()),
             catch_up: Duration::from_std(config.catch_up).unwrap_or(Duration::minutes(10)),
         },
+        arbiter: Arbiter::default(),
+        on_air: Vec::new(),
+        retries,
         programs: Vec::new(),
         schedules_seen: None,
         last_reload_check: Instant::now(),
@@ -86,7 +90,6 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         until,
     };
     daemon.reload_schedules(true);
-    daemon.retry_interrupted(retries).await?;
     let result = daemon.main_loop().await;
     if let Some(remote) = daemon.remote.take() {
         remote.shutdown().await;
@@ -102,6 +105,12 @@ struct Daemon<'a> {
     /// The district link, if the box has one.
     remote: Option<Remote>,
     agenda: Agenda,
+    /// Occurrences waiting for the air.
+    arbiter: Arbiter,
+    /// What the player has on its timeline, bottom to top; the top one is heard.
+    on_air: Vec<OnAir>,
+    /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
+    retries: VecDeque<crate::store::AsRunEntry>,
     programs: Vec<Arc<Program>>,
     /// The schedules directory as last loaded, to notice edits.
     schedules_seen: Option<Vec<(PathBuf, SystemTime, u64)>>,
@@ -111,6 +120,22 @@ struct Daemon<'a> {
     announced: Option<(String, DateTime<Utc>)>,
     aired: usize,
     until: RunUntil,
+}
+
+/// A programme handed to the player, and its as-run row.
+struct OnAir {
+    row: i64,
+    occurrence: Occurrence,
+    /// Said in the as-run detail (lateness, retry).
+    note: Option<String>,
+}
+
+/// How a programme goes on air.
+enum Start {
+    /// After whatever the player has (normally nothing).
+    Queue,
+    /// Cutting into what is on air; that one resumes afterwards if `resume`.
+    CutIn { resume: bool },
 }
 
 /// Whether the loop goes on after an action.
@@ -127,6 +152,21 @@ impl Daemon<'_> {
                 self.reload_schedules(false);
             }
             let now = Utc::now();
+            for (occurrence, reason) in self.arbiter.expired(now) {
+                self.record_missed(&occurrence, &reason).await?;
+            }
+            if self.on_air.is_empty() {
+                if let Some(entry) = self.retries.pop_front() {
+                    self.retry(entry).await?;
+                    continue;
+                }
+                if let Some(claim) = self.arbiter.slot_free(now) {
+                    let note = lateness(&claim).map(|l| format!("late by {}, the air was taken", describe(l)));
+                    self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                        .await?;
+                    continue;
+                }
+            }
             let cursor = match self.store.cursor()? {
                 Some(cursor) => cursor,
                 None => {
@@ -135,91 +175,108 @@ impl Daemon<'_> {
                 }
             };
             let store = &self.store;
+            let (arbiter, on_air) = (&self.arbiter, &self.on_air);
             let action = self.agenda.next_action(&self.programs, cursor, now, |o| {
                 // A store that cannot answer counts as "recorded": better to skip than air twice.
-                store
-                    .is_recorded(&o.program.id, o.scheduled)
-                    .unwrap_or(true)
+                arbiter.holds(o)
+                    || on_air.iter().any(|a| a.occurrence == *o)
+                    || store
+                        .is_recorded(&o.program.id, o.scheduled)
+                        .unwrap_or(true)
             });
             let flow = match action {
                 Action::Air {
                     occurrence,
                     start_at,
                     late_by,
-                } => {
-                    let note = late_by
-                        .filter(|l| *l >= ON_TIME)
-                        .map(|l| format!("late by {}", describe(l)));
-                    self.air(&occurrence, start_at, 1, note).await?
-                }
+                } => self.claim(occurrence, start_at, late_by).await?,
                 Action::Miss { occurrence, reason } => {
-                    tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
-                    let program = &occurrence.program;
-                    let row = self.store.record_not_aired(
-                        &program.id,
-                        &program.title,
-                        occurrence.scheduled,
-                        Outcome::Missed,
-                        &reason,
-                    )?;
-                    self.report_as_run(row).await?;
+                    self.record_missed(&occurrence, &reason).await?;
                     Flow::Continue
                 }
                 Action::Idle { next, wake_at } => self.idle(now, next, wake_at).await?,
             };
             if flow == Flow::Exit {
-                return Ok(());
+                return self.shut_down().await;
             }
         }
+    }
+
+    /// An occurrence is due: the window and the arbiter decide whether and how it airs.
+    async fn claim(
+        &mut self,
+        occurrence: Occurrence,
+        start_at: DateTime<Utc>,
+        late_by: Option<Duration>,
+    ) -> Result<Flow, DaemonError> {
+        let program = &occurrence.program;
+        let local = start_at.with_timezone(&program.timezone).time();
+        if program.priority != Priority::Emergency && !self.config.windows.allows(local) {
+            let reason = format!(
+                "refused: {} is outside the broadcast windows ({})",
+                local.format("%H:%M:%S"),
+                self.config.windows
+            );
+            self.record_missed(&occurrence, &reason).await?;
+            return Ok(Flow::Continue);
+        }
+        let on_air = self.on_air.last().map(|a| a.occurrence.program.as_ref());
+        match self.arbiter.claim(Claim { occurrence, start_at }, on_air) {
+            Ruling::Air(claim) => {
+                let note = late_by
+                    .filter(|l| *l >= ON_TIME)
+                    .map(|l| format!("late by {}", describe(l)));
+                self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                    .await?;
+            }
+            Ruling::Cut { claim, resume } => {
+                self.start(&claim.occurrence, claim.start_at, 1, None, Start::CutIn { resume })
+                    .await?;
+            }
+            Ruling::Queued => {
+                tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
-    async fn retry_interrupted(
-        &mut self,
-        entries: VecDeque<crate::store::AsRunEntry>,
-    ) -> Result<(), DaemonError> {
-        for entry in entries {
-            let now = Utc::now();
-            let Some(program) = self
-                .programs
-                .iter()
-                .find(|p| p.id == entry.program_id)
-                .cloned()
-            else {
-                continue;
-            };
-            if now - entry.scheduled > self.agenda.catch_up
-                || self.store.is_settled(&program.id, entry.scheduled)?
-            {
-                continue;
-            }
-            let occurrence = Occurrence {
-                program,
-                scheduled: entry.scheduled,
-            };
-            let note = format!(
-                "retry after interruption, late by {}",
-                describe(now - entry.scheduled)
-            );
-            if self
-                .air(&occurrence, now, entry.attempt + 1, Some(note))
-                .await?
-                == Flow::Exit
-            {
-                break;
-            }
+    async fn retry(&mut self, entry: crate::store::AsRunEntry) -> Result<(), DaemonError> {
+        let now = Utc::now();
+        let Some(program) = self
+            .programs
+            .iter()
+            .find(|p| p.id == entry.program_id)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        if now - entry.scheduled > self.agenda.catch_up
+            || self.store.is_settled(&program.id, entry.scheduled)?
+        {
+            return Ok(());
         }
-        Ok(())
+        let occurrence = Occurrence {
+            program,
+            scheduled: entry.scheduled,
+        };
+        let note = format!(
+            "retry after interruption, late by {}",
+            describe(now - entry.scheduled)
+        );
+        self.start(&occurrence, now, entry.attempt + 1, Some(note), Start::Queue)
+            .await
     }
 
-    /// Writes the as-run row ahead, airs, waits for the report (or a signal), completes the row.
-    async fn air(
+    /// Writes the as-run row ahead and hands the programme to the player.
+    async fn start(
         &mut self,
         occurrence: &Occurrence,
         start_at: DateTime<Utc>,
         attempt: u32,
         note: Option<String>,
-    ) -> Result<Flow, DaemonError> {
+        how: Start,
+    ) -> Result<(), DaemonError> {
         let program = &occurrence.program;
         let row = self.store.begin(
             &program.id,
@@ -228,44 +285,55 @@ impl Daemon<'_> {
             start_at,
             attempt,
         )?;
-        tracing::info!(program = %program.id, title = %program.title, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, "on air");
+        tracing::info!(program = %program.id, title = %program.title, level = %program.priority, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, cut_in = matches!(how, Start::CutIn { .. }), "on air");
         let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
         let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
         let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
-        if !self.player.air(AirRequest {
+        let local = start_at.with_timezone(&program.timezone).time();
+        let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
+        let resolved = Arc::new(Program {
+            volume: resolved.volume * window_volume,
+            ..(*resolved).clone()
+        });
+        let request = AirRequest {
+            tag: row,
             program: resolved,
             start_at,
-        }) {
+        };
+        let sent = match how {
+            Start::Queue => self.player.air(request),
+            Start::CutIn { resume } => self.player.cut_in(request, resume),
+        };
+        if !sent {
             return Err(DaemonError::Start("the player thread has stopped".into()));
         }
+        self.on_air.push(OnAir {
+            row,
+            occurrence: occurrence.clone(),
+            note,
+        });
         if let Some(remote) = &mut self.remote {
             remote
                 .on_air(&self.store, Some(program.title.clone()))
                 .await?;
         }
-        let mut stopping = false;
-        let report = loop {
-            tokio::select! {
-                report = self.player.report() => break report,
-                wake = next_wake(&mut self.signals, &mut self.remote) => {
-                    if self.on_wake(wake).await? == Flow::Exit {
-                        tracing::info!("cutting the programme on air");
-                        self.player.stop();
-                        stopping = true;
-                    }
-                }
-            }
+        Ok(())
+    }
+
+    /// Completes the as-run row of a programme the player is done with.
+    async fn finish(&mut self, report: AirReport) -> Result<(), DaemonError> {
+        let Some(index) = self.on_air.iter().position(|a| a.row == report.tag) else {
+            return Ok(());
         };
-        let Some(report) = report else {
-            return Err(DaemonError::Start("the player thread has stopped".into()));
-        };
-        let (outcome, detail) = judge(&report, note);
-        self.store
-            .finish(row, report.started, report.ended, outcome, &detail)?;
-        self.report_as_run(row).await?;
-        if let Some(remote) = &mut self.remote {
-            remote.on_air(&self.store, None).await?;
+        let done = self.on_air.remove(index);
+        let program = &done.occurrence.program;
+        for mark in &report.marks {
+            tracing::info!(program = %program.id, at = %mark.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), what = %mark.what, "boundary");
         }
+        let (outcome, detail) = judge(&report, done.note);
+        self.store
+            .finish(done.row, report.started, report.ended, outcome, &detail)?;
+        self.report_as_run(done.row).await?;
         match outcome {
             Outcome::Aired => {
                 tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
@@ -274,13 +342,46 @@ impl Daemon<'_> {
                 tracing::warn!(program = %program.id, outcome = %outcome, detail = %detail, "not aired in full")
             }
         }
+        if let Some(remote) = &mut self.remote {
+            let title = self.on_air.last().map(|a| a.occurrence.program.title.clone());
+            remote.on_air(&self.store, title).await?;
+        }
         self.aired += 1;
-        let done = matches!(self.until, RunUntil::Aired(n) if self.aired >= n);
-        Ok(if stopping || done {
-            Flow::Exit
-        } else {
-            Flow::Continue
-        })
+        Ok(())
+    }
+
+    async fn record_missed(
+        &mut self,
+        occurrence: &Occurrence,
+        reason: &str,
+    ) -> Result<(), DaemonError> {
+        tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
+        let program = &occurrence.program;
+        let row = self.store.record_not_aired(
+            &program.id,
+            &program.title,
+            occurrence.scheduled,
+            Outcome::Missed,
+            reason,
+        )?;
+        self.report_as_run(row).await
+    }
+
+    /// Stops the player and records what it was airing as interrupted.
+    async fn shut_down(&mut self) -> Result<(), DaemonError> {
+        self.store.set_cursor(Utc::now())?;
+        if self.on_air.is_empty() {
+            return Ok(());
+        }
+        tracing::info!("cutting the programme on air");
+        self.player.stop();
+        while !self.on_air.is_empty() {
+            match tokio::time::timeout(StdDuration::from_secs(5), self.player.report()).await {
+                Ok(Some(report)) => self.finish(report).await?,
+                _ => break,
+            }
+        }
+        Ok(())
     }
 
     async fn idle(
@@ -305,22 +406,27 @@ impl Daemon<'_> {
             }
         }
         let until_reload = RELOAD_EVERY.saturating_sub(self.last_reload_check.elapsed());
-        let sleep = wake_at
+        let sleep = [wake_at, self.arbiter.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
             .and_then(|w| (w - now).to_std().ok())
             .map_or(until_reload, |d| d.min(until_reload));
         tokio::select! {
             () = tokio::time::sleep(sleep) => Ok(Flow::Continue),
-            wake = next_wake(&mut self.signals, &mut self.remote) => {
-                let flow = self.on_wake(wake).await?;
-                if flow == Flow::Exit {
-                    self.store.set_cursor(Utc::now())?;
-                }
-                Ok(flow)
+            report = self.player.report() => {
+                let Some(report) = report else {
+                    return Err(DaemonError::Start("the player thread has stopped".into()));
+                };
+                self.finish(report).await?;
+                let done = matches!(self.until, RunUntil::Aired(n) if self.aired >= n);
+                Ok(if done && self.on_air.is_empty() { Flow::Exit } else { Flow::Continue })
             }
+            wake = next_wake(&mut self.signals, &mut self.remote) => self.on_wake(wake).await,
         }
     }
 
-    /// A signal or a link event, whether idle or on air.
+    /// A signal or a link event.
     async fn on_wake(&mut self, wake: Wake) -> Result<Flow, DaemonError> {
         match wake {
             Wake::Signal(Received::Reload) => self.reload_schedules(true),
@@ -360,11 +466,7 @@ impl Daemon<'_> {
         if !force && self.schedules_seen.as_ref() == Some(&seen) {
             return;
         }
-        let options = LoadOptions {
-            default_timezone: self.config.timezone,
-            media_dir: self.config.media_dir.clone(),
-            check_audio: false,
-        };
+        let options = LoadOptions::for_box(self.config, false);
         let mut loaded = schedule::load_dir(&self.config.schedules_dir, &options);
         match self.store.remote_schedules() {
             Ok(remote) => {
@@ -407,7 +509,11 @@ fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
     );
     let outcome = match &report.ending {
         Ending::Stopped => {
-            details.push("stopped by the operator or a shutdown".into());
+            details.push("stopped by a shutdown".into());
+            Outcome::Interrupted
+        }
+        Ending::Cut(why) => {
+            details.push(why.clone());
             Outcome::Interrupted
         }
         Ending::OutputFailed(reason) => {

@@ -2,11 +2,12 @@
 //!
 //! Data flow, top to bottom (see `docs/architecture.md`):
 //! schedule files → [`schedule`] (parse, validate, plan occurrences) → [`agenda`] (pure
-//! decisions: air, miss, wait) → [`daemon`] (carries them out, records them in the [`store`]) →
+//! decisions: air, miss, wait) → [`arbiter`] (who gets the air when it is taken) → [`daemon`] (carries them out, records them in the [`store`]) →
 //! [`player`] (one programme at a time) → [`audio`] (decode, convert, output timeline).
 
 pub mod agenda;
 pub mod amp;
+pub mod arbiter;
 pub mod audio;
 pub mod cli;
 pub mod config;

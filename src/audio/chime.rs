@@ -42,6 +42,31 @@ pub fn chime(sample_rate: u32, channels: u16) -> Vec<f32> {
         .collect()
 }
 
+/// The emergency attention tone: two notes a fourth apart (A5, E5) alternating four times,
+/// 0.4 s each, about 3.2 s in all. Longer and more insistent than the chime, so that nobody
+/// mistakes a storm warning for the morning news, but still soft-edged (no clicks).
+pub fn attention_tone(sample_rate: u32, channels: u16) -> Vec<f32> {
+    const STEP: f32 = 0.4;
+    const STEPS: usize = 8;
+    const EDGE: f32 = 0.02;
+    let rate = sample_rate as f32;
+    let frames = (STEP * STEPS as f32 * rate).round() as usize;
+    let mono: Vec<f32> = (0..frames)
+        .map(|frame| {
+            let t = frame as f32 / rate;
+            let step = ((t / STEP) as usize).min(STEPS - 1);
+            let frequency = if step.is_multiple_of(2) { 880.0 } else { 659.26 };
+            let within = t - step as f32 * STEP;
+            let edge = raised_cosine((within / EDGE).min(1.0))
+                * raised_cosine(((STEP - within) / EDGE).min(1.0));
+            PEAK * edge * (TAU * frequency * t).sin()
+        })
+        .collect();
+    mono.iter()
+        .flat_map(|&sample| std::iter::repeat_n(sample, usize::from(channels)))
+        .collect()
+}
+
 fn synthesise(sample_rate: u32) -> Vec<f32> {
     let rate = sample_rate as f32;
     let frames = (LENGTH_SECONDS * rate).round() as usize;

@@ -277,7 +277,16 @@ impl Source {
         out_channels: u16,
         gain: f32,
     ) -> Result<Source, AudioError> {
-        let decoder = Decoder::open(path)?;
+        Source::from_decoder(Decoder::open(path)?, out_rate, out_channels, gain)
+    }
+
+    /// A source over a decoder already opened, on a file or on a live stream.
+    pub fn from_decoder(
+        decoder: Decoder,
+        out_rate: u32,
+        out_channels: u16,
+        gain: f32,
+    ) -> Result<Source, AudioError> {
         let converter = Converter::new(
             decoder.sample_rate(),
             decoder.channels(),
@@ -286,7 +295,7 @@ impl Source {
             gain,
         )
         .map_err(|source| AudioError::Convert {
-            path: path.to_path_buf(),
+            path: decoder.path().to_path_buf(),
             source,
         })?;
         Ok(Source {

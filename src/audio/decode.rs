@@ -6,10 +6,13 @@
 //! looping forever: single bad packets are skipped (as every player does), but a
 //! stream where audio keeps failing to decode is reported as corrupt, with the
 //! position where it went wrong, so a person can find and fix the file.
+//!
+//! The same decoder also reads live streams (the radio relay): there the bytes
+//! come from a socket that cannot seek, and the stream is named by its URL.
 
 use std::fmt;
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +21,7 @@ use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{CODEC_TYPE_AAC, CODEC_TYPE_NULL, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -37,6 +40,16 @@ const MAX_FAILURE_RATIO: u64 = 10;
 /// seen, so one early bad packet does not condemn a long file; at the end of the
 /// stream it is judged whatever the count.
 const MIN_PACKETS_FOR_RATIO: u64 = 20;
+
+/// Undecodable packets forgiven at the start of a live stream, before its
+/// first good one. A relay joins the broadcast wherever the server's buffer
+/// starts, usually mid-frame, and a reader may take a false frame header in
+/// that partial frame for a real one: symphonia's MP3 reader checks that a
+/// second header follows before trusting the first, its ADTS reader does not.
+/// (A join mid-frame is otherwise harmless: the MP3 decoder mutes what refers
+/// to bit-reservoir bytes it never saw, rather than failing.) A file has no
+/// such excuse: its first packet is where its encoder put it.
+const STREAM_LEAD_IN_FAILURES: u32 = MAX_CONSECUTIVE_FAILURES;
 
 /// What a file holds, as found by decoding it.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,24 +164,70 @@ impl Decoder {
     /// to find out.
     pub fn open(path: &Path) -> Result<Decoder, AudioError> {
         let reader = open_reader(path)?;
-        let (track_id, codec) =
-            pick_track(reader.as_ref()).ok_or_else(|| AudioError::NoAudioTrack {
-                path: path.to_path_buf(),
-            })?;
-        let params = codec.codec_params();
-        let sample_rate = params.sample_rate.unwrap_or(0);
-        let channels = params.channels.map_or(0, |c| channel_count(c.count()));
         // Symphonia does not apply MP4 edit lists, so AAC in MP4 would start
         // with the encoder's priming frames (1024 or more, over 20 ms) and play
         // late against every other decoder. ADTS streams carry no edit list;
         // ffmpeg plays their priming too, so they are left as they are.
+        let priming = |sample_rate| super::mp4::priming_frames(path, sample_rate);
+        Decoder::over(reader, path.to_path_buf(), Health::default(), priming)
+    }
+
+    /// Like [`Decoder::open`], over a live stream that can only be read
+    /// forwards (the radio relay's socket). `name` (the URL) stands where a
+    /// file's path would in errors and logs.
+    ///
+    /// `hint_extension` ("mp3", "aac" for ADTS, "ogg"), usually taken from the
+    /// server's Content-Type, picks the container reader directly. Symphonia's
+    /// probe ignores hints and takes the first thing that looks like a format
+    /// marker, and a stream joined mid-frame starts with a partial frame in
+    /// which anything may look like one. Without a hint, the probe it is.
+    ///
+    /// A few undecodable packets before the first good one are forgiven (see
+    /// [`STREAM_LEAD_IN_FAILURES`]); after that the file rules apply. The
+    /// end of the bytes is the end of the stream, as for a file: telling a
+    /// dropped connection from a finished programme is the caller's business.
+    pub fn open_stream(
+        stream: Box<dyn Read + Send + Sync>,
+        name: &str,
+        hint_extension: Option<&str>,
+    ) -> Result<Decoder, AudioError> {
+        let path = PathBuf::from(name);
+        let source = ReadOnlySource::new(stream);
+        let reader = match hint_extension.and_then(stream_reader) {
+            Some(new_reader) => {
+                let stream = MediaSourceStream::new(Box::new(source), Default::default());
+                let options = format_options();
+                guarded(move || new_reader(stream, &options))
+                    .map_err(|error| reader_error(&path, error))?
+            }
+            None => probe_reader(Box::new(source), &Hint::new(), &path)?,
+        };
+        // A stream joined mid-air has no edit list to read, and its priming
+        // went out long ago.
+        Decoder::over(reader, path, Health::joining_mid_stream(), |_| 0)
+    }
+
+    /// A decoder over `reader`'s first decodable audio track; `priming` says
+    /// how many frames to drop from its start at a given sample rate (AAC
+    /// only).
+    fn over(
+        reader: Box<dyn FormatReader>,
+        path: PathBuf,
+        health: Health,
+        priming: impl FnOnce(u32) -> u64,
+    ) -> Result<Decoder, AudioError> {
+        let (track_id, codec) = pick_track(reader.as_ref())
+            .ok_or_else(|| AudioError::NoAudioTrack { path: path.clone() })?;
+        let params = codec.codec_params();
+        let sample_rate = params.sample_rate.unwrap_or(0);
+        let channels = params.channels.map_or(0, |c| channel_count(c.count()));
         let skip = if params.codec == CODEC_TYPE_AAC && sample_rate != 0 {
-            super::mp4::priming_frames(path, sample_rate)
+            priming(sample_rate)
         } else {
             0
         };
         let mut decoder = Decoder {
-            path: path.to_path_buf(),
+            path,
             reader,
             codec,
             track_id,
@@ -180,13 +239,18 @@ impl Decoder {
             held: Vec::new(),
             started: false,
             frames: 0,
-            health: Health::default(),
+            health,
             finished: false,
         };
         if decoder.sample_rate == 0 || decoder.channels == 0 {
             decoder.learn_format()?;
         }
         Ok(decoder)
+    }
+
+    /// The file's path, or the stream's name (its URL): what errors start with.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn sample_rate(&self) -> u32 {
@@ -443,6 +507,8 @@ struct Health {
     failures: u64,
     consecutive: u32,
     first_failure: Option<(Duration, String)>,
+    /// Failures still to forgive, as long as no packet has decoded yet.
+    lead_in: u32,
 }
 
 /// Why a stream is judged corrupt, and where its trouble started.
@@ -452,12 +518,25 @@ struct Verdict {
 }
 
 impl Health {
+    /// For a live stream, which may be joined mid-frame.
+    fn joining_mid_stream() -> Health {
+        Health {
+            lead_in: STREAM_LEAD_IN_FAILURES,
+            ..Health::default()
+        }
+    }
+
     fn succeeded(&mut self) {
         self.packets += 1;
         self.consecutive = 0;
+        self.lead_in = 0;
     }
 
     fn failed(&mut self, at: Duration, reason: String) {
+        if self.lead_in > 0 {
+            self.lead_in -= 1;
+            return;
+        }
         self.packets += 1;
         self.failures += 1;
         self.consecutive += 1;
@@ -496,9 +575,7 @@ impl Health {
     }
 }
 
-/// Opens the file and finds a container reader for it, with gapless mode on so
-/// MP3 encoder delay and padding are trimmed the way ffmpeg trims them: the
-/// output then lines up in time with the source.
+/// Opens the file and finds a container reader for it.
 fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     let file = File::open(path).map_err(|source| AudioError::Open {
         path: path.to_path_buf(),
@@ -524,36 +601,76 @@ fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     if let Some(extension) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(extension);
     }
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
-    let format_options = FormatOptions {
+    probe_reader(Box::new(file), &hint, path)
+}
+
+/// Gapless mode on, so MP3 encoder delay and padding are trimmed the way
+/// ffmpeg trims them: the output then lines up in time with the source.
+fn format_options() -> FormatOptions {
+    FormatOptions {
         enable_gapless: true,
         ..Default::default()
-    };
+    }
+}
+
+/// Finds a container reader for `source` by its format markers.
+fn probe_reader(
+    source: Box<dyn MediaSource>,
+    hint: &Hint,
+    path: &Path,
+) -> Result<Box<dyn FormatReader>, AudioError> {
+    let stream = MediaSourceStream::new(source, Default::default());
+    let format_options = format_options();
     let probed = guarded(move || {
         symphonia::default::get_probe().format(
-            &hint,
+            hint,
             stream,
             &format_options,
             &MetadataOptions::default(),
         )
     });
-    match probed {
-        Ok(probed) => Ok(probed.format),
-        Err(SymphoniaError::IoError(source)) if source.kind() != io::ErrorKind::UnexpectedEof => {
-            Err(AudioError::Read {
+    probed
+        .map(|probed| probed.format)
+        .map_err(|error| reader_error(path, error))
+}
+
+/// What a failure to set up a container reader means for the programme.
+fn reader_error(path: &Path, error: SymphoniaError) -> AudioError {
+    match error {
+        SymphoniaError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
+            AudioError::Read {
                 path: path.to_path_buf(),
                 source,
-            })
+            }
         }
         // The container was recognised, but its headers are damaged.
-        Err(error @ SymphoniaError::DecodeError(_)) => Err(AudioError::Corrupt {
+        error @ SymphoniaError::DecodeError(_) => AudioError::Corrupt {
             path: path.to_path_buf(),
             at: Duration::ZERO,
             reason: error.to_string(),
-        }),
-        Err(_) => Err(AudioError::Unrecognised {
+        },
+        _ => AudioError::Unrecognised {
             path: path.to_path_buf(),
-        }),
+        },
+    }
+}
+
+/// Makes a container reader for a live stream in the format `extension`
+/// names, for the formats that are broadcast as a plain byte stream.
+type NewReader =
+    fn(MediaSourceStream, &FormatOptions) -> symphonia::core::errors::Result<Box<dyn FormatReader>>;
+
+fn stream_reader(extension: &str) -> Option<NewReader> {
+    use symphonia::default::formats::{AdtsReader, MpaReader, OggReader};
+    match extension.to_ascii_lowercase().as_str() {
+        "mp3" | "mp2" | "mpa" => {
+            Some(|stream, options| Ok(Box::new(MpaReader::try_new(stream, options)?)))
+        }
+        "aac" | "adts" => {
+            Some(|stream, options| Ok(Box::new(AdtsReader::try_new(stream, options)?)))
+        }
+        "ogg" | "oga" => Some(|stream, options| Ok(Box::new(OggReader::try_new(stream, options)?))),
+        _ => None,
     }
 }
 
@@ -887,10 +1004,67 @@ mod tests {
         );
     }
 
+    /// The fixture `name` as a live stream (a reader that cannot seek),
+    /// joined `offset` bytes in.
+    fn stream_of(name: &str, offset: usize, hint: Option<&str>) -> Result<Decoder, AudioError> {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let stream = io::Cursor::new(bytes[offset..].to_vec());
+        Decoder::open_stream(Box::new(stream), "http://radio.test/vov1", hint)
+    }
+
+    fn frames_to_the_end(decoder: &mut Decoder) -> usize {
+        let channels = usize::from(decoder.channels());
+        let mut frames = 0;
+        while let Some(block) = decoder.next_block().unwrap() {
+            frames += block.len() / channels;
+        }
+        frames
+    }
+
+    #[test]
+    fn a_stream_decodes_to_the_same_audio_as_the_file_it_carries() {
+        for hint in [Some("mp3"), None] {
+            let mut decoder = stream_of("tone-44k-stereo.mp3", 0, hint).unwrap();
+            assert_eq!((decoder.sample_rate(), decoder.channels()), (44100, 2));
+            assert_eq!(frames_to_the_end(&mut decoder), 44100, "hint {hint:?}");
+        }
+    }
+
+    #[test]
+    fn a_stream_joined_mid_frame_is_not_mistaken_for_corruption() {
+        // The fixture's frames are 417 or 418 bytes: this joins at every
+        // kind of place in the first five of them.
+        for offset in (1..2100).step_by(37) {
+            let mut decoder = stream_of("tone-44k-stereo.mp3", offset, Some("mp3"))
+                .unwrap_or_else(|e| panic!("joined at byte {offset}: {e}"));
+            let frames = frames_to_the_end(&mut decoder);
+            assert!(frames > 38_000, "joined at byte {offset}: {frames} frames");
+        }
+    }
+
+    #[test]
+    fn a_stream_that_is_not_audio_is_refused_under_its_name() {
+        for hint in [Some("mp3"), Some("aac"), None] {
+            let stream = io::Cursor::new(b"<html>Service Unavailable</html>".to_vec());
+            let error = Decoder::open_stream(Box::new(stream), "http://radio.test/vov1", hint)
+                .err()
+                .unwrap();
+            assert_eq!(
+                error.to_string(),
+                "http://radio.test/vov1: not a recognised audio format \
+                 (mp3, aac/m4a, flac, ogg vorbis, wav)",
+                "hint {hint:?}"
+            );
+        }
+    }
+
     /// Feeds packet outcomes (true: decoded) to a `Health` the way the
     /// decoder does, returning the first verdict.
     fn verdict_for(outcomes: &[bool]) -> Option<Verdict> {
-        let mut health = Health::default();
+        verdict_with(Health::default(), outcomes)
+    }
+
+    fn verdict_with(mut health: Health, outcomes: &[bool]) -> Option<Verdict> {
         for (index, &decoded) in outcomes.iter().enumerate() {
             if decoded {
                 health.succeeded();
@@ -950,5 +1124,33 @@ mod tests {
             verdict.reason,
             "1 of 5 packets failed to decode (first: bad packet 1)"
         );
+    }
+
+    #[test]
+    fn a_stream_forgives_four_bad_packets_before_its_first_good_one() {
+        let mut outcomes = vec![false; 4];
+        outcomes.extend([true; 30]);
+        assert!(verdict_with(Health::joining_mid_stream(), &outcomes).is_none());
+        assert!(
+            verdict_for(&outcomes).is_some(),
+            "a file gets no such allowance"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_never_decodes_is_corrupt_once_its_lead_in_is_used_up() {
+        let verdict = verdict_with(Health::joining_mid_stream(), &[false; 20]).unwrap();
+        assert_eq!(
+            verdict.reason,
+            "5 packets in a row failed to decode (first: bad packet 4)"
+        );
+    }
+
+    #[test]
+    fn after_its_first_good_packet_a_stream_is_judged_like_a_file() {
+        let mut outcomes = vec![true; 100];
+        outcomes[40..45].fill(false);
+        let verdict = verdict_with(Health::joining_mid_stream(), &outcomes).unwrap();
+        assert_eq!(verdict.at, Duration::from_millis(26 * 40));
     }
 }

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -97,6 +97,9 @@ pub(super) struct Shared {
     discard: AtomicBool,
     /// Set by the device's error callback; the producer reports it.
     failure: Mutex<Option<String>>,
+    /// The most frames the consumer has asked for at once: how much must be queued to never
+    /// leave it short (a sound server may ask for seconds at a time).
+    largest_request: AtomicU64,
 }
 
 impl Shared {
@@ -120,6 +123,9 @@ impl Feed {
         let format = self.shared.format;
         let channels = usize::from(format.channels);
         let frames = out.len() / channels;
+        self.shared
+            .largest_request
+            .fetch_max(frames as u64, Ordering::Relaxed);
         if self.shared.discard.load(Ordering::Acquire) {
             let queued = self.ring.slots();
             if let Ok(chunk) = self.ring.read_chunk(queued) {
@@ -199,6 +205,7 @@ impl Output {
             first_out: AtomicI64::new(NONE),
             discard: AtomicBool::new(false),
             failure: Mutex::new(None),
+            largest_request: AtomicU64::new(0),
         });
         let feed = Feed {
             shared: Arc::clone(&shared),
@@ -228,6 +235,17 @@ impl Output {
     /// e.g. `wav:/tmp/out.wav (44100 Hz, 2 ch)`, for logs.
     pub fn description(&self) -> &str {
         &self.description
+    }
+
+    /// The most frames the output has taken at once so far.
+    pub fn largest_request(&self) -> u64 {
+        self.shared.largest_request.load(Ordering::Relaxed)
+    }
+
+    /// Frames written but not yet gone out.
+    pub fn queued_frames(&self) -> u64 {
+        let capacity = self.ring.buffer().capacity();
+        ((capacity - self.ring.slots()) / usize::from(self.shared.format.channels)) as u64
     }
 
     /// Nothing queued: everything written so far has gone out.

@@ -189,6 +189,7 @@ mod tests {
                 default_timezone: schedule::DEFAULT_TIMEZONE,
                 media_dir: dir.path().to_owned(),
                 check_audio: false,
+                windows: None,
             },
         };
         Fixture {

@@ -218,6 +218,20 @@ impl CronExpr {
     /// gap and fold behaviour described on [`CronExpr`] is applied. Because a
     /// fold makes wall-clock order and real order disagree, the smallest real
     /// instant is returned, not the first wall time.
+    /// The first local time of day at which it can fire that `allowed` refuses, if any: how a
+    /// schedule is checked against the box's broadcast windows.
+    pub fn first_time_refused(
+        &self,
+        allowed: impl Fn(chrono::NaiveTime) -> bool,
+    ) -> Option<chrono::NaiveTime> {
+        let bits = |mask: u64, max: u32| (0..=max).filter(move |n| mask & (1 << n) != 0);
+        bits(self.hours, 23)
+            .flat_map(|h| bits(self.minutes, 59).map(move |m| (h, m)))
+            .flat_map(|(h, m)| bits(self.seconds, 59).map(move |s| (h, m, s)))
+            .filter_map(|(h, m, s)| chrono::NaiveTime::from_hms_opt(h, m, s))
+            .find(|t| !allowed(*t))
+    }
+
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         // Whole seconds suffice: firings fall on whole seconds, so a firing is
         // strictly after `after` exactly when it is after its whole second.

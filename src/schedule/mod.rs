@@ -5,6 +5,7 @@
 
 pub mod cron;
 pub mod plan;
+pub mod windows;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -34,6 +35,10 @@ pub struct Program {
     pub when: When,
     pub items: Vec<Item>,
     pub priority: Priority,
+    /// What to do when it falls due while something else is on air.
+    pub when_busy: WhenBusy,
+    /// What happens to it when something cuts in.
+    pub after_cut: AfterCut,
     /// Linear gain, 0.0–1.0.
     pub volume: f32,
     pub valid_from: Option<NaiveDate>,
@@ -84,6 +89,55 @@ pub enum Priority {
     Emergency,
 }
 
+/// A programme's claim on a busy slot (`when_busy` in the schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenBusy {
+    /// Take the air at once: what is on air fades out (only if it is not of a higher level).
+    Cut,
+    /// Air right after what is on air, however long that takes.
+    Next,
+    /// Wait for the slot at most this long, then give up: `missed: slot occupied`.
+    Wait(chrono::Duration),
+}
+
+impl WhenBusy {
+    /// The default: wait as long as a box catches up after a power cut.
+    pub const DEFAULT: WhenBusy = WhenBusy::Wait(chrono::Duration::minutes(10));
+}
+
+impl std::str::FromStr for WhenBusy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<WhenBusy, String> {
+        let bad = || {
+            format!("expected \"cut\", \"next\" or \"wait N\" (N minutes, 1–1440), got \"{text}\"")
+        };
+        match text.trim() {
+            "cut" => Ok(WhenBusy::Cut),
+            "next" => Ok(WhenBusy::Next),
+            other => {
+                let minutes = other
+                    .strip_prefix("wait")
+                    .map(str::trim)
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .filter(|n| (1..=1440).contains(n))
+                    .ok_or_else(bad)?;
+                Ok(WhenBusy::Wait(chrono::Duration::minutes(minutes)))
+            }
+        }
+    }
+}
+
+/// What becomes of a programme that something cut into (`after_cut` in the schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterCut {
+    /// Carry on from where it was cut, once the air is free again.
+    Resume,
+    /// Give up the rest: it is logged `interrupted`.
+    Skip,
+}
+
 impl fmt::Display for Priority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -128,9 +182,22 @@ pub struct LoadOptions {
     /// Decode every referenced file (as `loaxa validate` does). The daemon only checks that
     /// files exist: a file may be fixed or arrive later, and a bad one fails at air time alone.
     pub check_audio: bool,
+    /// Refuse programmes (other than emergencies) that would air outside these; None: no check
+    /// (`loaxa next` shows whatever is planned).
+    pub windows: Option<windows::Windows>,
 }
 
 impl LoadOptions {
+    /// Options for the schedules of the box `config` describes.
+    pub fn for_box(config: &crate::config::Config, check_audio: bool) -> LoadOptions {
+        LoadOptions {
+            default_timezone: config.timezone,
+            media_dir: config.media_dir.clone(),
+            check_audio,
+            windows: Some(config.windows.clone()),
+        }
+    }
+
     /// Options for a schedule file read on its own (`validate`, `next` without a config):
     /// media paths are relative to the directory that holds the file's directory.
     pub fn standalone(file: &Path) -> LoadOptions {
@@ -139,6 +206,7 @@ impl LoadOptions {
             default_timezone: DEFAULT_TIMEZONE,
             media_dir: crate::config::default_media_dir(dir),
             check_audio: true,
+            windows: Some(windows::Windows::default()),
         }
     }
 }
@@ -231,6 +299,8 @@ struct RawProgram {
     at: Option<Spanned<Vec<Spanned<String>>>>,
     items: Option<Spanned<Vec<Spanned<String>>>>,
     priority: Option<Spanned<Priority>>,
+    when_busy: Option<Spanned<String>>,
+    after_cut: Option<Spanned<AfterCut>>,
     volume: Option<Spanned<f64>>,
     valid_from: Option<Spanned<String>>,
     valid_until: Option<Spanned<String>>,
@@ -360,6 +430,21 @@ impl FileContext<'_> {
             }
             None => 1.0,
         };
+        let when_busy = match &raw.when_busy {
+            Some(text) => match text.get_ref().parse() {
+                Ok(when_busy) => when_busy,
+                Err(message) => {
+                    self.error(text.span(), &format!("{id}.when_busy"), message);
+                    WhenBusy::DEFAULT
+                }
+            },
+            None => WhenBusy::DEFAULT,
+        };
+        if let (Some(when), Some(windows)) = (&when, &self.options.windows)
+            && raw.priority.as_ref().map(|p| *p.get_ref()) != Some(Priority::Emergency)
+        {
+            self.check_windows(&id, raw, when, windows);
+        }
         let valid_from = raw
             .valid_from
             .as_ref()
@@ -392,6 +477,11 @@ impl FileContext<'_> {
                 .priority
                 .as_ref()
                 .map_or(Priority::Normal, |p| *p.get_ref()),
+            when_busy,
+            after_cut: raw
+                .after_cut
+                .as_ref()
+                .map_or(AfterCut::Resume, |a| *a.get_ref()),
             volume,
             valid_from,
             valid_until,
@@ -437,6 +527,38 @@ impl FileContext<'_> {
                 );
                 None
             }
+        }
+    }
+
+    /// Refuses a time outside the broadcast windows, naming the first one.
+    fn check_windows(
+        &mut self,
+        id: &str,
+        raw: &RawProgram,
+        when: &When,
+        windows: &windows::Windows,
+    ) {
+        let outside = |time: chrono::NaiveTime| {
+            format!(
+                "airs at {}, outside the broadcast windows ({windows}); only emergencies may",
+                time.format("%H:%M:%S")
+            )
+        };
+        match (when, &raw.cron, &raw.at) {
+            (When::Cron(expr), Some(cron), _) => {
+                if let Some(time) = expr.first_time_refused(|t| windows.allows(t)) {
+                    self.error(cron.span(), &format!("{id}.cron"), outside(time));
+                }
+            }
+            (When::At(times), _, Some(at)) => {
+                for (i, (instant, text)) in times.iter().zip(at.get_ref()).enumerate() {
+                    let time = instant.with_timezone(&self.timezone).time();
+                    if !windows.allows(time) {
+                        self.error(text.span(), &format!("{id}.at[{i}]"), outside(time));
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -535,20 +657,47 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
         .map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc))
 }
 
+impl Program {
+    /// A programme aired once, now, rather than from a schedule (`loaxa play`, `play-now`).
+    pub fn immediate(
+        id: &str,
+        title: &str,
+        items: Vec<Item>,
+        priority: Priority,
+        timezone: Tz,
+        source: &str,
+    ) -> Program {
+        Program {
+            id: id.into(),
+            title: title.into(),
+            when: When::At(Vec::new()),
+            items,
+            priority,
+            when_busy: WhenBusy::Cut,
+            after_cut: AfterCut::Resume,
+            volume: 1.0,
+            valid_from: None,
+            valid_until: None,
+            timezone,
+            source: PathBuf::from(source),
+        }
+    }
+}
+
 /// A daily-style programme for unit tests elsewhere in the crate.
 #[cfg(test)]
 pub(crate) fn test_program(id: &str, cron: &str, priority: Priority) -> std::sync::Arc<Program> {
     std::sync::Arc::new(Program {
-        id: id.into(),
-        title: id.into(),
         when: When::Cron(cron.parse().expect("test cron")),
-        items: vec![Item::Chime],
-        priority,
-        volume: 1.0,
-        valid_from: None,
-        valid_until: None,
-        timezone: DEFAULT_TIMEZONE,
-        source: PathBuf::from("t.toml"),
+        when_busy: WhenBusy::DEFAULT,
+        ..Program::immediate(
+            id,
+            id,
+            vec![Item::Chime],
+            priority,
+            DEFAULT_TIMEZONE,
+            "t.toml",
+        )
     })
 }
 
@@ -561,6 +710,7 @@ mod tests {
             default_timezone: DEFAULT_TIMEZONE,
             media_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
             check_audio: false,
+            windows: None,
         }
     }
 
@@ -595,6 +745,29 @@ mod tests {
             "{errors:?}"
         );
         assert_eq!(errors[2], "s.toml:5: a.volume: 1.5 out of range 0.0–1.0");
+    }
+
+    #[test]
+    fn outside_the_broadcast_windows_only_emergencies_may_be_scheduled() {
+        let options = LoadOptions {
+            windows: Some(windows::Windows::default()),
+            ..options()
+        };
+        let text = "[[program]]\nid = \"relay\"\ncron = \"15 3 * * *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"late\"\nat = [\"2026-12-01T05:30\", \"2026-12-01T22:30\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"flood\"\npriority = \"emergency\"\ncron = \"15 3 * * *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"busy\"\ncron = \"0 6 * * *\"\nwhen_busy = \"later\"\nitems = [\"chime\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options);
+        let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "s.toml:3: relay.cron: airs at 03:15:00, outside the broadcast windows (05:00–22:00); only emergencies may",
+                "s.toml:7: late.at[1]: airs at 22:30:00, outside the broadcast windows (05:00–22:00); only emergencies may",
+                "s.toml:17: busy.when_busy: expected \"cut\", \"next\" or \"wait N\" (N minutes, 1–1440), got \"later\"",
+            ]
+        );
+        assert_eq!(loaded.programs.len(), 1, "the emergency loads");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub fn stderr(output: &Output) -> String {
 
 /// A box in a temporary directory: media paths resolve against the repository, so schedules can
 /// name `audio/…` and `tests/fixtures/…`.
+/// Tests air a few seconds from now, whatever the hour: their boxes broadcast all day.
+pub const ALL_DAY: &str = "[[window]]\nfrom = \"00:00\"\nto = \"24:00\"\n";
+
 pub struct TestBox {
     pub dir: tempfile::TempDir,
 }
@@ -49,7 +52,7 @@ impl TestBox {
         std::fs::create_dir(dir.path().join("schedules")).expect("schedules dir");
         let extra = extra.replace("{dir}", &dir.path().display().to_string());
         let config = format!(
-            "box_id = \"test-box\"\nstate_dir = \"state\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n{extra}"
+            "box_id = \"test-box\"\nstate_dir = \"state\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n{extra}\n{ALL_DAY}"
         );
         std::fs::write(dir.path().join("loaxa.toml"), config).expect("config");
         TestBox { dir }
@@ -383,6 +386,8 @@ impl District {
             broker.url(),
             "--media-dir".into(),
             REPO.into(),
+            "--window".into(),
+            "00:00-24:00".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         run(&args)
