@@ -110,6 +110,46 @@ enum Command {
         #[command(subcommand)]
         what: PublishCommand,
     },
+    /// District: send a signed command to boxes now (play a bulletin, stop, volume)
+    Send {
+        #[command(subcommand)]
+        action: SendCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SendCommand {
+    /// Air a bulletin the boxes hold, now
+    PlayNow {
+        bulletin: String,
+        /// normal, priority or emergency (an emergency cuts whatever is on air)
+        #[arg(long, default_value = "emergency")]
+        priority: String,
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+    /// Fade out and end the programme on air
+    Stop {
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+    /// Set the master volume, 0–100
+    Volume {
+        percent: u8,
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+}
+
+/// Where a command goes, who signs it, and how long it stays good.
+#[derive(clap::Args)]
+struct CommandTarget {
+    #[command(flatten)]
+    signed: SignedTarget,
+    /// Boxes refuse the command after this many minutes (one that was offline must not sound
+    /// an old warning)
+    #[arg(long, default_value_t = 30)]
+    valid_minutes: u64,
 }
 
 #[derive(Subcommand)]
@@ -246,6 +286,51 @@ pub fn main() -> Result<()> {
                 .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
             let rows = block_on(crate::fleet::collect(&broker.into(), wait))??;
             print!("{}", crate::fleet::table(&rows, schedule::DEFAULT_TIMEZONE));
+            Ok(())
+        }
+        Command::Send { action } => {
+            use crate::link::protocol::RemoteAction;
+            let (action, target) = match action {
+                SendCommand::PlayNow {
+                    bulletin,
+                    priority,
+                    target,
+                } => {
+                    let priority =
+                        serde_json::from_value(serde_json::Value::String(priority.clone()))
+                            .map_err(|_| {
+                                anyhow::anyhow!(
+                                    "--priority {priority}: expected normal, priority or emergency"
+                                )
+                            })?;
+                    (RemoteAction::PlayNow { bulletin, priority }, target)
+                }
+                SendCommand::Stop { target } => (RemoteAction::Stop, target),
+                SendCommand::Volume { percent, target } => {
+                    (RemoteAction::Volume { percent }, target)
+                }
+            };
+            let CommandTarget {
+                signed:
+                    SignedTarget {
+                        to,
+                        key,
+                        broker,
+                        approver,
+                    },
+                valid_minutes,
+            } = target;
+            let key = read_secret_key(&key)?;
+            let what = action.to_string();
+            block_on(crate::district::send_command(
+                &broker.into(),
+                &key,
+                &to,
+                action,
+                &approver,
+                std::time::Duration::from_secs(valid_minutes * 60),
+            ))??;
+            println!("sent {what} to {to}");
             Ok(())
         }
         Command::Publish {

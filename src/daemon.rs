@@ -13,10 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::agenda::{Action, Agenda, describe};
-use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::amp::Amp;
+use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::{Output, OutputError};
 use crate::config::Config;
+use crate::link::protocol::RemoteAction;
 use crate::link::remote::Remote;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
@@ -161,7 +162,8 @@ impl Daemon<'_> {
                     continue;
                 }
                 if let Some(claim) = self.arbiter.slot_free(now) {
-                    let note = lateness(&claim).map(|l| format!("late by {}, the air was taken", describe(l)));
+                    let note = lateness(&claim)
+                        .map(|l| format!("late by {}, the air was taken", describe(l)));
                     self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
                         .await?;
                     continue;
@@ -221,7 +223,13 @@ impl Daemon<'_> {
             return Ok(Flow::Continue);
         }
         let on_air = self.on_air.last().map(|a| a.occurrence.program.as_ref());
-        match self.arbiter.claim(Claim { occurrence, start_at }, on_air) {
+        match self.arbiter.claim(
+            Claim {
+                occurrence,
+                start_at,
+            },
+            on_air,
+        ) {
             Ruling::Air(claim) => {
                 let note = late_by
                     .filter(|l| *l >= ON_TIME)
@@ -230,8 +238,14 @@ impl Daemon<'_> {
                     .await?;
             }
             Ruling::Cut { claim, resume } => {
-                self.start(&claim.occurrence, claim.start_at, 1, None, Start::CutIn { resume })
-                    .await?;
+                self.start(
+                    &claim.occurrence,
+                    claim.start_at,
+                    1,
+                    None,
+                    Start::CutIn { resume },
+                )
+                .await?;
             }
             Ruling::Queued => {
                 tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
@@ -264,8 +278,14 @@ impl Daemon<'_> {
             "retry after interruption, late by {}",
             describe(now - entry.scheduled)
         );
-        self.start(&occurrence, now, entry.attempt + 1, Some(note), Start::Queue)
-            .await
+        self.start(
+            &occurrence,
+            now,
+            entry.attempt + 1,
+            Some(note),
+            Start::Queue,
+        )
+        .await
     }
 
     /// Writes the as-run row ahead and hands the programme to the player.
@@ -343,7 +363,10 @@ impl Daemon<'_> {
             }
         }
         if let Some(remote) = &mut self.remote {
-            let title = self.on_air.last().map(|a| a.occurrence.program.title.clone());
+            let title = self
+                .on_air
+                .last()
+                .map(|a| a.occurrence.program.title.clone());
             remote.on_air(&self.store, title).await?;
         }
         self.aired += 1;
@@ -435,17 +458,57 @@ impl Daemon<'_> {
                 return Ok(Flow::Exit);
             }
             Wake::Link(event) => {
-                if let Some(remote) = &mut self.remote
-                    && remote
-                        .handle(event, &mut self.store)
-                        .await?
-                        .schedules_changed
-                {
+                let Some(remote) = &mut self.remote else {
+                    return Ok(Flow::Continue);
+                };
+                let handled = remote.handle(event, &mut self.store).await?;
+                if handled.schedules_changed {
                     self.reload_schedules(true);
+                }
+                if let Some(action) = handled.command {
+                    self.carry_out(action).await?;
                 }
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// A command from the district (or, through the control socket, an operator).
+    async fn carry_out(&mut self, action: RemoteAction) -> Result<(), DaemonError> {
+        match action {
+            RemoteAction::PlayNow { bulletin, priority } => {
+                let title = crate::link::bulletins::stored_manifests(&self.store)?
+                    .into_iter()
+                    .find(|m| m.id == bulletin)
+                    .map_or_else(|| bulletin.clone(), |m| m.title);
+                let program = Program::immediate(
+                    &format!("play-now-{bulletin}"),
+                    &title,
+                    vec![
+                        schedule::Item::Chime,
+                        schedule::Item::Bulletin { id: bulletin },
+                    ],
+                    priority,
+                    self.config.timezone,
+                    "play-now command",
+                );
+                let now = Utc::now();
+                let occurrence = Occurrence {
+                    program: Arc::new(program),
+                    scheduled: now,
+                };
+                self.claim(occurrence, now, None).await?;
+            }
+            RemoteAction::Stop => {
+                tracing::info!("stopping the programme on air, as asked");
+                self.player.stop_current();
+            }
+            RemoteAction::Volume { percent } => {
+                tracing::info!(percent, "volume set");
+                self.player.set_volume(f32::from(percent) / 100.0);
+            }
+        }
+        Ok(())
     }
 
     /// Sends an as-run row to the district (through the outbox), if the box has a link.

@@ -113,6 +113,56 @@ async fn connect(
     Ok((link, events))
 }
 
+/// Signs `action` for `scope`, valid for `valid_for`, and publishes it (not retained); returns
+/// once the broker has routed it.
+pub async fn send_command(
+    broker: &Broker,
+    key: &SecretKey,
+    scope: &Scope,
+    action: crate::link::protocol::RemoteAction,
+    approver: &str,
+    valid_for: Duration,
+) -> Result<(), PublishError> {
+    let issued_at = Utc::now();
+    let document = Document::Command(crate::link::protocol::CommandDoc {
+        scope: scope.clone(),
+        issued_at,
+        valid_until: issued_at + chrono::Duration::from_std(valid_for).unwrap_or_default(),
+        approver: approver.to_owned(),
+        action,
+    });
+    Document::parse(&serde_json::to_string(&document).unwrap_or_default())
+        .map_err(|e| PublishError::Invalid(e.to_string()))?;
+    let envelope = Envelope::seal(&document, key)?;
+    let topic = topic::command(scope);
+    let (link, mut events) = connect(broker, &topic).await?;
+    let result = publish_confirmed(&link, &mut events, &topic, envelope.to_bytes(), false).await;
+    link.shutdown().await;
+    result
+}
+
+/// Publishes on a topic we subscribe to and waits for the broker to send the same bytes back:
+/// then it has stored (retained) or routed them, and everything we published before.
+async fn publish_confirmed(
+    link: &Link,
+    events: &mut tokio::sync::mpsc::Receiver<LinkEvent>,
+    topic: &str,
+    payload: Vec<u8>,
+    retain: bool,
+) -> Result<(), PublishError> {
+    link.publish(topic, payload.clone(), retain).await?;
+    let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let LinkEvent::Message(message) = event {
+            let _ = link.ack(&message).await;
+            if message.payload == payload {
+                return Ok(());
+            }
+        }
+    }
+    Err(PublishError::NotConfirmed(CONFIRM_WAIT))
+}
+
 /// What to publish as a bulletin.
 pub struct BulletinSpec<'a> {
     pub file: &'a std::path::Path,
@@ -162,20 +212,17 @@ pub async fn publish_bulletin(
                 .await?;
             progress(index + 1, total);
         }
-        link.publish(&manifest_topic, envelope.to_bytes(), true)
-            .await?;
         // The broker stores one client's messages in order: when the manifest comes back, the
         // chunks before it are stored too.
-        let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-            if let LinkEvent::Message(message) = event {
-                let _ = link.ack(&message).await;
-                if message.payload == envelope.to_bytes() {
-                    return Ok(manifest.clone());
-                }
-            }
-        }
-        Err(PublishError::NotConfirmed(CONFIRM_WAIT))
+        publish_confirmed(
+            &link,
+            &mut events,
+            &manifest_topic,
+            envelope.to_bytes(),
+            true,
+        )
+        .await?;
+        Ok(manifest.clone())
     }
     .await;
     link.shutdown().await;
@@ -237,7 +284,7 @@ async fn retained_revision(
                 .and_then(|e| Document::parse(&e.signed).ok())
                 .and_then(|d| match d {
                     Document::Schedule(doc) => Some(doc.revision),
-                    Document::Bulletin(_) => None,
+                    Document::Bulletin(_) | Document::Command(_) => None,
                 });
             if revision.is_some() {
                 return revision;

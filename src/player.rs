@@ -406,7 +406,10 @@ impl Session<'_> {
                     }
                     let at = self.frame_at(request.start_at, format).max(self.written);
                     let mut layer = Layer::new(request, format);
-                    layer.prepare(format.sample_rate as usize / 2, usize::from(format.channels));
+                    layer.prepare(
+                        format.sample_rate as usize / 2,
+                        usize::from(format.channels),
+                    );
                     self.pending_cut = Some((layer, at, resume));
                 }
                 Ok(Command::StopCurrent) => {
@@ -613,14 +616,11 @@ impl Items {
                 samples.iter_mut().for_each(|s| *s *= volume);
                 Ok(ItemSource::Tone(Some(samples)))
             }
-            Item::File { path, .. } => Source::open(
-                path,
-                self.format.sample_rate,
-                self.format.channels,
-                volume,
-            )
-            .map(|s| ItemSource::File(Box::new(s)))
-            .map_err(|e| e.to_string()),
+            Item::File { path, .. } => {
+                Source::open(path, self.format.sample_rate, self.format.channels, volume)
+                    .map(|s| ItemSource::File(Box::new(s)))
+                    .map_err(|e| e.to_string())
+            }
             // The daemon turns a bulletin whose audio is complete into a file; one still here
             // has not (fully) arrived, and a partial bulletin is never aired.
             Item::Bulletin { id } => Err(format!(

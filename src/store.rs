@@ -364,6 +364,36 @@ impl Store {
         value.map(|v| self.parse_time(&v)).transpose()
     }
 
+    /// When the last command carried out for `scope` was issued.
+    pub fn last_command(&self, scope: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let value: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![format!("command:{scope}")],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())?;
+        value.map(|v| self.parse_time(&v)).transpose()
+    }
+
+    /// Records that a command for `scope` issued at `issued` was accepted.
+    pub fn set_last_command(
+        &mut self,
+        scope: &str,
+        issued: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![format!("command:{scope}"), timestamp(issued)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
     /// Moves the cursor forward to `to` (never backward).
     pub fn set_cursor(&mut self, to: DateTime<Utc>) -> Result<(), StoreError> {
         advance_cursor(&self.conn, to).map_err(self.sqlite())

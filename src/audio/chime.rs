@@ -55,7 +55,11 @@ pub fn attention_tone(sample_rate: u32, channels: u16) -> Vec<f32> {
         .map(|frame| {
             let t = frame as f32 / rate;
             let step = ((t / STEP) as usize).min(STEPS - 1);
-            let frequency = if step.is_multiple_of(2) { 880.0 } else { 659.26 };
+            let frequency = if step.is_multiple_of(2) {
+                880.0
+            } else {
+                659.26
+            };
             let within = t - step as f32 * STEP;
             let edge = raised_cosine((within / EDGE).min(1.0))
                 * raised_cosine(((STEP - within) / EDGE).min(1.0));

@@ -6,8 +6,8 @@
 pub mod chime;
 pub mod convert;
 pub mod decode;
-pub mod loudness;
 pub mod device;
+pub mod loudness;
 mod mp4;
 pub mod output;
 pub mod paced;

@@ -21,8 +21,35 @@ pub enum Verdict {
     BulletinAnnounced(Box<protocol::Manifest>),
     /// Nothing new (the same revision re-delivered, an empty retained message).
     Unchanged(String),
+    /// A command to carry out now.
+    Command(protocol::CommandDoc),
     /// Refused, with the reason logged and reported to the district.
     Rejected(String),
+}
+
+/// A command is carried out only once, and only while it is fresh.
+fn command_verdict(
+    store: &mut Store,
+    command: protocol::CommandDoc,
+    now: DateTime<Utc>,
+) -> Result<Verdict, StoreError> {
+    if command.valid_until < now {
+        return Ok(Verdict::Rejected(format!(
+            "command {} expired at {}",
+            command.action, command.valid_until
+        )));
+    }
+    let scope = command.scope.to_string();
+    if let Some(last) = store.last_command(&scope)?
+        && command.issued_at <= last
+    {
+        return Ok(Verdict::Rejected(format!(
+            "command {} issued at {} is not newer than the last one carried out ({last}): replay?",
+            command.action, command.issued_at
+        )));
+    }
+    store.set_last_command(&scope, command.issued_at)?;
+    Ok(Verdict::Command(command))
 }
 
 /// The box's identity and what it trusts: enough to judge any incoming document.
@@ -53,7 +80,11 @@ impl Inbox {
                 .strip_prefix(&protocol::topic::bulletins(s).replace('+', ""))
                 .is_some_and(protocol::is_name)
         });
-        let Some(scope) = schedule_scope.or(bulletin_scope) else {
+        let command_scope = self
+            .scopes
+            .iter()
+            .find(|s| topic == protocol::topic::command(s));
+        let Some(scope) = schedule_scope.or(bulletin_scope).or(command_scope) else {
             return Ok(Verdict::Rejected(format!(
                 "{topic}: not a topic this box listens to"
             )));
@@ -77,6 +108,9 @@ impl Inbox {
             Document::Schedule(doc) if schedule_scope.is_some() => doc,
             Document::Bulletin(manifest) if bulletin_scope.is_some() => {
                 return self.manifest(store, topic, manifest, now);
+            }
+            Document::Command(command) if command_scope.is_some() => {
+                return command_verdict(store, command, now);
             }
             _ => {
                 return Ok(Verdict::Rejected(format!(

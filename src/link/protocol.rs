@@ -121,6 +121,11 @@ pub mod topic {
         format!("{ROOT}/{}/schedule", scope.topic())
     }
 
+    /// Signed commands for a scope (not retained: carried out on arrival, or never).
+    pub fn command(scope: &Scope) -> String {
+        format!("{ROOT}/{}/command", scope.topic())
+    }
+
     /// Signed bulletin manifests for a scope (retained), one topic per bulletin.
     pub fn bulletin(scope: &Scope, id: &str) -> String {
         format!("{ROOT}/{}/bulletin/{id}", scope.topic())
@@ -192,6 +197,9 @@ impl Envelope {
             Document::Bulletin(manifest) => {
                 format!("loaxa bulletin {} {}", manifest.scope, manifest.id)
             }
+            Document::Command(command) => {
+                format!("loaxa command {} {}", command.scope, command.action)
+            }
         };
         Ok(Envelope {
             v: VERSION,
@@ -207,6 +215,7 @@ impl Envelope {
 pub enum Document {
     Schedule(ScheduleDoc),
     Bulletin(Manifest),
+    Command(CommandDoc),
 }
 
 impl Document {
@@ -216,6 +225,7 @@ impl Document {
         match &document {
             Document::Schedule(doc) => doc.check()?,
             Document::Bulletin(manifest) => manifest.check()?,
+            Document::Command(command) => command.check()?,
         }
         Ok(document)
     }
@@ -224,6 +234,68 @@ impl Document {
         match self {
             Document::Schedule(doc) => &doc.scope,
             Document::Bulletin(manifest) => &manifest.scope,
+            Document::Command(command) => &command.scope,
+        }
+    }
+}
+
+/// An order to the boxes of a scope, carried out on arrival: play a bulletin now (an
+/// emergency), stop what is on air, set the volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandDoc {
+    pub scope: Scope,
+    /// Strictly increasing per scope: a box refuses a command not newer than the last it
+    /// carried out (a replay).
+    pub issued_at: DateTime<Utc>,
+    /// After this a box refuses it: one that was offline must not sound a storm warning hours
+    /// late.
+    pub valid_until: DateTime<Utc>,
+    pub approver: String,
+    pub action: RemoteAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RemoteAction {
+    /// Air a bulletin the boxes hold, now, at this level (an emergency cuts anything).
+    PlayNow {
+        bulletin: String,
+        priority: crate::schedule::Priority,
+    },
+    /// Fade out and end the programme on air.
+    Stop,
+    /// Master volume, 0–100.
+    Volume { percent: u8 },
+}
+
+impl std::fmt::Display for RemoteAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RemoteAction::PlayNow { bulletin, priority } => {
+                write!(f, "play-now {bulletin} ({priority})")
+            }
+            RemoteAction::Stop => f.write_str("stop"),
+            RemoteAction::Volume { percent } => write!(f, "volume {percent}"),
+        }
+    }
+}
+
+impl CommandDoc {
+    fn check(&self) -> Result<(), ProtocolError> {
+        if self.valid_until <= self.issued_at {
+            return Err(invalid("valid_until", "must be after issued_at"));
+        }
+        match &self.action {
+            RemoteAction::PlayNow { bulletin, .. } if !is_name(bulletin) => Err(invalid(
+                "action.bulletin",
+                format!("\"{bulletin}\" is not a valid bulletin id"),
+            )),
+            RemoteAction::Volume { percent } if *percent > 100 => Err(invalid(
+                "action.percent",
+                format!("{percent} out of range 0–100"),
+            )),
+            _ => Ok(()),
         }
     }
 }

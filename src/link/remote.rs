@@ -77,6 +77,8 @@ pub enum RemoteEvent {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Handled {
     pub schedules_changed: bool,
+    /// A verified, fresh command from the district, for the daemon to carry out.
+    pub command: Option<super::protocol::RemoteAction>,
     /// Something the status shows changed (it has been re-published).
     pub status_changed: bool,
 }
@@ -101,7 +103,7 @@ impl Remote {
         let events_topic = topic::events(&config.box_id);
         let subscriptions = scopes
             .iter()
-            .flat_map(|s| [topic::schedule(s), topic::bulletins(s)])
+            .flat_map(|s| [topic::schedule(s), topic::bulletins(s), topic::command(s)])
             .chain([events_topic.clone()])
             .collect();
         let (link, events) = Link::start(link_config, subscriptions)?;
@@ -212,6 +214,14 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("bulletin {} manifest", manifest.id),
+                        })
+                    }
+                    Verdict::Command(command) => {
+                        tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");
+                        handled.command = Some(command.action.clone());
+                        Some(EventBody::Received {
+                            topic: message.topic.clone(),
+                            what: format!("command {}", command.action),
                         })
                     }
                     Verdict::Unchanged(why) => {

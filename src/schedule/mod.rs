@@ -81,7 +81,9 @@ impl fmt::Display for Item {
 }
 
 /// The three bulletin levels of commune radio regulation (TT 39/2020/TT-BTTTT), lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Normal,
