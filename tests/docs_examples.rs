@@ -105,7 +105,11 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
             Document::parse(&envelope.signed).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
         assert!(matches!(document, Document::Schedule(_)));
     }
-    for (kind, expected) in [("json schedule", 1), ("json manifest", 1)] {
+    for (kind, expected) in [
+        ("json schedule", 1),
+        ("json manifest", 1),
+        ("json command", 1),
+    ] {
         let examples = blocks(doc, kind);
         assert_eq!(examples.len(), expected, "{kind}");
         for (line, text) in examples {
