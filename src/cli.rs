@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
+mod operator;
+
 use crate::audio::output::{Output, OutputSpec};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::daemon::{self, RunUntil};
@@ -110,6 +112,8 @@ enum Command {
         #[command(subcommand)]
         what: PublishCommand,
     },
+    #[command(flatten)]
+    Operator(operator::OperatorCommand),
     /// District: send a signed command to boxes now (play a bulletin, stop, volume)
     Send {
         #[command(subcommand)]
@@ -278,6 +282,7 @@ pub fn main() -> Result<()> {
             json,
         } => log(&Config::load(&config)?, since, json),
         Command::Devices => devices(),
+        Command::Operator(command) => operator::run(command),
         Command::Key {
             action: KeyCommand::Generate { out },
         } => generate_key(&out),
@@ -758,6 +763,7 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
     let mut config = Config {
         box_id: "demo".into(),
         state_dir: work.join("state"),
+        control_socket: work.join("control.sock"),
         schedules_dir: schedules_dir.clone(),
         media_dir: root,
         // The demo airs a few seconds from now, whatever the hour.

@@ -33,6 +33,8 @@ pub struct Config {
     /// How late a programme may still air after its time was missed (box off, busy).
     pub catch_up: Duration,
     pub amplifier: Amplifier,
+    /// The local control socket (`loaxa status`, `stop`, `play-now`, …).
+    pub control_socket: PathBuf,
     /// When non-emergency audio may air, and how loud (`[[window]]` tables).
     pub windows: crate::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
@@ -104,6 +106,7 @@ struct RawConfig {
     output: Option<String>,
     sample_rate: Option<u32>,
     catch_up_minutes: Option<f64>,
+    control_socket: Option<PathBuf>,
     #[serde(default)]
     amplifier: RawAmplifier,
     #[serde(default, rename = "window")]
@@ -250,11 +253,15 @@ impl Config {
                     .collect::<Result<_, _>>()?,
             )
         };
+        let state_dir = resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into()));
         Ok(Config {
             box_id,
             link,
             windows,
-            state_dir: resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into())),
+            control_socket: raw
+                .control_socket
+                .map_or_else(|| state_dir.join("control.sock"), resolve),
+            state_dir,
             schedules_dir,
             media_dir,
             timezone,

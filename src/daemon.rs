@@ -24,6 +24,8 @@ use crate::schedule::plan::Occurrence;
 use crate::schedule::{self, LoadOptions, Priority, Program};
 use crate::store::{Outcome, Store, StoreError};
 
+mod requests;
+
 /// How often the schedules directory is checked for changes (SIGHUP reloads at once).
 const RELOAD_EVERY: StdDuration = StdDuration::from_secs(10);
 /// How often an idle daemon persists its cursor: the bound on how much a power cut can make it
@@ -68,6 +70,14 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         Signals::new().map_err(|e| DaemonError::Start(format!("signal handlers: {e}")))?;
     let remote =
         Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
+    // Without its control socket the box still airs; it only cannot be steered locally.
+    let control = match crate::control::listen(&config.control_socket) {
+        Ok(requests) => Some(requests),
+        Err(e) => {
+            tracing::error!(error = %e, "no local control");
+            None
+        }
+    };
     let mut daemon = Daemon {
         config,
         store,
@@ -81,6 +91,9 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         },
         arbiter: Arbiter::default(),
         on_air: Vec::new(),
+        control,
+        volume: 100,
+        problems: VecDeque::new(),
         retries,
         programs: Vec::new(),
         schedules_seen: None,
@@ -110,6 +123,12 @@ struct Daemon<'a> {
     arbiter: Arbiter,
     /// What the player has on its timeline, bottom to top; the top one is heard.
     on_air: Vec<OnAir>,
+    /// Requests from the local control socket.
+    control: Option<tokio::sync::mpsc::Receiver<crate::control::Pending>>,
+    /// Master volume, percent.
+    volume: u8,
+    /// The last few problems, for `loaxa status`.
+    problems: VecDeque<String>,
     /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
     retries: VecDeque<crate::store::AsRunEntry>,
     programs: Vec<Arc<Program>>,
@@ -359,7 +378,8 @@ impl Daemon<'_> {
                 tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
             }
             _ => {
-                tracing::warn!(program = %program.id, outcome = %outcome, detail = %detail, "not aired in full")
+                tracing::warn!(program = %program.id, outcome = %outcome, detail = %detail, "not aired in full");
+                self.note_problem(format!("{} {outcome}: {detail}", program.id));
             }
         }
         if let Some(remote) = &mut self.remote {
@@ -373,12 +393,23 @@ impl Daemon<'_> {
         Ok(())
     }
 
+    fn note_problem(&mut self, problem: String) {
+        if self.problems.len() == 5 {
+            self.problems.pop_front();
+        }
+        self.problems.push_back(format!(
+            "{} {problem}",
+            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+
     async fn record_missed(
         &mut self,
         occurrence: &Occurrence,
         reason: &str,
     ) -> Result<(), DaemonError> {
         tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
+        self.note_problem(format!("{} missed: {reason}", occurrence.program.id));
         let program = &occurrence.program;
         let row = self.store.record_not_aired(
             &program.id,
@@ -446,6 +477,11 @@ impl Daemon<'_> {
                 Ok(if done && self.on_air.is_empty() { Flow::Exit } else { Flow::Continue })
             }
             wake = next_wake(&mut self.signals, &mut self.remote) => self.on_wake(wake).await,
+            pending = next_request(&mut self.control) => {
+                let reply = self.serve(pending.request).await?;
+                let _ = pending.reply.send(reply);
+                Ok(Flow::Continue)
+            }
         }
     }
 
@@ -505,6 +541,7 @@ impl Daemon<'_> {
             }
             RemoteAction::Volume { percent } => {
                 tracing::info!(percent, "volume set");
+                self.volume = percent;
                 self.player.set_volume(f32::from(percent) / 100.0);
             }
         }
@@ -531,6 +568,19 @@ impl Daemon<'_> {
         }
         let options = LoadOptions::for_box(self.config, false);
         let mut loaded = schedule::load_dir(&self.config.schedules_dir, &options);
+        match self.store.local_programs() {
+            Ok(local) => {
+                for (id, text, _) in local.into_iter().filter(|(_, _, enabled)| *enabled) {
+                    let name = format!("local programme {id}");
+                    loaded.merge(schedule::parse(
+                        &text,
+                        std::path::Path::new(&name),
+                        &options,
+                    ));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the local programmes"),
+        }
         match self.store.remote_schedules() {
             Ok(remote) => {
                 for (scope, revision, text) in remote {
@@ -620,6 +670,19 @@ async fn next_wake(signals: &mut Signals, remote: &mut Option<Remote>) -> Wake {
             event = remote.next_event() => Wake::Link(event),
         },
         None => Wake::Signal(signals.next().await),
+    }
+}
+
+/// Waits for a control request, if the socket is open.
+async fn next_request(
+    control: &mut Option<tokio::sync::mpsc::Receiver<crate::control::Pending>>,
+) -> crate::control::Pending {
+    match control {
+        Some(requests) => match requests.recv().await {
+            Some(pending) => pending,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod arbiter;
 pub mod audio;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod district;
 pub mod fleet;

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 /// Bumped whenever the tables change; `open` migrates older files forward.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,7 +37,7 @@ pub enum StoreError {
 }
 
 /// How an occurrence ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Being broadcast now (or the box died during it: see `recover_interrupted`).
@@ -77,7 +77,7 @@ impl fmt::Display for Outcome {
 }
 
 /// One row of the as-run log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AsRunEntry {
     pub id: i64,
     pub program_id: String,
@@ -180,9 +180,29 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(self.sqlite())?;
-        if version == SCHEMA_VERSION {
-            return Ok(());
+        if version < 1 {
+            self.create_v1()?;
         }
+        if version < 2 {
+            // v2: programmes operators add on the box (`loaxa program add`).
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE IF NOT EXISTS local_program (
+                         id       TEXT PRIMARY KEY,
+                         schedule TEXT NOT NULL,
+                         enabled  INTEGER NOT NULL DEFAULT 1,
+                         added_at TEXT NOT NULL
+                     );
+                     PRAGMA user_version = 2;
+                     COMMIT;",
+                )
+                .map_err(self.sqlite())?;
+        }
+        Ok(())
+    }
+
+    fn create_v1(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch(
                 "BEGIN;
@@ -480,6 +500,54 @@ impl Store {
             .map_err(self.sqlite())?;
         stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// Adds (or replaces) a local programme: its schedule text, enabled.
+    pub fn save_local_program(
+        &mut self,
+        id: &str,
+        schedule: &str,
+        added: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO local_program (id, schedule, enabled, added_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (id) DO UPDATE SET schedule = excluded.schedule, enabled = 1,
+                     added_at = excluded.added_at",
+                params![id, schedule, timestamp(added)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// Local programmes: (id, schedule text, enabled), by id.
+    pub fn local_programs(&self) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, schedule, enabled FROM local_program ORDER BY id")
+            .map_err(self.sqlite())?;
+        stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// Enables or disables a local programme; false if there is none with that id.
+    pub fn enable_local_program(&mut self, id: &str, enabled: bool) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE local_program SET enabled = ?2 WHERE id = ?1",
+                params![id, enabled],
+            )
+            .map(|n| n > 0)
+            .map_err(self.sqlite())
+    }
+
+    /// Removes a local programme; false if there is none with that id.
+    pub fn remove_local_program(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .execute("DELETE FROM local_program WHERE id = ?1", params![id])
+            .map(|n| n > 0)
             .map_err(self.sqlite())
     }
 

@@ -132,6 +132,10 @@ impl Remote {
         }))
     }
 
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
     /// The next event from the connection, or the housekeeping timer.
     pub async fn next_event(&mut self) -> RemoteEvent {
         tokio::select! {

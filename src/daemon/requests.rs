@@ -1,0 +1,201 @@
+//! The daemon's answers to the local control socket (`loaxa status`, `today`, `stop`,
+//! `play-now`, `volume`, `program …`). Served in the daemon's loop, between its other work,
+//! because the daemon is the only writer of its store.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{Daemon, DaemonError};
+use crate::control::{Reply, Request};
+use crate::link::protocol::RemoteAction;
+use crate::schedule::plan::{Occurrence, next_occurrences};
+use crate::schedule::{self, LoadOptions, Priority};
+
+impl Daemon<'_> {
+    pub(super) async fn serve(&mut self, request: Request) -> Result<Reply, DaemonError> {
+        tracing::info!(request = ?request, "control request");
+        Ok(match request {
+            Request::Status => Reply::done(self.status()),
+            Request::Today => Reply::done(self.today()?),
+            Request::Stop => {
+                if self.on_air.is_empty() {
+                    return Ok(Reply::refused("nothing is on air"));
+                }
+                self.carry_out(RemoteAction::Stop).await?;
+                Reply::done(Value::Null)
+            }
+            Request::Volume { percent } if percent <= 100 => {
+                self.carry_out(RemoteAction::Volume { percent }).await?;
+                Reply::done(json!({ "volume": percent }))
+            }
+            Request::Volume { percent } => {
+                Reply::refused(format!("volume {percent} out of range 0–100"))
+            }
+            Request::PlayNow { item, priority } => self.play_now(&item, priority).await?,
+            Request::ProgramAdd { schedule } => self.add_program(&schedule)?,
+            Request::ProgramList => Reply::done(self.program_list()?),
+            Request::ProgramRemove { id } => {
+                if self.store.remove_local_program(&id)? {
+                    self.reload_schedules(true);
+                    Reply::done(Value::Null)
+                } else {
+                    Reply::refused(format!("no local programme {id}"))
+                }
+            }
+            Request::ProgramEnable { id, enabled } => {
+                if self.store.enable_local_program(&id, enabled)? {
+                    self.reload_schedules(true);
+                    Reply::done(Value::Null)
+                } else {
+                    Reply::refused(format!("no local programme {id}"))
+                }
+            }
+        })
+    }
+
+    fn status(&self) -> Value {
+        let on_air: Vec<Value> = self
+            .on_air
+            .iter()
+            .rev()
+            .map(|a| {
+                let p = &a.occurrence.program;
+                json!({ "program": p.id, "title": p.title, "level": p.priority.to_string() })
+            })
+            .collect();
+        let next: Vec<Value> = next_occurrences(&self.programs, Utc::now(), 5)
+            .iter()
+            .map(occurrence_json)
+            .collect();
+        let link = match &self.remote {
+            None => "none (offline box)",
+            Some(remote) if remote.is_connected() => "connected",
+            Some(_) => "disconnected (retrying)",
+        };
+        json!({
+            "box_id": self.config.box_id,
+            "on_air": on_air,
+            "volume": self.volume,
+            "next": next,
+            "link": link,
+            "disk_free": crate::store::free_space(&self.config.state_dir),
+            "windows": self.config.windows.to_string(),
+            "problems": self.problems,
+        })
+    }
+
+    /// What aired today (local time) and what is still to come before midnight.
+    fn today(&self) -> Result<Value, DaemonError> {
+        let tz = self.config.timezone;
+        let now = Utc::now();
+        let local = now.with_timezone(&tz).date_naive();
+        let midnight = |date: chrono::NaiveDate| {
+            schedule::resolve_local(tz, date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        };
+        let start = midnight(local);
+        let end = midnight(local.succ_opt().unwrap_or(local));
+        let log = self.store.entries_since(start)?;
+        let coming: Vec<Value> = next_occurrences(&self.programs, now, 500)
+            .iter()
+            .take_while(|o| o.scheduled < end)
+            .map(occurrence_json)
+            .collect();
+        Ok(json!({ "log": log, "coming": coming }))
+    }
+
+    async fn play_now(&mut self, item: &str, priority: Priority) -> Result<Reply, DaemonError> {
+        // Written as a schedule and loaded like one: the same checks as every other programme
+        // (the item exists, the broadcast windows allow it unless it is an emergency).
+        let at = (Utc::now() + Duration::seconds(1)).with_timezone(&self.config.timezone);
+        let text = format!(
+            "[[program]]\nid = \"play-now\"\ntitle = \"play-now {item}\"\nat = [\"{}\"]\n\
+             items = [\"chime\", {}]\npriority = \"{priority}\"\nwhen_busy = \"cut\"\n",
+            at.format("%Y-%m-%dT%H:%M:%S"),
+            toml_string(item)
+        );
+        let program = match self.load_one(&text, "play-now") {
+            Ok(program) => program,
+            Err(reply) => return Ok(reply),
+        };
+        let now = Utc::now();
+        let occurrence = Occurrence {
+            program: Arc::new(program),
+            scheduled: now,
+        };
+        self.claim(occurrence, now, None).await?;
+        Ok(Reply::done(Value::Null))
+    }
+
+    fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {
+        let program = match self.load_one(text, "new local programme") {
+            Ok(program) => program,
+            Err(reply) => return Ok(reply),
+        };
+        let taken = self.programs.iter().any(|p| {
+            p.id == program.id && !p.source.to_string_lossy().starts_with("local programme")
+        });
+        if taken {
+            return Ok(Reply::refused(format!(
+                "a scheduled programme is already called {}; choose another --id",
+                program.id
+            )));
+        }
+        self.store
+            .save_local_program(&program.id, text, Utc::now())?;
+        self.reload_schedules(true);
+        let next = program.next_after(Utc::now());
+        Ok(Reply::done(json!({
+            "id": program.id,
+            "next": next.map(|t| t.with_timezone(&program.timezone).to_rfc3339()),
+        })))
+    }
+
+    /// Parses a schedule holding exactly one programme, as the box would load it.
+    fn load_one(&self, text: &str, name: &str) -> Result<schedule::Program, Reply> {
+        let options = LoadOptions::for_box(self.config, true);
+        let mut loaded = schedule::parse(text, std::path::Path::new(name), &options);
+        if let Some(error) = loaded.errors.first() {
+            return Err(Reply::refused(error.to_string()));
+        }
+        match loaded.programs.len() {
+            1 => Ok(loaded.programs.remove(0)),
+            n => Err(Reply::refused(format!("expected one programme, found {n}"))),
+        }
+    }
+
+    fn program_list(&self) -> Result<Value, DaemonError> {
+        let now = Utc::now();
+        let list: Vec<Value> = self
+            .store
+            .local_programs()?
+            .into_iter()
+            .map(|(id, _, enabled)| {
+                let next = self
+                    .programs
+                    .iter()
+                    .find(|p| p.id == id)
+                    .and_then(|p| p.next_after(now))
+                    .map(|t| t.with_timezone(&self.config.timezone).to_rfc3339());
+                json!({ "id": id, "enabled": enabled, "next": next })
+            })
+            .collect();
+        Ok(Value::Array(list))
+    }
+}
+
+fn occurrence_json(o: &Occurrence) -> Value {
+    let at: DateTime<_> = o.scheduled.with_timezone(&o.program.timezone);
+    json!({
+        "program": o.program.id,
+        "title": o.program.title,
+        "level": o.program.priority.to_string(),
+        "at": at.to_rfc3339(),
+    })
+}
+
+/// A TOML basic string holding `text`.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
