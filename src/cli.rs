@@ -372,11 +372,14 @@ pub fn main() -> Result<()> {
             ))??;
             eprintln!();
             println!(
-                "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}) to {to}",
+                "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
                 manifest.size,
                 manifest.chunks.len(),
                 manifest.duration_ms as f64 / 1000.0,
-                manifest.codec
+                manifest.codec,
+                manifest
+                    .loudness_lufs
+                    .map_or(String::new(), |l| format!(", {l:.1} LUFS"))
             );
             Ok(())
         }
@@ -554,12 +557,42 @@ fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
                 file.display(),
                 loaded.programs.len()
             );
+            print_loudness(&loaded.programs, config.as_ref());
         }
     }
     if problems > 0 {
         bail!("{problems} problem(s) found");
     }
     Ok(())
+}
+
+/// Each audio file's loudness, and the gain it will air with.
+fn print_loudness(programs: &[Program], config: Option<&Config>) {
+    let defaults = Config::default();
+    let config = config.unwrap_or(&defaults);
+    let mut seen = std::collections::BTreeSet::new();
+    for program in programs {
+        for item in &program.items {
+            let schedule::Item::File { name, path } = item else {
+                continue;
+            };
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if let Ok(loudness) = crate::audio::loudness::measure_file(path) {
+                let gain = crate::audio::loudness::playback_gain(
+                    &loudness,
+                    config.loudness_target,
+                    config.true_peak_ceiling,
+                );
+                println!(
+                    "  {name}: {}; airs at {:+.1} dB",
+                    crate::levels::describe(&loudness),
+                    20.0 * f64::from(gain).log10()
+                );
+            }
+        }
+    }
 }
 
 /// Directories stand for the `*.toml` files in them.

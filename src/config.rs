@@ -33,6 +33,10 @@ pub struct Config {
     /// How late a programme may still air after its time was missed (box off, busy).
     pub catch_up: Duration,
     pub amplifier: Amplifier,
+    /// Loudness every file is brought to at playback (EBU R128 integrated, LUFS).
+    pub loudness_target: f64,
+    /// Highest true peak allowed after that gain (dBTP).
+    pub true_peak_ceiling: f64,
     /// The local control socket (`loaxa status`, `stop`, `play-now`, …).
     pub control_socket: PathBuf,
     /// When non-emergency audio may air, and how loud (`[[window]]` tables).
@@ -107,6 +111,8 @@ struct RawConfig {
     sample_rate: Option<u32>,
     catch_up_minutes: Option<f64>,
     control_socket: Option<PathBuf>,
+    loudness_target_lufs: Option<f64>,
+    true_peak_ceiling_dbtp: Option<f64>,
     #[serde(default)]
     amplifier: RawAmplifier,
     #[serde(default, rename = "window")]
@@ -254,10 +260,24 @@ impl Config {
             )
         };
         let state_dir = resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into()));
+        let loudness_target = raw.loudness_target_lufs.unwrap_or(-16.0);
+        if !(-40.0..=-5.0).contains(&loudness_target) {
+            return Err(invalid(format!(
+                "loudness_target_lufs: {loudness_target} out of range -40 to -5"
+            )));
+        }
+        let true_peak_ceiling = raw.true_peak_ceiling_dbtp.unwrap_or(-1.0);
+        if !(-20.0..=0.0).contains(&true_peak_ceiling) {
+            return Err(invalid(format!(
+                "true_peak_ceiling_dbtp: {true_peak_ceiling} out of range -20 to 0"
+            )));
+        }
         Ok(Config {
             box_id,
             link,
             windows,
+            loudness_target,
+            true_peak_ceiling,
             control_socket: raw
                 .control_socket
                 .map_or_else(|| state_dir.join("control.sock"), resolve),

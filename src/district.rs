@@ -197,6 +197,10 @@ pub async fn publish_bulletin(
         chunks: bytes.chunks(MAX_CHUNK).map(hex_sha256).collect(),
         valid_until: spec.valid_until,
         approver: spec.approver.to_owned(),
+        loudness_lufs: crate::audio::loudness::measure_file(spec.file)
+            .ok()
+            .and_then(|l| l.integrated_lufs)
+            .map(|l| (l * 10.0).round() / 10.0),
     };
     let document = Document::Bulletin(manifest.clone());
     // Checks the manifest as a box will, before anything is uploaded.

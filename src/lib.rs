@@ -15,6 +15,7 @@ pub mod control;
 pub mod daemon;
 pub mod district;
 pub mod fleet;
+pub mod levels;
 pub mod link;
 pub mod player;
 pub mod schedule;

@@ -184,10 +184,18 @@ impl Store {
             self.create_v1()?;
         }
         if version < 2 {
-            // v2: programmes operators add on the box (`loaxa program add`).
+            // v2: programmes operators add on the box (`loaxa program add`), and the loudness
+            // of every audio file measured once.
             self.conn
                 .execute_batch(
                     "BEGIN;
+                     CREATE TABLE IF NOT EXISTS loudness (
+                         path       TEXT PRIMARY KEY,
+                         size       INTEGER NOT NULL,
+                         modified   INTEGER NOT NULL,
+                         integrated REAL,
+                         true_peak  REAL
+                     );
                      CREATE TABLE IF NOT EXISTS local_program (
                          id       TEXT PRIMARY KEY,
                          schedule TEXT NOT NULL,
@@ -500,6 +508,55 @@ impl Store {
             .map_err(self.sqlite())?;
         stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// The loudness measured for `path`, if measured while it had this size and modification
+    /// time (a replaced file is measured again).
+    pub fn loudness(
+        &self,
+        path: &Path,
+        size: u64,
+        modified: i64,
+    ) -> Result<Option<crate::audio::loudness::Loudness>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT integrated, true_peak FROM loudness WHERE path = ?1 AND size = ?2 AND modified = ?3",
+                params![path.to_string_lossy(), size as i64, modified],
+                |row| {
+                    Ok(crate::audio::loudness::Loudness {
+                        integrated_lufs: row.get(0)?,
+                        true_peak_dbtp: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.sqlite())
+    }
+
+    pub fn save_loudness(
+        &mut self,
+        path: &Path,
+        size: u64,
+        modified: i64,
+        measured: &crate::audio::loudness::Loudness,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO loudness (path, size, modified, integrated, true_peak)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+                     modified = excluded.modified, integrated = excluded.integrated,
+                     true_peak = excluded.true_peak",
+                params![
+                    path.to_string_lossy(),
+                    size as i64,
+                    modified,
+                    measured.integrated_lufs,
+                    measured.true_peak_dbtp
+                ],
+            )
+            .map(drop)
             .map_err(self.sqlite())
     }
 

@@ -220,6 +220,17 @@ fn finite(sample: f32) -> f32 {
     if sample.is_finite() { sample } else { 0.0 }
 }
 
+/// Decodes a whole file and measures it: what a box does once per bulletin (and per local
+/// file), so playback only looks the figure up.
+pub fn measure_file(path: &std::path::Path) -> Result<Loudness, crate::audio::decode::AudioError> {
+    let mut decoder = crate::audio::decode::Decoder::open(path)?;
+    let mut meter = LoudnessMeter::new(decoder.sample_rate(), decoder.channels());
+    while let Some(block) = decoder.next_block()? {
+        meter.push(block);
+    }
+    Ok(meter.finish())
+}
+
 /// Gain (linear factor) that brings `measured` to `target_lufs`, lowered if needed so the true
 /// peak after gain stays at or below `ceiling_dbtp` (e.g. -1.0). Silence/unmeasurable → 1.0.
 ///

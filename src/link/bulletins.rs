@@ -253,6 +253,7 @@ mod tests {
             chunks: data.chunks(chunk_size).map(hex_sha256).collect(),
             valid_until: None,
             approver: "a".into(),
+            loudness_lufs: None,
         }
     }
 

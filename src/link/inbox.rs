@@ -13,7 +13,7 @@ use crate::store::{Store, StoreError};
 use crate::trust::Keyring;
 
 /// What became of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// A new schedule revision was stored: the daemon reloads its schedules.
     ScheduleApplied { scope: Scope, revision: u64 },

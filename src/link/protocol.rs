@@ -327,7 +327,7 @@ impl ScheduleDoc {
 }
 
 /// A bulletin's description; its audio arrives in chunks, trusted through these hashes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub scope: Scope,
@@ -345,6 +345,10 @@ pub struct Manifest {
     /// After this the box deletes the audio and refuses to air it.
     pub valid_until: Option<DateTime<Utc>>,
     pub approver: String,
+    /// EBU R128 integrated loudness as the district measured it, for people; a box measures
+    /// what it received itself before deciding its playback gain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness_lufs: Option<f64>,
 }
 
 impl Manifest {
@@ -558,6 +562,7 @@ mod tests {
             chunks: vec!["b".repeat(64), "c".repeat(64)],
             valid_until: None,
             approver: "Phòng VHTT huyện".into(),
+            loudness_lufs: None,
         }
     }
 

@@ -307,6 +307,8 @@ impl Remote {
             Ok(Progress::Partial { .. }) => None,
             Ok(Progress::Complete(path)) => {
                 tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
+                // Measured once, at ingest; playback looks it up.
+                crate::levels::measured(store, &path);
                 self.publish_status(store).await?;
                 Some(EventBody::Received {
                     topic: message.topic.clone(),
