@@ -606,6 +606,14 @@ impl Daemon<'_> {
             "schedules loaded"
         );
         self.programs = loaded.programs.into_iter().map(Arc::new).collect();
+        // Measured now rather than at air time: decoding a whole file must not delay a start.
+        for program in &self.programs {
+            for item in &program.items {
+                if let schedule::Item::File { path, .. } = item {
+                    crate::levels::measured(&mut self.store, path);
+                }
+            }
+        }
         self.schedules_seen = Some(seen);
         self.announced = None;
     }
