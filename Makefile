@@ -4,8 +4,8 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # ffmpeg: the tests check loaxa's output against an independent decode.
 # pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
 # minisign: signatures are checked against the real tool; mosquitto (+ openssl for a test CA):
-# the link tests run a real broker.
-TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl
+# the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
+TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
 .PHONY: demo test deps-build deps-test check-cargo
 
