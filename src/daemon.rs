@@ -94,6 +94,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         control,
         volume: 100,
         problems: VecDeque::new(),
+        systemd: crate::systemd::Notifier::from_env(),
         retries,
         programs: Vec::new(),
         schedules_seen: None,
@@ -104,7 +105,11 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         until,
     };
     daemon.reload_schedules(true);
+    daemon
+        .systemd
+        .ready(&format!("{} programmes", daemon.programs.len()));
     let result = daemon.main_loop().await;
+    daemon.systemd.stopping();
     if let Some(remote) = daemon.remote.take() {
         remote.shutdown().await;
     }
@@ -129,6 +134,7 @@ struct Daemon<'a> {
     volume: u8,
     /// The last few problems, for `loaxa status`.
     problems: VecDeque<String>,
+    systemd: crate::systemd::Notifier,
     /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
     retries: VecDeque<crate::store::AsRunEntry>,
     programs: Vec<Arc<Program>>,
@@ -168,6 +174,8 @@ enum Flow {
 impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
         loop {
+            // Pinged from here, the heart of the loop: if planning wedges, systemd restarts us.
+            self.systemd.alive();
             if self.last_reload_check.elapsed() >= RELOAD_EVERY {
                 self.reload_schedules(false);
             }

@@ -20,4 +20,5 @@ pub mod link;
 pub mod player;
 pub mod schedule;
 pub mod store;
+pub mod systemd;
 pub mod trust;
