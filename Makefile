@@ -7,13 +7,18 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
 TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
-.PHONY: demo test deps-build deps-test check-cargo
+.PHONY: demo test deb deps-build deps-test check-cargo
 
 demo: deps-build
 	cargo run --release --quiet -- demo
 
 test: deps-test
 	cargo test --no-fail-fast
+
+# A Debian package of the release build: target/debian/loaxa_VERSION_ARCH.deb.
+deb: deps-build
+	cargo build --release --quiet
+	@scripts/build-deb
 
 deps-build: check-cargo
 	@scripts/install-deps $(BUILD_PACKAGES)
