@@ -15,13 +15,15 @@ const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// What a parser made of one input: Ok, or the error message.
 type Verdict = Result<(), String>;
+/// A parser, by the corpus directory it reads.
+type Parser = (&'static str, Box<dyn Fn(&Path) -> Verdict>);
 
 fn document(bytes: &[u8]) -> Verdict {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     Document::parse(text).map(drop).map_err(|e| e.to_string())
 }
 
-fn parsers() -> Vec<(&'static str, Box<dyn Fn(&Path) -> Verdict>)> {
+fn parsers() -> Vec<Parser> {
     let read = |path: &Path| std::fs::read(path).unwrap_or_default();
     vec![
         (
