@@ -14,13 +14,18 @@
 //!
 //! The player writes at most [`AHEAD`] ahead of what is going out, so a cut-in is heard within
 //! that plus the fade.
+//!
+//! A relay item (a radio stream) is live: a thread of its own connects and reads the stream,
+//! and the player takes what has arrived. The slot lasts a fixed number of frames; where the
+//! stream has nothing in time, silence takes its place, so the slot neither drifts nor ends
+//! late. See [`Relay`].
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -28,6 +33,7 @@ use crate::amp::Amp;
 use crate::audio::chime::{attention_tone, chime};
 use crate::audio::convert::Source;
 use crate::audio::output::{Format, Output, OutputError};
+use crate::audio::relay::RelaySource;
 use crate::schedule::{Item, Priority, Program};
 
 /// How long what is on air takes to fade out when something cuts in.
@@ -39,6 +45,23 @@ const FADE_IN: Duration = Duration::from_millis(50);
 const AHEAD: Duration = Duration::from_millis(1000);
 /// Most frames written at once.
 const BLOCK: Duration = Duration::from_millis(50);
+
+/// How long a relay waits to connect to its stream, and then for each read of it.
+const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts to reach a stream start at most this often: a server that answers and hangs up at
+/// once is not hammered, while a stream that drops after a long run is reconnected at once.
+const RELAY_RETRY: Duration = Duration::from_secs(2);
+/// With nothing relayed this far into its slot, a relay gives way to its fallback (or after a
+/// third of a shorter slot, so that the fallback still has room).
+const RELAY_GIVE_UP: Duration = Duration::from_secs(15);
+/// A relay airs the station this long after it arrives, at most: older audio is dropped (what
+/// arrives before the slot, a server's burst of its recent past, what piled up while something
+/// cut in). The cushion against a stream's hiccups is this less [`AHEAD`].
+const RELAY_DELAY: Duration = Duration::from_millis(2500);
+/// When a relay's stream has nothing for frames due within this, silence goes out instead.
+const RELAY_MARGIN: Duration = Duration::from_millis(400);
+/// The longest the player waits for a stream in one go before it looks at its commands again.
+const RELAY_POLL: Duration = Duration::from_millis(100);
 
 /// Air `program` with its first sample at `start_at` (or as soon as possible if that has passed).
 /// `tag` comes back in its report (the daemon's as-run row).
@@ -225,9 +248,9 @@ fn run(
 struct Layer {
     request: AirRequest,
     items: Items,
-    /// Converted samples ready to go out, and the item starts among them (sample offsets).
+    /// Converted samples ready to go out, and the boundaries among them (sample offsets).
     ready: Vec<f32>,
-    ready_starts: Vec<(String, usize)>,
+    ready_marks: Vec<(String, usize)>,
     exhausted: bool,
     /// Frames of fade-in still to apply (after a resume).
     fade_in: u64,
@@ -242,7 +265,7 @@ impl Layer {
             request,
             items,
             ready: Vec::new(),
-            ready_starts: Vec::new(),
+            ready_marks: Vec::new(),
             exhausted: false,
             fade_in: 0,
             first_frame: None,
@@ -250,32 +273,37 @@ impl Layer {
         }
     }
 
-    /// Decodes until `frames` are ready (or the programme ends).
-    fn prepare(&mut self, frames: usize, channels: usize) {
+    /// Decodes until `frames` are ready, the programme ends, or a live stream has nothing yet.
+    /// `needed`: when the first ready frame must be in the output.
+    fn prepare(&mut self, frames: usize, channels: usize, needed: Instant) {
         while self.ready.len() < frames * channels && !self.exhausted {
             let before = self.ready.len();
-            let mut starts = Vec::new();
-            if !self.items.fill(&mut self.ready, &mut starts) {
+            if !self
+                .items
+                .fill(&mut self.ready, &mut self.ready_marks, needed)
+            {
                 self.exhausted = true;
             }
-            self.ready_starts
-                .extend(starts.into_iter().map(|(item, at)| (item, at + before)));
+            if self.ready.len() == before {
+                // A relay waiting for its stream: the player comes back on its next block.
+                break;
+            }
         }
     }
 
-    /// Takes up to `frames` ready frames, noting the item starts among them at `written`.
-    fn take(&mut self, frames: usize, channels: usize, written: u64) -> Vec<f32> {
-        self.prepare(frames, channels);
+    /// Takes up to `frames` ready frames, noting the boundaries among them at `written`.
+    /// `needed`: when the first of them must be in the output.
+    fn take(&mut self, frames: usize, channels: usize, written: u64, needed: Instant) -> Vec<f32> {
+        self.prepare(frames, channels, needed);
         let n = frames.min(self.ready.len() / channels) * channels;
         let block: Vec<f32> = self.ready.drain(..n).collect();
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_starts)
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_marks)
             .into_iter()
             .partition(|(_, at)| *at < n.max(1) && !block.is_empty());
-        for (item, at) in now {
-            self.marks
-                .push((format!("item {item}"), written + (at / channels) as u64));
+        for (what, at) in now {
+            self.marks.push((what, written + (at / channels) as u64));
         }
-        self.ready_starts = later.into_iter().map(|(i, at)| (i, at - n)).collect();
+        self.ready_marks = later.into_iter().map(|(i, at)| (i, at - n)).collect();
         if !block.is_empty() {
             self.first_frame.get_or_insert(written);
         }
@@ -308,10 +336,12 @@ impl Session<'_> {
     fn run(&mut self, first: AirRequest, amp: &mut Amp, inbox: &mpsc::Receiver<Command>) -> bool {
         let format = self.output.format();
         let channels = usize::from(format.channels);
+        // The gate first, so that the frames prepared below know when they go out (nothing is
+        // queued yet, so setting it early changes nothing else).
+        self.output.start_segment(first.start_at);
         let mut layer = Layer::new(first, format);
-        layer.prepare(format.sample_rate as usize, channels);
+        layer.prepare(format.sample_rate as usize, channels, self.needed_at(0));
         amp.switch_on(self.stop);
-        self.output.start_segment(layer.request.start_at);
         self.stack.push(layer);
         let result = self.play(inbox, format);
         match result.and_then(|()| self.output.drain(self.stop)) {
@@ -339,6 +369,7 @@ impl Session<'_> {
             {
                 self.cut(fade, fade_in, channels)?;
             }
+            let needed = self.needed_at(self.written);
             let Some(top) = self.stack.last_mut() else {
                 return Ok(());
             };
@@ -347,7 +378,7 @@ impl Session<'_> {
                 Some((_, at, _)) => (at.saturating_sub(fade + self.written) as usize).max(1),
                 None => block,
             };
-            let mut samples = top.take(block.min(room), channels, self.written);
+            let mut samples = top.take(block.min(room), channels, self.written, needed);
             if samples.is_empty() && top.is_done() {
                 if self.stack.len() == 1 && self.pending_cut.is_none() {
                     // The session's last programme: reported once it has all gone out.
@@ -409,6 +440,7 @@ impl Session<'_> {
                     layer.prepare(
                         format.sample_rate as usize / 2,
                         usize::from(format.channels),
+                        self.needed_at(at),
                     );
                     self.pending_cut = Some((layer, at, resume));
                 }
@@ -455,10 +487,11 @@ impl Session<'_> {
     /// Writes the next `fade` frames of the top programme ramped down to silence, keeping the
     /// originals so a resume starts where the fade began.
     fn fade_out_top(&mut self, fade: u64, channels: usize) -> Result<(), OutputError> {
+        let needed = self.needed_at(self.written);
         let Some(top) = self.stack.last_mut() else {
             return Ok(());
         };
-        top.prepare(fade as usize, channels);
+        top.prepare(fade as usize, channels, needed);
         let n = (fade as usize).min(top.ready.len() / channels);
         let mut faded: Vec<f32> = top.ready[..n * channels].to_vec();
         for (i, frame) in faded.chunks_mut(channels).enumerate() {
@@ -478,6 +511,24 @@ impl Session<'_> {
     fn instant_of(&self, frame: u64) -> DateTime<Utc> {
         let origin = self.output.segment_start().unwrap_or(self.origin);
         self.output.after(origin, frame)
+    }
+
+    /// When `frame` must be in the output: the instant it goes out, less what the device may
+    /// take in one go. A relay decides from it whether to wait for its stream or air silence.
+    fn needed_at(&self, frame: u64) -> Instant {
+        let now = Utc::now();
+        let goes_out = match self.output.segment_start() {
+            Some(_) => self.instant_of(frame),
+            // Nothing has gone out yet: frame 0 goes out at the gate, or as soon as it is
+            // written if that has passed.
+            None => self.output.after(self.origin.max(now), frame),
+        };
+        let grab = duration_of(
+            2 * self.output.largest_request(),
+            self.output.format().sample_rate,
+        );
+        let lead = (goes_out - now).to_std().unwrap_or_default();
+        Instant::now() + lead.saturating_sub(grab)
     }
 
     /// Reports the top programme with `ending` and takes it off the timeline.
@@ -532,6 +583,16 @@ impl Session<'_> {
     }
 }
 
+/// The time `frames` take at `rate`.
+fn duration_of(frames: u64, rate: u32) -> Duration {
+    Duration::from_secs_f64(frames as f64 / f64::from(rate.max(1)))
+}
+
+/// Whole frames in `duration` at `rate`.
+fn frames_in(duration: Duration, rate: u32) -> u64 {
+    (duration.as_secs_f64() * f64::from(rate)) as u64
+}
+
 /// A programme's items in order, each opened when the previous one ends.
 struct Items {
     program: Arc<Program>,
@@ -545,6 +606,7 @@ struct Items {
 enum ItemSource {
     Tone(Option<Vec<f32>>),
     File(Box<Source>),
+    Relay(Box<Relay>),
 }
 
 impl Items {
@@ -559,9 +621,16 @@ impl Items {
         }
     }
 
-    /// Appends the next frames to `out`, noting in `starts` where an item's first sample
-    /// landed; false once every item is done (failed ones skipped).
-    fn fill(&mut self, out: &mut Vec<f32>, starts: &mut Vec<(String, usize)>) -> bool {
+    /// Appends the next frames to `out`, noting in `marks` the boundaries among them (an item's
+    /// first sample, a relay's dropouts) as offsets in `out`; false once every item is done
+    /// (failed ones skipped). A relay may append nothing yet and return true: its stream has
+    /// nothing, and `out`'s first frame (needed in the output at `needed`) is not due yet.
+    fn fill(
+        &mut self,
+        out: &mut Vec<f32>,
+        marks: &mut Vec<(String, usize)>,
+        needed: Instant,
+    ) -> bool {
         let before = out.len();
         loop {
             let Some((index, source)) = &mut self.current else {
@@ -572,7 +641,7 @@ impl Items {
                 self.next += 1;
                 match self.open(&item) {
                     Ok(source) => {
-                        starts.push((item.to_string(), out.len()));
+                        marks.push((format!("item {item}"), out.len()));
                         self.current = Some((index, source));
                     }
                     Err(reason) => self.fail(&item, reason),
@@ -593,10 +662,19 @@ impl Items {
                         continue;
                     }
                 },
+                ItemSource::Relay(relay) => {
+                    let more = relay.fill(out, marks, needed);
+                    if more && out.len() == before {
+                        return true;
+                    }
+                    more
+                }
             };
             if !more {
-                self.current = None;
-                self.aired += 1;
+                match self.current.take() {
+                    Some((index, ItemSource::Relay(relay))) => self.relay_ended(index, *relay),
+                    _ => self.aired += 1,
+                }
             }
             if out.len() > before {
                 return true;
@@ -626,11 +704,392 @@ impl Items {
             Item::Bulletin { id } => Err(format!(
                 "content missing: bulletin {id} has not fully arrived"
             )),
+            Item::Relay {
+                url,
+                duration,
+                fallback,
+            } => {
+                // The fallback airs as a programme of its own inside the slot, at this one's
+                // level and volume.
+                let fallback = Program {
+                    items: fallback.clone(),
+                    ..(*self.program).clone()
+                };
+                Ok(ItemSource::Relay(Box::new(Relay::start(
+                    url,
+                    *duration,
+                    fallback,
+                    self.format,
+                ))))
+            }
+        }
+    }
+
+    /// Counts a finished relay: aired if any of the stream went out, failed (with why) if not;
+    /// and its fallback's items as they went.
+    fn relay_ended(&mut self, index: usize, relay: Relay) {
+        let outcome = relay.outcome();
+        if let Some(fallback) = outcome.fallback {
+            self.aired += fallback.aired;
+            self.failed.extend(fallback.failed);
+        }
+        match outcome.failure {
+            None => self.aired += 1,
+            Some(reason) => {
+                let item = self.program.items[index].clone();
+                self.fail(&item, reason);
+            }
         }
     }
 
     fn fail(&mut self, item: &Item, reason: String) {
         tracing::warn!(item = %item, reason = %reason, "item failed; airing the rest of the programme");
         self.failed.push((item.to_string(), reason));
+    }
+}
+
+/// A relay slot on air: exactly `slot` frames of the stream, with silence wherever the stream
+/// has nothing in time (so the slot stays on the clock through dropouts), or, if nothing at all
+/// could be relayed early in the slot, the fallback items for the rest of it.
+///
+/// A thread of its own (see [`read_stream`]) connects, reads and reconnects, and hands the audio over
+/// through [`Feed`]; the player never waits on the network for more than [`RELAY_POLL`].
+struct Relay {
+    url: String,
+    feed: Arc<FeedShared>,
+    format: Format,
+    /// The slot's length, and how much of it has gone (stream, silence or fallback).
+    slot: u64,
+    done: u64,
+    /// Frames of the stream aired.
+    relayed: u64,
+    /// Whether the stream's audio is flowing (for the dropped / resumed marks).
+    flowing: bool,
+    /// With nothing relayed after this many frames, the fallback airs.
+    give_up: u64,
+    /// The stream's last failure, for the as-run log.
+    last_error: Option<String>,
+    /// The fallback items; once they have taken over, `instead`.
+    fallback: Option<Program>,
+    instead: Option<Items>,
+}
+
+/// How a relay went, once its slot is over.
+struct RelayOutcome {
+    /// Why the relay counts as failed; None if some of the stream aired.
+    failure: Option<String>,
+    /// The fallback items, if they aired.
+    fallback: Option<Items>,
+}
+
+impl Relay {
+    /// Starts the thread that connects to `url`. `fallback` is the programme with the
+    /// fallback items as its items (its volume is the stream's gain too).
+    fn start(url: &str, duration: Duration, fallback: Program, format: Format) -> Relay {
+        let rate = format.sample_rate;
+        let feed = Arc::new(FeedShared::default());
+        let mut last_error = None;
+        let spawned = {
+            let (url, feed) = (url.to_owned(), Arc::clone(&feed));
+            let gain = fallback.volume;
+            std::thread::Builder::new()
+                .name("loaxa-relay".into())
+                .spawn(move || read_stream(&url, format, gain, &feed))
+        };
+        // The thread is not joined: it ends by itself once told to (after its current read,
+        // bounded by RELAY_TIMEOUT), and the player must not wait for that.
+        if let Err(e) = spawned {
+            last_error = Some(format!("relay {url}: cannot start its thread: {e}"));
+        }
+        Relay {
+            url: url.to_owned(),
+            feed,
+            format,
+            slot: frames_in(duration, rate),
+            done: 0,
+            relayed: 0,
+            flowing: false,
+            give_up: frames_in(RELAY_GIVE_UP.min(duration / 3), rate),
+            last_error,
+            fallback: (!fallback.items.is_empty()).then_some(fallback),
+            instead: None,
+        }
+    }
+
+    /// Appends the slot's next frames to `out`; false once the slot is over. As
+    /// [`Items::fill`], whose `needed` is when `out`'s first frame must be in the output.
+    fn fill(
+        &mut self,
+        out: &mut Vec<f32>,
+        marks: &mut Vec<(String, usize)>,
+        needed: Instant,
+    ) -> bool {
+        if self.done >= self.slot {
+            return false;
+        }
+        if self.relayed == 0
+            && self.done >= self.give_up
+            && let Some(fallback) = self.fallback.take()
+        {
+            // Nothing came early in the slot: the listeners get the stand-in rather than
+            // dead air, and the stream is let go.
+            self.feed.quit();
+            let why = self.failure_reason();
+            tracing::warn!(url = %self.url, reason = %why, "relay failed; airing its fallback");
+            marks.push((
+                format!("relay failed, airing the fallback: {why}"),
+                out.len(),
+            ));
+            self.instead = Some(Items::new(Arc::new(fallback), self.format));
+        }
+        if let Some(fallback) = &mut self.instead {
+            let before = out.len();
+            let more = fallback.fill(out, marks, needed);
+            return self.spend(out, marks, before) && more;
+        }
+        self.relay(out, marks, needed)
+    }
+
+    /// Takes the stream's audio as it arrives, or silence when it has nothing in time.
+    fn relay(
+        &mut self,
+        out: &mut Vec<f32>,
+        marks: &mut Vec<(String, usize)>,
+        needed: Instant,
+    ) -> bool {
+        let (channels, rate) = (usize::from(self.format.channels), self.format.sample_rate);
+        let samples_in = |d: Duration| frames_in(d, rate) as usize * channels;
+        // When the frame this call appends first must be in the output.
+        let needed = needed + duration_of((out.len() / channels) as u64, rate);
+        let mut feed = self.feed.lock();
+        let mut waited = false;
+        loop {
+            let lead = needed.saturating_duration_since(Instant::now());
+            // Live: what arrived longer than RELAY_DELAY before it would go out is dropped.
+            feed.keep_newest(samples_in(RELAY_DELAY.saturating_sub(lead)));
+            match feed.queue.pop_front() {
+                Some(Fed::Audio(samples)) => {
+                    feed.samples -= samples.len();
+                    drop(feed);
+                    if !self.flowing {
+                        if self.relayed > 0 {
+                            marks.push(("relay resumed".into(), out.len()));
+                        } else if self.done > 0 {
+                            let silent = duration_of(self.done, self.format.sample_rate);
+                            marks.push((
+                                format!("relay on air after {:.1} s", silent.as_secs_f64()),
+                                out.len(),
+                            ));
+                        }
+                        self.flowing = true;
+                    }
+                    let before = out.len();
+                    out.extend_from_slice(&samples);
+                    let more = self.spend(out, marks, before);
+                    self.relayed += ((out.len() - before) / channels) as u64;
+                    return more;
+                }
+                Some(Fed::Lost(reason)) => {
+                    if self.flowing {
+                        marks.push((format!("relay dropped: {reason}"), out.len()));
+                        self.flowing = false;
+                    }
+                    self.last_error = Some(reason);
+                }
+                None if lead <= RELAY_MARGIN => {
+                    // Nothing to air in time: silence holds the stream's place, so the slot
+                    // keeps its length and the next programme its instant.
+                    drop(feed);
+                    let before = out.len();
+                    let frames = frames_in(BLOCK, self.format.sample_rate) as usize;
+                    out.resize(before + frames * channels, 0.0);
+                    return self.spend(out, marks, before);
+                }
+                None if waited => return true,
+                None => {
+                    let wait = (lead - RELAY_MARGIN).min(RELAY_POLL);
+                    feed = self.feed.wait(feed, wait);
+                    waited = true;
+                }
+            }
+        }
+    }
+
+    /// Counts what was appended to `out` since `before` against the slot, cutting it (and
+    /// marks beyond it) at the slot's end; false once the slot is over.
+    fn spend(
+        &mut self,
+        out: &mut Vec<f32>,
+        marks: &mut Vec<(String, usize)>,
+        before: usize,
+    ) -> bool {
+        let channels = usize::from(self.format.channels);
+        let left = (self.slot - self.done) as usize;
+        if (out.len() - before) / channels >= left {
+            out.truncate(before + left * channels);
+            marks.retain(|(_, at)| *at < out.len());
+        }
+        self.done += ((out.len() - before) / channels) as u64;
+        if self.done >= self.slot {
+            self.feed.quit();
+        }
+        self.done < self.slot
+    }
+
+    fn failure_reason(&self) -> String {
+        self.last_error.clone().unwrap_or_else(|| {
+            let waited = duration_of(self.done, self.format.sample_rate);
+            format!(
+                "relay {}: nothing received in {:.1} s",
+                self.url,
+                waited.as_secs_f64()
+            )
+        })
+    }
+
+    fn outcome(mut self) -> RelayOutcome {
+        let failure = (self.relayed == 0).then(|| {
+            let why = self.failure_reason();
+            match &self.instead {
+                Some(_) => format!("{why}; aired the fallback"),
+                None => format!("{why}; nothing was relayed"),
+            }
+        });
+        RelayOutcome {
+            failure,
+            fallback: self.instead.take(),
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.feed.quit();
+    }
+}
+
+/// What a relay's thread hands the player, in stream order.
+enum Fed {
+    Audio(Vec<f32>),
+    /// The connection could not be made, or ended; why (the message names the URL).
+    Lost(String),
+}
+
+/// The stream between a relay's thread and the player.
+#[derive(Default)]
+struct Feed {
+    queue: VecDeque<Fed>,
+    /// Samples of audio in `queue`.
+    samples: usize,
+    /// Set once the player is done with the stream: the thread ends.
+    quit: bool,
+}
+
+impl Feed {
+    /// Drops the oldest audio until at most `samples` of it are held (whole blocks, so a little
+    /// more may stay). Losses stay, in order: the player marks them.
+    fn keep_newest(&mut self, samples: usize) {
+        while let Some(oldest) = self.queue.iter().position(|f| matches!(f, Fed::Audio(_))) {
+            let Fed::Audio(block) = &self.queue[oldest] else {
+                break;
+            };
+            if self.samples - block.len() < samples {
+                break;
+            }
+            self.samples -= block.len();
+            self.queue.remove(oldest);
+        }
+    }
+}
+
+#[derive(Default)]
+struct FeedShared {
+    feed: Mutex<Feed>,
+    changed: Condvar,
+}
+
+impl FeedShared {
+    fn lock(&self) -> MutexGuard<'_, Feed> {
+        self.feed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, feed: MutexGuard<'a, Feed>, timeout: Duration) -> MutexGuard<'a, Feed> {
+        self.changed
+            .wait_timeout(feed, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
+    /// Hands over `fed`, holding at most `most` samples of audio; false once the player has
+    /// let the stream go.
+    fn push(&self, fed: Fed, most: usize) -> bool {
+        let mut feed = self.lock();
+        if feed.quit {
+            return false;
+        }
+        if let Fed::Audio(samples) = &fed {
+            feed.samples += samples.len();
+        }
+        feed.queue.push_back(fed);
+        feed.keep_newest(most);
+        self.changed.notify_all();
+        true
+    }
+
+    fn quit(&self) {
+        self.lock().quit = true;
+        self.changed.notify_all();
+    }
+}
+
+/// A relay's thread: connects to `url`, hands over the stream's audio (converted to `format`),
+/// and reconnects when it fails, until the player lets it go. Each failure is logged and
+/// handed over as [`Fed::Lost`].
+fn read_stream(url: &str, format: Format, gain: f32, shared: &FeedShared) {
+    // While the player does not take the audio (something cut in), hold no more than it would
+    // air: the player drops older audio anyway.
+    let most = frames_in(RELAY_DELAY, format.sample_rate) as usize * usize::from(format.channels);
+    loop {
+        let attempt = Instant::now();
+        let error = match RelaySource::open(
+            url,
+            RELAY_TIMEOUT,
+            format.sample_rate,
+            format.channels,
+            gain,
+        ) {
+            Ok(mut source) => loop {
+                let mut block = Vec::new();
+                let result = source.fill(&mut block);
+                if let Err(_) | Ok(false) = result {
+                    // What the converter still held comes out after the error.
+                    while let Ok(true) = source.fill(&mut block) {}
+                }
+                if !block.is_empty() && !shared.push(Fed::Audio(block), most) {
+                    return;
+                }
+                match result {
+                    Ok(true) => {}
+                    Ok(false) => break format!("{url}: the stream ended"),
+                    Err(e) => break e.to_string(),
+                }
+            },
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(url, error = %error, "relay: no stream; trying again");
+        if !shared.push(Fed::Lost(error), most) {
+            return;
+        }
+        let mut feed = shared.lock();
+        while !feed.quit {
+            let left = RELAY_RETRY.saturating_sub(attempt.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            feed = shared.wait(feed, left);
+        }
+        if feed.quit {
+            return;
+        }
     }
 }

@@ -103,6 +103,9 @@ mod tests {
         while let Ok(n) = systemd.recv(&mut buffer) {
             got.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
         }
-        assert_eq!(got, ["READY=1\nSTATUS=3 programmes", "WATCHDOG=1", "STOPPING=1"]);
+        assert_eq!(
+            got,
+            ["READY=1\nSTATUS=3 programmes", "WATCHDOG=1", "STOPPING=1"]
+        );
     }
 }

@@ -25,10 +25,21 @@ fn systemd_analyze_verify_accepts_the_unit() {
     // Verified as installed, but pointing at the binary under test (no /usr/bin/loaxa here).
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("loaxa.service");
-    std::fs::write(&path, unit.replace("/usr/bin/loaxa", env!("CARGO_BIN_EXE_loaxa"))).unwrap();
-    let out = Command::new(analyze).arg("verify").arg(&path).output().unwrap();
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/loaxa", env!("CARGO_BIN_EXE_loaxa")),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
     let complaints = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && complaints.trim().is_empty(), "{complaints}");
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "{complaints}"
+    );
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {

@@ -86,6 +86,12 @@ impl fmt::Display for Seconds {
     }
 }
 
+/// Checks that `url` is one [`connect`] can fetch (`http://host[:port]/path`), without
+/// connecting: what `loaxa validate` says of a relay programme's stream.
+pub fn check_url(url: &str) -> Result<(), String> {
+    Url::parse(url).map(|_| ())
+}
+
 /// Connects to `url` (`http://host[:port]/path`), follows up to three redirects and reads the
 /// response headers, all within `timeout`; the returned stream's reads then fail once nothing
 /// has arrived for `timeout`. (A timeout of zero counts as one millisecond.)

@@ -174,17 +174,21 @@ pub fn resolve(
     bulletins: &Bulletins,
     now: DateTime<Utc>,
 ) -> Arc<Program> {
-    if !program
-        .items
-        .iter()
-        .any(|item| matches!(item, Item::Bulletin { .. }))
-    {
-        return Arc::clone(program);
+    // A relay's fallback may name bulletins too.
+    fn has_bulletin(item: &Item) -> bool {
+        match item {
+            Item::Bulletin { .. } => true,
+            Item::Relay { fallback, .. } => fallback.iter().any(has_bulletin),
+            Item::Chime | Item::File { .. } => false,
+        }
     }
-    let items = program
-        .items
-        .iter()
-        .map(|item| match item {
+    fn resolved(
+        item: &Item,
+        manifests: &[Manifest],
+        bulletins: &Bulletins,
+        now: DateTime<Utc>,
+    ) -> Item {
+        match item {
             Item::Bulletin { id } => manifests
                 .iter()
                 .find(|m| {
@@ -199,8 +203,28 @@ pub fn resolve(
                         path: bulletins.file(m),
                     },
                 ),
+            Item::Relay {
+                url,
+                duration,
+                fallback,
+            } => Item::Relay {
+                url: url.clone(),
+                duration: *duration,
+                fallback: fallback
+                    .iter()
+                    .map(|item| resolved(item, manifests, bulletins, now))
+                    .collect(),
+            },
             other => other.clone(),
-        })
+        }
+    }
+    if !program.items.iter().any(has_bulletin) {
+        return Arc::clone(program);
+    }
+    let items = program
+        .items
+        .iter()
+        .map(|item| resolved(item, manifests, bulletins, now))
         .collect();
     Arc::new(Program {
         items,

@@ -26,6 +26,8 @@ pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 pub const CHIME: &str = "chime";
 /// Items starting with this name a bulletin the district sends over the link.
 pub const BULLETIN_PREFIX: &str = "bulletin:";
+/// The longest relay slot: half a day.
+pub const MAX_RELAY_MINUTES: f64 = 720.0;
 
 /// One programme: a list of items aired back to back at the times `when` gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +70,14 @@ pub enum Item {
     Bulletin {
         id: String,
     },
+    /// A live radio stream (`relay = "http://…"`) aired for exactly `duration`; `fallback` airs
+    /// instead if the stream cannot be had at the start of the slot. A relay programme's items
+    /// are this one item.
+    Relay {
+        url: String,
+        duration: std::time::Duration,
+        fallback: Vec<Item>,
+    },
 }
 
 impl fmt::Display for Item {
@@ -76,6 +86,7 @@ impl fmt::Display for Item {
             Item::Chime => f.write_str(CHIME),
             Item::File { name, .. } => f.write_str(name),
             Item::Bulletin { id } => write!(f, "{BULLETIN_PREFIX}{id}"),
+            Item::Relay { url, .. } => write!(f, "relay {url}"),
         }
     }
 }
@@ -300,6 +311,9 @@ struct RawProgram {
     cron: Option<Spanned<String>>,
     at: Option<Spanned<Vec<Spanned<String>>>>,
     items: Option<Spanned<Vec<Spanned<String>>>>,
+    relay: Option<Spanned<String>>,
+    duration_minutes: Option<Spanned<f64>>,
+    fallback: Option<Spanned<Vec<Spanned<String>>>>,
     priority: Option<Spanned<Priority>>,
     when_busy: Option<Spanned<String>>,
     after_cut: Option<Spanned<AfterCut>>,
@@ -565,8 +579,26 @@ impl FileContext<'_> {
     }
 
     fn items(&mut self, id: &str, raw: &RawProgram, table_span: Range<usize>) -> Vec<Item> {
+        if let Some(relay) = &raw.relay {
+            return self.relay(id, raw, relay).into_iter().collect();
+        }
+        // Without `relay`, the relay's keys mean nothing: say so rather than ignore them.
+        if let Some(minutes) = &raw.duration_minutes {
+            self.error(
+                minutes.span(),
+                &format!("{id}.duration_minutes"),
+                "only for a relay (`relay = \"http://…\"`)".into(),
+            );
+        }
+        if let Some(fallback) = &raw.fallback {
+            self.error(
+                fallback.span(),
+                &format!("{id}.fallback"),
+                "only for a relay (`relay = \"http://…\"`)".into(),
+            );
+        }
         let Some(items) = &raw.items else {
-            self.error(table_span, id, "missing `items`".into());
+            self.error(table_span, id, "missing `items` (or `relay`)".into());
             return Vec::new();
         };
         if items.get_ref().is_empty() {
@@ -576,14 +608,79 @@ impl FileContext<'_> {
                 "lists nothing to air".into(),
             );
         }
+        self.item_list(id, "items", items.get_ref())
+    }
+
+    /// Resolves a list of item names (`items`, or a relay's `fallback`), naming each error.
+    fn item_list(&mut self, id: &str, key: &str, names: &[Spanned<String>]) -> Vec<Item> {
         let mut resolved = Vec::new();
-        for (i, name) in items.get_ref().iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             match self.item(name.get_ref()) {
                 Ok(item) => resolved.push(item),
-                Err(message) => self.error(name.span(), &format!("{id}.items[{i}]"), message),
+                Err(message) => self.error(name.span(), &format!("{id}.{key}[{i}]"), message),
             }
         }
         resolved
+    }
+
+    /// A relay programme: the stream, how long it airs, and what airs if it cannot be had.
+    /// The URL is only checked for form: validating a schedule never connects anywhere.
+    fn relay(&mut self, id: &str, raw: &RawProgram, relay: &Spanned<String>) -> Option<Item> {
+        let errors_before = self.errors.len();
+        if let Some(items) = &raw.items {
+            self.error(
+                items.span(),
+                id,
+                "has both `relay` and `items`; use one (a relay's stand-in goes in `fallback`)"
+                    .into(),
+            );
+        }
+        let url = relay.get_ref().trim();
+        if let Err(reason) = crate::audio::relay::check_url(url) {
+            self.error(
+                relay.span(),
+                &format!("{id}.relay"),
+                format!("\"{url}\": {reason}"),
+            );
+        }
+        let duration = match &raw.duration_minutes {
+            // `!(… > 0)` also refuses NaN, which TOML allows.
+            Some(minutes)
+                if !(*minutes.get_ref() > 0.0 && *minutes.get_ref() <= MAX_RELAY_MINUTES) =>
+            {
+                self.error(
+                    minutes.span(),
+                    &format!("{id}.duration_minutes"),
+                    format!(
+                        "{} out of range: more than 0, at most {MAX_RELAY_MINUTES} (12 hours)",
+                        minutes.get_ref()
+                    ),
+                );
+                None
+            }
+            Some(minutes) => Some(std::time::Duration::from_secs_f64(minutes.get_ref() * 60.0)),
+            None => {
+                self.error(
+                    relay.span(),
+                    &format!("{id}.duration_minutes"),
+                    "required with relay (the slot's length in minutes)".into(),
+                );
+                None
+            }
+        };
+        let fallback = raw
+            .fallback
+            .as_ref()
+            .map(|names| self.item_list(id, "fallback", names.get_ref()))
+            .unwrap_or_default();
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(Item::Relay {
+            url: url.to_owned(),
+            duration: duration?,
+            fallback,
+        })
     }
 
     fn item(&self, name: &str) -> Result<Item, String> {
@@ -840,6 +937,163 @@ mod tests {
         assert_eq!(
             utc,
             ["2026-03-29T01:00:00+00:00", "2026-11-25T06:00:00+00:00"]
+        );
+    }
+
+    fn relay_programme(keys: &str) -> String {
+        format!("[[program]]\nid = \"vov\"\ncron = \"0 6 * * *\"\n{keys}")
+    }
+
+    #[test]
+    fn a_relay_programme_is_one_relay_item_with_its_duration_and_fallback() {
+        let text = relay_programme(
+            "relay = \"http://vov.example:8000/vov1\"\nduration_minutes = 30\nfallback = [\"chime\", \"audio/ban-tin-sang.mp3\"]\n",
+        );
+        let loaded = parse(&text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let items = &loaded.programs[0].items;
+        assert_eq!(
+            items,
+            &[Item::Relay {
+                url: "http://vov.example:8000/vov1".into(),
+                duration: std::time::Duration::from_secs(30 * 60),
+                fallback: vec![
+                    Item::Chime,
+                    Item::File {
+                        name: "audio/ban-tin-sang.mp3".into(),
+                        path: options().media_dir.join("audio/ban-tin-sang.mp3"),
+                    },
+                ],
+            }]
+        );
+        assert_eq!(items[0].to_string(), "relay http://vov.example:8000/vov1");
+    }
+
+    #[test]
+    fn a_relay_may_last_a_fraction_of_a_minute_and_need_not_have_a_fallback() {
+        let text = relay_programme("relay = \"http://127.0.0.1:8000/\"\nduration_minutes = 0.1\n");
+        let loaded = parse(&text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let Item::Relay {
+            duration, fallback, ..
+        } = &loaded.programs[0].items[0]
+        else {
+            panic!("not a relay: {:?}", loaded.programs[0].items)
+        };
+        assert_eq!(*duration, std::time::Duration::from_secs(6));
+        assert!(fallback.is_empty());
+    }
+
+    #[test]
+    fn a_relay_without_its_duration_is_refused_on_the_relay_line() {
+        let text = relay_programme("relay = \"http://vov.example/vov1\"\n");
+        assert_eq!(
+            errors_of(&text),
+            ["s.toml:4: vov.duration_minutes: required with relay (the slot's length in minutes)"]
+        );
+    }
+
+    #[test]
+    fn a_relay_lasts_more_than_nothing_and_at_most_twelve_hours() {
+        for minutes in ["0", "-5", "720.5", "nan"] {
+            let text = relay_programme(&format!(
+                "relay = \"http://vov.example/vov1\"\nduration_minutes = {minutes}\n"
+            ));
+            let errors = errors_of(&text);
+            assert_eq!(errors.len(), 1, "{minutes}: {errors:?}");
+            assert!(
+                errors[0].starts_with("s.toml:5: vov.duration_minutes: ")
+                    && errors[0].ends_with(" out of range: more than 0, at most 720 (12 hours)"),
+                "{minutes}: {errors:?}"
+            );
+        }
+        let text = relay_programme("relay = \"http://vov.example/vov1\"\nduration_minutes = 720\n");
+        assert!(errors_of(&text).is_empty(), "720 minutes is allowed");
+    }
+
+    #[test]
+    fn a_programme_has_a_relay_or_items_not_both() {
+        let text = relay_programme(
+            "relay = \"http://vov.example/vov1\"\nduration_minutes = 60\nitems = [\"chime\"]\n",
+        );
+        assert_eq!(
+            errors_of(&text),
+            [
+                "s.toml:6: vov: has both `relay` and `items`; use one (a relay's stand-in goes in `fallback`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn duration_and_fallback_without_a_relay_are_refused_not_ignored() {
+        let text =
+            relay_programme("items = [\"chime\"]\nduration_minutes = 60\nfallback = [\"chime\"]\n");
+        assert_eq!(
+            errors_of(&text),
+            [
+                "s.toml:5: vov.duration_minutes: only for a relay (`relay = \"http://…\"`)",
+                "s.toml:6: vov.fallback: only for a relay (`relay = \"http://…\"`)",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_http_streams_are_relayed_and_the_message_says_why() {
+        let cases = [
+            (
+                "https://vov.example/vov1",
+                "https is not supported yet: the relay has no TLS; use the station's http:// URL",
+            ),
+            (
+                "rtsp://vov.example/vov1",
+                "unsupported scheme \"rtsp\" (only http:// streams can be relayed)",
+            ),
+            (
+                "vov.example/vov1",
+                "not a URL (expected http://host[:port]/path)",
+            ),
+            ("http:///vov1", "bad host \"\""),
+        ];
+        for (url, reason) in cases {
+            let text = relay_programme(&format!("relay = \"{url}\"\nduration_minutes = 60\n"));
+            assert_eq!(
+                errors_of(&text),
+                [format!("s.toml:4: vov.relay: \"{url}\": {reason}")]
+            );
+        }
+    }
+
+    #[test]
+    fn validating_a_relay_does_not_connect_to_its_stream() {
+        // Nothing listens at this address (TEST-NET-1, RFC 5737): a connection attempt would
+        // hang until a timeout. With audio checks on, as `loaxa validate` runs, it loads at once.
+        let text =
+            relay_programme("relay = \"http://192.0.2.1:8000/vov1\"\nduration_minutes = 60\n");
+        let options = LoadOptions {
+            check_audio: true,
+            ..options()
+        };
+        let started = std::time::Instant::now();
+        let loaded = parse(&text, Path::new("s.toml"), &options);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn fallback_items_are_checked_like_items_and_named_by_position() {
+        let text = relay_programme(
+            "relay = \"http://vov.example/vov1\"\nduration_minutes = 60\nfallback = [\"chime\", \"audio/khong-co.mp3\", \"bulletin:../x\"]\n",
+        );
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("s.toml:6: vov.fallback[1]: ")
+                && errors[0].ends_with("audio/khong-co.mp3: no such audio file"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            errors[1],
+            "s.toml:6: vov.fallback[2]: \"../x\" is not a valid bulletin id"
         );
     }
 }
