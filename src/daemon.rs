@@ -338,8 +338,19 @@ impl Daemon<'_> {
         let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
         let local = start_at.with_timezone(&program.timezone).time();
         let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
+        let mut loudness_gains = std::collections::BTreeMap::new();
+        for path in audio_files(&resolved.items) {
+            let gain = crate::levels::gain(
+                &mut self.store,
+                &path,
+                self.config.loudness_target,
+                self.config.true_peak_ceiling,
+            );
+            loudness_gains.insert(path, gain);
+        }
         let resolved = Arc::new(Program {
             volume: resolved.volume * window_volume,
+            loudness_gains,
             ..(*resolved).clone()
         });
         let request = AirRequest {
@@ -616,15 +627,25 @@ impl Daemon<'_> {
         self.programs = loaded.programs.into_iter().map(Arc::new).collect();
         // Measured now rather than at air time: decoding a whole file must not delay a start.
         for program in &self.programs {
-            for item in &program.items {
-                if let schedule::Item::File { path, .. } = item {
-                    crate::levels::measured(&mut self.store, path);
-                }
+            for path in audio_files(&program.items) {
+                crate::levels::measured(&mut self.store, &path);
             }
         }
         self.schedules_seen = Some(seen);
         self.announced = None;
     }
+}
+
+/// The audio files among `items`, a relay's fallback included.
+fn audio_files(items: &[schedule::Item]) -> Vec<PathBuf> {
+    items
+        .iter()
+        .flat_map(|item| match item {
+            schedule::Item::File { path, .. } => vec![path.clone()],
+            schedule::Item::Relay { fallback, .. } => audio_files(fallback),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// Turns a player report into the as-run outcome and its detail text.

@@ -695,9 +695,20 @@ impl Items {
                 Ok(ItemSource::Tone(Some(samples)))
             }
             Item::File { path, .. } => {
-                Source::open(path, self.format.sample_rate, self.format.channels, volume)
-                    .map(|s| ItemSource::File(Box::new(s)))
-                    .map_err(|e| e.to_string())
+                let loudness = self
+                    .program
+                    .loudness_gains
+                    .get(path)
+                    .copied()
+                    .unwrap_or(1.0);
+                Source::open(
+                    path,
+                    self.format.sample_rate,
+                    self.format.channels,
+                    volume * loudness,
+                )
+                .map(|s| ItemSource::File(Box::new(s)))
+                .map_err(|e| e.to_string())
             }
             // The daemon turns a bulletin whose audio is complete into a file; one still here
             // has not (fully) arrived, and a partial bulletin is never aired.

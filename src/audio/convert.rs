@@ -30,7 +30,7 @@ pub enum ConvertError {
     #[error("unsupported channel conversion {from} → {to} (counts must be at least 1)")]
     Channels { from: u16, to: u16 },
 
-    #[error("gain {0} is outside 0.0–1.0")]
+    #[error("gain {0} is outside 0.0–{MAX_GAIN}")]
     Gain(f32),
 
     #[error("cannot set up resampling {from} Hz → {to} Hz: {source}")]
@@ -40,6 +40,9 @@ pub enum ConvertError {
         source: rubato::ResamplerConstructionError,
     },
 }
+
+/// The largest gain: +20 dB, the most loudness normalisation lifts a quiet recording.
+pub const MAX_GAIN: f32 = 10.0;
 
 /// Converts interleaved f32 audio from one (rate, channels) to another and
 /// applies a gain, streaming.
@@ -64,7 +67,8 @@ pub struct Converter {
 
 impl Converter {
     /// Fails for rates outside 1–384 kHz, a zero channel count, or a gain
-    /// outside 0.0–1.0 (the schedule's volume; 1.0 is the file as it is).
+    /// outside 0.0–[`MAX_GAIN`] (volume times loudness normalisation; 1.0 is the file as it
+    /// is).
     pub fn new(
         in_rate: u32,
         in_channels: u16,
@@ -84,7 +88,7 @@ impl Converter {
                 to: out_channels,
             });
         }
-        if !(0.0..=1.0).contains(&gain) {
+        if !(0.0..=MAX_GAIN).contains(&gain) {
             return Err(ConvertError::Gain(gain));
         }
         let (from, to) = (usize::from(in_channels), usize::from(out_channels));
@@ -547,8 +551,8 @@ mod tests {
                 .contains("0 → 2")
         );
         assert_eq!(
-            refused((44100, 2), (48000, 2), 1.5).unwrap(),
-            "gain 1.5 is outside 0.0–1.0"
+            refused((44100, 2), (48000, 2), 10.5).unwrap(),
+            "gain 10.5 is outside 0.0–10"
         );
         assert!(refused((44100, 2), (48000, 2), f32::NAN).is_some());
     }

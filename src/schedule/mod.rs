@@ -43,6 +43,10 @@ pub struct Program {
     pub after_cut: AfterCut,
     /// Linear gain, 0.0–1.0.
     pub volume: f32,
+    /// Per audio file, the gain that brings it to the box's loudness target. Filled in by the
+    /// daemon when the programme goes on air (from measurements made once, see `levels`);
+    /// empty in a schedule.
+    pub loudness_gains: std::collections::BTreeMap<PathBuf, f32>,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
     pub timezone: Tz,
@@ -499,6 +503,7 @@ impl FileContext<'_> {
                 .as_ref()
                 .map_or(AfterCut::Resume, |a| *a.get_ref()),
             volume,
+            loudness_gains: Default::default(),
             valid_from,
             valid_until,
             timezone: self.timezone,
@@ -775,6 +780,7 @@ impl Program {
             when_busy: WhenBusy::Cut,
             after_cut: AfterCut::Resume,
             volume: 1.0,
+            loudness_gains: Default::default(),
             valid_from: None,
             valid_until: None,
             timezone,

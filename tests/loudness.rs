@@ -1,0 +1,99 @@
+//! A quiet recording and a loud one in the same programme come out of the box at the same
+//! level: each file's EBU R128 loudness is measured once and playback is normalised to the
+//! box's target (−16 LUFS by default). Real daemon, real decode, checked in the WAV it wrote.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::*;
+
+fn tone(dir: &Path, name: &str, frequency: u32, gain_db: i32) -> PathBuf {
+    let file = dir.join(name);
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency={frequency}:duration=2"))
+        // ffmpeg's sine is at -18 dBFS; bring it to `gain_db` dBFS peak.
+        .args([
+            "-af",
+            &format!("volume={}dB", gain_db + 18),
+            "-ac",
+            "1",
+            "-b:a",
+            "128k",
+        ])
+        .arg(&file)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file
+}
+
+fn rms_db(samples: &[f32]) -> f64 {
+    let power = samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64;
+    10.0 * power.log10()
+}
+
+#[test]
+fn a_quiet_and_a_loud_recording_air_at_the_same_loudness() {
+    let test_box = TestBox::new();
+    let quiet = tone(test_box.dir.path(), "quiet.mp3", 440, -30);
+    let loud = tone(test_box.dir.path(), "loud.mp3", 660, -6);
+    let (at, _) = local_second_ahead(Duration::from_secs(3));
+    test_box.write_schedule(
+        "xa.toml",
+        &format!(
+            "[[program]]\nid = \"levels\"\nat = [\"{at}\"]\nitems = [{:?}, {:?}]\n",
+            quiet.display().to_string(),
+            loud.display().to_string()
+        ),
+    );
+    let validate = run(&[
+        "validate",
+        test_box.path("schedules").to_str().unwrap(),
+        "--config",
+        test_box.config().to_str().unwrap(),
+    ]);
+    let report = stdout(&validate);
+    assert!(
+        report.contains("quiet.mp3: -3") && report.contains("loud.mp3: -"),
+        "{report}"
+    );
+    println!("{report}");
+
+    let daemon = test_box.start_daemon("out.wav");
+    test_box.wait_for_log(Duration::from_secs(30), |log| {
+        log.iter().any(|e| e["outcome"] == "aired")
+    });
+    assert!(daemon.stop());
+    let log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
+    let start_of = |name: &str| -> DateTime<Utc> {
+        log.lines()
+            .find(|l| l.contains("boundary") && l.contains(name))
+            .and_then(|l| l.split("at=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|at| at.parse().ok())
+            .unwrap_or_else(|| panic!("no boundary for {name}:\n{log}"))
+    };
+    let wav = Recording::read(&test_box.path("out.wav"));
+    let level = |name: &str| {
+        let from = wav.index_at(start_of(name)) as usize + wav.rate as usize / 4;
+        rms_db(&wav.left[from..from + wav.rate as usize])
+    };
+    let (quiet_db, loud_db) = (level("quiet.mp3"), level("loud.mp3"));
+    println!("aired at {quiet_db:.2} dBFS and {loud_db:.2} dBFS RMS (files: -33 and -9 dBFS RMS)");
+    assert!(
+        (quiet_db - loud_db).abs() <= 1.0,
+        "{quiet_db:.2} vs {loud_db:.2} dB"
+    );
+    assert!(
+        loud_db < -12.0,
+        "the loud file was turned down ({loud_db:.2} dBFS)"
+    );
+}
