@@ -47,6 +47,8 @@ pub struct Program {
     /// daemon when the programme goes on air (from measurements made once, see `levels`);
     /// empty in a schedule.
     pub loudness_gains: std::collections::BTreeMap<PathBuf, f32>,
+    /// Local dates it does not air (holidays, from the file's `[[exception]]` tables).
+    pub days_off: std::collections::BTreeSet<NaiveDate>,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
     pub timezone: Tz,
@@ -305,6 +307,18 @@ struct RawFile {
     timezone: Option<Spanned<String>>,
     #[serde(default, rename = "program")]
     programs: Vec<Spanned<RawProgram>>,
+    #[serde(default, rename = "exception")]
+    exceptions: Vec<Spanned<RawException>>,
+}
+
+/// Holidays and other days off: on `dates`, the programmes in `skip` (`"*"`: all of the
+/// file's) do not air, or only those in `only` do. Emergencies always air.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    dates: Spanned<Vec<Spanned<String>>>,
+    skip: Option<Spanned<Vec<Spanned<String>>>>,
+    only: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -352,8 +366,16 @@ pub fn parse(text: &str, path: &Path, options: &LoadOptions) -> Loaded {
         }
     }
     let mut seen = HashSet::new();
+    let days_off = file.exceptions(&raw);
     for (index, raw_program) in raw.programs.iter().enumerate() {
-        if let Some(program) = file.program(index, raw_program) {
+        if let Some(mut program) = file.program(index, raw_program) {
+            if program.priority != Priority::Emergency {
+                program.days_off = days_off
+                    .iter()
+                    .filter(|(_, applies)| applies(&program.id))
+                    .flat_map(|(dates, _)| dates.iter().copied())
+                    .collect();
+            }
             if seen.insert(program.id.clone()) {
                 loaded.programs.push(program);
             } else {
@@ -504,6 +526,7 @@ impl FileContext<'_> {
                 .map_or(AfterCut::Resume, |a| *a.get_ref()),
             volume,
             loudness_gains: Default::default(),
+            days_off: Default::default(),
             valid_from,
             valid_until,
             timezone: self.timezone,
@@ -718,6 +741,58 @@ impl FileContext<'_> {
         })
     }
 
+    /// The file's `[[exception]]` tables: each one's dates, and which programmes it stops.
+    #[allow(clippy::type_complexity)]
+    fn exceptions(&mut self, raw: &RawFile) -> Vec<(Vec<NaiveDate>, Box<dyn Fn(&str) -> bool>)> {
+        let ids: HashSet<String> = raw
+            .programs
+            .iter()
+            .filter_map(|p| p.get_ref().id.as_ref().map(|id| id.get_ref().clone()))
+            .collect();
+        let mut found = Vec::new();
+        for (index, exception) in raw.exceptions.iter().enumerate() {
+            let name = format!("exception[{index}]");
+            let exception = exception.get_ref();
+            let dates: Vec<NaiveDate> = exception
+                .dates
+                .get_ref()
+                .iter()
+                .filter_map(|d| self.date(&name, "dates", d))
+                .collect();
+            let (list, only) = match (&exception.skip, &exception.only) {
+                (Some(skip), None) => (skip, false),
+                (None, Some(only)) => (only, true),
+                (Some(skip), Some(_)) => {
+                    self.error(skip.span(), &name, "has both `skip` and `only`; use one".into());
+                    continue;
+                }
+                (None, None) => {
+                    self.error(
+                        exception.dates.span(),
+                        &name,
+                        "needs `skip` (programmes that do not air) or `only` (the ones that do)"
+                            .into(),
+                    );
+                    continue;
+                }
+            };
+            let mut named = HashSet::new();
+            for (i, id) in list.get_ref().iter().enumerate() {
+                let id_text = id.get_ref();
+                if id_text != "*" && !ids.contains(id_text) {
+                    let field = format!("{name}.{}[{i}]", if only { "only" } else { "skip" });
+                    self.error(id.span(), &field, format!("no programme \"{id_text}\" in this file"));
+                }
+                named.insert(id_text.clone());
+            }
+            let all = named.contains("*");
+            let applies: Box<dyn Fn(&str) -> bool> =
+                Box::new(move |id| (all || named.contains(id)) != only);
+            found.push((dates, applies));
+        }
+        found
+    }
+
     fn date(&mut self, id: &str, key: &str, text: &Spanned<String>) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
             Ok(date) => Some(date),
@@ -781,6 +856,7 @@ impl Program {
             after_cut: AfterCut::Resume,
             volume: 1.0,
             loudness_gains: Default::default(),
+            days_off: Default::default(),
             valid_from: None,
             valid_until: None,
             timezone,
@@ -873,6 +949,55 @@ mod tests {
             ]
         );
         assert_eq!(loaded.programs.len(), 1, "the emergency loads");
+    }
+
+    #[test]
+    fn on_a_holiday_skipped_programmes_do_not_air_and_emergencies_still_do() {
+        let text = "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"le\"\nat = [\"2026-09-02T07:00\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"storm\"\npriority = \"emergency\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\n\
+                    [[exception]]\ndates = [\"2026-09-02\", \"2026-09-03\"]\nonly = [\"le\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let at = |t: &str| {
+            DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let next = |id: &str, after: &str| {
+            let program = loaded.programs.iter().find(|p| p.id == id).unwrap();
+            program
+                .next_after(at(after))
+                .map(|t| t.with_timezone(&DEFAULT_TIMEZONE).to_rfc3339())
+        };
+        assert_eq!(
+            next("morning", "2026-09-01T06:00:00+07:00").as_deref(),
+            Some("2026-09-04T05:30:00+07:00"),
+            "the two days off are skipped"
+        );
+        assert_eq!(
+            next("le", "2026-09-01T00:00:00+07:00").as_deref(),
+            Some("2026-09-02T07:00:00+07:00")
+        );
+        assert_eq!(
+            next("storm", "2026-09-01T07:00:00+07:00").as_deref(),
+            Some("2026-09-02T06:00:00+07:00")
+        );
+    }
+
+    #[test]
+    fn an_exception_naming_an_unknown_programme_or_no_rule_is_refused() {
+        let text = "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\"]\n\
+                    [[exception]]\ndates = [\"2026-09-02\"]\nskip = [\"mornin\"]\n\
+                    [[exception]]\ndates = [\"2026-02-30\"]\n";
+        assert_eq!(
+            errors_of(text),
+            [
+                "s.toml:7: exception[0].skip[0]: no programme \"mornin\" in this file",
+                "s.toml:9: exception[1].dates: \"2026-02-30\" is not a date like 2026-12-31",
+                "s.toml:9: exception[1]: needs `skip` (programmes that do not air) or `only` (the ones that do)",
+            ]
+        );
     }
 
     #[test]

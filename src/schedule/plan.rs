@@ -24,14 +24,24 @@ impl Program {
             Some(start) if start > after => start - chrono::Duration::nanoseconds(1),
             _ => after,
         };
-        let next = match &self.when {
-            When::Cron(expr) => expr.next_after(search_from, self.timezone)?,
-            When::At(times) => *times.iter().find(|t| **t > search_from)?,
-        };
-        match self.valid_until {
-            Some(until) if next.with_timezone(&self.timezone).date_naive() > until => None,
-            _ => Some(next),
+        let mut search_from = search_from;
+        // Days off are skipped a whole day at a time; a year of them is the most we look past.
+        for _ in 0..=366 {
+            let next = match &self.when {
+                When::Cron(expr) => expr.next_after(search_from, self.timezone)?,
+                When::At(times) => *times.iter().find(|t| **t > search_from)?,
+            };
+            let date = next.with_timezone(&self.timezone).date_naive();
+            if self.valid_until.is_some_and(|until| date > until) {
+                return None;
+            }
+            if !self.days_off.contains(&date) {
+                return Some(next);
+            }
+            let next_day = date.succ_opt()?;
+            search_from = self.start_of_day(next_day) - chrono::Duration::nanoseconds(1);
         }
+        None
     }
 
     fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
