@@ -33,6 +33,8 @@ pub struct Config {
     /// How late a programme may still air after its time was missed (box off, busy).
     pub catch_up: Duration,
     pub amplifier: Amplifier,
+    /// A recorded chime per level, replacing the built-in one (`[chime]`).
+    pub chimes: std::collections::BTreeMap<crate::schedule::Priority, PathBuf>,
     /// Loudness every file is brought to at playback (EBU R128 integrated, LUFS).
     pub loudness_target: f64,
     /// Highest true peak allowed after that gain (dBTP).
@@ -115,9 +117,20 @@ struct RawConfig {
     true_peak_ceiling_dbtp: Option<f64>,
     #[serde(default)]
     amplifier: RawAmplifier,
+    #[serde(default)]
+    chime: RawChimes,
     #[serde(default, rename = "window")]
     windows: Vec<crate::schedule::windows::RawWindow>,
     link: Option<RawLink>,
+}
+
+/// `[chime]`: an audio file per level, instead of the built-in chime and attention tone.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChimes {
+    normal: Option<PathBuf>,
+    priority: Option<PathBuf>,
+    emergency: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +291,17 @@ impl Config {
             windows,
             loudness_target,
             true_peak_ceiling,
+            chimes: {
+                use crate::schedule::Priority;
+                [
+                    (Priority::Normal, raw.chime.normal),
+                    (Priority::Priority, raw.chime.priority),
+                    (Priority::Emergency, raw.chime.emergency),
+                ]
+                .into_iter()
+                .filter_map(|(level, path)| path.map(|p| (level, resolve(p))))
+                .collect()
+            },
             control_socket: raw
                 .control_socket
                 .map_or_else(|| state_dir.join("control.sock"), resolve),

@@ -336,6 +336,7 @@ impl Daemon<'_> {
         let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
         let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
         let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
+        let resolved = with_chime(resolved, self.config.chimes.get(&program.priority));
         let local = start_at.with_timezone(&program.timezone).time();
         let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
         let mut loudness_gains = std::collections::BTreeMap::new();
@@ -634,6 +635,29 @@ impl Daemon<'_> {
         self.schedules_seen = Some(seen);
         self.announced = None;
     }
+}
+
+/// `program` with its `chime` items played from the box's recorded chime for its level, if the
+/// configuration names one.
+fn with_chime(program: Arc<Program>, chime: Option<&PathBuf>) -> Arc<Program> {
+    let Some(chime) = chime else {
+        return program;
+    };
+    let items = program
+        .items
+        .iter()
+        .map(|item| match item {
+            schedule::Item::Chime => schedule::Item::File {
+                name: "chime".into(),
+                path: chime.clone(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    Arc::new(Program {
+        items,
+        ..(*program).clone()
+    })
 }
 
 /// The audio files among `items`, a relay's fallback included.
