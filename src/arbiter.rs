@@ -17,6 +17,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::schedule::plan::Occurrence;
+use crate::schedule::windows::Windows;
 use crate::schedule::{AfterCut, Priority, Program, WhenBusy};
 
 /// An occurrence the agenda says is due, and when it should start.
@@ -35,12 +36,15 @@ pub enum Ruling {
     Cut { claim: Claim, resume: bool },
     /// It waits for the air (see [`Arbiter::slot_free`]).
     Queued,
+    /// It may not air at all: outside the broadcast windows.
+    Refused(String),
 }
 
-/// The occurrences waiting for the air.
+/// The occurrences waiting for the air, and when the box may sound at all.
 #[derive(Debug, Default)]
 pub struct Arbiter {
     queue: Vec<Waiting>,
+    windows: Windows,
 }
 
 #[derive(Debug)]
@@ -51,9 +55,25 @@ struct Waiting {
 }
 
 impl Arbiter {
+    pub fn new(windows: Windows) -> Arbiter {
+        Arbiter {
+            queue: Vec::new(),
+            windows,
+        }
+    }
+
     /// Rules on a claim, given the programme on air (None when the air is free and nothing
     /// queues).
     pub fn claim(&mut self, claim: Claim, on_air: Option<&Program>) -> Ruling {
+        let program = &claim.occurrence.program;
+        let local = claim.start_at.with_timezone(&program.timezone).time();
+        if program.priority != Priority::Emergency && !self.windows.allows(local) {
+            return Ruling::Refused(format!(
+                "refused: {} is outside the broadcast windows ({})",
+                local.format("%H:%M:%S"),
+                self.windows
+            ));
+        }
         let Some(on_air) = on_air else {
             if self.queue.is_empty() {
                 return Ruling::Air(claim);
@@ -234,7 +254,7 @@ mod tests {
                 })
             })
             .collect();
-        let mut arbiter = Arbiter::default();
+        let mut arbiter = Arbiter::default(); // 05:00–22:00
         let mut recorded: Vec<(String, DateTime<Utc>)> = Vec::new();
         let mut stack: Vec<Playing> = Vec::new();
         let mut log = Vec::new();
@@ -285,6 +305,7 @@ mod tests {
                     ..
                 } => {
                     recorded.push((occurrence.program.id.clone(), occurrence.scheduled));
+                    let claim_id = occurrence.program.id.clone();
                     let claim = Claim {
                         occurrence,
                         start_at,
@@ -305,6 +326,9 @@ mod tests {
                             air(&mut stack, &mut log, claim);
                         }
                         Ruling::Queued => {}
+                        Ruling::Refused(reason) => {
+                            log.push(format!("{} miss {}: {reason}", hhmm(now), claim_id));
+                        }
                     }
                     continue;
                 }
@@ -445,6 +469,18 @@ mod tests {
                     "06:20 end notice",
                     "06:20 air local late by 15 min",
                     "06:25 end local",
+                ],
+            ),
+            (
+                "a programme outside the broadcast window is refused; an emergency airs anyway",
+                vec![
+                    spec("late-relay", "22:30", 30),
+                    spec("flood", "23:00", 5).level(Emergency),
+                ],
+                vec![
+                    "22:30 miss late-relay: refused: 22:30:00 is outside the broadcast windows (05:00–22:00)",
+                    "23:00 air flood",
+                    "23:05 end flood",
                 ],
             ),
             (

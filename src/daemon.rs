@@ -21,7 +21,7 @@ use crate::link::protocol::RemoteAction;
 use crate::link::remote::Remote;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
-use crate::schedule::{self, LoadOptions, Priority, Program};
+use crate::schedule::{self, LoadOptions, Program};
 use crate::store::{Outcome, Store, StoreError};
 
 mod requests;
@@ -89,7 +89,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
                 + Duration::from_std(config.amplifier.warm_up).unwrap_or(Duration::zero()),
             catch_up: Duration::from_std(config.catch_up).unwrap_or(Duration::minutes(10)),
         },
-        arbiter: Arbiter::default(),
+        arbiter: Arbiter::new(config.windows.clone()),
         on_air: Vec::new(),
         control,
         volume: 100,
@@ -238,18 +238,8 @@ impl Daemon<'_> {
         start_at: DateTime<Utc>,
         late_by: Option<Duration>,
     ) -> Result<Flow, DaemonError> {
-        let program = &occurrence.program;
-        let local = start_at.with_timezone(&program.timezone).time();
-        if program.priority != Priority::Emergency && !self.config.windows.allows(local) {
-            let reason = format!(
-                "refused: {} is outside the broadcast windows ({})",
-                local.format("%H:%M:%S"),
-                self.config.windows
-            );
-            self.record_missed(&occurrence, &reason).await?;
-            return Ok(Flow::Continue);
-        }
         let on_air = self.on_air.last().map(|a| a.occurrence.program.as_ref());
+        let refused_occurrence = occurrence.clone();
         match self.arbiter.claim(
             Claim {
                 occurrence,
@@ -257,6 +247,9 @@ impl Daemon<'_> {
             },
             on_air,
         ) {
+            Ruling::Refused(reason) => {
+                self.record_missed(&refused_occurrence, &reason).await?;
+            }
             Ruling::Air(claim) => {
                 let note = late_by
                     .filter(|l| *l >= ON_TIME)

@@ -763,7 +763,11 @@ impl FileContext<'_> {
                 (Some(skip), None) => (skip, false),
                 (None, Some(only)) => (only, true),
                 (Some(skip), Some(_)) => {
-                    self.error(skip.span(), &name, "has both `skip` and `only`; use one".into());
+                    self.error(
+                        skip.span(),
+                        &name,
+                        "has both `skip` and `only`; use one".into(),
+                    );
                     continue;
                 }
                 (None, None) => {
@@ -781,7 +785,11 @@ impl FileContext<'_> {
                 let id_text = id.get_ref();
                 if id_text != "*" && !ids.contains(id_text) {
                     let field = format!("{name}.{}[{i}]", if only { "only" } else { "skip" });
-                    self.error(id.span(), &field, format!("no programme \"{id_text}\" in this file"));
+                    self.error(
+                        id.span(),
+                        &field,
+                        format!("no programme \"{id_text}\" in this file"),
+                    );
                 }
                 named.insert(id_text.clone());
             }
@@ -959,11 +967,7 @@ mod tests {
                     [[exception]]\ndates = [\"2026-09-02\", \"2026-09-03\"]\nonly = [\"le\"]\n";
         let loaded = parse(text, Path::new("s.toml"), &options());
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-        let at = |t: &str| {
-            DateTime::parse_from_rfc3339(t)
-                .unwrap()
-                .with_timezone(&Utc)
-        };
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
         let next = |id: &str, after: &str| {
             let program = loaded.programs.iter().find(|p| p.id == id).unwrap();
             program
