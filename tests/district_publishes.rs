@@ -134,23 +134,13 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
         .collect();
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
-    let key = district.key().display().to_string();
-    let out = run(&[
-        "publish",
-        "bulletin",
-        audio.to_str().unwrap(),
-        "--to",
+    let out = district.publish_bulletin(
+        &broker,
+        &audio,
         "commune/phu-dong",
-        "--key",
-        &key,
-        "--broker",
-        &broker.url(),
-        "--id",
         "ban-tin-sang",
-        "--title",
         "Bản tin sáng",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    );
     assert!(
         stdout(&out).starts_with("published bulletin ban-tin-sang (101145 bytes, 2 chunks"),
         "{}",

@@ -6,30 +6,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::broker::Broker;
 use common::*;
-
-/// A tone MP3 made by ffmpeg.
-fn tone(dir: &Path, name: &str, frequency: u32, seconds: u32) -> PathBuf {
-    let file = dir.join(name);
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={frequency}:duration={seconds}"))
-        .args(["-af", "volume=4", "-ac", "1", "-b:a", "128k"])
-        .arg(&file)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    file
-}
 
 /// The instant the daemon logged for `what` of `program` (a `boundary` line).
 fn boundary(log: &str, program: &str, what: &str) -> DateTime<Utc> {
@@ -63,26 +44,17 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
     let broker = Broker::start();
     let district = District::new();
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
-    let programme = tone(test_box.dir.path(), "programme.mp3", 440, 14);
-    let warning = tone(district.dir.path(), "bao-lu.mp3", 1000, 3);
+    let programme = ffmpeg_tone(test_box.dir.path(), "programme.mp3", 440, 14, -6, 128);
+    let warning = ffmpeg_tone(district.dir.path(), "bao-lu.mp3", 1000, 3, -6, 128);
     let daemon = test_box.start_daemon("out.wav");
 
-    let out = run(&[
-        "publish",
-        "bulletin",
-        warning.to_str().unwrap(),
-        "--to",
+    district.publish_bulletin(
+        &broker,
+        &warning,
         "commune/phu-dong",
-        "--key",
-        district.key().to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--id",
         "bao-lu",
-        "--title",
         "Cảnh báo bão",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    );
     let (at, instant) = local_second_ahead(Duration::from_secs(4));
     let schedule = district.one_off("tin-sang", &at, programme.to_str().unwrap());
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);

@@ -111,22 +111,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     // 5. A correctly signed manifest whose chunk hashes are not those of the chunks on the
     //    broker (uploaded genuinely, for another commune).
     let audio = std::path::Path::new(REPO).join("audio/ban-tin-sang.mp3");
-    let out = run(&[
-        "publish",
-        "bulletin",
-        audio.to_str().unwrap(),
-        "--to",
-        "commune/khac",
-        "--key",
-        district.key().to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--id",
-        "that",
-        "--title",
-        "Tin xã khác",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    district.publish_bulletin(&broker, &audio, "commune/khac", "that", "Tin xã khác");
     let bytes = std::fs::read(&audio).unwrap();
     let manifest: Manifest = serde_json::from_value(serde_json::json!({
         "scope": "commune/phu-dong", "id": "doi-tra", "title": "forged", "sha256": hex_sha256(&bytes),

@@ -4,36 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::*;
-
-fn tone(dir: &Path, name: &str, frequency: u32, gain_db: i32) -> PathBuf {
-    let file = dir.join(name);
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={frequency}:duration=2"))
-        // ffmpeg's sine is at -18 dBFS; bring it to `gain_db` dBFS peak.
-        .args([
-            "-af",
-            &format!("volume={}dB", gain_db + 18),
-            "-ac",
-            "1",
-            "-b:a",
-            "128k",
-        ])
-        .arg(&file)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    file
-}
 
 fn rms_db(samples: &[f32]) -> f64 {
     let power = samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64;
@@ -43,8 +17,8 @@ fn rms_db(samples: &[f32]) -> f64 {
 #[test]
 fn a_quiet_and_a_loud_recording_air_at_the_same_loudness() {
     let test_box = TestBox::new();
-    let quiet = tone(test_box.dir.path(), "quiet.mp3", 440, -30);
-    let loud = tone(test_box.dir.path(), "loud.mp3", 660, -6);
+    let quiet = ffmpeg_tone(test_box.dir.path(), "quiet.mp3", 440, 2, -30, 128);
+    let loud = ffmpeg_tone(test_box.dir.path(), "loud.mp3", 660, 2, -6, 128);
     let (at, _) = local_second_ahead(Duration::from_secs(3));
     test_box.write_schedule(
         "xa.toml",

@@ -15,24 +15,6 @@ use common::*;
 /// 400 KB/s each way: a 5 MB bulletin takes ~13 s, time enough to break things mid-way.
 const LINK_RATE: usize = 400_000;
 
-/// A ~5 MB MP3 (5.5 minutes of a tone at 128 kb/s), made by ffmpeg.
-fn big_bulletin(dir: &Path) -> std::path::PathBuf {
-    let file = dir.join("dai-bulletin.mp3");
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("sine=frequency=523:duration=330")
-        .args(["-ac", "1", "-b:a", "128k"])
-        .arg(&file)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    file
-}
-
 fn chunks_on_disk(test_box: &TestBox, sha: &str) -> usize {
     std::fs::read_dir(test_box.path(&format!("state/bulletins/partial/{sha}")))
         .map(|dir| dir.count())
@@ -52,27 +34,19 @@ fn wait_for_chunks(test_box: &TestBox, sha: &str, count: usize, complete: &Path)
 fn a_5_mb_bulletin_survives_a_dropped_link_a_broker_restart_and_a_killed_box_and_arrives_whole() {
     let mut broker = Broker::start();
     let district = District::new();
-    let audio = big_bulletin(district.dir.path());
+    let audio = // A ~5 MB MP3: 5.5 minutes of a tone at 128 kb/s.
+    ffmpeg_tone(district.dir.path(), "dai-bulletin.mp3", 523, 330, -18, 128);
     let original = std::fs::read(&audio).unwrap();
     let sha = loaxa::link::bulletins::hex_sha256(&original);
     let chunk_count = original.len().div_ceil(64 * 1024);
 
-    let out = run(&[
-        "publish",
-        "bulletin",
-        audio.to_str().unwrap(),
-        "--to",
+    district.publish_bulletin(
+        &broker,
+        &audio,
         "commune/phu-dong",
-        "--key",
-        district.key().to_str().unwrap(),
-        "--broker",
-        &broker.url(),
-        "--id",
         "dai-bulletin",
-        "--title",
         "Bản tin dài",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    );
 
     let link = Proxy::start(broker.port(), LINK_RATE);
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");

@@ -251,6 +251,34 @@ impl Recording {
     }
 }
 
+/// A mono MP3 of a sine made by ffmpeg: `frequency` Hz for `seconds`, at `peak_db` dBFS peak,
+/// `kbps` kb/s.
+pub fn ffmpeg_tone(
+    dir: &Path,
+    name: &str,
+    frequency: u32,
+    seconds: u32,
+    peak_db: i32,
+    kbps: u32,
+) -> PathBuf {
+    let file = dir.join(name);
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency={frequency}:duration={seconds}"))
+        // ffmpeg's sine peaks at -18 dBFS.
+        .args(["-af", &format!("volume={}dB", peak_db + 18), "-ac", "1"])
+        .args(["-b:a", &format!("{kbps}k")])
+        .arg(&file)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file
+}
+
 /// An independent decode of `file` by ffmpeg: mono f32 at `rate`.
 pub fn ffmpeg_decode(file: &Path, rate: u32) -> Vec<f32> {
     let out = Command::new("ffmpeg")
@@ -359,6 +387,36 @@ impl District {
         )
         .expect("schedule");
         file
+    }
+
+    /// `loaxa publish bulletin FILE --to SCOPE --id ID --title TITLE` with this district's key;
+    /// panics (failing the test) if it does not succeed.
+    pub fn publish_bulletin(
+        &self,
+        broker: &broker::Broker,
+        file: &Path,
+        scope: &str,
+        id: &str,
+        title: &str,
+    ) -> Output {
+        let key = self.key();
+        let out = run(&[
+            "publish",
+            "bulletin",
+            file.to_str().unwrap(),
+            "--to",
+            scope,
+            "--key",
+            key.to_str().unwrap(),
+            "--broker",
+            &broker.url(),
+            "--id",
+            id,
+            "--title",
+            title,
+        ]);
+        assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
+        out
     }
 
     /// `loaxa publish schedule FILE --to SCOPE` with this district's key, checking items
