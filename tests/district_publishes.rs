@@ -43,20 +43,7 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
     }
     // An attacker (or a confused broker) replays revision 1 after revision 2: boxes refuse it.
     let topic = "loaxa/commune/phu-dong/schedule";
-    let revision_1 = std::process::Command::new("mosquitto_sub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-t",
-            topic,
-            "-C",
-            "1",
-            "-W",
-            "5",
-        ])
-        .output()
-        .unwrap()
-        .stdout;
+    let revision_1 = broker.retained(topic);
     assert!(!revision_1.is_empty(), "the broker holds revision 1");
     assert!(publish(&[]).status.success(), "revision 2");
     let refused = publish(&["--revision", "1"]);
@@ -65,30 +52,7 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
         "{}",
         stderr(&refused)
     );
-    let replayed = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-t",
-            topic,
-            "-r",
-            "-q",
-            "1",
-            "-s",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(&revision_1[..revision_1.len() - 1])?; // without sub's newline
-            child.wait()
-        })
-        .unwrap();
-    assert!(replayed.success());
+    broker.publish_retained(topic, &revision_1);
     std::thread::sleep(Duration::from_secs(1));
     for daemon in daemons {
         assert!(daemon.stop());

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::broker::Broker;
@@ -16,63 +16,11 @@ use loaxa::trust::SecretKey;
 
 const TOPIC: &str = "loaxa/commune/phu-dong/schedule";
 
-fn mosquitto_pub(broker: &Broker, topic: &str, payload: &[u8]) {
-    let mut child = Command::new("mosquitto_pub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-q",
-            "1",
-            "-r",
-            "-t",
-            topic,
-            "-s",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("mosquitto_pub runs");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(payload).unwrap();
-    assert!(child.wait().unwrap().success());
-}
-
-/// The retained message on `topic`, as the broker holds it.
-fn retained(broker: &Broker, topic: &str) -> Vec<u8> {
-    let out = Command::new("mosquitto_sub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-t",
-            topic,
-            "-C",
-            "1",
-            "-W",
-            "5",
-        ])
-        .output()
-        .expect("mosquitto_sub runs");
-    let mut bytes = out.stdout;
-    bytes.pop(); // mosquitto_sub's newline
-    bytes
-}
-
-/// `mosquitto_sub` as the district, with a persistent session so events queue while it is away.
-fn district_events(broker: &Broker, wait: &str) -> Vec<serde_json::Value> {
-    let out = Command::new("mosquitto_sub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-c",
-            "-i",
-            "district-test",
-            "-q",
-            "1",
-        ])
-        .args(["-t", "loaxa/events/pd-01", "-W", wait])
-        .output()
-        .expect("mosquitto_sub runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+/// The events the district got from pd-01 within `wait` seconds, parsed.
+fn district_events(broker: &Broker, wait: u32) -> Vec<serde_json::Value> {
+    broker
+        .district_sub("loaxa/events/pd-01", 1000, wait)
+        .iter()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect()
 }
@@ -83,7 +31,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     let district = District::new();
     let stranger = District::new();
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
-    district_events(&broker, "1"); // makes the district's session
+    district_events(&broker, 1); // makes the district's session
     let daemon = test_box.start_daemon("out.wav");
 
     let (at, _) = local_second_ahead(Duration::from_secs(16));
@@ -91,11 +39,11 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     let publish = |by: &District| district_publish(by, &broker, &schedule);
     publish(&district);
     std::thread::sleep(Duration::from_millis(500));
-    let revision_1 = retained(&broker, TOPIC);
+    let revision_1 = broker.retained(TOPIC);
     publish(&district); // revision 2, the same programme
 
     // 1. An old revision replayed.
-    mosquitto_pub(&broker, TOPIC, &revision_1);
+    broker.publish_retained(TOPIC, &revision_1);
     // 2. A well-formed schedule signed by a key the box does not trust.
     publish(&stranger);
     // 3. A genuine envelope whose signed text was altered.
@@ -105,9 +53,9 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
         .unwrap()
         .replace("\"revision\":1", "\"revision\":9");
     envelope["signed"] = signed.into();
-    mosquitto_pub(&broker, TOPIC, envelope.to_string().as_bytes());
+    broker.publish_retained(TOPIC, envelope.to_string().as_bytes());
     // 4. Malformed JSON.
-    mosquitto_pub(&broker, TOPIC, b"{\"v\":1,\"signed\":");
+    broker.publish_retained(TOPIC, b"{\"v\":1,\"signed\":");
     // 5. A correctly signed manifest whose chunk hashes are not those of the chunks on the
     //    broker (uploaded genuinely, for another commune).
     let audio = std::path::Path::new(REPO).join("audio/ban-tin-sang.mp3");
@@ -122,8 +70,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     .unwrap();
     let key = SecretKey::parse(&std::fs::read_to_string(district.key()).unwrap()).unwrap();
     let sealed = Envelope::seal(&Document::Bulletin(manifest), &key).unwrap();
-    mosquitto_pub(
-        &broker,
+    broker.publish_retained(
         "loaxa/commune/phu-dong/bulletin/doi-tra",
         &sealed.to_bytes(),
     );
@@ -158,7 +105,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     assert!(daemon.stop());
 
     let daemon_log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
-    let rejected: Vec<String> = district_events(&broker, "3")
+    let rejected: Vec<String> = district_events(&broker, 3)
         .into_iter()
         .filter(|e| e["kind"] == "rejected")
         .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())

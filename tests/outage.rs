@@ -4,36 +4,17 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::broker::Broker;
 use common::*;
-
-/// `mosquitto_sub` as the district, with a persistent session so events queue while it is away.
-fn district_sub(broker: &Broker, count: &str, wait: &str) -> String {
-    let out = Command::new("mosquitto_sub")
-        .args([
-            "-p",
-            &broker.port().to_string(),
-            "-c",
-            "-i",
-            "district-test",
-            "-q",
-            "1",
-        ])
-        .args(["-t", "loaxa/events/pd-01", "-C", count, "-W", wait])
-        .output()
-        .expect("mosquitto_sub runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_district_afterwards() {
     let mut broker = Broker::start();
     let district = District::new();
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
-    district_sub(&broker, "1", "1"); // makes the district's session; it times out at once
+    broker.district_sub("loaxa/events/pd-01", 1, 1); // makes the district's session; it times out at once
     let daemon = test_box.start_daemon("out.wav");
 
     let (at, _) = local_second_ahead(Duration::from_secs(5));
@@ -49,7 +30,7 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
     assert_eq!(log[0]["program_id"], "offline-ok");
     broker.restart();
 
-    let events = district_sub(&broker, "2", "40"); // the schedule receipt, then the as-run entry
+    let events = broker.district_sub("loaxa/events/pd-01", 2, 40).join("\n"); // the schedule receipt, then the as-run entry
     // Each event leaves the box's outbox once its echo shows the broker routed it.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while test_box.outbox_len() > 0 {

@@ -189,6 +189,81 @@ impl Broker {
         let _ = fs::set_permissions(&file, fs::Permissions::from_mode(0o644));
     }
 
+    /// Publishes `payload` retained at QoS 1 with `mosquitto_pub`, as anyone with write access
+    /// to the broker could.
+    pub fn publish_retained(&self, topic: &str, payload: &[u8]) {
+        use std::io::Write;
+        let mut child = Command::new("mosquitto_pub")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "1",
+                "-r",
+                "-t",
+                topic,
+                "-s",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_pub runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(payload)
+                .expect("mosquitto_pub reads the payload");
+        }
+        assert!(child.wait().expect("mosquitto_pub ends").success());
+    }
+
+    /// The retained message on `topic`, as the broker holds it (empty if none within 5 s).
+    pub fn retained(&self, topic: &str) -> Vec<u8> {
+        let out = Command::new("mosquitto_sub")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-t",
+                topic,
+                "-C",
+                "1",
+                "-W",
+                "5",
+            ])
+            .output()
+            .expect("mosquitto_sub runs");
+        let mut bytes = out.stdout;
+        bytes.pop(); // mosquitto_sub's newline
+        bytes
+    }
+
+    /// The messages on `topic` within `wait` seconds (at most `count`), through `mosquitto_sub`
+    /// as the district: a persistent session, so what is published while it is away queues.
+    pub fn district_sub(&self, topic: &str, count: usize, wait: u32) -> Vec<String> {
+        let out = Command::new("mosquitto_sub")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "-i",
+                "district-test",
+                "-q",
+                "1",
+            ])
+            .args([
+                "-t",
+                topic,
+                "-C",
+                &count.to_string(),
+                "-W",
+                &wait.to_string(),
+            ])
+            .output()
+            .expect("mosquitto_sub runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The broker's log, for failure messages.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
