@@ -15,7 +15,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::agenda::{Action, Agenda, describe};
 use crate::amp::Amp;
 use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
-use crate::audio::output::{Output, OutputError};
+use crate::audio::output::Output;
 use crate::config::Config;
 use crate::link::protocol::RemoteAction;
 use crate::link::remote::Remote;
@@ -40,8 +40,6 @@ const ON_TIME: Duration = Duration::seconds(1);
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Output(#[from] OutputError),
     #[error("cannot start: {0}")]
     Start(String),
 }
@@ -62,12 +60,14 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         tracing::warn!(program = %entry.program_id, scheduled = %entry.scheduled, "broadcast was interrupted by a stop or power cut");
         retries.push_back(entry);
     }
-    let output = Output::open(&config.output, config.sample_rate)?;
+    let mut signals =
+        Signals::new().map_err(|e| DaemonError::Start(format!("signal handlers: {e}")))?;
+    let Some(output) = open_output(config, &mut signals).await else {
+        return Ok(()); // stopped while waiting for the sound card
+    };
     tracing::info!(box_id = %config.box_id, output = output.description(), state = %config.state_dir.display(), "loaxa daemon started");
     let player = Player::start(output, Amp::new(config.amplifier.clone()))
         .map_err(|e| DaemonError::Start(format!("player thread: {e}")))?;
-    let signals =
-        Signals::new().map_err(|e| DaemonError::Start(format!("signal handlers: {e}")))?;
     let remote =
         Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     // Without its control socket the box still airs; it only cannot be steered locally.
@@ -114,6 +114,31 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         remote.shutdown().await;
     }
     result
+}
+
+/// Opens the audio output, waiting with growing delays (up to a minute) while it is missing: a
+/// box whose USB sound card is unplugged, or not yet up after a power cut, must start airing as
+/// soon as it is back rather than give up. None if a stop signal came first.
+async fn open_output(config: &Config, signals: &mut Signals) -> Option<Output> {
+    let mut delay = StdDuration::from_secs(1);
+    loop {
+        match Output::open(&config.output, config.sample_rate) {
+            Ok(output) => return Some(output),
+            Err(e) => {
+                tracing::error!(error = %e, retry_in_s = delay.as_secs(), "no audio output; retrying");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            received = signals.next() => {
+                if let Received::Stop(name) = received {
+                    tracing::info!(signal = name, "stopping");
+                    return None;
+                }
+            }
+        }
+        delay = (delay * 2).min(StdDuration::from_secs(60));
+    }
 }
 
 struct Daemon<'a> {
