@@ -7,24 +7,36 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
 TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
-.PHONY: demo test deb deps-build deps-test check-cargo
+.PHONY: demo test deb bench deps-build deps-test deps-bench check-cargo
 
 demo: deps-build
 	cargo run --release --quiet -- demo
 
+# Examples (the bench) are left out: they are built by `make bench`, not needed to test.
 test: deps-test
-	cargo test --no-fail-fast
+	cargo test --no-fail-fast --lib --bins --tests
 
 # A Debian package of the release build: target/debian/loaxa_VERSION_ARCH.deb.
 deb: deps-build
 	cargo build --release --quiet
 	@scripts/build-deb
 
+# Benchmarks report, they never fail: a missing tool shows as "n/a" in the table. The table is
+# also written to target/bench/report.md and report.json. Knobs: see examples/bench/main.rs.
+bench: deps-bench
+	cargo build --release --quiet --bin loaxa --example bench
+	cargo run --release --quiet --example bench
+
 deps-build: check-cargo
 	@scripts/install-deps $(BUILD_PACKAGES)
 
 deps-test: check-cargo
 	@scripts/install-deps $(TEST_PACKAGES)
+
+# mpg123: the do-it-yourself player loaxa is measured against. Only the build packages must
+# install; without a comparison tool the bench still runs and says "n/a" for it.
+deps-bench: deps-build
+	-@scripts/install-deps $(TEST_PACKAGES) mpg123
 
 check-cargo:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }

@@ -1,0 +1,168 @@
+//! `make bench`: measures loaxa against what a commune would otherwise use (a shell loop with
+//! mpg123, ffmpeg, raw Mosquitto) and prints one table, also written to `target/bench/report.md`
+//! and `target/bench/report.json`.
+//!
+//! Benchmarks report, they never fail the build: a section that cannot run (a tool missing, a
+//! broker that will not start) says why in its cells, and the process still exits 0.
+//!
+//! Knobs (environment): `BENCH_STARTS` (programmes timed, default 100), `BENCH_IDLE_SECONDS`
+//! (default 60), `BENCH_AIR_SECONDS` (default 15), `BENCH_BOXES` (e.g. `10,100` or `100` for
+//! "up to 100"; default 10,100,1000), `BENCH_DECODE_REPEAT` (default 3), `BENCH_SECTIONS`
+//! (comma list of starts, decode, footprint, distribution, planning; default all).
+//!
+//! Run as `bench decode FILE`, the binary decodes FILE through loaxa's playback path and exits:
+//! the decode section times it as a child process, exactly like mpg123 and ffmpeg.
+
+mod broker;
+mod daemon;
+mod decode;
+mod distribution;
+mod footprint;
+mod media;
+mod planning;
+mod report;
+mod starts;
+mod sys;
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use report::{Report, Row};
+
+/// Counts live heap bytes, so the planning section can say what 10,000 programmes occupy
+/// without the allocator's and the page cache's noise that an RSS delta carries. Counting is
+/// switched on only around that measurement; otherwise it costs one relaxed load per call.
+#[global_allocator]
+static ALLOCATOR: sys::CountingAllocator = sys::CountingAllocator;
+
+/// Where the bench keeps its media, box directories and reports.
+pub struct Paths {
+    /// The repository (media paths in schedules, `audio/`).
+    pub repo: PathBuf,
+    /// `target/bench`.
+    pub out: PathBuf,
+    /// The release `loaxa` binary, built beside this example.
+    pub loaxa: PathBuf,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("decode") {
+        std::process::exit(decode::child(args.get(2).map(String::as_str)));
+    }
+    let started = Instant::now();
+    let paths = paths();
+    if let Err(e) = std::fs::create_dir_all(&paths.out) {
+        eprintln!("bench: cannot create {}: {e}", paths.out.display());
+        return;
+    }
+    // A thousand simulated boxes and their broker need several thousand descriptors; the
+    // broker inherits the raised limit.
+    sys::raise_fd_limit();
+    let machine = sys::Machine::probe();
+    eprintln!("{}", machine.describe());
+    let mut report = Report::new(machine);
+
+    let wanted = sys::env_list("BENCH_SECTIONS");
+    let run = |name: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|s| s == name));
+    let media = if run("starts") || run("decode") || run("footprint") || run("distribution") {
+        eprintln!(
+            "[media] test files in {}",
+            paths.out.join("media").display()
+        );
+        match media::Media::prepare(&paths) {
+            Ok(media) => Some(media),
+            Err(e) => {
+                eprintln!("[media] {e}");
+                report.note(format!("test media could not be made: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    type Section<'a> = (
+        &'a str,
+        &'a str,
+        Box<dyn FnOnce(&mut Report) -> Vec<Row> + 'a>,
+    );
+    let sections: Vec<Section> = vec![
+        (
+            "starts",
+            "1 start accuracy",
+            Box::new(|r| starts::run(&paths, media.as_ref(), r)),
+        ),
+        (
+            "decode",
+            "2 decode cost",
+            Box::new(|r| decode::run(&paths, media.as_ref(), r)),
+        ),
+        (
+            "footprint",
+            "3 footprint",
+            Box::new(|r| footprint::run(&paths, media.as_ref(), r)),
+        ),
+        (
+            "distribution",
+            "4 distribution",
+            Box::new(|r| distribution::run(&paths, media.as_ref(), r)),
+        ),
+        (
+            "planning",
+            "5 planning scale",
+            Box::new(|r| planning::run(&paths, r)),
+        ),
+    ];
+    for (name, title, section) in sections {
+        if !run(name) {
+            continue;
+        }
+        let t = Instant::now();
+        eprintln!("[{title}] …");
+        // One broken section must not take the others' figures with it.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| section(&mut report))) {
+            Ok(rows) => report.rows.extend(rows),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".into());
+                report.rows.push(Row::failed(title, &why));
+            }
+        }
+        eprintln!("[{title}] done in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    report.elapsed = started.elapsed();
+    let table = report.markdown();
+    println!("{table}");
+    for (name, text) in [("report.md", table), ("report.json", report.json())] {
+        let path = paths.out.join(name);
+        match std::fs::write(&path, text) {
+            Ok(()) => eprintln!("wrote {}", path.display()),
+            Err(e) => eprintln!("bench: cannot write {}: {e}", path.display()),
+        }
+    }
+}
+
+fn paths() -> Paths {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The example lives in <target>/release/examples/; the loaxa binary in <target>/release/.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let release = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target/release"));
+    let target = release
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    Paths {
+        out: target.join("bench"),
+        loaxa: release.join("loaxa"),
+        repo,
+    }
+}
