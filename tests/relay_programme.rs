@@ -9,7 +9,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -25,22 +24,9 @@ const BYTES_PER_SECOND: usize = 8_000;
 /// Above it a sample is sound; ffmpeg's sine is at 0.125 of full scale.
 const SOUND: f32 = 0.02;
 
-/// `seconds` of a 440 Hz mono tone, MP3 at 64 kb/s, made by ffmpeg.
+/// `seconds` of a 440 Hz mono tone, MP3 at 64 kb/s (ffmpeg's sine level, -18 dBFS).
 fn tone_mp3(dir: &Path, seconds: u32) -> Vec<u8> {
-    let path = dir.join("tone.mp3");
-    let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={seconds}"))
-        .args(["-ac", "1", "-b:a", "64k"])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read(path).unwrap()
+    std::fs::read(ffmpeg_tone(dir, "tone.mp3", 440, seconds, -18, 64)).unwrap()
 }
 
 /// What the server does with one connection.
