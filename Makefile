@@ -13,8 +13,14 @@ demo: deps-build
 	cargo run --release --quiet -- demo
 
 # Examples (the bench) are left out: they are built by `make bench`, not needed to test.
+# cargo-nextest, where installed, runs the tests side by side (see .config/nextest.toml);
+# plain `cargo test` runs the same tests one binary at a time.
 test: deps-test
-	cargo test --no-fail-fast --lib --bins --tests
+	@if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --lib --bins --tests; \
+	else \
+		cargo test --no-fail-fast --lib --bins --tests; \
+	fi
 
 # A Debian package of the release build: target/debian/loaxa_VERSION_ARCH.deb.
 deb: deps-build
