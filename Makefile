@@ -7,7 +7,7 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
 TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
-.PHONY: demo test deb bench deps-build deps-test deps-bench check-cargo
+.PHONY: demo test deb deb-check bench deps-build deps-test deps-bench check-cargo
 
 demo: deps-build
 	cargo run --release --quiet -- demo
@@ -26,6 +26,11 @@ test: deps-test
 deb: deps-build
 	cargo build --release --quiet
 	@scripts/build-deb
+
+# Installs that package in a fresh minimal Debian root (debootstrap, cached in target/clean-root/),
+# checks the unit, config, user and state directory, then an upgrade, a remove and a purge.
+deb-check: deb
+	@scripts/check-deb-install
 
 # Benchmarks report, they never fail: a missing tool shows as "n/a" in the table. The table is
 # also written to target/bench/report.md and report.json. Knobs: see examples/bench/main.rs.
