@@ -676,8 +676,15 @@ fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path
     let output = Output::open(&spec, config.sample_rate)
         .with_context(|| format!("cannot open output {spec}"))?;
     eprintln!("playing to {}", output.description());
-    let mut player =
-        crate::player::Player::start(output, crate::amp::Amp::new(config.amplifier.clone()))?;
+    let device = crate::player::Device {
+        spec,
+        paced_rate: config.sample_rate,
+    };
+    let mut player = crate::player::Player::start(
+        output,
+        device,
+        crate::amp::Amp::new(config.amplifier.clone()),
+    )?;
     player.air(crate::player::AirRequest {
         tag: 0,
         program,

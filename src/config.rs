@@ -41,6 +41,9 @@ pub struct Config {
     pub true_peak_ceiling: f64,
     /// The local control socket (`loaxa status`, `stop`, `play-now`, …).
     pub control_socket: PathBuf,
+    /// Bytes of the state directory's disk that bulletins may never take: the store must
+    /// always be able to write the as-run log, however many bulletins the district sends.
+    pub disk_reserve: u64,
     /// When non-emergency audio may air, and how loud (`[[window]]` tables).
     pub windows: crate::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
@@ -115,6 +118,7 @@ struct RawConfig {
     control_socket: Option<PathBuf>,
     loudness_target_lufs: Option<f64>,
     true_peak_ceiling_dbtp: Option<f64>,
+    disk_reserve_mb: Option<u64>,
     #[serde(default)]
     amplifier: RawAmplifier,
     #[serde(default)]
@@ -288,6 +292,11 @@ impl Config {
         Ok(Config {
             box_id,
             link,
+            disk_reserve: raw
+                .disk_reserve_mb
+                .unwrap_or(50)
+                .checked_mul(1 << 20)
+                .ok_or_else(|| invalid("disk_reserve_mb: too large".into()))?,
             windows,
             loudness_target,
             true_peak_ceiling,

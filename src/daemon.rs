@@ -16,6 +16,7 @@ use crate::agenda::{Action, Agenda, describe};
 use crate::amp::Amp;
 use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::Output;
+use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
 use crate::link::protocol::RemoteAction;
 use crate::link::remote::Remote;
@@ -35,6 +36,13 @@ const CURSOR_EVERY: StdDuration = StdDuration::from_secs(60);
 const PREPARE: Duration = Duration::seconds(2);
 /// Lateness below this is jitter, not worth a note in the log.
 const ON_TIME: Duration = Duration::seconds(1);
+/// How far back a box that was off (or whose clock was far behind) lists what it missed, one
+/// row each: a day of a programme every minute is 1,440 rows; years of them would fill the card.
+const MISSED_LISTED: Duration = Duration::days(1);
+/// At most this many occurrences a clock step skipped over are logged missed one by one.
+const JUMPED_LISTED: usize = 100;
+/// After the store refuses a write, the loop pauses this long before the next turn.
+const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -66,7 +74,11 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         return Ok(()); // stopped while waiting for the sound card
     };
     tracing::info!(box_id = %config.box_id, output = output.description(), state = %config.state_dir.display(), "loaxa daemon started");
-    let player = Player::start(output, Amp::new(config.amplifier.clone()))
+    let device = crate::player::Device {
+        spec: config.output.clone(),
+        paced_rate: config.sample_rate,
+    };
+    let player = Player::start(output, device, Amp::new(config.amplifier.clone()))
         .map_err(|e| DaemonError::Start(format!("player thread: {e}")))?;
     let remote =
         Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
@@ -96,6 +108,9 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         problems: VecDeque::new(),
         systemd: crate::systemd::Notifier::from_env(),
         retries,
+        unsaved: Vec::new(),
+        next_tag: 0,
+        clock: ClockWatch::new(Utc::now(), Instant::now()),
         programs: Vec::new(),
         schedules_seen: None,
         last_reload_check: Instant::now(),
@@ -162,6 +177,14 @@ struct Daemon<'a> {
     systemd: crate::systemd::Notifier,
     /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
     retries: VecDeque<crate::store::AsRunEntry>,
+    /// As-run writes the store refused (a full disk, a failing SD card), oldest first: tried
+    /// again at every turn of the loop, and meanwhile counted as recorded so nothing airs twice.
+    /// The air never waits for the log.
+    unsaved: Vec<Unsaved>,
+    /// The tag of the next programme handed to the player.
+    next_tag: i64,
+    /// Notices the wall clock being stepped.
+    clock: ClockWatch,
     programs: Vec<Arc<Program>>,
     /// The schedules directory as last loaded, to notice edits.
     schedules_seen: Option<Vec<(PathBuf, SystemTime, u64)>>,
@@ -173,10 +196,13 @@ struct Daemon<'a> {
     until: RunUntil,
 }
 
-/// A programme handed to the player, and its as-run row.
+/// A programme handed to the player, and its as-run row (None if the store refused it).
 struct OnAir {
-    row: i64,
+    /// The player's name for it.
+    tag: i64,
+    row: Option<i64>,
     occurrence: Occurrence,
+    attempt: u32,
     /// Said in the as-run detail (lateness, retry).
     note: Option<String>,
 }
@@ -196,64 +222,228 @@ enum Flow {
     Exit,
 }
 
+/// An as-run write waiting for the store to take it.
+#[derive(Debug)]
+enum Unsaved {
+    /// Completing a row `begin` wrote.
+    Finish {
+        row: i64,
+        started: Option<DateTime<Utc>>,
+        ended: DateTime<Utc>,
+        outcome: Outcome,
+        detail: String,
+    },
+    /// A whole row: an occurrence missed, or one aired whose start could not be written.
+    Row {
+        occurrence: Occurrence,
+        started: Option<DateTime<Utc>>,
+        ended: Option<DateTime<Utc>>,
+        outcome: Outcome,
+        detail: String,
+        attempt: u32,
+    },
+}
+
+impl Unsaved {
+    /// Whether this is the record of `occurrence`, which the store does not have yet.
+    fn records(&self, occurrence: &Occurrence) -> bool {
+        matches!(self, Unsaved::Row { occurrence: o, .. } if o == occurrence)
+    }
+
+    /// Writes it; the row written.
+    fn save(&self, store: &mut Store) -> Result<i64, StoreError> {
+        match self {
+            Unsaved::Finish {
+                row,
+                started,
+                ended,
+                outcome,
+                detail,
+            } => store
+                .finish(*row, *started, *ended, *outcome, detail)
+                .map(|()| *row),
+            Unsaved::Row {
+                occurrence,
+                started,
+                ended,
+                outcome,
+                detail,
+                attempt,
+            } => store.record(
+                &crate::store::NewEntry {
+                    program_id: &occurrence.program.id,
+                    title: &occurrence.program.title,
+                    scheduled: occurrence.scheduled,
+                    started: *started,
+                    ended: *ended,
+                    outcome: *outcome,
+                    detail,
+                },
+                *attempt,
+            ),
+        }
+    }
+}
+
 impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
+        self.forget_long_ago()?;
         loop {
-            // Pinged from here, the heart of the loop: if planning wedges, systemd restarts us.
-            self.systemd.alive();
-            if self.last_reload_check.elapsed() >= RELOAD_EVERY {
-                self.reload_schedules(false);
-            }
-            let now = Utc::now();
-            for (occurrence, reason) in self.arbiter.expired(now) {
-                self.record_missed(&occurrence, &reason).await?;
-            }
-            if self.on_air.is_empty() {
-                if let Some(entry) = self.retries.pop_front() {
-                    self.retry(entry).await?;
-                    continue;
+            match self.turn().await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Exit) => return self.shut_down().await,
+                // The store refused a write (a full disk, a failing card) outside the as-run
+                // log's own retries: the box carries on airing, and the next turn tries again.
+                Err(DaemonError::Store(e)) => {
+                    tracing::error!(error = %e, "state not saved; carrying on");
+                    self.note_problem(format!("state not saved: {e}"));
+                    tokio::time::sleep(STORE_PAUSE).await;
                 }
-                if let Some(claim) = self.arbiter.slot_free(now) {
-                    let note = lateness(&claim)
-                        .map(|l| format!("late by {}, the air was taken", describe(l)));
-                    self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
-                        .await?;
-                    continue;
-                }
-            }
-            let cursor = match self.store.cursor()? {
-                Some(cursor) => cursor,
-                None => {
-                    self.store.set_cursor(now)?; // a new box owes nothing from before its first start
-                    now
-                }
-            };
-            let store = &self.store;
-            let (arbiter, on_air) = (&self.arbiter, &self.on_air);
-            let action = self.agenda.next_action(&self.programs, cursor, now, |o| {
-                // A store that cannot answer counts as "recorded": better to skip than air twice.
-                arbiter.holds(o)
-                    || on_air.iter().any(|a| a.occurrence == *o)
-                    || store
-                        .is_recorded(&o.program.id, o.scheduled)
-                        .unwrap_or(true)
-            });
-            let flow = match action {
-                Action::Air {
-                    occurrence,
-                    start_at,
-                    late_by,
-                } => self.claim(occurrence, start_at, late_by).await?,
-                Action::Miss { occurrence, reason } => {
-                    self.record_missed(&occurrence, &reason).await?;
-                    Flow::Continue
-                }
-                Action::Idle { next, wake_at } => self.idle(now, next, wake_at).await?,
-            };
-            if flow == Flow::Exit {
-                return self.shut_down().await;
+                Err(other) => return Err(other),
             }
         }
+    }
+
+    /// A box that was off for long (or first started with its clock years behind) would
+    /// otherwise log every occurrence since, one by one: only the last [`MISSED_LISTED`] are.
+    fn forget_long_ago(&mut self) -> Result<(), DaemonError> {
+        let horizon = Utc::now() - MISSED_LISTED;
+        if let Some(cursor) = self.store.cursor()?
+            && cursor < horizon
+        {
+            tracing::warn!(since = %cursor, listed_from = %horizon, "the box was off (or its clock wrong) for long; occurrences before the last day are not listed as missed");
+            self.store.set_cursor(horizon)?;
+        }
+        Ok(())
+    }
+
+    /// One turn of the loop: decide, act, or sleep until something happens.
+    async fn turn(&mut self) -> Result<Flow, DaemonError> {
+        // Pinged from here, the heart of the loop: if planning wedges, systemd restarts us.
+        self.systemd.alive();
+        self.save_unsaved().await?;
+        if let Some(jump) = self.clock.observe(Utc::now(), Instant::now()) {
+            self.on_clock_jump(jump).await?;
+        }
+        if self.last_reload_check.elapsed() >= RELOAD_EVERY {
+            self.reload_schedules(false);
+        }
+        let now = Utc::now();
+        for (occurrence, reason) in self.arbiter.expired(now) {
+            self.record_missed(&occurrence, &reason).await?;
+        }
+        if self.on_air.is_empty() {
+            if let Some(entry) = self.retries.pop_front() {
+                self.retry(entry).await?;
+                return Ok(Flow::Continue);
+            }
+            if let Some(claim) = self.arbiter.slot_free(now) {
+                let note =
+                    lateness(&claim).map(|l| format!("late by {}, the air was taken", describe(l)));
+                self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                    .await?;
+                return Ok(Flow::Continue);
+            }
+        }
+        let cursor = match self.store.cursor()? {
+            Some(cursor) => cursor,
+            None => {
+                self.store.set_cursor(now)?; // a new box owes nothing from before its first start
+                now
+            }
+        };
+        let store = &self.store;
+        let (arbiter, on_air, unsaved) = (&self.arbiter, &self.on_air, &self.unsaved);
+        let action = self.agenda.next_action(&self.programs, cursor, now, |o| {
+            // A store that cannot answer counts as "recorded": better to skip than air twice.
+            arbiter.holds(o)
+                || on_air.iter().any(|a| a.occurrence == *o)
+                || unsaved.iter().any(|u| u.records(o))
+                || store
+                    .is_recorded(&o.program.id, o.scheduled)
+                    .unwrap_or(true)
+        });
+        let flow = match action {
+            Action::Air {
+                occurrence,
+                start_at,
+                late_by,
+            } => self.claim(occurrence, start_at, late_by).await?,
+            Action::Miss { occurrence, reason } => {
+                self.record_missed(&occurrence, &reason).await?;
+                Flow::Continue
+            }
+            Action::Idle { next, wake_at } => self.idle(now, next, wake_at).await?,
+        };
+        Ok(flow)
+    }
+
+    /// Writes what the store refused before, oldest first, until it refuses again.
+    async fn save_unsaved(&mut self) -> Result<(), DaemonError> {
+        while let Some(first) = self.unsaved.first() {
+            let row = first.save(&mut self.store)?;
+            tracing::info!(row, "as-run entry saved late; the store takes writes again");
+            self.unsaved.remove(0);
+            self.report_as_run(row).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes an as-run entry, or keeps it for later if the store refuses it.
+    async fn save(&mut self, entry: Unsaved) -> Result<(), DaemonError> {
+        if self.unsaved.is_empty() {
+            match entry.save(&mut self.store) {
+                Ok(row) => return self.report_as_run(row).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "as-run entry not saved; kept to write later");
+                    self.note_problem(format!("as-run log not saved: {e}"));
+                }
+            }
+        }
+        self.unsaved.push(entry);
+        Ok(())
+    }
+
+    /// The wall clock was stepped. Forward: what it skipped is logged missed, not caught up in
+    /// a burst. Back: planning starts again from the new "now"; what is in the log already
+    /// never airs twice, whatever the clock says.
+    async fn on_clock_jump(&mut self, jump: Jump) -> Result<(), DaemonError> {
+        let by = describe(jump.size());
+        if !jump.is_forward() {
+            tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock went back; planning from the new time");
+            self.note_problem(format!("clock went back by {by}"));
+            self.store.reset_cursor(jump.to)?;
+            self.announced = None;
+            return Ok(());
+        }
+        tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock jumped forward; what it skipped is missed, not caught up");
+        self.note_problem(format!("clock jumped forward by {by}"));
+        let skipped = crate::schedule::plan::occurrences_between(
+            &self.programs,
+            jump.from,
+            jump.to,
+            JUMPED_LISTED,
+        );
+        let reason = format!(
+            "the clock jumped forward over it, from {} to {} (a clock corrected after boot?)",
+            jump.from.format("%Y-%m-%d %H:%M:%S UTC"),
+            jump.to.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        for occurrence in skipped {
+            let recorded = self.arbiter.holds(&occurrence)
+                || self.on_air.iter().any(|a| a.occurrence == occurrence)
+                || self.unsaved.iter().any(|u| u.records(&occurrence))
+                || self
+                    .store
+                    .is_recorded(&occurrence.program.id, occurrence.scheduled)?;
+            if !recorded {
+                self.record_missed(&occurrence, &reason).await?;
+            }
+        }
+        // Past what was listed (a step of years), nothing before the new time is looked at.
+        self.store.set_cursor(jump.to)?;
+        self.announced = None;
+        Ok(())
     }
 
     /// An occurrence is due: the window and the arbiter decide whether and how it airs.
@@ -343,13 +533,20 @@ impl Daemon<'_> {
         how: Start,
     ) -> Result<(), DaemonError> {
         let program = &occurrence.program;
-        let row = self.store.begin(
+        let row = match self.store.begin(
             &program.id,
             &program.title,
             occurrence.scheduled,
             start_at,
             attempt,
-        )?;
+        ) {
+            Ok(row) => Some(row),
+            Err(e) => {
+                tracing::error!(program = %program.id, error = %e, "cannot write the as-run log; airing anyway");
+                self.note_problem(format!("as-run log not saved: {e}"));
+                None
+            }
+        };
         tracing::info!(program = %program.id, title = %program.title, level = %program.priority, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, cut_in = matches!(how, Start::CutIn { .. }), "on air");
         let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
         let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
@@ -372,8 +569,10 @@ impl Daemon<'_> {
             loudness_gains,
             ..(*resolved).clone()
         });
+        let tag = self.next_tag;
+        self.next_tag += 1;
         let request = AirRequest {
-            tag: row,
+            tag,
             program: resolved,
             start_at,
         };
@@ -385,8 +584,10 @@ impl Daemon<'_> {
             return Err(DaemonError::Start("the player thread has stopped".into()));
         }
         self.on_air.push(OnAir {
+            tag,
             row,
             occurrence: occurrence.clone(),
+            attempt,
             note,
         });
         if let Some(remote) = &mut self.remote {
@@ -399,7 +600,7 @@ impl Daemon<'_> {
 
     /// Completes the as-run row of a programme the player is done with.
     async fn finish(&mut self, report: AirReport) -> Result<(), DaemonError> {
-        let Some(index) = self.on_air.iter().position(|a| a.row == report.tag) else {
+        let Some(index) = self.on_air.iter().position(|a| a.tag == report.tag) else {
             return Ok(());
         };
         let done = self.on_air.remove(index);
@@ -408,9 +609,24 @@ impl Daemon<'_> {
             tracing::info!(program = %program.id, at = %mark.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), what = %mark.what, "boundary");
         }
         let (outcome, detail) = judge(&report, done.note);
-        self.store
-            .finish(done.row, report.started, report.ended, outcome, &detail)?;
-        self.report_as_run(done.row).await?;
+        let entry = match done.row {
+            Some(row) => Unsaved::Finish {
+                row,
+                started: report.started,
+                ended: report.ended,
+                outcome,
+                detail: detail.clone(),
+            },
+            None => Unsaved::Row {
+                occurrence: done.occurrence.clone(),
+                started: report.started,
+                ended: Some(report.ended),
+                outcome,
+                detail: detail.clone(),
+                attempt: done.attempt,
+            },
+        };
+        self.save(entry).await?;
         match outcome {
             Outcome::Aired => {
                 tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
@@ -448,15 +664,15 @@ impl Daemon<'_> {
     ) -> Result<(), DaemonError> {
         tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
         self.note_problem(format!("{} missed: {reason}", occurrence.program.id));
-        let program = &occurrence.program;
-        let row = self.store.record_not_aired(
-            &program.id,
-            &program.title,
-            occurrence.scheduled,
-            Outcome::Missed,
-            reason,
-        )?;
-        self.report_as_run(row).await
+        self.save(Unsaved::Row {
+            occurrence: occurrence.clone(),
+            started: None,
+            ended: None,
+            outcome: Outcome::Missed,
+            detail: reason.to_owned(),
+            attempt: 1,
+        })
+        .await
     }
 
     /// Stops the player and records what it was airing as interrupted.
@@ -709,7 +925,7 @@ fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
             Outcome::Interrupted
         }
         Ending::OutputFailed(reason) => {
-            details.push(format!("audio output failed: {reason}"));
+            details.push(reason.clone());
             Outcome::Failed
         }
         Ending::Completed if report.items_aired == 0 => {

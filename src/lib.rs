@@ -10,6 +10,7 @@ pub mod amp;
 pub mod arbiter;
 pub mod audio;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod daemon;

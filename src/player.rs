@@ -12,6 +12,10 @@
 //! plays the top one. Everything is placed by frame count on the output's timeline, so every
 //! boundary (item starts, the cut, the resume) is reported as the instant it went out.
 //!
+//! A device that fails or vanishes mid-programme ends what is on air as failed; the player then
+//! opens it again with growing delays, failing at once whatever falls due meanwhile (the as-run
+//! log says "failed", not "aired"), and airs again as soon as the device is back.
+//!
 //! The player writes at most [`AHEAD`] ahead of what is going out, so a cut-in is heard within
 //! that plus the fade.
 //!
@@ -32,7 +36,7 @@ use chrono::{DateTime, Utc};
 use crate::amp::Amp;
 use crate::audio::chime::{attention_tone, chime};
 use crate::audio::convert::Source;
-use crate::audio::output::{Format, Output, OutputError};
+use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
 use crate::schedule::{Item, Priority, Program};
 
@@ -80,6 +84,21 @@ enum Command {
     Volume(f32),
 }
 
+impl AirReport {
+    /// The report of a programme that never went on air at all.
+    fn not_aired(request: &AirRequest, ending: Ending) -> AirReport {
+        AirReport {
+            tag: request.tag,
+            started: None,
+            ended: Utc::now(),
+            items_aired: 0,
+            items_failed: Vec::new(),
+            ending,
+            marks: Vec::new(),
+        }
+    }
+}
+
 /// What happened to a programme on air.
 #[derive(Debug, Clone)]
 pub struct AirReport {
@@ -120,8 +139,21 @@ pub struct Player {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where the player (re)opens its output: the spec and the rate of paced outputs.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub spec: OutputSpec,
+    pub paced_rate: u32,
+}
+
+/// The first wait before opening a failed output again; it doubles up to [`REOPEN_MAX`].
+const REOPEN_FIRST: Duration = Duration::from_secs(1);
+const REOPEN_MAX: Duration = Duration::from_secs(60);
+
 impl Player {
-    pub fn start(output: Output, amp: Amp) -> std::io::Result<Player> {
+    /// Starts the player thread on `output`, opened from `device` (which it opens again if the
+    /// output fails).
+    pub fn start(output: Output, device: Device, amp: Amp) -> std::io::Result<Player> {
         let (commands, inbox) = mpsc::channel();
         let (outbox, reports) = tokio::sync::mpsc::unbounded_channel();
         let stop = Arc::new(AtomicBool::new(false));
@@ -129,7 +161,7 @@ impl Player {
             let stop = Arc::clone(&stop);
             std::thread::Builder::new()
                 .name("loaxa-player".into())
-                .spawn(move || run(output, amp, &inbox, &outbox, &stop))?
+                .spawn(move || run(output, &device, amp, &inbox, &outbox, &stop))?
         };
         Ok(Player {
             commands: Some(commands),
@@ -190,7 +222,8 @@ impl Drop for Player {
 type Reports = tokio::sync::mpsc::UnboundedSender<AirReport>;
 
 fn run(
-    mut output: Output,
+    output: Output,
+    device: &Device,
     mut amp: Amp,
     inbox: &mpsc::Receiver<Command>,
     reports: &Reports,
@@ -198,15 +231,23 @@ fn run(
 ) {
     let mut volume = 1.0;
     let mut waiting = VecDeque::new();
+    let mut output = Ok(output);
+    let mut reopen = Reopen::new();
     while !stop.load(Ordering::Acquire) {
+        if output.is_err() && reopen.is_due() {
+            output = reopen.attempt(device);
+        }
         let request = match waiting.pop_front() {
             Some(request) => request,
             None => {
-                let wait = if amp.is_on() {
+                let mut wait = if amp.is_on() {
                     amp.tail()
                 } else {
                     Duration::from_secs(3600)
                 };
+                if output.is_err() {
+                    wait = wait.min(reopen.until_due());
+                }
                 match inbox.recv_timeout(wait) {
                     // Nothing is on air, so a cut-in simply airs.
                     Ok(Command::Air(request) | Command::CutIn { request, .. }) => request,
@@ -216,7 +257,9 @@ fn run(
                     }
                     Ok(Command::StopCurrent) => continue,
                     Err(RecvTimeoutError::Timeout) => {
-                        amp.switch_off();
+                        if amp.is_on() {
+                            amp.switch_off();
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -226,8 +269,22 @@ fn run(
         if stop.load(Ordering::Acquire) {
             break;
         }
+        // A programme falling due is worth an attempt of its own: the device may be back.
+        if output.is_err() {
+            output = reopen.attempt(device);
+        }
+        let live = match &mut output {
+            Ok(live) => live,
+            Err(why) => {
+                let _ = reports.send(AirReport::not_aired(
+                    &request,
+                    Ending::OutputFailed(format!("no audio output: {why}")),
+                ));
+                continue;
+            }
+        };
         let mut session = Session {
-            output: &mut output,
+            output: live,
             reports,
             stop,
             volume: &mut volume,
@@ -240,8 +297,64 @@ fn run(
         if !session.run(request, &mut amp, inbox) {
             break;
         }
+        if let Ok(failed) = &output
+            && failed.has_failed()
+        {
+            let why = failed
+                .check(stop)
+                .err()
+                .map_or_else(|| "failed".to_owned(), |e| e.to_string());
+            tracing::error!(output = failed.description(), error = %why, "audio output lost; opening it again");
+            if let Ok(failed) = std::mem::replace(&mut output, Err(why)) {
+                // A vanished device may never return from being closed; the player must not
+                // wait for it.
+                let _ = std::thread::Builder::new()
+                    .name("loaxa-close-output".into())
+                    .spawn(move || drop(failed));
+            }
+            reopen = Reopen::new();
+        }
     }
     amp.switch_off();
+}
+
+/// When to try opening a failed output again: after 1 s, then twice as long each time, up to a
+/// minute, so a box whose card is gone for hours neither spins nor waits long once it is back.
+struct Reopen {
+    at: Instant,
+    delay: Duration,
+}
+
+impl Reopen {
+    fn new() -> Reopen {
+        Reopen {
+            at: Instant::now() + REOPEN_FIRST,
+            delay: REOPEN_FIRST,
+        }
+    }
+
+    fn is_due(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    fn until_due(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    fn attempt(&mut self, device: &Device) -> Result<Output, String> {
+        match Output::open(&device.spec, device.paced_rate) {
+            Ok(output) => {
+                tracing::info!(output = output.description(), "audio output back");
+                Ok(output)
+            }
+            Err(e) => {
+                self.delay = (self.delay * 2).min(REOPEN_MAX);
+                self.at = Instant::now() + self.delay;
+                tracing::warn!(error = %e, retry_in_s = self.delay.as_secs(), "no audio output; retrying");
+                Err(e.to_string())
+            }
+        }
+    }
 }
 
 /// One programme on the timeline, with what it still has to air.
@@ -411,9 +524,7 @@ impl Session<'_> {
     fn write(&mut self, samples: &[f32], ahead: u64, channels: usize) -> Result<(), OutputError> {
         let limit = ahead.saturating_add(2 * self.output.largest_request());
         while self.output.queued_frames() > limit {
-            if self.stop.load(Ordering::Acquire) {
-                return Err(OutputError::Stopped);
-            }
+            self.output.check(self.stop)?;
             std::thread::sleep(Duration::from_millis(5));
         }
         self.output.write(samples, self.stop)?;

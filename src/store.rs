@@ -36,6 +36,18 @@ pub enum StoreError {
     BadTimestamp { path: PathBuf, value: String },
 }
 
+/// An as-run row to write whole, with [`Store::record`].
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    pub program_id: &'a str,
+    pub title: &'a str,
+    pub scheduled: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    pub outcome: Outcome,
+    pub detail: &'a str,
+}
+
 /// How an occurrence ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -341,6 +353,20 @@ impl Store {
         self.insert(program_id, title, scheduled, None, None, outcome, detail, 1)
     }
 
+    /// Writes a whole row at once: what the daemon kept in memory while the store refused writes.
+    pub fn record(&mut self, entry: &NewEntry, attempt: u32) -> Result<i64, StoreError> {
+        self.insert(
+            entry.program_id,
+            entry.title,
+            entry.scheduled,
+            entry.started,
+            entry.ended,
+            entry.outcome,
+            entry.detail,
+            attempt,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn insert(
         &mut self,
@@ -425,6 +451,20 @@ impl Store {
     /// Moves the cursor forward to `to` (never backward).
     pub fn set_cursor(&mut self, to: DateTime<Utc>) -> Result<(), StoreError> {
         advance_cursor(&self.conn, to).map_err(self.sqlite())
+    }
+
+    /// Moves the cursor to `to` even if that is back: after the wall clock was stepped back, a
+    /// cursor left in the "future" would keep everything until then off the air. What is in the
+    /// log already is not aired again (see `is_recorded`).
+    pub fn reset_cursor(&mut self, to: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![timestamp(to)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
     }
 
     /// Whether the log has any row for this occurrence: it has been dealt with, one way or another.

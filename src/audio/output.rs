@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
@@ -84,6 +84,10 @@ const NONE: i64 = i64::MIN;
 /// Seconds of audio the ring holds: enough to ride out a slow SD card, small for a 1 GB box.
 const RING_SECONDS: u32 = 4;
 
+/// How long a device may go without asking for frames, on top of twice its largest request,
+/// before it counts as gone.
+const STALL: Duration = Duration::from_secs(3);
+
 /// The state the producer and the consumer share.
 pub(super) struct Shared {
     pub(super) format: Format,
@@ -100,6 +104,10 @@ pub(super) struct Shared {
     /// The most frames the consumer has asked for at once: how much must be queued to never
     /// leave it short (a sound server may ask for seconds at a time).
     largest_request: AtomicU64,
+    /// When the consumer last asked for frames, in ms since `opened`: a device that stops
+    /// asking (a USB card pulled out, a sound server killed) often reports no error at all.
+    last_request_ms: AtomicU64,
+    opened: Instant,
 }
 
 impl Shared {
@@ -126,6 +134,10 @@ impl Feed {
         self.shared
             .largest_request
             .fetch_max(frames as u64, Ordering::Relaxed);
+        self.shared.last_request_ms.store(
+            self.shared.opened.elapsed().as_millis() as u64,
+            Ordering::Relaxed,
+        );
         if self.shared.discard.load(Ordering::Acquire) {
             let queued = self.ring.slots();
             if let Ok(chunk) = self.ring.read_chunk(queued) {
@@ -206,6 +218,8 @@ impl Output {
             discard: AtomicBool::new(false),
             failure: Mutex::new(None),
             largest_request: AtomicU64::new(0),
+            last_request_ms: AtomicU64::new(0),
+            opened: Instant::now(),
         });
         let feed = Feed {
             shared: Arc::clone(&shared),
@@ -319,16 +333,45 @@ impl Output {
         self.shared.discard.store(false, Ordering::Release);
     }
 
-    fn check(&self, stop: &AtomicBool) -> Result<(), OutputError> {
+    /// `Stopped` if `stop` is set; the device's failure if it reported one or has stopped
+    /// asking for frames while some wait to go out.
+    pub fn check(&self, stop: &AtomicBool) -> Result<(), OutputError> {
         if stop.load(Ordering::Acquire) {
             return Err(OutputError::Stopped);
         }
         match self.shared.failure.lock() {
-            Ok(failure) => failure
-                .clone()
-                .map_or(Ok(()), |f| Err(OutputError::Failed(f))),
-            Err(_) => Err(OutputError::Failed("output state poisoned".into())),
+            Ok(failure) => {
+                if let Some(failure) = failure.clone() {
+                    return Err(OutputError::Failed(failure));
+                }
+            }
+            Err(_) => return Err(OutputError::Failed("output state poisoned".into())),
         }
+        let silent_for = self
+            .shared
+            .opened
+            .elapsed()
+            .saturating_sub(Duration::from_millis(
+                self.shared.last_request_ms.load(Ordering::Relaxed),
+            ));
+        let allowed = STALL
+            + 2 * Duration::from_secs_f64(
+                self.largest_request() as f64 / f64::from(self.shared.format.sample_rate),
+            );
+        if !self.is_drained() && silent_for > allowed {
+            let message = format!(
+                "the device has taken no audio for {:.1} s (unplugged, or its sound server died)",
+                silent_for.as_secs_f64()
+            );
+            self.shared.fail(message.clone());
+            return Err(OutputError::Failed(message));
+        }
+        Ok(())
+    }
+
+    /// Whether the device has failed (and the output must be opened again to play).
+    pub fn has_failed(&self) -> bool {
+        self.shared.failure.lock().map_or(true, |f| f.is_some())
     }
 }
 

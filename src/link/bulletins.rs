@@ -243,11 +243,17 @@ fn write_durably(path: &Path, parts: &[&[u8]]) -> Result<(), BulletinError> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    let mut file = File::create(&temporary).map_err(io(&temporary))?;
-    for part in parts {
-        file.write_all(part).map_err(io(&temporary))?;
+    let written = File::create(&temporary).and_then(|mut file| {
+        for part in parts {
+            file.write_all(part)?;
+        }
+        file.sync_all()
+    });
+    if let Err(error) = written {
+        // A full disk must not keep half a file: the space goes back at once.
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io(&temporary)(error));
     }
-    file.sync_all().map_err(io(&temporary))?;
     std::fs::rename(&temporary, path).map_err(io(path))?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }

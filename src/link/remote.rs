@@ -21,7 +21,7 @@ use chrono::Utc;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 
-use super::bulletins::{Bulletins, Progress, stored_manifests};
+use super::bulletins::{BulletinError, Bulletins, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
 use super::protocol::{Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic};
@@ -37,6 +37,8 @@ const FLUSH_BATCH: usize = 64;
 const CHUNK_WINDOW: usize = 8;
 /// How long an event may go unconfirmed before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_secs(30);
+/// How long a bulletin the disk has no room for waits before the box looks again.
+const HOLD_BACK: Duration = Duration::from_secs(60);
 /// How often the status is re-published when nothing else changed it (disk space drifts, and
 /// the district's "last seen" should not go stale on a quiet box).
 const STATUS_EVERY: Duration = Duration::from_secs(600);
@@ -57,6 +59,11 @@ pub struct Remote {
     /// district announces that bulletin anew (or the box restarts): the broker would only hand
     /// back the same bad retained message, in a loop.
     refused: BTreeSet<String>,
+    /// Bulletins not fetched for now, by sha256, and until when: the disk is too full for them,
+    /// or writing a chunk failed. Reported once; looked at again after the pause.
+    held_back: BTreeMap<String, Instant>,
+    /// What the disk must keep free (`disk_reserve_mb`).
+    disk_reserve: u64,
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
@@ -124,6 +131,8 @@ impl Remote {
             fetching: BTreeSet::new(),
             last_chunk: Instant::now(),
             refused: BTreeSet::new(),
+            held_back: BTreeMap::new(),
+            disk_reserve: config.disk_reserve,
             in_flight: BTreeMap::new(),
             now_playing: None,
             connected: false,
@@ -168,6 +177,12 @@ impl Remote {
                 {
                     self.refetch().await;
                 }
+                if self.connected && self.fetching.is_empty() && !self.held_back.is_empty() {
+                    // Space may have been freed: held-back bulletins whose pause is over.
+                    for manifest in stored_manifests(store)? {
+                        self.fetch(store, &manifest).await?;
+                    }
+                }
                 self.flush(store).await?;
                 return Ok(handled);
             }
@@ -183,7 +198,7 @@ impl Remote {
                 }
                 self.publish_status(store).await?;
                 for manifest in stored_manifests(store)? {
-                    self.fetch(&manifest).await;
+                    self.fetch(store, &manifest).await?;
                 }
             }
             LinkEvent::Message(message) if message.topic == self.events_topic => {
@@ -213,7 +228,8 @@ impl Remote {
                         self.refused.retain(|t| {
                             topic::parse_chunk(t).is_none_or(|(sha, _)| sha != manifest.sha256)
                         });
-                        self.fetch(manifest).await;
+                        self.held_back.remove(&manifest.sha256);
+                        self.fetch(store, manifest).await?;
                         handled.status_changed = true;
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
@@ -257,11 +273,43 @@ impl Remote {
         Ok(handled)
     }
 
-    /// Asks for the next missing chunks of `manifest`, up to the window.
-    async fn fetch(&mut self, manifest: &Manifest) {
-        let wanted: Vec<String> = self
-            .bulletins
-            .missing(manifest)
+    /// Asks for the next missing chunks of `manifest`, up to the window, if the disk has room
+    /// for the rest of it (and its assembled copy) on top of the reserve.
+    async fn fetch(&mut self, store: &mut Store, manifest: &Manifest) -> Result<(), StoreError> {
+        if self
+            .held_back
+            .get(&manifest.sha256)
+            .is_some_and(|until| Instant::now() < *until)
+        {
+            return Ok(());
+        }
+        let missing = self.bulletins.missing(manifest);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let still_to_come: u64 = missing
+            .iter()
+            .map(|&i| manifest.chunk_len(i) as u64)
+            .sum();
+        let needed = still_to_come + manifest.size + self.disk_reserve;
+        let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
+        if free < needed {
+            let reason = format!(
+                "bulletin {}: not fetched, the disk is too full: {} needs {} MB free in {} \
+                 (its chunks, the assembled file and the {} MB kept for the as-run log), {} MB \
+                 are; fetched once space is freed",
+                manifest.id,
+                megabytes(manifest.size),
+                megabytes(needed),
+                self.state_dir.display(),
+                megabytes(self.disk_reserve),
+                megabytes(free),
+            );
+            self.hold_back(store, manifest, reason)?;
+            return Ok(());
+        }
+        self.held_back.remove(&manifest.sha256);
+        let wanted: Vec<String> = missing
             .into_iter()
             .map(|index| topic::chunk(&manifest.sha256, index))
             .filter(|t| !self.fetching.contains(t) && !self.refused.contains(t))
@@ -272,6 +320,31 @@ impl Remote {
                 self.fetching.insert(chunk_topic);
             }
         }
+        Ok(())
+    }
+
+    /// Stops fetching `manifest` for [`HOLD_BACK`], telling the district why (once per pause
+    /// that changes nothing: a full disk is reported when it is first found full).
+    fn hold_back(
+        &mut self,
+        store: &mut Store,
+        manifest: &Manifest,
+        reason: String,
+    ) -> Result<(), StoreError> {
+        let first = !self.held_back.contains_key(&manifest.sha256);
+        self.held_back
+            .insert(manifest.sha256.clone(), Instant::now() + HOLD_BACK);
+        if first {
+            tracing::warn!(bulletin = %manifest.id, reason = %reason, "bulletin held back");
+            self.report(
+                store,
+                EventBody::Rejected {
+                    topic: topic::bulletin(&manifest.scope, &manifest.id),
+                    reason,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// Asks again for the chunks being fetched. A SUBSCRIBE lost with a dropped connection
@@ -315,6 +388,11 @@ impl Remote {
                     what: format!("bulletin {} complete", manifest.id),
                 })
             }
+            // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
+            Err(e @ BulletinError::Io { .. }) => {
+                self.hold_back(store, &manifest, format!("bulletin {}: {e}", manifest.id))?;
+                None
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "chunk refused");
                 self.refused.insert(message.topic.clone());
@@ -327,8 +405,7 @@ impl Remote {
         if let Some(body) = body {
             self.report(store, body)?;
         }
-        self.fetch(&manifest).await;
-        Ok(())
+        self.fetch(store, &manifest).await
     }
 
     /// Queues an as-run entry for the district.
@@ -472,4 +549,9 @@ impl Remote {
 
 fn status_bytes(status: Status) -> Vec<u8> {
     serde_json::to_vec(&status).unwrap_or_default()
+}
+
+/// Whole megabytes (MiB), for messages.
+fn megabytes(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
 }
