@@ -5,7 +5,7 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
 # minisign: signatures are checked against the real tool; mosquitto (+ openssl for a test CA):
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
-TEST_PACKAGES := $(BUILD_PACKAGES) ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
+TEST_PACKAGES := $(BUILD_PACKAGES) faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
 .PHONY: demo test deb deb-check bench deps-build deps-test deps-bench check-cargo
 

@@ -233,6 +233,8 @@ enum Unsaved {
         outcome: Outcome,
         detail: String,
     },
+    /// Telling the district about a row already written (the outbox refused it).
+    Report { row: i64 },
     /// A whole row: an occurrence missed, or one aired whose start could not be written.
     Row {
         occurrence: Occurrence,
@@ -253,6 +255,7 @@ impl Unsaved {
     /// Writes it; the row written.
     fn save(&self, store: &mut Store) -> Result<i64, StoreError> {
         match self {
+            Unsaved::Report { row } => Ok(*row),
             Unsaved::Finish {
                 row,
                 started,
@@ -378,13 +381,19 @@ impl Daemon<'_> {
         Ok(flow)
     }
 
-    /// Writes what the store refused before, oldest first, until it refuses again.
+    /// Writes what the store refused before, oldest first, until it refuses again (then the
+    /// turn goes on: the air does not wait for the log).
     async fn save_unsaved(&mut self) -> Result<(), DaemonError> {
         while let Some(first) = self.unsaved.first() {
-            let row = first.save(&mut self.store)?;
+            let Ok(row) = first.save(&mut self.store) else {
+                return Ok(());
+            };
+            if let Err(DaemonError::Store(_)) = self.report_as_run(row).await {
+                self.unsaved[0] = Unsaved::Report { row };
+                return Ok(());
+            }
             tracing::info!(row, "as-run entry saved late; the store takes writes again");
             self.unsaved.remove(0);
-            self.report_as_run(row).await?;
         }
         Ok(())
     }
@@ -393,7 +402,13 @@ impl Daemon<'_> {
     async fn save(&mut self, entry: Unsaved) -> Result<(), DaemonError> {
         if self.unsaved.is_empty() {
             match entry.save(&mut self.store) {
-                Ok(row) => return self.report_as_run(row).await,
+                Ok(row) => {
+                    if let Err(DaemonError::Store(e)) = self.report_as_run(row).await {
+                        tracing::error!(error = %e, "as-run event not queued for the district; kept to queue later");
+                        self.unsaved.push(Unsaved::Report { row });
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "as-run entry not saved; kept to write later");
                     self.note_problem(format!("as-run log not saved: {e}"));
@@ -702,7 +717,10 @@ impl Daemon<'_> {
             .last_cursor_write
             .is_none_or(|t| t.elapsed() >= CURSOR_EVERY)
         {
-            self.store.set_cursor(now)?;
+            // Only a bound on what a power cut makes the box forget: a full disk may refuse it.
+            if let Err(e) = self.store.set_cursor(now) {
+                tracing::warn!(error = %e, "cursor not saved");
+            }
             self.last_cursor_write = Some(Instant::now());
         }
         if let Some(next) = &next {
@@ -806,7 +824,7 @@ impl Daemon<'_> {
     async fn report_as_run(&mut self, row: i64) -> Result<(), DaemonError> {
         if let Some(remote) = &mut self.remote {
             let entry = self.store.entry(row)?;
-            remote.report_as_run(&mut self.store, &entry)?;
+            remote.report_as_run(&mut self.store, &entry);
             remote.flush(&mut self.store).await?;
         }
         Ok(())

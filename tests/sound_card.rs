@@ -5,66 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::pulse::{Pulse, left_channel};
 use common::*;
-
-/// A PulseAudio server of the test's own, on a socket in a temporary directory.
-struct Pulse {
-    server: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Pulse {
-    fn start() -> Pulse {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("native");
-        let server = Command::new("pulseaudio")
-            .args([
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--use-pid-file=no",
-                "--system=no",
-            ])
-            .arg("--load=module-null-sink sink_name=loaxa_test")
-            .arg(format!(
-                "--load=module-native-protocol-unix auth-anonymous=1 socket={}",
-                socket.display()
-            ))
-            .env("PULSE_RUNTIME_PATH", dir.path())
-            .env("HOME", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pulseaudio runs (make test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "pulseaudio did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Pulse { server, dir }
-    }
-
-    fn address(&self) -> String {
-        format!("unix:{}", self.dir.path().join("native").display())
-    }
-}
-
-impl Drop for Pulse {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
-/// Mono f32 of a raw s16le stereo recording.
-fn left_channel(raw: &[u8]) -> Vec<f32> {
-    raw.chunks_exact(4)
-        .map(|f| f32::from(i16::from_le_bytes([f[0], f[1]])) / 32768.0)
-        .collect()
-}
 
 #[test]
 fn programmes_played_through_the_sound_card_keep_their_scheduled_spacing_to_the_millisecond() {
@@ -80,18 +25,7 @@ fn programmes_played_through_the_sound_card_keep_their_scheduled_spacing_to_the_
         ),
     );
     let recording_path = test_box.path("monitor.raw");
-    let mut recorder = Command::new("parec")
-        .args([
-            "--device=loaxa_test.monitor",
-            "--format=s16le",
-            "--rate=44100",
-            "--channels=2",
-            "--raw",
-        ])
-        .arg(&recording_path)
-        .env("PULSE_SERVER", pulse.address())
-        .spawn()
-        .expect("parec runs");
+    let mut recorder = pulse.record(&recording_path);
     let mut daemon = loaxa()
         .args(["daemon", "--config", test_box.config().to_str().unwrap()])
         .env("PULSE_SERVER", pulse.address())

@@ -20,6 +20,8 @@ const CHANNELS: u16 = 2;
 const TICK: Duration = Duration::from_millis(10);
 /// How often the WAV header is rewritten, so the file is readable while it grows.
 const HEADER_EVERY: Duration = Duration::from_secs(1);
+/// A wall clock that moved this much more (or less) than the monotonic clock was stepped.
+const CLOCK_STEP_NS: i64 = 1_000_000_000;
 
 /// What `PATH.json` holds.
 #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -107,8 +109,14 @@ pub fn timeline_path(wav: &Path) -> PathBuf {
 }
 
 /// `start` is sample 0's instant, on the monotonic clock that paces and on the wall clock.
+///
+/// When the wall clock is stepped (NTP correcting a box that booted with a wrong clock), the
+/// timeline's wall-clock instants move with it, as a sound card's timestamps would: programmes
+/// are placed by the wall clock, and a gate an hour "ahead" of a stale timeline would otherwise
+/// keep the next one off the air for that hour. `PATH.json` describes the timeline before any
+/// step.
 fn pace(mut feed: Feed, mut wav: Option<WavSink>, start: (Instant, i64), stop: &AtomicBool) {
-    let (clock, start_unix_ns) = start;
+    let (clock, mut start_unix_ns) = start;
     let format = feed.shared.format;
     let channels = usize::from(format.channels);
     let mut written: u64 = 0;
@@ -116,8 +124,13 @@ fn pace(mut feed: Feed, mut wav: Option<WavSink>, start: (Instant, i64), stop: &
     let mut last_header = Instant::now();
     loop {
         let stopping = stop.load(Ordering::Acquire);
-        let due =
-            (clock.elapsed().as_nanos() * u128::from(format.sample_rate) / 1_000_000_000) as u64;
+        let elapsed = clock.elapsed();
+        let step = unix_nanos(SystemTime::now())
+            .saturating_sub(start_unix_ns.saturating_add(elapsed.as_nanos() as i64));
+        if step.abs() > CLOCK_STEP_NS {
+            start_unix_ns = start_unix_ns.saturating_add(step);
+        }
+        let due = (elapsed.as_nanos() * u128::from(format.sample_rate) / 1_000_000_000) as u64;
         let frames = (due - written.min(due)) as usize;
         if frames > 0 {
             buffer.resize(frames * channels, 0.0);

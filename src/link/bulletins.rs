@@ -45,8 +45,11 @@ pub enum BulletinError {
 pub enum Progress {
     /// Still missing these chunks.
     Partial { missing: usize },
-    /// The whole file is in place, hash checked.
+    /// The whole file is in place, hash checked: this chunk was the last one.
     Complete(PathBuf),
+    /// The file was complete before this chunk came (a broker delivering it again after a
+    /// reconnect): nothing to do, nothing to report twice.
+    AlreadyComplete,
 }
 
 pub struct Bulletins {
@@ -122,7 +125,7 @@ impl Bulletins {
             return Err(bad("sha256 does not match the manifest".into()));
         }
         if self.is_complete(manifest) {
-            return Ok(Progress::Complete(self.file(manifest)));
+            return Ok(Progress::AlreadyComplete);
         }
         let partial = self.partial(manifest);
         write_durably(&partial.join(index.to_string()), &[bytes])?;
@@ -309,6 +312,11 @@ mod tests {
         assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
         assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
         assert!(bulletins.missing(&manifest).is_empty());
+        // The broker delivering a chunk again completes nothing a second time.
+        assert_eq!(
+            bulletins.accept(&manifest, 0, &data[..1000]).unwrap(),
+            Progress::AlreadyComplete
+        );
     }
 
     #[test]

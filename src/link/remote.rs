@@ -37,7 +37,7 @@ const FLUSH_BATCH: usize = 64;
 const CHUNK_WINDOW: usize = 8;
 /// How long an event may go unconfirmed before it is sent again.
 pub const RESEND_AFTER: Duration = Duration::from_secs(30);
-/// How long a bulletin the disk has no room for waits before the box looks again.
+/// How long a bulletin whose chunk could not be written waits before the box tries again.
 const HOLD_BACK: Duration = Duration::from_secs(60);
 /// How often the status is re-published when nothing else changed it (disk space drifts, and
 /// the district's "last seen" should not go stale on a quiet box).
@@ -59,9 +59,12 @@ pub struct Remote {
     /// district announces that bulletin anew (or the box restarts): the broker would only hand
     /// back the same bad retained message, in a loop.
     refused: BTreeSet<String>,
-    /// Bulletins not fetched for now, by sha256, and until when: the disk is too full for them,
-    /// or writing a chunk failed. Reported once; looked at again after the pause.
+    /// Bulletins not fetched for now, by sha256, and until when: the disk is too full for them
+    /// (looked at again at every housekeeping), or writing a chunk failed (after a pause).
+    /// Reported to the district once.
     held_back: BTreeMap<String, Instant>,
+    /// Events the outbox refused (a full disk), oldest first: queued at the next flush.
+    unqueued: Vec<EventBody>,
     /// What the disk must keep free (`disk_reserve_mb`).
     disk_reserve: u64,
     /// Outbox rows published but not yet echoed back, with when they went out.
@@ -132,6 +135,7 @@ impl Remote {
             last_chunk: Instant::now(),
             refused: BTreeSet::new(),
             held_back: BTreeMap::new(),
+            unqueued: Vec::new(),
             disk_reserve: config.disk_reserve,
             in_flight: BTreeMap::new(),
             now_playing: None,
@@ -257,7 +261,7 @@ impl Remote {
                     }
                 };
                 if let Some(body) = body {
-                    self.report(store, body)?;
+                    self.report(store, body);
                 }
                 // Acknowledged only now that the verdict is stored; a stale ack means the broker
                 // re-delivers it, and the inbox sees the same revision again.
@@ -305,7 +309,8 @@ impl Remote {
                 megabytes(self.disk_reserve),
                 megabytes(free),
             );
-            self.hold_back(store, manifest, reason)?;
+            // Looked at again at the next chunk or housekeeping: statvfs is cheap.
+            self.hold_back(store, manifest, reason, Duration::ZERO);
             return Ok(());
         }
         self.held_back.remove(&manifest.sha256);
@@ -323,17 +328,12 @@ impl Remote {
         Ok(())
     }
 
-    /// Stops fetching `manifest` for [`HOLD_BACK`], telling the district why (once per pause
-    /// that changes nothing: a full disk is reported when it is first found full).
-    fn hold_back(
-        &mut self,
-        store: &mut Store,
-        manifest: &Manifest,
-        reason: String,
-    ) -> Result<(), StoreError> {
+    /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
+    /// (a disk that stays full is reported once, not at every look).
+    fn hold_back(&mut self, store: &mut Store, manifest: &Manifest, reason: String, pause: Duration) {
         let first = !self.held_back.contains_key(&manifest.sha256);
         self.held_back
-            .insert(manifest.sha256.clone(), Instant::now() + HOLD_BACK);
+            .insert(manifest.sha256.clone(), Instant::now() + pause);
         if first {
             tracing::warn!(bulletin = %manifest.id, reason = %reason, "bulletin held back");
             self.report(
@@ -342,9 +342,8 @@ impl Remote {
                     topic: topic::bulletin(&manifest.scope, &manifest.id),
                     reason,
                 },
-            )?;
+            );
         }
-        Ok(())
     }
 
     /// Asks again for the chunks being fetched. A SUBSCRIBE lost with a dropped connection
@@ -377,7 +376,7 @@ impl Remote {
             return Ok(()); // a chunk of a bulletin this box no longer needs
         };
         let body = match self.bulletins.accept(&manifest, index, &message.payload) {
-            Ok(Progress::Partial { .. }) => None,
+            Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => None,
             Ok(Progress::Complete(path)) => {
                 tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
                 // Measured once, at ingest; playback looks it up.
@@ -390,7 +389,15 @@ impl Remote {
             }
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
             Err(e @ BulletinError::Io { .. }) => {
-                self.hold_back(store, &manifest, format!("bulletin {}: {e}", manifest.id))?;
+                // A full disk is looked at again at every housekeeping, like a bulletin the
+                // space check held back; another failure waits a while before the next try.
+                let full = matches!(&e, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
+                self.hold_back(
+                    store,
+                    &manifest,
+                    format!("bulletin {}: {e}", manifest.id),
+                    if full { Duration::ZERO } else { HOLD_BACK },
+                );
                 None
             }
             Err(e) => {
@@ -403,13 +410,13 @@ impl Remote {
             }
         };
         if let Some(body) = body {
-            self.report(store, body)?;
+            self.report(store, body);
         }
         self.fetch(store, &manifest).await
     }
 
     /// Queues an as-run entry for the district.
-    pub fn report_as_run(&self, store: &mut Store, entry: &AsRunEntry) -> Result<(), StoreError> {
+    pub fn report_as_run(&mut self, store: &mut Store, entry: &AsRunEntry) {
         self.report(
             store,
             EventBody::AsRun {
@@ -424,7 +431,24 @@ impl Remote {
     }
 
     /// Stores an event in the outbox; its outbox sequence number is its `seq`.
-    fn report(&self, store: &mut Store, body: EventBody) -> Result<(), StoreError> {
+    /// A full disk may refuse it: then it waits in memory, in order, for the next flush.
+    fn report(&mut self, store: &mut Store, body: EventBody) {
+        self.unqueued.push(body);
+        self.queue_unqueued(store);
+    }
+
+    /// Moves events the outbox refused into it, oldest first, until it refuses again.
+    fn queue_unqueued(&mut self, store: &mut Store) {
+        while let Some(body) = self.unqueued.first() {
+            if let Err(e) = self.enqueue(store, body.clone()) {
+                tracing::warn!(error = %e, waiting = self.unqueued.len(), "event not queued yet");
+                return;
+            }
+            self.unqueued.remove(0);
+        }
+    }
+
+    fn enqueue(&self, store: &mut Store, body: EventBody) -> Result<(), StoreError> {
         let topic = topic::events(&self.inbox.box_id);
         // The event carries the outbox row number it is about to get (the daemon is the store's
         // only writer), so the district can spot gaps and duplicates.
@@ -459,6 +483,7 @@ impl Remote {
     /// Publishes queued events while the link is up: those never sent on this connection and
     /// those unconfirmed for [`RESEND_AFTER`]. Rows stay until their echo arrives.
     pub async fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
+        self.queue_unqueued(store);
         if !self.connected {
             return Ok(());
         }

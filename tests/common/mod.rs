@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod proxy;
+pub mod pulse;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -399,8 +400,22 @@ impl District {
         id: &str,
         title: &str,
     ) -> Output {
+        let out = self.try_publish_bulletin(&broker.url(), file, scope, id, title);
+        assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
+        out
+    }
+
+    /// `loaxa publish bulletin …` to the broker at `url`, whatever its outcome.
+    pub fn try_publish_bulletin(
+        &self,
+        url: &str,
+        file: &Path,
+        scope: &str,
+        id: &str,
+        title: &str,
+    ) -> Output {
         let key = self.key();
-        let out = run(&[
+        run(&[
             "publish",
             "bulletin",
             file.to_str().unwrap(),
@@ -409,14 +424,12 @@ impl District {
             "--key",
             key.to_str().unwrap(),
             "--broker",
-            &broker.url(),
+            url,
             "--id",
             id,
             "--title",
             title,
-        ]);
-        assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
-        out
+        ])
     }
 
     /// `loaxa publish schedule FILE --to SCOPE` with this district's key, checking items
@@ -424,6 +437,17 @@ impl District {
     pub fn publish_schedule(
         &self,
         broker: &broker::Broker,
+        file: &Path,
+        scope: &str,
+        extra: &[&str],
+    ) -> Output {
+        self.publish_schedule_to(&broker.url(), file, scope, extra)
+    }
+
+    /// [`District::publish_schedule`] to the broker at `url`.
+    pub fn publish_schedule_to(
+        &self,
+        url: &str,
         file: &Path,
         scope: &str,
         extra: &[&str],
@@ -441,7 +465,7 @@ impl District {
         ]);
         args.extend([
             "--broker".into(),
-            broker.url(),
+            url.into(),
             "--media-dir".into(),
             REPO.into(),
             "--window".into(),
