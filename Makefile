@@ -7,7 +7,7 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
 TEST_PACKAGES := $(BUILD_PACKAGES) faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
-.PHONY: demo test deb deb-check bench deps-build deps-test deps-bench check-cargo
+.PHONY: demo test faults deb deb-check bench deps-build deps-test deps-bench check-cargo
 
 demo: deps-build
 	cargo run --release --quiet -- demo
@@ -21,6 +21,12 @@ test: deps-test
 	else \
 		cargo test --no-fail-fast --lib --bins --tests; \
 	fi
+
+# The fault-injection suite's long form: over 100 trials across its five classes (broker
+# killed, box killed, disk full, sound card lost, clock stepped), about 7 minutes; prints the
+# summary table. `make test` runs its short form. Replay a run with LOAXA_FAULT_SEED=N.
+faults: deps-test
+	LOAXA_FAULTS=long cargo test --test faults -- --nocapture
 
 # A Debian package of the release build: target/debian/loaxa_VERSION_ARCH.deb.
 deb: deps-build

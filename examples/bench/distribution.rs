@@ -560,7 +560,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
                 .and_then(|all| all.into_iter().find(|m| m.sha256 == sha));
             if let Some(manifest) = manifest {
                 match bulletins.accept(&manifest, chunk, &message.payload) {
-                    Ok(Progress::Partial { .. }) => {}
+                    Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => {}
                     Ok(Progress::Complete(path)) => done = Some(path),
                     Err(e) => report(BoxEvent::Problem(e.to_string())),
                 }

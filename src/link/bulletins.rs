@@ -136,7 +136,8 @@ impl Bulletins {
         self.assemble(manifest).map(Progress::Complete)
     }
 
-    fn assemble(&self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
+    /// Puts the file together from its chunks (all on disk) and checks its sha256.
+    pub fn assemble(&self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
         let partial = self.partial(manifest);
         let mut chunks = Vec::with_capacity(manifest.chunks.len());
         for index in 0..manifest.chunks.len() {
@@ -317,6 +318,23 @@ mod tests {
             bulletins.accept(&manifest, 0, &data[..1000]).unwrap(),
             Progress::AlreadyComplete
         );
+    }
+
+    #[test]
+    fn chunks_left_whole_by_a_box_killed_before_assembly_still_make_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bulletins = Bulletins::new(dir.path());
+        let data: Vec<u8> = (0..2000u32).map(|i| (i * 3) as u8).collect();
+        let manifest = manifest_of(&data, 1000);
+        let partial = bulletins.partial(&manifest);
+        std::fs::create_dir_all(&partial).unwrap();
+        std::fs::write(partial.join("0"), &data[..1000]).unwrap();
+        std::fs::write(partial.join("1"), &data[1000..]).unwrap();
+        assert!(bulletins.missing(&manifest).is_empty());
+        assert!(!bulletins.is_complete(&manifest));
+        let file = bulletins.assemble(&manifest).unwrap();
+        assert_eq!(std::fs::read(file).unwrap(), data);
+        assert!(!partial.exists());
     }
 
     #[test]

@@ -289,12 +289,21 @@ impl Remote {
         }
         let missing = self.bulletins.missing(manifest);
         if missing.is_empty() {
+            // Every chunk on disk but no file: the box died between the last chunk and putting
+            // the file together.
+            if !self.bulletins.is_complete(manifest) {
+                match self.bulletins.assemble(manifest) {
+                    Ok(path) => {
+                        let topic = topic::bulletin(&manifest.scope, &manifest.id);
+                        let body = self.completed(store, manifest, &path, &topic).await?;
+                        self.report(store, body);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "bulletin not assembled"),
+                }
+            }
             return Ok(());
         }
-        let still_to_come: u64 = missing
-            .iter()
-            .map(|&i| manifest.chunk_len(i) as u64)
-            .sum();
+        let still_to_come: u64 = missing.iter().map(|&i| manifest.chunk_len(i) as u64).sum();
         let needed = still_to_come + manifest.size + self.disk_reserve;
         let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
         if free < needed {
@@ -328,9 +337,33 @@ impl Remote {
         Ok(())
     }
 
+    /// A bulletin is whole on disk: measured, shown in the status, and the district's receipt.
+    async fn completed(
+        &mut self,
+        store: &mut Store,
+        manifest: &Manifest,
+        path: &std::path::Path,
+        topic: &str,
+    ) -> Result<EventBody, StoreError> {
+        tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
+        // Measured once, at ingest; playback looks it up.
+        crate::levels::measured(store, path);
+        self.publish_status(store).await?;
+        Ok(EventBody::Received {
+            topic: topic.to_owned(),
+            what: format!("bulletin {} complete", manifest.id),
+        })
+    }
+
     /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
     /// (a disk that stays full is reported once, not at every look).
-    fn hold_back(&mut self, store: &mut Store, manifest: &Manifest, reason: String, pause: Duration) {
+    fn hold_back(
+        &mut self,
+        store: &mut Store,
+        manifest: &Manifest,
+        reason: String,
+        pause: Duration,
+    ) {
         let first = !self.held_back.contains_key(&manifest.sha256);
         self.held_back
             .insert(manifest.sha256.clone(), Instant::now() + pause);
@@ -377,16 +410,10 @@ impl Remote {
         };
         let body = match self.bulletins.accept(&manifest, index, &message.payload) {
             Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => None,
-            Ok(Progress::Complete(path)) => {
-                tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
-                // Measured once, at ingest; playback looks it up.
-                crate::levels::measured(store, &path);
-                self.publish_status(store).await?;
-                Some(EventBody::Received {
-                    topic: message.topic.clone(),
-                    what: format!("bulletin {} complete", manifest.id),
-                })
-            }
+            Ok(Progress::Complete(path)) => Some(
+                self.completed(store, &manifest, &path, &message.topic)
+                    .await?,
+            ),
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
             Err(e @ BulletinError::Io { .. }) => {
                 // A full disk is looked at again at every housekeeping, like a bulletin the

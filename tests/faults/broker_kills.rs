@@ -15,7 +15,7 @@ use crate::{Dice, Row};
 const SCOPE: &str = "commune/phu-dong";
 
 pub fn run(seed: u64) -> Row {
-    let trials = crate::trials(6, 30);
+    let trials = crate::trials(6, 40);
     let mut dice = Dice::new(seed);
     let mut broker = Broker::start();
     let district = District::new();
@@ -184,7 +184,11 @@ pub fn run(seed: u64) -> Row {
             *applied.entry(key.to_owned()).or_insert(0usize) += 1;
         }
     }
-    let twice: Vec<&String> = applied.iter().filter(|(_, n)| **n > 1).map(|(k, _)| k).collect();
+    let twice: Vec<&String> = applied
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, _)| k)
+        .collect();
     row.doubled += twice.len();
     if !twice.is_empty() {
         row.notes.push_str(&format!("applied twice: {twice:?}; "));

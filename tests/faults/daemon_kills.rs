@@ -15,7 +15,7 @@ use crate::{Dice, Row};
 const EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(seed: u64) -> Row {
-    let trials = crate::trials(8, 40);
+    let trials = crate::trials(8, 48);
     let mut dice = Dice::new(seed);
     let broker = Broker::start();
     let district = District::new();
@@ -119,8 +119,12 @@ pub fn run(seed: u64) -> Row {
             std::fs::read_to_string(test_box.path("settle.wav.log")).unwrap_or_default()
         );
         for t in 0..trials {
-            let text = std::fs::read_to_string(test_box.path(&format!("run{t}.wav.log"))).unwrap_or_default();
-            for line in text.lines().filter(|l| l.contains("remote") || l.contains("connection")) {
+            let text = std::fs::read_to_string(test_box.path(&format!("run{t}.wav.log")))
+                .unwrap_or_default();
+            for line in text
+                .lines()
+                .filter(|l| l.contains("remote") || l.contains("connection"))
+            {
                 eprintln!("run {t}: {line}");
             }
         }

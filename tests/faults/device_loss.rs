@@ -61,7 +61,8 @@ fn one_trial(dice: &mut Dice, trial: usize, row: &mut Row) -> String {
     let recording = test_box.path("after.raw");
     let mut recorder = pulse.record(&recording);
     let settled = test_box.wait_for_log(Duration::from_secs(30), |log| {
-        log.iter().any(|e| e["program_id"] == "back" && e["outcome"] != "airing")
+        log.iter()
+            .any(|e| e["program_id"] == "back" && e["outcome"] != "airing")
     });
     std::thread::sleep(Duration::from_millis(500));
     let _ = recorder.kill();

@@ -57,7 +57,7 @@ impl Drop for SmallDisk {
 }
 
 pub fn run(seed: u64) -> Row {
-    let trials = crate::trials(1, 5);
+    let trials = crate::trials(1, 3);
     let mut row = Row {
         class: "disk full",
         trials: 2 * trials,
@@ -79,7 +79,10 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     let config = std::fs::read_to_string(test_box.config()).unwrap();
     std::fs::write(
         test_box.config(),
-        format!("disk_reserve_mb = 2\n{}", config.replace(&broker.url(), &link.url())),
+        format!(
+            "disk_reserve_mb = 2\n{}",
+            config.replace(&broker.url(), &link.url())
+        ),
     )
     .unwrap();
     let disk = SmallDisk::mount(&test_box.path("state"), 12);
@@ -136,7 +139,7 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     let (third, third_stored, third_sha) = tone("mid.mp3", 196);
     district.publish_bulletin(&broker, &third, "commune/phu-dong", "mid", "Giữa");
     let partial = state.join(format!("bulletins/partial/{third_sha}"));
-    let chunks_wanted = 2 + (dice.next() % 8) as usize;
+    let chunks_wanted = 2 + (dice.roll() % 8) as usize;
     crate::wait_until(Duration::from_secs(20), || {
         std::fs::read_dir(&partial).map_or(0, |d| d.count()) >= chunks_wanted
     });
@@ -144,7 +147,9 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     row.faults += 1;
     // Refused either by the space check before the next chunk or by a chunk's failed write
     // (ENOSPC), whichever comes first; reported once.
-    if !crate::wait_until(Duration::from_secs(15), || said("bulletin held back bulletin=mid")) {
+    if !crate::wait_until(Duration::from_secs(15), || {
+        said("bulletin held back bulletin=mid")
+    }) {
         row.notes
             .push_str("the transfer ended before the disk filled; ");
     }
@@ -158,7 +163,8 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     // the transfer from the chunks it kept, by itself.
     if !crate::wait_until(Duration::from_secs(50), || third_stored.exists()) {
         row.lost += 1;
-        row.notes.push_str("mid bulletin never completed after space came back; ");
+        row.notes
+            .push_str("mid bulletin never completed after space came back; ");
     }
     // Every occurrence that fell due while the box ran has its one row.
     let last_due = instants

@@ -21,6 +21,9 @@ mod disk_full;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// A class of faults: runs its trials from a seed, and says what they cost.
+type Class = fn(u64) -> Row;
+
 /// What one class of faults did.
 #[derive(Debug, Default, Clone)]
 pub struct Row {
@@ -52,7 +55,7 @@ impl Dice {
         Dice(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn roll(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -64,7 +67,7 @@ impl Dice {
     /// Uniform in [from, to).
     pub fn between(&mut self, from: Duration, to: Duration) -> Duration {
         let span = (to - from).as_micros().max(1) as u64;
-        from + Duration::from_micros(self.next() % span)
+        from + Duration::from_micros(self.roll() % span)
     }
 }
 
@@ -106,9 +109,9 @@ pub fn as_run(state_dir: &Path) -> Vec<AsRun> {
     ) else {
         return Vec::new();
     };
-    let Ok(mut statement) = conn.prepare(
-        "SELECT id, program_id, scheduled_at, outcome, detail FROM as_run ORDER BY id",
-    ) else {
+    let Ok(mut statement) = conn
+        .prepare("SELECT id, program_id, scheduled_at, outcome, detail FROM as_run ORDER BY id")
+    else {
         return Vec::new(); // not created yet
     };
     statement
@@ -233,7 +236,7 @@ fn under_injected_faults_nothing_is_lost_doubled_or_corrupted_and_nothing_panics
     let started = Instant::now();
     // The classes run side by side, each with its own broker, box and disk: most of their time
     // is waiting for instants and transfers.
-    let classes: Vec<(&str, fn(u64) -> Row)> = vec![
+    let classes: [(&str, Class); 5] = [
         ("broker killed", broker_kills::run),
         ("box killed", daemon_kills::run),
         ("disk full", disk_full::run),
@@ -248,10 +251,7 @@ fn under_injected_faults_nothing_is_lost_doubled_or_corrupted_and_nothing_panics
         .enumerate()
         .map(|(i, (name, class))| {
             let class_seed = seed.wrapping_add(i as u64 * 0x9E37_79B9);
-            (
-                name,
-                std::thread::spawn(move || class(class_seed)),
-            )
+            (name, std::thread::spawn(move || class(class_seed)))
         })
         .collect();
     let mut rows = Vec::new();
