@@ -19,7 +19,7 @@ test: deps-test
 	@if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --lib --bins --tests; \
 	else \
-		cargo test --no-fail-fast --lib --bins --tests; \
+		cargo test --no-fail-fast --lib --bins --tests -- --show-output; \
 	fi
 
 # The fault-injection suite's long form: over 100 trials across its five classes (broker

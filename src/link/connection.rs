@@ -68,7 +68,10 @@ impl Default for Backoff {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(60),
             jitter: 0.2,
-            stable_after: Duration::from_secs(60),
+            // A connection that held this long means the broker is back for real: the next
+            // outage (a restart a minute later) starts again from `initial`. A broker that
+            // accepts and drops at once still backs off.
+            stable_after: Duration::from_secs(5),
         }
     }
 }

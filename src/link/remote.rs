@@ -181,11 +181,9 @@ impl Remote {
                 {
                     self.refetch().await;
                 }
-                if self.connected && self.fetching.is_empty() && !self.held_back.is_empty() {
-                    // Space may have been freed: held-back bulletins whose pause is over.
-                    for manifest in stored_manifests(store)? {
-                        self.fetch(store, &manifest).await?;
-                    }
+                if self.connected && self.fetching.is_empty() {
+                    // Space may have been freed for a held-back bulletin, or one stalled.
+                    self.fetch_pending(store).await?;
                 }
                 self.flush(store).await?;
                 return Ok(handled);
@@ -201,9 +199,7 @@ impl Remote {
                     self.fetching.clear();
                 }
                 self.publish_status(store).await?;
-                for manifest in stored_manifests(store)? {
-                    self.fetch(store, &manifest).await?;
-                }
+                self.fetch_pending(store).await?;
             }
             LinkEvent::Message(message) if message.topic == self.events_topic => {
                 self.confirm(store, &message.payload)?;
@@ -275,6 +271,17 @@ impl Remote {
         }
         self.flush(store).await?;
         Ok(handled)
+    }
+
+    /// Fills the chunk window from every stored bulletin still missing chunks, by id.
+    async fn fetch_pending(&mut self, store: &mut Store) -> Result<(), StoreError> {
+        for manifest in stored_manifests(store)? {
+            if self.fetching.len() >= CHUNK_WINDOW {
+                break;
+            }
+            self.fetch(store, &manifest).await?;
+        }
+        Ok(())
     }
 
     /// Asks for the next missing chunks of `manifest`, up to the window, if the disk has room
@@ -439,7 +446,12 @@ impl Remote {
         if let Some(body) = body {
             self.report(store, body);
         }
-        self.fetch(store, &manifest).await
+        self.fetch(store, &manifest).await?;
+        // Near the end of one bulletin the window has room: the next waiting one starts.
+        if self.fetching.len() < CHUNK_WINDOW {
+            self.fetch_pending(store).await?;
+        }
+        Ok(())
     }
 
     /// Queues an as-run entry for the district.
