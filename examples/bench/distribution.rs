@@ -181,8 +181,8 @@ pub fn run(_paths: &Paths, media: Option<&Media>, report: &mut Report) -> Vec<Ro
          docs/mosquitto/loaxa.conf, no packet limit). A loaxa box here is a `Link` (the daemon's \
          MQTT connection: persistent session, manual acks) subscribed to its 12 scope topics, \
          running what `link::remote` runs on each message: `Inbox::receive` (minisign check, \
-         scope, revision, schedule validation, SQLite store), and per chunk `stored_manifests` + \
-         `Bulletins::accept` (SHA-256, fsync, rename; whole-file hash at the end), 8 chunk \
+         scope, revision, schedule validation, SQLite store), and per chunk the manifest (read \
+         from SQLite once per announcement) + `Bulletins::accept` (SHA-256, fsync, rename; whole-file hash at the end), 8 chunk \
          subscriptions open at a time, ack after storing. It does not publish the status and \
          receipts the daemon would, nor measure the bulletin's loudness on completion. One \
          SQLite store and bulletin directory per box on tmpfs ({}); a finished bulletin is \
@@ -533,7 +533,9 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
             windows: None,
         },
     };
-    let bulletins = Bulletins::new(&dir);
+    let mut bulletins = Bulletins::new(&dir);
+    // Read from the store again only after the inbox stored a new one, as `Remote` does.
+    let mut manifests: Option<Vec<Manifest>> = None;
     let mut fetching = BTreeSet::new();
     let mut connected = false;
     while let Some(event) = events.recv().await {
@@ -555,16 +557,17 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
         if let Some((sha, chunk)) = topic::parse_chunk(&message.topic) {
             fetching.remove(&message.topic);
             let _ = link.unsubscribe(&message.topic).await;
-            let manifest = stored_manifests(&store)
-                .ok()
-                .and_then(|all| all.into_iter().find(|m| m.sha256 == sha));
+            if manifests.is_none() {
+                manifests = stored_manifests(&store).ok();
+            }
+            let manifest = manifests.iter().flatten().find(|m| m.sha256 == sha);
             if let Some(manifest) = manifest {
-                match bulletins.accept(&manifest, chunk, &message.payload) {
+                match bulletins.accept(manifest, chunk, &message.payload) {
                     Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => {}
                     Ok(Progress::Complete(path)) => done = Some(path),
                     Err(e) => report(BoxEvent::Problem(e.to_string())),
                 }
-                fetch(&link, &bulletins, &manifest, &mut fetching).await;
+                fetch(&link, &mut bulletins, manifest, &mut fetching).await;
             }
         } else {
             match inbox.receive(&mut store, &message.topic, &message.payload, Utc::now()) {
@@ -574,7 +577,8 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
                     continue;
                 }
                 Ok(Verdict::BulletinAnnounced(manifest)) => {
-                    fetch(&link, &bulletins, &manifest, &mut fetching).await;
+                    manifests = None;
+                    fetch(&link, &mut bulletins, &manifest, &mut fetching).await;
                 }
                 Ok(Verdict::Rejected(reason)) => report(BoxEvent::Problem(reason)),
                 Ok(Verdict::Unchanged(_) | Verdict::Command(_)) => {}
@@ -593,7 +597,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
 /// Subscribes to the next missing chunks, up to the window (as `Remote::fetch`).
 async fn fetch(
     link: &Link,
-    bulletins: &Bulletins,
+    bulletins: &mut Bulletins,
     manifest: &Manifest,
     fetching: &mut BTreeSet<String>,
 ) {

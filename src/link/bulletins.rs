@@ -9,6 +9,7 @@
 //! Layout under `<state_dir>/bulletins/`: `<sha256>.<codec>` (complete) and
 //! `partial/<sha256>/<index>` (chunks of a transfer in progress).
 
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,12 +55,20 @@ pub enum Progress {
 
 pub struct Bulletins {
     dir: PathBuf,
+    /// Indices of the chunks on disk of each transfer in progress, by the bulletin's sha256.
+    /// Read from its partial directory the first time the transfer is looked at, so a restart
+    /// resumes from what is on disk, then kept up to date by [`Bulletins::accept`]. Asking the
+    /// disk instead costs a stat for each chunk of the bulletin every time one arrives:
+    /// quadratic in its size. This is the only writer of those directories; a transfer whose
+    /// chunks went missing behind its back is read from disk again when assembling it fails.
+    held: HashMap<String, BTreeSet<usize>>,
 }
 
 impl Bulletins {
     pub fn new(state_dir: &Path) -> Bulletins {
         Bulletins {
             dir: state_dir.join("bulletins"),
+            held: HashMap::new(),
         }
     }
 
@@ -86,19 +95,29 @@ impl Bulletins {
     }
 
     /// Indices of the chunks not yet on disk, in order (none once complete).
-    pub fn missing(&self, manifest: &Manifest) -> Vec<usize> {
+    pub fn missing(&mut self, manifest: &Manifest) -> Vec<usize> {
         if self.is_complete(manifest) {
+            self.held.remove(&manifest.sha256);
             return Vec::new();
         }
-        let partial = self.partial(manifest);
+        let held = self.held(manifest);
         (0..manifest.chunks.len())
-            .filter(|i| !partial.join(i.to_string()).is_file())
+            .filter(|i| !held.contains(i))
             .collect()
+    }
+
+    /// The chunks of `manifest`'s transfer on disk, read from its partial directory the first
+    /// time.
+    fn held(&mut self, manifest: &Manifest) -> &mut BTreeSet<usize> {
+        let partial = self.partial(manifest);
+        self.held
+            .entry(manifest.sha256.clone())
+            .or_insert_with(|| chunks_on_disk(&partial))
     }
 
     /// Checks and stores chunk `index`; assembles the file when it was the last one missing.
     pub fn accept(
-        &self,
+        &mut self,
         manifest: &Manifest,
         index: usize,
         bytes: &[u8],
@@ -127,9 +146,12 @@ impl Bulletins {
         if self.is_complete(manifest) {
             return Ok(Progress::AlreadyComplete);
         }
-        let partial = self.partial(manifest);
-        write_durably(&partial.join(index.to_string()), &[bytes])?;
-        let missing = self.missing(manifest).len();
+        write_durably(&self.partial(manifest).join(index.to_string()), &[bytes])?;
+        let held = self.held(manifest);
+        held.insert(index);
+        let missing = (0..manifest.chunks.len())
+            .filter(|i| !held.contains(i))
+            .count();
         if missing > 0 {
             return Ok(Progress::Partial { missing });
         }
@@ -137,18 +159,26 @@ impl Bulletins {
     }
 
     /// Puts the file together from its chunks (all on disk) and checks its sha256.
-    pub fn assemble(&self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
+    pub fn assemble(&mut self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
         let partial = self.partial(manifest);
         let mut chunks = Vec::with_capacity(manifest.chunks.len());
         for index in 0..manifest.chunks.len() {
             let path = partial.join(index.to_string());
-            chunks.push(std::fs::read(&path).map_err(|error| BulletinError::Io { path, error })?);
+            match std::fs::read(&path) {
+                Ok(chunk) => chunks.push(chunk),
+                Err(error) => {
+                    // Not what `held` said: believe the disk from now on.
+                    self.held.remove(&manifest.sha256);
+                    return Err(BulletinError::Io { path, error });
+                }
+            }
         }
         let mut hasher = Sha256::new();
         chunks.iter().for_each(|c| hasher.update(c));
         if hex(&hasher.finalize()) != manifest.sha256 {
             // A chunk on disk went bad since it was checked: start that transfer over.
             let _ = std::fs::remove_dir_all(&partial);
+            self.held.remove(&manifest.sha256);
             return Err(BulletinError::BadFile {
                 id: manifest.id.clone(),
             });
@@ -157,8 +187,27 @@ impl Bulletins {
         let parts: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
         write_durably(&file, &parts)?;
         let _ = std::fs::remove_dir_all(&partial);
+        self.held.remove(&manifest.sha256);
         Ok(file)
     }
+}
+
+/// Indices of the whole chunks in a partial directory: files named by their index (`write_durably`
+/// gives a chunk that name only once it is whole; a `.tmp` left by a power cut is not one).
+fn chunks_on_disk(partial: &Path) -> BTreeSet<usize> {
+    let Ok(entries) = std::fs::read_dir(partial) else {
+        return BTreeSet::new(); // no chunk yet
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_file())
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let index: usize = name.parse().ok()?;
+            // Only the name this module writes: "7", not "07" or "+7".
+            (index.to_string() == name).then_some(index)
+        })
+        .collect()
 }
 
 /// The manifests the box holds.
@@ -294,7 +343,7 @@ mod tests {
     #[test]
     fn chunks_in_any_order_make_the_file_once_the_last_arrives() {
         let dir = tempfile::tempdir().unwrap();
-        let bulletins = Bulletins::new(dir.path());
+        let mut bulletins = Bulletins::new(dir.path());
         let data: Vec<u8> = (0..2500u32).map(|i| (i * 7) as u8).collect();
         let manifest = manifest_of(&data, 1000);
         assert_eq!(bulletins.missing(&manifest), [0, 1, 2]);
@@ -307,7 +356,7 @@ mod tests {
             Progress::Partial { missing: 1 }
         );
         // A restart: the chunks on disk count.
-        let bulletins = Bulletins::new(dir.path());
+        let mut bulletins = Bulletins::new(dir.path());
         assert_eq!(bulletins.missing(&manifest), [1]);
         let done = bulletins.accept(&manifest, 1, &data[1000..2000]).unwrap();
         assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
@@ -323,7 +372,7 @@ mod tests {
     #[test]
     fn chunks_left_whole_by_a_box_killed_before_assembly_still_make_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let bulletins = Bulletins::new(dir.path());
+        let mut bulletins = Bulletins::new(dir.path());
         let data: Vec<u8> = (0..2000u32).map(|i| (i * 3) as u8).collect();
         let manifest = manifest_of(&data, 1000);
         let partial = bulletins.partial(&manifest);
@@ -340,7 +389,7 @@ mod tests {
     #[test]
     fn a_chunk_that_does_not_match_its_hash_or_length_is_refused_and_not_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let bulletins = Bulletins::new(dir.path());
+        let mut bulletins = Bulletins::new(dir.path());
         let data = vec![1u8; 2000];
         let manifest = manifest_of(&data, 1000);
         let err = bulletins.accept(&manifest, 0, &[2u8; 1000]).unwrap_err();
@@ -352,5 +401,50 @@ mod tests {
         assert_eq!(err.to_string(), "chunk 1 of b: 999 bytes, expected 1000");
         assert!(bulletins.accept(&manifest, 7, &[]).is_err());
         assert_eq!(bulletins.missing(&manifest), [0, 1]);
+    }
+
+    #[test]
+    fn after_a_restart_only_whole_chunks_count_as_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 3) as u8).collect();
+        let manifest = manifest_of(&data, 1000);
+        let mut bulletins = Bulletins::new(dir.path());
+        bulletins.accept(&manifest, 1, &data[1000..2000]).unwrap();
+        bulletins.accept(&manifest, 3, &data[3000..4000]).unwrap();
+        // What a power cut or a stray hand may leave beside them: a chunk being written, a
+        // name this module never gives a chunk, a directory.
+        let partial = bulletins.partial(&manifest);
+        std::fs::write(partial.join("0.tmp"), &data[..1000]).unwrap();
+        std::fs::write(partial.join("02"), &data[2000..3000]).unwrap();
+        std::fs::create_dir(partial.join("4")).unwrap();
+        assert_eq!(chunks_on_disk(&partial), BTreeSet::from([1, 3]));
+
+        let mut bulletins = Bulletins::new(dir.path());
+        assert_eq!(bulletins.missing(&manifest), [0, 2, 4]);
+        assert_eq!(
+            bulletins.accept(&manifest, 0, &data[..1000]).unwrap(),
+            Progress::Partial { missing: 2 }
+        );
+        assert_eq!(bulletins.missing(&manifest), [2, 4]);
+    }
+
+    #[test]
+    fn chunks_lost_behind_its_back_are_read_from_disk_again_when_assembly_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = vec![5u8; 3000];
+        let manifest = manifest_of(&data, 1000);
+        let mut bulletins = Bulletins::new(dir.path());
+        bulletins.accept(&manifest, 0, &data[..1000]).unwrap();
+        bulletins.accept(&manifest, 1, &data[1000..2000]).unwrap();
+        std::fs::remove_file(bulletins.partial(&manifest).join("0")).unwrap();
+        // Believed held until the file is assembled...
+        assert_eq!(bulletins.missing(&manifest), [2]);
+        let err = bulletins.accept(&manifest, 2, &data[2000..]).unwrap_err();
+        assert!(matches!(err, BulletinError::Io { .. }), "{err}");
+        // ...then the disk is asked again, and the transfer can finish.
+        assert_eq!(bulletins.missing(&manifest), [0]);
+        let done = bulletins.accept(&manifest, 0, &data[..1000]).unwrap();
+        assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
+        assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -67,6 +68,10 @@ pub struct Remote {
     unqueued: Vec<EventBody>,
     /// What the disk must keep free (`disk_reserve_mb`).
     disk_reserve: u64,
+    /// The manifests in the store, read once and again only after the inbox stored a new one
+    /// (it is their only writer): every chunk needs its manifest, and reading and parsing them
+    /// all from SQLite for each chunk is work thrown away.
+    manifests: Option<Arc<[Manifest]>>,
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
@@ -137,6 +142,7 @@ impl Remote {
             held_back: BTreeMap::new(),
             unqueued: Vec::new(),
             disk_reserve: config.disk_reserve,
+            manifests: None,
             in_flight: BTreeMap::new(),
             now_playing: None,
             connected: false,
@@ -224,6 +230,7 @@ impl Remote {
                         })
                     }
                     Verdict::BulletinAnnounced(manifest) => {
+                        self.manifests = None; // the inbox stored it
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
                         self.refused.retain(|t| {
                             topic::parse_chunk(t).is_none_or(|(sha, _)| sha != manifest.sha256)
@@ -275,11 +282,11 @@ impl Remote {
 
     /// Fills the chunk window from every stored bulletin still missing chunks, by id.
     async fn fetch_pending(&mut self, store: &mut Store) -> Result<(), StoreError> {
-        for manifest in stored_manifests(store)? {
+        for manifest in self.manifests(store)?.iter() {
             if self.fetching.len() >= CHUNK_WINDOW {
                 break;
             }
-            self.fetch(store, &manifest).await?;
+            self.fetch(store, manifest).await?;
         }
         Ok(())
     }
@@ -409,16 +416,14 @@ impl Remote {
         self.fetching.remove(&message.topic);
         self.last_chunk = Instant::now();
         let _ = self.link.unsubscribe(&message.topic).await;
-        let Some(manifest) = stored_manifests(store)?
-            .into_iter()
-            .find(|m| m.sha256 == sha)
-        else {
+        let manifests = self.manifests(store)?;
+        let Some(manifest) = manifests.iter().find(|m| m.sha256 == sha) else {
             return Ok(()); // a chunk of a bulletin this box no longer needs
         };
-        let body = match self.bulletins.accept(&manifest, index, &message.payload) {
+        let body = match self.bulletins.accept(manifest, index, &message.payload) {
             Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => None,
             Ok(Progress::Complete(path)) => Some(
-                self.completed(store, &manifest, &path, &message.topic)
+                self.completed(store, manifest, &path, &message.topic)
                     .await?,
             ),
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
@@ -428,7 +433,7 @@ impl Remote {
                 let full = matches!(&e, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
                 self.hold_back(
                     store,
-                    &manifest,
+                    manifest,
                     format!("bulletin {}: {e}", manifest.id),
                     if full { Duration::ZERO } else { HOLD_BACK },
                 );
@@ -446,12 +451,20 @@ impl Remote {
         if let Some(body) = body {
             self.report(store, body);
         }
-        self.fetch(store, &manifest).await?;
+        self.fetch(store, manifest).await?;
         // Near the end of one bulletin the window has room: the next waiting one starts.
         if self.fetching.len() < CHUNK_WINDOW {
             self.fetch_pending(store).await?;
         }
         Ok(())
+    }
+
+    /// The manifests the box holds: the cached ones, read from the store when there are none.
+    fn manifests(&mut self, store: &Store) -> Result<Arc<[Manifest]>, StoreError> {
+        if self.manifests.is_none() {
+            self.manifests = Some(stored_manifests(store)?.into());
+        }
+        Ok(self.manifests.clone().unwrap_or_default())
     }
 
     /// Queues an as-run entry for the district.
@@ -567,14 +580,15 @@ impl Remote {
             .into_iter()
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
-        let transfers = stored_manifests(store)?
-            .into_iter()
+        let transfers = self
+            .manifests(store)?
+            .iter()
             .filter_map(|manifest| {
-                let missing = self.bulletins.missing(&manifest).len();
+                let missing = self.bulletins.missing(manifest).len();
                 (missing > 0).then(|| Transfer {
                     chunks_held: manifest.chunks.len() - missing,
                     chunks: manifest.chunks.len(),
-                    bulletin: manifest.id,
+                    bulletin: manifest.id.clone(),
                 })
             })
             .collect();

@@ -159,6 +159,9 @@ pub fn run(seed: u64) -> Row {
             row.notes
                 .push_str(&format!("trial {trial}: never arrived; "));
         }
+        // The next fault comes once the box's connection has held a while: a broker that dies
+        // every few seconds is (rightly) retried ever more slowly, up to a minute apart.
+        std::thread::sleep(Duration::from_secs(5));
     }
     std::thread::sleep(Duration::from_millis(500));
     let mut daemon = daemon;
