@@ -200,10 +200,9 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
             std::fs::read_to_string(&daemon_log).unwrap_or_default()
         );
     }
-    row.notes = format!(
-        "{}{aired}/{} due aired; district told {told}/2 rejections",
-        row.notes,
+    row.notes.push_str(&format!(
+        "trial {trial}: {aired}/{} due aired, district told {told}/2 rejections; ",
         last_due.len()
-    );
+    ));
     drop(disk);
 }
