@@ -49,13 +49,7 @@ fn a_5_mb_bulletin_survives_a_dropped_link_a_broker_restart_and_a_killed_box_and
     );
 
     let link = Proxy::start(broker.port(), LINK_RATE);
-    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
-    let config = std::fs::read_to_string(test_box.config()).unwrap();
-    std::fs::write(
-        test_box.config(),
-        config.replace(&broker.url(), &link.url()),
-    )
-    .unwrap();
+    let test_box = district.box_behind(&broker, &link, "pd-01", "");
     let complete = test_box.path(&format!("state/bulletins/{sha}.mp3"));
     let started = Instant::now();
 

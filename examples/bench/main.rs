@@ -83,57 +83,41 @@ fn main() {
         None
     };
 
-    type Section<'a> = (
-        &'a str,
-        &'a str,
-        Box<dyn FnOnce(&mut Report) -> Vec<Row> + 'a>,
-    );
-    let sections: Vec<Section> = vec![
-        (
-            "starts",
-            "1 start accuracy",
-            Box::new(|r| starts::run(&paths, media.as_ref(), r)),
-        ),
-        (
-            "decode",
-            "2 decode cost",
-            Box::new(|r| decode::run(&paths, media.as_ref(), r)),
-        ),
-        (
-            "footprint",
-            "3 footprint",
-            Box::new(|r| footprint::run(&paths, media.as_ref(), r)),
-        ),
-        (
-            "distribution",
-            "4 distribution",
-            Box::new(|r| distribution::run(&paths, media.as_ref(), r)),
-        ),
-        (
-            "planning",
-            "5 planning scale",
-            Box::new(|r| planning::run(&paths, r)),
-        ),
-    ];
-    for (name, title, section) in sections {
-        if !run(name) {
-            continue;
+    // Sections 2 and 3 measure CPU time and memory, not wall time, so they run while loaxa
+    // airs the programmes of section 1: that only makes loaxa's starts harder (its figure is
+    // then taken under load), and keeps the whole bench within minutes. The DIY mpg123 loop of
+    // section 1, which is timed by the wall clock, runs after them, alone.
+    let mut side = Report::new(report.machine.clone());
+    let side_sections = |side: &mut Report| {
+        if run("decode") {
+            section("2 decode cost", side, |r| {
+                decode::run(&paths, media.as_ref(), r)
+            });
         }
-        let t = Instant::now();
-        eprintln!("[{title}] …");
-        // One broken section must not take the others' figures with it.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| section(&mut report))) {
-            Ok(rows) => report.rows.extend(rows),
-            Err(panic) => {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "panic".into());
-                report.rows.push(Row::failed(title, &why));
-            }
+        if run("footprint") {
+            section("3 footprint", side, |r| {
+                footprint::run(&paths, media.as_ref(), r)
+            });
         }
-        eprintln!("[{title}] done in {:.0} s", t.elapsed().as_secs_f64());
+    };
+    if run("starts") {
+        section("1 start accuracy", &mut report, |r| {
+            starts::run(&paths, media.as_ref(), r, || side_sections(&mut side))
+        });
+    } else {
+        side_sections(&mut side);
+    }
+    report.rows.append(&mut side.rows);
+    report.notes.append(&mut side.notes);
+    if run("distribution") {
+        section("4 distribution", &mut report, |r| {
+            distribution::run(&paths, media.as_ref(), r)
+        });
+    }
+    if run("planning") {
+        section("5 planning scale", &mut report, |r| {
+            planning::run(&paths, r)
+        });
     }
     report.elapsed = started.elapsed();
     let table = report.markdown();
@@ -145,6 +129,25 @@ fn main() {
             Err(e) => eprintln!("bench: cannot write {}: {e}", path.display()),
         }
     }
+}
+
+/// Runs one section into `report`, timing it. One broken section must not take the others'
+/// figures with it: a panic becomes a failed row.
+fn section(title: &str, report: &mut Report, body: impl FnOnce(&mut Report) -> Vec<Row>) {
+    let t = Instant::now();
+    eprintln!("[{title}] …");
+    match std::panic::catch_unwind(AssertUnwindSafe(|| body(report))) {
+        Ok(rows) => report.rows.extend(rows),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            report.rows.push(Row::failed(title, &why));
+        }
+    }
+    eprintln!("[{title}] done in {:.0} s", t.elapsed().as_secs_f64());
 }
 
 fn paths() -> Paths {

@@ -33,20 +33,36 @@ struct Reference {
     threshold: f32,
 }
 
-pub fn run(paths: &Paths, media: Option<&Media>, report: &mut Report) -> Vec<Row> {
+/// Runs the section; `alongside` runs on another thread while loaxa airs its programmes (and
+/// is done before the DIY loop starts, which is timed alone).
+pub fn run(
+    paths: &Paths,
+    media: Option<&Media>,
+    report: &mut Report,
+    alongside: impl FnOnce() + Send,
+) -> Vec<Row> {
     let n = env_usize("BENCH_STARTS", 100).max(1);
     let Some(media) = media else {
+        alongside();
         return vec![Row::failed(SECTION, "no test media (ffmpeg missing?)")];
     };
     let reference = match reference(&media.tone) {
         Ok(r) => r,
-        Err(e) => return vec![Row::failed(SECTION, &e)],
+        Err(e) => {
+            alongside();
+            return vec![Row::failed(SECTION, &e)];
+        }
     };
     eprintln!(
         "[starts] loaxa: {n} programmes 1–2 s apart (about {} s)",
         n * 3 / 2 + 8
     );
-    let loaxa = loaxa_errors(paths, media, n, &reference);
+    let loaxa = std::thread::scope(|scope| {
+        let side = scope.spawn(alongside);
+        let loaxa = loaxa_errors(paths, media, n, &reference);
+        let _ = side.join();
+        loaxa
+    });
     eprintln!("[starts] DIY loop with mpg123: {n} starts 0.25 s apart");
     let diy = diy_errors(&media.tone, n, &reference);
 

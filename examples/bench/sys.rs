@@ -55,6 +55,7 @@ pub fn heap_live() -> isize {
 }
 
 /// The machine the figures come from.
+#[derive(Clone)]
 pub struct Machine {
     pub cpus: usize,
     pub cpu_model: String,

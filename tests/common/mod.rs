@@ -379,6 +379,25 @@ impl District {
 }
 
 impl District {
+    /// Like [`District::linked_box`], but the box reaches the broker through `link` (a slow,
+    /// breakable [`proxy::Proxy`] in front of it), with `top` added to its config's top level.
+    pub fn box_behind(
+        &self,
+        broker: &broker::Broker,
+        link: &proxy::Proxy,
+        box_id: &str,
+        top: &str,
+    ) -> TestBox {
+        let test_box = self.linked_box(broker, box_id, "phu-dong", "");
+        let config = std::fs::read_to_string(test_box.config()).expect("config");
+        std::fs::write(
+            test_box.config(),
+            format!("{top}\n{}", config.replace(&broker.url(), &link.url())),
+        )
+        .expect("config");
+        test_box
+    }
+
     /// Writes a schedule with one programme `id` airing `item` once at local time `at`.
     pub fn one_off(&self, id: &str, at: &str, item: &str) -> PathBuf {
         let file = self.dir.path().join(format!("{id}.toml"));

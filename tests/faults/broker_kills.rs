@@ -20,13 +20,7 @@ pub fn run(seed: u64) -> Row {
     let mut broker = Broker::start();
     let district = District::new();
     let link = Proxy::start(broker.port(), 400_000);
-    let test_box = district.linked_box(&broker, "bk-01", "phu-dong", "");
-    let config = std::fs::read_to_string(test_box.config()).unwrap();
-    std::fs::write(
-        test_box.config(),
-        config.replace(&broker.url(), &link.url()),
-    )
-    .unwrap();
+    let test_box = district.box_behind(&broker, &link, "bk-01", "");
     let state = test_box.path("state");
     let daemon = test_box.start_daemon("air.wav");
     let url = broker.url();

@@ -75,16 +75,7 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     let district = District::new();
     let link = Proxy::start(broker.port(), 400_000);
     let box_id = format!("df-{trial:02}");
-    let test_box = district.linked_box(&broker, &box_id, "phu-dong", "");
-    let config = std::fs::read_to_string(test_box.config()).unwrap();
-    std::fs::write(
-        test_box.config(),
-        format!(
-            "disk_reserve_mb = 2\n{}",
-            config.replace(&broker.url(), &link.url())
-        ),
-    )
-    .unwrap();
+    let test_box = district.box_behind(&broker, &link, &box_id, "disk_reserve_mb = 2");
     let disk = SmallDisk::mount(&test_box.path("state"), 12);
     let state = test_box.path("state");
     let instants: Vec<(String, chrono::DateTime<chrono::Utc>)> = (0..12)
