@@ -419,36 +419,9 @@ impl District {
         id: &str,
         title: &str,
     ) -> Output {
-        let out = self.try_publish_bulletin(&broker.url(), file, scope, id, title);
+        let out = publish_bulletin_with(&self.key(), &broker.url(), file, scope, id, title);
         assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
         out
-    }
-
-    /// `loaxa publish bulletin …` to the broker at `url`, whatever its outcome.
-    pub fn try_publish_bulletin(
-        &self,
-        url: &str,
-        file: &Path,
-        scope: &str,
-        id: &str,
-        title: &str,
-    ) -> Output {
-        let key = self.key();
-        run(&[
-            "publish",
-            "bulletin",
-            file.to_str().unwrap(),
-            "--to",
-            scope,
-            "--key",
-            key.to_str().unwrap(),
-            "--broker",
-            url,
-            "--id",
-            id,
-            "--title",
-            title,
-        ])
     }
 
     /// `loaxa publish schedule FILE --to SCOPE` with this district's key, checking items
@@ -493,4 +466,31 @@ impl District {
         args.extend(extra.iter().map(|s| s.to_string()));
         run(&args)
     }
+}
+
+/// `loaxa publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`, whatever
+/// its outcome; for threads that publish while a test breaks things (they own their arguments).
+pub fn publish_bulletin_with(
+    key: &Path,
+    url: &str,
+    file: &Path,
+    scope: &str,
+    id: &str,
+    title: &str,
+) -> Output {
+    run(&[
+        "publish",
+        "bulletin",
+        file.to_str().unwrap(),
+        "--to",
+        scope,
+        "--key",
+        key.to_str().unwrap(),
+        "--broker",
+        url,
+        "--id",
+        id,
+        "--title",
+        title,
+    ])
 }

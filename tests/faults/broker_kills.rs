@@ -50,22 +50,7 @@ pub fn run(seed: u64) -> Row {
             let (district_key, url) = (district.key(), url.clone());
             let id = format!("b{trial}");
             publish = Box::new(move || {
-                let key = district_key.to_str().unwrap().to_owned();
-                let out = crate::common::run(&[
-                    "publish",
-                    "bulletin",
-                    audio.to_str().unwrap(),
-                    "--to",
-                    SCOPE,
-                    "--key",
-                    &key,
-                    "--broker",
-                    &url,
-                    "--id",
-                    &id,
-                    "--title",
-                    "Thử",
-                ]);
+                let out = publish_bulletin_with(&district_key, &url, &audio, SCOPE, &id, "Thử");
                 if out.status.success() {
                     Ok(())
                 } else {

@@ -61,21 +61,14 @@ pub fn run(seed: u64) -> Row {
             ));
             let (key, url) = (district.key(), broker.url());
             std::thread::spawn(move || {
-                crate::common::run(&[
-                    "publish",
-                    "bulletin",
-                    audio.to_str().unwrap(),
-                    "--to",
-                    "commune/phu-dong",
-                    "--key",
-                    key.to_str().unwrap(),
-                    "--broker",
+                publish_bulletin_with(
+                    &key,
                     &url,
-                    "--id",
+                    &audio,
+                    "commune/phu-dong",
                     &format!("k{trial}"),
-                    "--title",
                     "Thử",
-                ])
+                )
             })
         });
         std::thread::sleep(dice.between(Duration::from_millis(300), Duration::from_millis(4_500)));
