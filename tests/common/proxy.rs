@@ -71,26 +71,39 @@ impl Drop for Proxy {
     }
 }
 
+/// The most a link may send at once after being idle.
+const BURST: Duration = Duration::from_millis(100);
+
 /// Copies `from` → `to` in a thread, sleeping so that the rate stays under `bytes_per_second`.
 fn pump(from: &TcpStream, to: &TcpStream, bytes_per_second: usize) {
     let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
         return;
     };
     thread::spawn(move || {
-        let started = Instant::now();
+        // `sent` bytes since `origin` are on schedule at `origin + sent / rate`.
+        let mut origin = Instant::now();
         let mut sent = 0usize;
         let mut buffer = vec![0u8; 4096];
+        let schedule = |origin: Instant, sent: usize| {
+            origin + Duration::from_secs_f64(sent as f64 / bytes_per_second as f64)
+        };
         loop {
             let n = match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            // A link that was idle is no faster afterwards: quiet time earns no credit beyond
+            // a short burst (else a transfer after a long wait would cross at loopback speed).
+            let now = Instant::now();
+            if schedule(origin, sent) + BURST < now {
+                origin = now - BURST;
+                sent = 0;
+            }
             if to.write_all(&buffer[..n]).is_err() {
                 break;
             }
             sent += n;
-            let due = Duration::from_secs_f64(sent as f64 / bytes_per_second as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
+            if let Some(wait) = schedule(origin, sent).checked_duration_since(Instant::now()) {
                 thread::sleep(wait);
             }
         }
