@@ -78,8 +78,11 @@ fn programmes_played_through_the_sound_card_keep_their_scheduled_spacing_to_the_
     let spacing_ms = (two - one) as f64 * 1000.0 / 44_100.0;
     let scheduled_ms = (second - first).num_milliseconds() as f64;
     eprintln!("through the sound card: spacing {spacing_ms:.3} ms, scheduled {scheduled_ms} ms");
+    // The starts themselves are held to 10 ms above, by the card's clock. What the monitor
+    // recorded also carries the null sink's and parec's own scheduling (seen 10–15 ms off in 2 of
+    // 7 clean runs, even with the test alone on the machine): 20 ms here.
     assert!(
-        (spacing_ms - scheduled_ms).abs() <= 10.0,
+        (spacing_ms - scheduled_ms).abs() <= 20.0,
         "spacing {spacing_ms:.2} ms, scheduled {scheduled_ms} ms"
     );
 }
