@@ -8,6 +8,7 @@
 pub mod agenda;
 pub mod amp;
 pub mod arbiter;
+pub mod backoff;
 pub mod audio;
 pub mod cli;
 pub mod clock;
