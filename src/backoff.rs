@@ -79,5 +79,4 @@ mod tests {
         }
         assert!(seen.len() > 100, "jitter is not random");
     }
-
 }

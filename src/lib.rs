@@ -8,8 +8,8 @@
 pub mod agenda;
 pub mod amp;
 pub mod arbiter;
-pub mod backoff;
 pub mod audio;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -322,7 +322,12 @@ impl Link {
     /// Publishes at QoS 1 if rumqttc's request queue has room, else refuses with
     /// [`LinkError::Busy`] at once. Never waits: a loop that must stay responsive calls this
     /// and keeps what it could not send (the box's outbox) for later.
-    pub fn try_publish(&self, topic: &str, payload: Vec<u8>, retain: bool) -> Result<(), LinkError> {
+    pub fn try_publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), LinkError> {
         self.check_publish(topic, &payload)?;
         self.shared
             .client
@@ -432,9 +437,7 @@ fn publish_options(retain: bool) -> PublishOptions {
 fn queue_error(error: ClientError) -> LinkError {
     match error {
         ClientError::RequestChannelFull(_) => LinkError::Busy,
-        ClientError::InvalidRequest(request) => {
-            LinkError::InvalidTopic(format!("{request:?}"))
-        }
+        ClientError::InvalidRequest(request) => LinkError::InvalidTopic(format!("{request:?}")),
         _ => LinkError::Closed,
     }
 }

@@ -321,7 +321,10 @@ impl Remote {
     /// Logs a refusal and tells the district, a few a minute; past that they are counted and
     /// told as one summary, so a flood of junk fills neither the log nor the outbox.
     fn refuse(&mut self, store: &mut Store, topic: &str, reason: String) {
-        if self.refusals.admit(topic, &reason, std::time::Instant::now()) {
+        if self
+            .refusals
+            .admit(topic, &reason, std::time::Instant::now())
+        {
             tracing::warn!(topic = %topic, reason = %reason, "message refused");
             self.report(
                 store,
@@ -404,7 +407,11 @@ impl Remote {
             self.held_back.remove(&manifest.sha256);
             let missing = missing
                 .into_iter()
-                .filter(|&index| !self.refused.contains(&topic::chunk(&manifest.sha256, index)))
+                .filter(|&index| {
+                    !self
+                        .refused
+                        .contains(&topic::chunk(&manifest.sha256, index))
+                })
                 .collect();
             pending.push(Pending {
                 sha256: &manifest.sha256,
@@ -415,7 +422,10 @@ impl Remote {
         }
         let plan = self.transfers.plan(&pending, now.into_std());
         for (sha, rest) in &plan.resting {
-            let id = pending.iter().find(|p| p.sha256 == sha).map_or("?", |p| p.id);
+            let id = pending
+                .iter()
+                .find(|p| p.sha256 == sha)
+                .map_or("?", |p| p.id);
             tracing::warn!(bulletin = %id, rest_s = rest.as_secs(), "no chunk of this bulletin came; it rests and the others go first");
         }
         for chunk_topic in &plan.drop {

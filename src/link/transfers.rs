@@ -140,14 +140,38 @@ impl Transfers {
         // Soonest needed first, then never needed; the caller lists them oldest first, and the
         // sort is stable.
         order.sort_by_key(|p| (p.needed_at.is_none(), p.needed_at));
-        let mut next: Vec<std::slice::Iter<'_, usize>> =
-            order.iter().map(|p| p.missing.iter()).collect();
+        // A fair share each: one bulletin that came first (or whose chunks never come) gives
+        // back what it holds beyond it as soon as others are waiting.
+        let share = self.window.div_ceil(order.len().max(1));
+        for pending in &order {
+            let held: Vec<String> = self
+                .asked
+                .iter()
+                .filter(|(_, sha)| sha.as_str() == pending.sha256)
+                .map(|(t, _)| t.clone())
+                .collect();
+            for chunk_topic in held.into_iter().skip(share) {
+                self.asked.remove(&chunk_topic);
+                plan.ask.retain(|t| *t != chunk_topic);
+                plan.drop.push(chunk_topic);
+            }
+        }
+        let mut next: Vec<(std::slice::Iter<'_, usize>, usize)> = order
+            .iter()
+            .map(|p| {
+                let held = self.asked.values().filter(|sha| *sha == p.sha256).count();
+                (p.missing.iter(), held)
+            })
+            .collect();
         let mut room = self.window.saturating_sub(self.asked.len());
         while room > 0 {
             let mut gave = false;
-            for (pending, missing) in order.iter().zip(next.iter_mut()) {
+            for (pending, (missing, held)) in order.iter().zip(next.iter_mut()) {
                 if room == 0 {
                     break;
+                }
+                if *held >= share {
+                    continue;
                 }
                 let Some(chunk_topic) = missing
                     .by_ref()
@@ -172,6 +196,7 @@ impl Transfers {
                     .insert(chunk_topic.clone(), pending.sha256.to_owned());
                 plan.ask.push(chunk_topic);
                 room -= 1;
+                *held += 1;
                 gave = true;
             }
             if !gave {
@@ -285,34 +310,41 @@ mod tests {
         let mut t = transfers();
         let plan = t.plan(&list, now);
         assert_eq!(plan.ask.len(), WINDOW);
-        assert_eq!(of(&plan.ask, &shas[9]), 1, "the needed one is among the first eight");
+        assert_eq!(
+            of(&plan.ask, &shas[9]),
+            1,
+            "the needed one is among the first eight"
+        );
         assert_eq!(of(&plan.ask, &shas[8]), 0, "the newest unneeded one waits");
     }
 
     #[test]
     fn a_stuck_bulletin_is_asked_again_once_then_rests_and_yields_its_slots() {
         let start = Instant::now();
-        let (stuck, good) = (sha(1), sha(2));
+        let (stuck, good, other) = (sha(1), sha(2), sha(3));
         let mut t = transfers();
         let plan = t.plan(&[pending(&stuck, 50)], start);
         assert_eq!(plan.ask.len(), WINDOW);
 
-        // A good bulletin arrives while the stuck one holds every slot: it waits its turn.
-        let both = [pending(&stuck, 50), pending(&good, 3)];
-        assert!(t.plan(&both, start + Duration::from_secs(1)).ask.is_empty());
+        // Good bulletins arrive while the stuck one holds every slot: it gives back all but
+        // its share at once.
+        let all = [pending(&stuck, 50), pending(&good, 3), pending(&other, 3)];
+        let plan = t.plan(&all, start + Duration::from_secs(1));
+        assert_eq!(of(&plan.drop, &stuck), WINDOW - 3);
+        assert_eq!((of(&plan.ask, &good), of(&plan.ask, &other)), (3, 2));
+        assert_eq!(t.asked(), WINDOW);
 
-        // First stall: the same chunks are asked for again.
-        let plan = t.plan(&both, start + STALL);
-        assert_eq!(of(&plan.ask, &stuck), WINDOW);
+        // First stall: its chunks still asked for are asked again.
+        let plan = t.plan(&all, start + STALL);
+        assert_eq!(of(&plan.ask, &stuck), 3);
         assert!(plan.drop.is_empty());
 
-        // Second stall: it rests, and its slots go to the good one.
-        let plan = t.plan(&both, start + STALL * 2);
+        // Second stall: it rests, and its slots go to the others.
+        let plan = t.plan(&all, start + STALL * 2);
         assert_eq!(plan.resting, [(stuck.clone(), Duration::from_secs(60))]);
-        assert_eq!(of(&plan.drop, &stuck), WINDOW);
-        assert_eq!(of(&plan.ask, &good), 3);
+        assert_eq!(of(&plan.drop, &stuck), 3);
         assert_eq!(of(&plan.ask, &stuck), 0);
-        assert_eq!(t.asked(), 3);
+        assert_eq!(t.asked(), 6, "every chunk of the two others is asked for");
     }
 
     #[test]
@@ -326,7 +358,11 @@ mod tests {
         let plan = t.plan(&list, start + STALL * 2);
         assert_eq!(plan.resting, [(stuck.clone(), Duration::from_secs(60))]);
         let rested = start + STALL * 2 + Duration::from_secs(60);
-        assert!(t.plan(&list, rested - Duration::from_secs(1)).ask.is_empty());
+        assert!(
+            t.plan(&list, rested - Duration::from_secs(1))
+                .ask
+                .is_empty()
+        );
         assert_eq!(t.plan(&list, rested).ask.len(), 2);
         let plan = t.plan(&list, rested + STALL);
         assert_eq!(plan.resting, [(stuck, Duration::from_secs(120))]);
@@ -343,7 +379,11 @@ mod tests {
         let mut rest = pending(&a, 20);
         rest.missing.remove(0);
         let plan = t.plan(&[rest.clone()], start + STALL);
-        assert_eq!(plan.ask.len(), 1, "only the freed slot is refilled; no stall yet");
+        assert_eq!(
+            plan.ask.len(),
+            1,
+            "only the freed slot is refilled; no stall yet"
+        );
         assert!(!t.arrived("loaxa/elsewhere", start));
     }
 
