@@ -179,7 +179,11 @@ async fn accept_all(listener: UnixListener, pending: mpsc::Sender<Pending>, limi
             Ok((stream, _)) => stream,
             Err(error) => {
                 if let Some(failed) = failures.note(Instant::now()) {
-                    tracing::error!(error = %error, failed, "control socket cannot accept connections");
+                    tracing::error!(
+                        error = %error,
+                        failed_since_last_line = failed,
+                        "control socket cannot accept connections"
+                    );
                 }
                 tokio::time::sleep(ACCEPT_PAUSE).await;
                 continue;
@@ -190,7 +194,7 @@ async fn accept_all(listener: UnixListener, pending: mpsc::Sender<Pending>, limi
             if let Some(refused) = refusals.note(Instant::now()) {
                 tracing::warn!(
                     max_connections = limits.connections,
-                    refused,
+                    refused_since_last_line = refused,
                     "control connections refused: too many open at once"
                 );
             }
