@@ -1,6 +1,7 @@
 //! Bursts of traffic that must not take a box off the air: 10,000 junk messages on a command
 //! topic; 1,000 retained genuine manifests waiting for a box that joins the district; a
-//! bulletin whose chunks never come published beside 20 good ones. In each trial a programme
+//! bulletin whose chunks never come published beside 20 good ones; a bulletin that decodes to
+//! ten hours, which the box must measure without holding anything up. In each trial a programme
 //! falls due in the middle of the burst, and a prober asks the control socket for the status
 //! every 200 ms. Besides the usual columns, the class counts programmes more than 10 ms *late*
 //! (or missing) and control requests not answered within a second (*socket*); a daemon that
@@ -36,7 +37,7 @@ pub fn run(_seed: u64) -> Row {
     };
     let reference = ffmpeg_decode(&Path::new(REPO).join(PROGRAMME), 44_100);
     let mut notes = Vec::new();
-    for burst in [Burst::Junk, Burst::Manifests, Burst::Stuck] {
+    for burst in [Burst::Junk, Burst::Manifests, Burst::Stuck, Burst::TenHours] {
         let seen = burst.run(&reference);
         row.trials += 1;
         row.faults += 1;
@@ -69,6 +70,8 @@ enum Burst {
     Manifests,
     /// A genuine manifest whose chunks were never uploaded, then 20 good bulletins.
     Stuck,
+    /// A 120 KB FLAC bulletin of ten hours of silence: measuring its loudness decodes all of it.
+    TenHours,
 }
 
 /// What one trial saw.
@@ -92,6 +95,7 @@ impl Burst {
             Burst::Junk => "10,000 junk commands",
             Burst::Manifests => "1,000 retained manifests",
             Burst::Stuck => "stuck transfer + 20",
+            Burst::TenHours => "a 10-hour bulletin",
         }
     }
 
@@ -140,8 +144,18 @@ impl Burst {
                 publish_all(&broker, &messages);
                 good.shas
             }
+            Burst::TenHours => {
+                let key = district_key(&district);
+                let (messages, sha) = ten_hour_bulletin(&key);
+                publish_all(&broker, &messages);
+                vec![sha]
+            }
         };
-        let complete = |sha: &String| state.join(format!("bulletins/{sha}.wav")).exists();
+        let complete = |sha: &String| {
+            ["wav", "flac"]
+                .iter()
+                .any(|codec| state.join(format!("bulletins/{sha}.{codec}")).exists())
+        };
         let arrived = wait_until(Duration::from_secs(120), || {
             expected_bulletins.iter().all(complete)
         });
@@ -312,6 +326,50 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
         shas.push(sha);
     }
     Bulletins { messages, shas }
+}
+
+/// Ten hours of silence as FLAC (made by ffmpeg once, kept under `target/`), its chunks and
+/// its signed manifest, which tells the truth about its length.
+fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, String) {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ten-hours-of-silence.flac");
+    if !cache.exists() {
+        let partial = cache.with_extension("partial.flac");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y", "-f", "lavfi"])
+            .args(["-i", "anullsrc=r=8000:cl=mono", "-t", "36000", "-sample_fmt", "s16"])
+            .args(["-c:a", "flac", "-frame_size", "32768"])
+            .arg(&partial)
+            .status()
+            .expect("ffmpeg runs");
+        assert!(status.success(), "ffmpeg made the ten-hour file");
+        std::fs::rename(&partial, &cache).expect("ten-hour file kept");
+    }
+    let audio = std::fs::read(&cache).expect("ten-hour file");
+    let sha = loaxa::link::bulletins::hex_sha256(&audio);
+    let manifest = Manifest {
+        scope: SCOPE.parse().expect("scope"),
+        id: "ten-hours".into(),
+        title: "Mười tiếng".into(),
+        sha256: sha.clone(),
+        size: audio.len() as u64,
+        duration_ms: 36_000_000,
+        codec: "flac".into(),
+        chunk_size: MAX_CHUNK,
+        chunks: audio
+            .chunks(MAX_CHUNK)
+            .map(loaxa::link::bulletins::hex_sha256)
+            .collect(),
+        valid_until: None,
+        approver: "huyện".into(),
+        loudness_lufs: None,
+    };
+    let mut messages: Vec<(String, Vec<u8>)> = audio
+        .chunks(MAX_CHUNK)
+        .enumerate()
+        .map(|(index, chunk)| (topic::chunk(&sha, index), chunk.to_vec()))
+        .collect();
+    messages.push(sealed(&manifest, key));
+    (messages, sha)
 }
 
 /// A genuine manifest for 2 MB of audio no one ever uploads.
