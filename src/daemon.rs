@@ -18,7 +18,8 @@ use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::Output;
 use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
-use crate::link::protocol::RemoteAction;
+use crate::link::bulletins::Resolved;
+use crate::link::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use crate::link::remote::Remote;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
@@ -207,6 +208,18 @@ struct OnAir {
     note: Option<String>,
 }
 
+/// What became of a programme's claim on the air.
+enum Claimed {
+    OnAir,
+    /// Waiting for the air to be free.
+    Queued,
+    /// Not aired, and why (logged missed or failed).
+    Refused(String),
+}
+
+/// A command's outcome: what was done, or why nothing could be.
+type Answer = Result<String, String>;
+
 /// How a programme goes on air.
 enum Start {
     /// After whatever the player has (normally nothing).
@@ -371,7 +384,10 @@ impl Daemon<'_> {
                 occurrence,
                 start_at,
                 late_by,
-            } => self.claim(occurrence, start_at, late_by).await?,
+            } => {
+                self.claim(occurrence, start_at, late_by).await?;
+                Flow::Continue
+            }
             Action::Miss { occurrence, reason } => {
                 self.record_missed(&occurrence, &reason).await?;
                 Flow::Continue
@@ -461,47 +477,122 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// An occurrence is due: the window and the arbiter decide whether and how it airs.
+    /// An occurrence is due: the window and the arbiter decide whether and how it airs. One with
+    /// nothing to air is logged failed at once: it neither sounds a chime nor cuts in.
     async fn claim(
         &mut self,
         occurrence: Occurrence,
         start_at: DateTime<Utc>,
         late_by: Option<Duration>,
-    ) -> Result<Flow, DaemonError> {
+    ) -> Result<Claimed, DaemonError> {
+        let resolved = self.resolve(&occurrence.program)?;
+        if !resolved.has_content() {
+            let why = self.not_aired(&occurrence, 1, None, &resolved).await?;
+            self.tell_missing(&resolved).await?;
+            return Ok(Claimed::Refused(why));
+        }
         let on_air = self.on_air.last().map(|a| a.occurrence.program.as_ref());
         let refused_occurrence = occurrence.clone();
-        match self.arbiter.claim(
-            Claim {
-                occurrence,
-                start_at,
+        Ok(
+            match self.arbiter.claim(
+                Claim {
+                    occurrence,
+                    start_at,
+                },
+                on_air,
+            ) {
+                Ruling::Refused(reason) => {
+                    self.record_missed(&refused_occurrence, &reason).await?;
+                    Claimed::Refused(reason)
+                }
+                Ruling::Air(claim) => {
+                    let note = late_by
+                        .filter(|l| *l >= ON_TIME)
+                        .map(|l| format!("late by {}", describe(l)));
+                    self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                        .await?
+                }
+                Ruling::Cut { claim, resume } => {
+                    self.start(
+                        &claim.occurrence,
+                        claim.start_at,
+                        1,
+                        None,
+                        Start::CutIn { resume },
+                    )
+                    .await?
+                }
+                Ruling::Queued => {
+                    tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
+                    Claimed::Queued
+                }
             },
-            on_air,
-        ) {
-            Ruling::Refused(reason) => {
-                self.record_missed(&refused_occurrence, &reason).await?;
-            }
-            Ruling::Air(claim) => {
-                let note = late_by
-                    .filter(|l| *l >= ON_TIME)
-                    .map(|l| format!("late by {}", describe(l)));
-                self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
-                    .await?;
-            }
-            Ruling::Cut { claim, resume } => {
-                self.start(
-                    &claim.occurrence,
-                    claim.start_at,
-                    1,
-                    None,
-                    Start::CutIn { resume },
-                )
-                .await?;
-            }
-            Ruling::Queued => {
-                tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
-            }
+        )
+    }
+
+    /// What of `program` can air now, from the bulletins held.
+    fn resolve(&self, program: &Arc<Program>) -> Result<Resolved, DaemonError> {
+        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
+        let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
+        Ok(crate::link::bulletins::resolve(
+            program,
+            &manifests,
+            &bulletins,
+            Utc::now(),
+        ))
+    }
+
+    /// Logs `occurrence` failed for want of content, without airing anything; the detail.
+    async fn not_aired(
+        &mut self,
+        occurrence: &Occurrence,
+        attempt: u32,
+        note: Option<String>,
+        resolved: &Resolved,
+    ) -> Result<String, DaemonError> {
+        let program = &occurrence.program;
+        let detail = note
+            .into_iter()
+            .chain(resolved.missing_detail())
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %detail, "not aired: nothing to air");
+        self.note_problem(format!("{} failed: {detail}", program.id));
+        self.save(Unsaved::Row {
+            occurrence: occurrence.clone(),
+            started: None,
+            ended: Some(Utc::now()),
+            outcome: Outcome::Failed,
+            detail: detail.clone(),
+            attempt,
+        })
+        .await?;
+        Ok(detail)
+    }
+
+    /// Tells the district of each bulletin a programme named that could not air, on that
+    /// bulletin's topic (its manifest's scope, or this box's own if it holds none).
+    async fn tell_missing(&mut self, resolved: &Resolved) -> Result<(), DaemonError> {
+        let Some(remote) = &mut self.remote else {
+            return Ok(());
+        };
+        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
+        for (item, why) in &resolved.missing {
+            let schedule::Item::Bulletin { id } = item else {
+                continue; // a local file is the commune's own business
+            };
+            let scope = manifests.iter().find(|m| &m.id == id).map_or_else(
+                || Scope::Box(self.config.box_id.clone()),
+                |m| m.scope.clone(),
+            );
+            let body = EventBody::Rejected {
+                topic: topic::bulletin(&scope, id),
+                reason: format!("programme {}: content missing: {why}", resolved.program.id),
+                command: None,
+            };
+            remote.tell(&mut self.store, body).await?;
         }
-        Ok(Flow::Continue)
+        Ok(())
     }
 
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
@@ -535,10 +626,13 @@ impl Daemon<'_> {
             Some(note),
             Start::Queue,
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    /// Writes the as-run row ahead and hands the programme to the player.
+    /// Writes the as-run row ahead and hands the programme to the player. What it names that
+    /// is missing is left out and said in the as-run detail; with nothing left to air, it is
+    /// logged failed and nothing sounds.
     async fn start(
         &mut self,
         occurrence: &Occurrence,
@@ -546,8 +640,20 @@ impl Daemon<'_> {
         attempt: u32,
         note: Option<String>,
         how: Start,
-    ) -> Result<(), DaemonError> {
+    ) -> Result<Claimed, DaemonError> {
         let program = &occurrence.program;
+        let resolved = self.resolve(program)?;
+        if !resolved.missing.is_empty() {
+            self.tell_missing(&resolved).await?;
+        }
+        if !resolved.has_content() {
+            let why = self.not_aired(occurrence, attempt, note, &resolved).await?;
+            return Ok(Claimed::Refused(why));
+        }
+        let note = note
+            .into_iter()
+            .chain(resolved.missing_detail())
+            .reduce(|a, b| format!("{a}; {b}"));
         let row = match self.store.begin(
             &program.id,
             &program.title,
@@ -563,10 +669,7 @@ impl Daemon<'_> {
             }
         };
         tracing::info!(program = %program.id, title = %program.title, level = %program.priority, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, cut_in = matches!(how, Start::CutIn { .. }), "on air");
-        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
-        let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
-        let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
-        let resolved = with_chime(resolved, self.config.chimes.get(&program.priority));
+        let resolved = with_chime(resolved.program, self.config.chimes.get(&program.priority));
         let local = start_at.with_timezone(&program.timezone).time();
         let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
         let mut loudness_gains = std::collections::BTreeMap::new();
@@ -610,7 +713,7 @@ impl Daemon<'_> {
                 .on_air(&self.store, Some(program.title.clone()))
                 .await?;
         }
-        Ok(())
+        Ok(Claimed::OnAir)
     }
 
     /// Completes the as-run row of a programme the player is done with.
@@ -773,16 +876,18 @@ impl Daemon<'_> {
                 if handled.schedules_changed {
                     self.reload_schedules(true);
                 }
-                if let Some(action) = handled.command {
-                    self.carry_out(action).await?;
+                if let Some(command) = handled.command {
+                    let answer = self.carry_out(command.action.clone()).await?;
+                    self.answer(&command, answer).await?;
                 }
             }
         }
         Ok(Flow::Continue)
     }
 
-    /// A command from the district (or, through the control socket, an operator).
-    async fn carry_out(&mut self, action: RemoteAction) -> Result<(), DaemonError> {
+    /// A command from the district (or, through the control socket, an operator). What was
+    /// done, or why nothing could be.
+    async fn carry_out(&mut self, action: RemoteAction) -> Result<Answer, DaemonError> {
         match action {
             RemoteAction::PlayNow { bulletin, priority } => {
                 let title = crate::link::bulletins::stored_manifests(&self.store)?
@@ -805,18 +910,59 @@ impl Daemon<'_> {
                     program: Arc::new(program),
                     scheduled: now,
                 };
-                self.claim(occurrence, now, None).await?;
+                // The answer to the command says what is missing: no event of its own.
+                let resolved = self.resolve(&occurrence.program)?;
+                if !resolved.has_content() {
+                    return Ok(Err(self.not_aired(&occurrence, 1, None, &resolved).await?));
+                }
+                Ok(match self.claim(occurrence, now, None).await? {
+                    Claimed::OnAir => Ok("on air".into()),
+                    Claimed::Queued => Ok("waiting for the air".into()),
+                    Claimed::Refused(why) => Err(why),
+                })
             }
             RemoteAction::Stop => {
                 tracing::info!("stopping the programme on air, as asked");
+                let what = if self.on_air.is_empty() {
+                    "nothing was on air"
+                } else {
+                    "stopped"
+                };
                 self.player.stop_current();
+                Ok(Ok(what.into()))
             }
             RemoteAction::Volume { percent } => {
                 tracing::info!(percent, "volume set");
                 self.volume = percent;
                 self.player.set_volume(f32::from(percent) / 100.0);
+                Ok(Ok("set".into()))
             }
         }
+    }
+
+    /// Tells the district what became of its command: `received` if the box acted on it,
+    /// `rejected` with the reason if it could not.
+    async fn answer(&mut self, command: &CommandDoc, answer: Answer) -> Result<(), DaemonError> {
+        let Some(remote) = &mut self.remote else {
+            return Ok(());
+        };
+        let topic = topic::command(&command.scope);
+        let body = match answer {
+            Ok(what) => EventBody::Received {
+                topic,
+                what: format!("command {}: {what}", command.action),
+                command: Some(command.issued_at),
+            },
+            Err(reason) => {
+                tracing::warn!(scope = %command.scope, action = %command.action, reason = %reason, "command not carried out");
+                EventBody::Rejected {
+                    topic,
+                    reason: format!("command {}: {reason}", command.action),
+                    command: Some(command.issued_at),
+                }
+            }
+        };
+        remote.tell(&mut self.store, body).await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Daemon, DaemonError};
+use super::{Claimed, Daemon, DaemonError};
 use crate::control::{Reply, Request};
 use crate::link::protocol::RemoteAction;
 use crate::schedule::plan::{Occurrence, next_occurrences};
@@ -23,12 +23,16 @@ impl Daemon<'_> {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
                 }
-                self.carry_out(RemoteAction::Stop).await?;
-                Reply::done(Value::Null)
+                match self.carry_out(RemoteAction::Stop).await? {
+                    Ok(_) => Reply::done(Value::Null),
+                    Err(why) => Reply::refused(why),
+                }
             }
             Request::Volume { percent } if percent <= 100 => {
-                self.carry_out(RemoteAction::Volume { percent }).await?;
-                Reply::done(json!({ "volume": percent }))
+                match self.carry_out(RemoteAction::Volume { percent }).await? {
+                    Ok(_) => Reply::done(json!({ "volume": percent })),
+                    Err(why) => Reply::refused(why),
+                }
             }
             Request::Volume { percent } => {
                 Reply::refused(format!("volume {percent} out of range 0–100"))
@@ -135,8 +139,10 @@ impl Daemon<'_> {
             program: Arc::new(program),
             scheduled: now,
         };
-        self.claim(occurrence, now, None).await?;
-        Ok(Reply::done(Value::Null))
+        Ok(match self.claim(occurrence, now, None).await? {
+            Claimed::OnAir | Claimed::Queued => Reply::done(Value::Null),
+            Claimed::Refused(why) => Reply::refused(format!("play-now: not aired: {why}")),
+        })
     }
 
     fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {

@@ -512,10 +512,23 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
-    /// A signed document was verified and stored.
-    Received { topic: String, what: String },
+    /// A signed document was verified and stored, or a command carried out.
+    Received {
+        topic: String,
+        what: String,
+        /// The `issued_at` of the command this answers: the district tells its command's
+        /// answers from others' by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<DateTime<Utc>>,
+    },
     /// Something was refused, and why.
-    Rejected { topic: String, reason: String },
+    Rejected {
+        topic: String,
+        reason: String,
+        /// As for `Received`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<DateTime<Utc>>,
+    },
     /// An as-run log entry.
     AsRun {
         program: String,

@@ -92,8 +92,8 @@ pub enum RemoteEvent {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Handled {
     pub schedules_changed: bool,
-    /// A verified, fresh command from the district, for the daemon to carry out.
-    pub command: Option<super::protocol::RemoteAction>,
+    /// A verified, fresh command from the district, for the daemon to carry out and answer.
+    pub command: Option<super::protocol::CommandDoc>,
     /// Something the status shows changed (it has been re-published).
     pub status_changed: bool,
 }
@@ -227,6 +227,7 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("schedule revision {revision}"),
+                            command: None,
                         })
                     }
                     Verdict::BulletinAnnounced(manifest) => {
@@ -241,15 +242,15 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("bulletin {} manifest", manifest.id),
+                            command: None,
                         })
                     }
                     Verdict::Command(command) => {
                         tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");
-                        handled.command = Some(command.action.clone());
-                        Some(EventBody::Received {
-                            topic: message.topic.clone(),
-                            what: format!("command {}", command.action),
-                        })
+                        // Answered by the daemon once carried out (see `tell`): "received" then
+                        // means it acted, and a box that cannot act says so instead.
+                        handled.command = Some(command.clone());
+                        None
                     }
                     Verdict::Unchanged(why) => {
                         tracing::debug!(topic = %message.topic, why = %why, "nothing new");
@@ -260,6 +261,7 @@ impl Remote {
                         Some(EventBody::Rejected {
                             topic: message.topic.clone(),
                             reason: reason.clone(),
+                            command: None,
                         })
                     }
                 };
@@ -366,6 +368,7 @@ impl Remote {
         Ok(EventBody::Received {
             topic: topic.to_owned(),
             what: format!("bulletin {} complete", manifest.id),
+            command: None,
         })
     }
 
@@ -388,6 +391,7 @@ impl Remote {
                 EventBody::Rejected {
                     topic: topic::bulletin(&manifest.scope, &manifest.id),
                     reason,
+                    command: None,
                 },
             );
         }
@@ -445,6 +449,7 @@ impl Remote {
                 Some(EventBody::Rejected {
                     topic: message.topic.clone(),
                     reason: e.to_string(),
+                    command: None,
                 })
             }
         };
@@ -480,6 +485,12 @@ impl Remote {
                 detail: entry.detail.clone(),
             },
         )
+    }
+
+    /// Tells the district `body` (through the outbox, as every event) and sends it at once.
+    pub async fn tell(&mut self, store: &mut Store, body: EventBody) -> Result<(), StoreError> {
+        self.report(store, body);
+        self.flush(store).await
     }
 
     /// Stores an event in the outbox; its outbox sequence number is its `seq`.
