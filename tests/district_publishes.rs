@@ -188,3 +188,60 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
     assert!(other.as_run().is_empty(), "and aired nothing");
 }
+
+#[test]
+fn send_play_now_refuses_a_bulletin_no_box_holds_unless_forced() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_for_status("pd-01", Duration::from_secs(20), |s| s["state"] == "online");
+
+    let refused = district.send_play_now(&broker, "bao-lu", "commune/phu-dong", &[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains(
+            "no box in commune/phu-dong reports holding bulletin bao-lu (1 online there)"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+
+    let warning = ffmpeg_tone(district.dir.path(), "bao-lu.mp3", 1000, 1, -6, 128);
+    district.publish_bulletin(&broker, &warning, "commune/phu-dong", "bao-lu", "Cảnh báo");
+    let status = broker.wait_for_status("pd-01", Duration::from_secs(20), |s| {
+        s["bulletins"] == serde_json::json!(["bao-lu"])
+    });
+    assert_eq!(status["scopes"][1], "commune/phu-dong", "{status:#}");
+    let sent = district.send_play_now(&broker, "bao-lu", "commune/phu-dong", &[]);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert_eq!(
+        stdout(&sent),
+        "sent play-now bao-lu (emergency) to commune/phu-dong: 1 acted, 0 refused, 0 did not \
+         answer (1 online)\n"
+    );
+    // No box of another commune holds it: the district's check is per scope.
+    let elsewhere = district.send_play_now(&broker, "bao-lu", "commune/khac", &[]);
+    assert!(!elsewhere.status.success());
+    assert!(
+        stderr(&elsewhere).contains("no box in commune/khac reports holding bulletin bao-lu"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    // Forced, it goes out, and the command says that no box acted.
+    let forced = district.send_play_now(&broker, "bao-lu", "commune/khac", &["--force"]);
+    assert!(!forced.status.success());
+    assert!(
+        stdout(&forced).contains(": 0 acted, 0 refused, 0 did not answer (0 online)"),
+        "{}",
+        stdout(&forced)
+    );
+
+    let log = test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter()
+            .any(|e| e["program_id"] == "play-now-bao-lu" && e["outcome"] != "airing")
+    });
+    assert!(daemon.stop());
+    assert_eq!(log.len(), 1, "only the command sent aired: {log:#?}");
+    assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+}

@@ -451,6 +451,12 @@ pub struct Status {
     pub disk_free: Option<u64>,
     /// Title of the programme on air, if any.
     pub now_playing: Option<String>,
+    /// The scopes the box listens to: the district picks the boxes a command reaches by them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Bulletins the box holds whole (hash checked) and not expired: what it can air now.
+    #[serde(default)]
+    pub bulletins: Vec<String>,
     /// Bulletins announced to the box whose audio has not fully arrived.
     #[serde(default)]
     pub transfers: Vec<Transfer>,
@@ -481,6 +487,8 @@ impl Status {
             revisions: Default::default(),
             disk_free: None,
             now_playing: None,
+            scopes: Vec::new(),
+            bulletins: Vec::new(),
             transfers: Vec::new(),
             last_aired: None,
         }

@@ -591,8 +591,8 @@ impl Remote {
             .into_iter()
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
-        let transfers = self
-            .manifests(store)?
+        let manifests = self.manifests(store)?;
+        let transfers = manifests
             .iter()
             .filter_map(|manifest| {
                 let missing = self.bulletins.missing(manifest).len();
@@ -610,6 +610,8 @@ impl Remote {
         });
         let status = Status {
             revisions,
+            scopes: self.inbox.scopes.iter().map(ToString::to_string).collect(),
+            bulletins: self.airable(&manifests),
             last_aired,
             disk_free: free_space(&self.state_dir),
             now_playing: self.now_playing.clone(),
@@ -629,6 +631,17 @@ impl Remote {
             tracing::warn!(error = %e, "status not published");
         }
         Ok(())
+    }
+
+    /// The ids of the bulletins held whole and not expired, for the status.
+    fn airable(&self, manifests: &[Manifest]) -> Vec<String> {
+        let now = Utc::now();
+        manifests
+            .iter()
+            .filter(|m| m.valid_until.is_none_or(|until| until >= now))
+            .filter(|m| self.bulletins.is_complete(m))
+            .map(|m| m.id.clone())
+            .collect()
     }
 
     pub async fn shutdown(self) {
