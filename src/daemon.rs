@@ -4,7 +4,7 @@
 //! The loop is the only writer of the store. It hands one programme at a time to the player and
 //! waits for its report, so the as-run log is written in airing order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant, SystemTime};
@@ -18,9 +18,11 @@ use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::Output;
 use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
-use crate::link::bulletins::Resolved;
+use crate::link::bulletins::{Bulletins, Held, Resolved};
 use crate::link::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use crate::link::remote::Remote;
+use crate::link::remote::RemoteEvent;
+use crate::link::sweep::Sweep;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
 use crate::schedule::{self, LoadOptions, Program};
@@ -42,6 +44,9 @@ const ON_TIME: Duration = Duration::seconds(1);
 const MISSED_LISTED: Duration = Duration::days(1);
 /// At most this many occurrences a clock step skipped over are logged missed one by one.
 const JUMPED_LISTED: usize = 100;
+/// How long the manifest of an expired bulletin whose audio was deleted is remembered, to say
+/// "expired" rather than "not held" to a programme still naming it.
+const RETIRED_KEPT: Duration = Duration::days(7);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
 
@@ -107,6 +112,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         control,
         volume: 100,
         problems: VecDeque::new(),
+        sweep: Sweep::new(config.unused_bulletin_grace),
         systemd: crate::systemd::Notifier::from_env(),
         retries,
         unsaved: Vec::new(),
@@ -175,6 +181,8 @@ struct Daemon<'a> {
     volume: u8,
     /// The last few problems, for `loaxa status`.
     problems: VecDeque<String>,
+    /// Decides which bulletin audio leaves the disk.
+    sweep: Sweep,
     systemd: crate::systemd::Notifier,
     /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
     retries: VecDeque<crate::store::AsRunEntry>,
@@ -532,14 +540,88 @@ impl Daemon<'_> {
 
     /// What of `program` can air now, from the bulletins held.
     fn resolve(&self, program: &Arc<Program>) -> Result<Resolved, DaemonError> {
-        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
-        let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
+        let held = Held::read(&self.store)?;
+        let bulletins = Bulletins::new(&self.config.state_dir);
         Ok(crate::link::bulletins::resolve(
             program,
-            &manifests,
+            &held,
             &bulletins,
             Utc::now(),
         ))
+    }
+
+    /// The bulletin ids that the programmes loaded, on air or waiting for the air name.
+    fn named_bulletins(&self) -> BTreeSet<String> {
+        fn add(items: &[schedule::Item], named: &mut BTreeSet<String>) {
+            for item in items {
+                match item {
+                    schedule::Item::Bulletin { id } => {
+                        named.insert(id.clone());
+                    }
+                    schedule::Item::Relay { fallback, .. } => add(fallback, named),
+                    schedule::Item::Chime | schedule::Item::File { .. } => {}
+                }
+            }
+        }
+        let mut named = BTreeSet::new();
+        let programs = self.programs.iter().map(Arc::as_ref);
+        let on_air = self.on_air.iter().map(|a| a.occurrence.program.as_ref());
+        let waiting = self.arbiter.waiting().map(|o| o.program.as_ref());
+        for program in programs.chain(on_air).chain(waiting) {
+            add(&program.items, &mut named);
+        }
+        named
+    }
+
+    /// Deletes the bulletin audio nothing needs any more and brings back a retired bulletin a
+    /// programme names again (see `link::sweep`). A directory listing and a store query, at
+    /// the link's housekeeping tick.
+    async fn sweep_bulletins(&mut self) -> Result<(), DaemonError> {
+        let now = Utc::now();
+        let held = Held::read(&self.store)?;
+        let named = self.named_bulletins();
+        let mut changed = false;
+        for retired in &held.retired {
+            let expired_long_ago = retired
+                .valid_until
+                .is_some_and(|until| until < now - RETIRED_KEPT);
+            let replaced = held.manifests.iter().any(|m| m.id == retired.id);
+            let expired = retired.valid_until.is_some_and(|until| until < now);
+            if expired_long_ago || replaced {
+                self.store.unretire(&retired.sha256)?;
+            } else if !expired && named.contains(&retired.id) {
+                let json = serde_json::to_string(retired).unwrap_or_default();
+                self.store
+                    .save_manifest(&retired.id, &retired.sha256, &json, now)?;
+                self.store.unretire(&retired.sha256)?;
+                tracing::info!(bulletin = %retired.id, "a deleted bulletin is named again; fetching it again");
+                changed = true;
+            }
+        }
+        let on_disk = Bulletins::new(&self.config.state_dir).on_disk();
+        for removal in self.sweep.plan(&on_disk, &held.manifests, &named, now) {
+            let mut freed = 0;
+            for path in &removal.paths {
+                freed += size_of(path);
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+                if let Err(e) = removed {
+                    tracing::warn!(path = %path.display(), error = %e, "bulletin audio not deleted");
+                }
+            }
+            for id in &removal.manifests {
+                self.store.retire_manifest(id, &removal.sha256)?;
+            }
+            tracing::info!(sha256 = %removal.sha256, bulletins = ?removal.manifests, freed_bytes = freed, why = %removal.why, "bulletin audio deleted");
+            changed = true;
+        }
+        if changed && let Some(remote) = &mut self.remote {
+            remote.bulletins_changed(&self.store).await?;
+        }
+        Ok(())
     }
 
     /// Logs `occurrence` failed for want of content, without airing anything; the detail.
@@ -872,7 +954,11 @@ impl Daemon<'_> {
                 let Some(remote) = &mut self.remote else {
                     return Ok(Flow::Continue);
                 };
+                let housekeeping = matches!(event, RemoteEvent::Housekeeping);
                 let handled = remote.handle(event, &mut self.store).await?;
+                if housekeeping {
+                    self.sweep_bulletins().await?;
+                }
                 if handled.schedules_changed {
                     self.reload_schedules(true);
                 }
@@ -1099,6 +1185,18 @@ fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
         Ending::Completed => Outcome::Aired,
     };
     (outcome, details.join("; "))
+}
+
+/// Bytes in a file, or in the files directly inside a directory (a transfer's chunks).
+fn size_of(path: &std::path::Path) -> u64 {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
+    }
 }
 
 /// Names, modification times and sizes of the schedule files: changes when an operator edits one.

@@ -90,6 +90,31 @@ impl Bulletins {
         self.file(manifest).is_file()
     }
 
+    /// The bulletin audio on disk: complete files (and ones a power cut left half written) and
+    /// the chunk directories of transfers, each by the sha256 its name starts with.
+    pub fn on_disk(&self) -> Vec<super::sweep::OnDisk> {
+        let listed = |dir: &Path| -> Vec<(String, PathBuf)> {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return Vec::new(); // none yet
+            };
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    let sha = name.split('.').next()?;
+                    let is_sha = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+                    is_sha.then(|| (sha.to_owned(), entry.path()))
+                })
+                .collect()
+        };
+        let files = listed(&self.dir).into_iter().filter(|(_, p)| p.is_file());
+        let partial = listed(&self.dir.join("partial")).into_iter();
+        files
+            .chain(partial)
+            .map(|(sha256, path)| super::sweep::OnDisk { sha256, path })
+            .collect()
+    }
+
     fn partial(&self, manifest: &Manifest) -> PathBuf {
         self.dir.join("partial").join(&manifest.sha256)
     }
@@ -250,12 +275,12 @@ impl Resolved {
 /// then what it could not air.
 pub fn resolve(
     program: &Arc<Program>,
-    manifests: &[Manifest],
+    held: &Held,
     bulletins: &Bulletins,
     now: DateTime<Utc>,
 ) -> Resolved {
     let lookup = |item: &Item| match item {
-        Item::Bulletin { id } => Some(resolve_bulletin(id, manifests, bulletins, now)),
+        Item::Bulletin { id } => Some(resolve_bulletin(id, held, bulletins, now)),
         Item::File { name, path } if !path.is_file() => Some(Err(format!(
             "audio file {name} is gone ({})",
             path.display()
@@ -331,17 +356,46 @@ fn is_content(item: &Item) -> bool {
     !matches!(item, Item::Chime)
 }
 
+/// The manifests a box holds, and those whose audio it deleted (to say why a bulletin is gone).
+#[derive(Debug, Default)]
+pub struct Held {
+    pub manifests: Vec<Manifest>,
+    /// Taken out of the store as unused or expired, newest knowledge of each audio.
+    pub retired: Vec<Manifest>,
+}
+
+impl Held {
+    pub fn read(store: &Store) -> Result<Held, StoreError> {
+        Ok(Held {
+            manifests: stored_manifests(store)?,
+            retired: store
+                .retired_manifests()?
+                .iter()
+                .filter_map(|json| Manifest::from_stored(json).ok())
+                .collect(),
+        })
+    }
+}
+
 /// A bulletin's file if the box holds it whole and it has not expired; otherwise why not.
 fn resolve_bulletin(
     id: &str,
-    manifests: &[Manifest],
+    held: &Held,
     bulletins: &Bulletins,
     now: DateTime<Utc>,
 ) -> Result<Item, String> {
-    let Some(manifest) = manifests.iter().find(|m| m.id == id) else {
-        return Err(format!(
-            "bulletin {id} is not held (no manifest for it reached this box)"
-        ));
+    let Some(manifest) = held.manifests.iter().find(|m| m.id == id) else {
+        let retired = held.retired.iter().find(|m| m.id == id);
+        return Err(match retired {
+            Some(m) if m.valid_until.is_some_and(|until| until < now) => format!(
+                "bulletin {id} expired at {} (its audio has been deleted)",
+                m.valid_until.map_or_else(String::new, |u| u
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string())
+            ),
+            Some(_) => format!("bulletin {id} was deleted from this box, unused"),
+            None => format!("bulletin {id} is not held (no manifest for it reached this box)"),
+        });
     };
     if let Some(until) = manifest.valid_until.filter(|until| *until < now) {
         return Err(format!(
@@ -549,7 +603,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bulletins = Bulletins::new(dir.path());
         let program = programme(vec![Item::Chime, bulletin("bao-lu")]);
-        let resolved = resolve(&program, &[], &bulletins, at("2026-11-24T03:00:00Z"));
+        let resolved = resolve(
+            &program,
+            &Held::default(),
+            &bulletins,
+            at("2026-11-24T03:00:00Z"),
+        );
         assert!(resolved.program.items.is_empty());
         assert!(!resolved.has_content());
         assert_eq!(
@@ -582,8 +641,11 @@ mod tests {
             Item::Chime,
             gone,
         ]);
-        let manifests = [whole.clone(), partial];
-        let resolved = resolve(&program, &manifests, &bulletins, at("2026-11-24T03:00:00Z"));
+        let held = Held {
+            manifests: vec![whole.clone(), partial],
+            retired: vec![],
+        };
+        let resolved = resolve(&program, &held, &bulletins, at("2026-11-24T03:00:00Z"));
         assert_eq!(
             resolved.program.items,
             [
@@ -615,7 +677,10 @@ mod tests {
         manifest.valid_until = Some(at("2026-11-24T00:00:00Z"));
         bulletins.accept(&manifest, 0, &data).unwrap();
         let program = programme(vec![Item::Chime, bulletin("b")]);
-        let held = [manifest];
+        let mut held = Held {
+            manifests: vec![manifest],
+            retired: vec![],
+        };
         let before = resolve(&program, &held, &bulletins, at("2026-11-23T23:59:59Z"));
         assert!(before.missing.is_empty() && before.has_content());
         let after = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
@@ -624,6 +689,14 @@ mod tests {
             after.missing_detail().unwrap(),
             "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC"
         );
+        // Still said once its audio is deleted and its manifest retired.
+        held.retired = std::mem::take(&mut held.manifests);
+        let deleted = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
+        assert_eq!(
+            deleted.missing_detail().unwrap(),
+            "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC (its audio has been \
+             deleted)"
+        );
     }
 
     #[test]
@@ -631,7 +704,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bulletins = Bulletins::new(dir.path());
         let program = programme(vec![Item::Chime]);
-        let resolved = resolve(&program, &[], &bulletins, at("2026-11-24T03:00:00Z"));
+        let resolved = resolve(
+            &program,
+            &Held::default(),
+            &bulletins,
+            at("2026-11-24T03:00:00Z"),
+        );
         assert!(Arc::ptr_eq(&resolved.program, &program));
         assert!(resolved.missing.is_empty());
         assert_eq!(resolved.missing_detail(), None);

@@ -6,3 +6,4 @@ pub mod connection;
 pub mod inbox;
 pub mod protocol;
 pub mod remote;
+pub mod sweep;

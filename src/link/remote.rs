@@ -633,6 +633,14 @@ impl Remote {
         Ok(())
     }
 
+    /// The daemon deleted or restored bulletins: the manifests are read again, what is on disk
+    /// is believed afresh, and the district sees the new list.
+    pub async fn bulletins_changed(&mut self, store: &Store) -> Result<(), StoreError> {
+        self.manifests = None;
+        self.bulletins = Bulletins::new(&self.state_dir);
+        self.publish_status(store).await
+    }
+
     /// The ids of the bulletins held whole and not expired, for the status.
     fn airable(&self, manifests: &[Manifest]) -> Vec<String> {
         let now = Utc::now();
