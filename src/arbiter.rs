@@ -106,6 +106,11 @@ impl Arbiter {
     }
 
     /// Whether this occurrence is waiting here (so the agenda does not hand it over again).
+    /// The occurrences waiting for the air.
+    pub fn waiting(&self) -> impl Iterator<Item = &Occurrence> {
+        self.queue.iter().map(|w| &w.claim.occurrence)
+    }
+
     pub fn holds(&self, occurrence: &Occurrence) -> bool {
         self.queue.iter().any(|w| {
             w.claim.occurrence.scheduled == occurrence.scheduled

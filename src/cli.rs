@@ -129,6 +129,9 @@ enum SendCommand {
         /// normal, priority or emergency (an emergency cuts whatever is on air)
         #[arg(long, default_value = "emergency")]
         priority: String,
+        /// Send it even if no box in the scope reports holding the bulletin
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         target: CommandTarget,
     },
@@ -154,6 +157,9 @@ struct CommandTarget {
     /// an old warning)
     #[arg(long, default_value_t = 30)]
     valid_minutes: u64,
+    /// Seconds to wait for the boxes' answers (it ends sooner once every online box answered)
+    #[arg(long, default_value_t = 5.0)]
+    wait: f64,
 }
 
 #[derive(Subcommand)]
@@ -295,10 +301,11 @@ pub fn main() -> Result<()> {
         }
         Command::Send { action } => {
             use crate::link::protocol::RemoteAction;
-            let (action, target) = match action {
+            let (action, target, force) = match action {
                 SendCommand::PlayNow {
                     bulletin,
                     priority,
+                    force,
                     target,
                 } => {
                     let priority =
@@ -308,11 +315,11 @@ pub fn main() -> Result<()> {
                                     "--priority {priority}: expected normal, priority or emergency"
                                 )
                             })?;
-                    (RemoteAction::PlayNow { bulletin, priority }, target)
+                    (RemoteAction::PlayNow { bulletin, priority }, target, force)
                 }
-                SendCommand::Stop { target } => (RemoteAction::Stop, target),
+                SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
                 SendCommand::Volume { percent, target } => {
-                    (RemoteAction::Volume { percent }, target)
+                    (RemoteAction::Volume { percent }, target, false)
                 }
             };
             let CommandTarget {
@@ -324,18 +331,25 @@ pub fn main() -> Result<()> {
                         approver,
                     },
                 valid_minutes,
+                wait,
             } = target;
+            let answer_wait = std::time::Duration::try_from_secs_f64(wait)
+                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
             let key = read_secret_key(&key)?;
             let what = action.to_string();
-            block_on(crate::district::send_command(
-                &broker.into(),
-                &key,
-                &to,
+            let spec = crate::district::CommandSpec {
+                scope: &to,
                 action,
-                &approver,
-                std::time::Duration::from_secs(valid_minutes * 60),
-            ))??;
-            println!("sent {what} to {to}");
+                approver: &approver,
+                valid_for: std::time::Duration::from_secs(valid_minutes * 60),
+                answer_wait,
+                force,
+            };
+            let answers = block_on(crate::district::send_command(&broker.into(), &key, spec))??;
+            print!("{}", answers_report(&what, &to, &answers));
+            if answers.acted.is_empty() {
+                anyhow::bail!("no box acted on {what}");
+            }
             Ok(())
         }
         Command::Publish {
@@ -407,6 +421,35 @@ pub fn main() -> Result<()> {
             publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
         }
     }
+}
+
+/// What `loaxa send` prints: how many boxes acted and refused (with why), and who was silent.
+fn answers_report(
+    what: &str,
+    scope: &crate::link::protocol::Scope,
+    answers: &crate::district::Answers,
+) -> String {
+    let mut out = format!(
+        "sent {what} to {scope}: {} acted, {} refused, {} did not answer ({} online",
+        answers.acted.len(),
+        answers.refused.len(),
+        answers.silent().len(),
+        answers.online.len()
+    );
+    if !answers.offline.is_empty() {
+        out.push_str(&format!(
+            ", {} offline will not hear it",
+            answers.offline.len()
+        ));
+    }
+    out.push_str(")\n");
+    for (box_id, reason) in &answers.refused {
+        out.push_str(&format!("  {box_id} refused: {reason}\n"));
+    }
+    for box_id in answers.silent() {
+        out.push_str(&format!("  {box_id} did not answer\n"));
+    }
+    out
 }
 
 /// `--window 05:00-22:00` flags.

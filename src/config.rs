@@ -44,6 +44,9 @@ pub struct Config {
     /// Bytes of the state directory's disk that bulletins may never take: the store must
     /// always be able to write the as-run log, however many bulletins the district sends.
     pub disk_reserve: u64,
+    /// How long a bulletin no schedule or pending command names stays on disk (expired ones go
+    /// at once).
+    pub unused_bulletin_grace: Duration,
     /// When non-emergency audio may air, and how loud (`[[window]]` tables).
     pub windows: crate::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
@@ -119,6 +122,7 @@ struct RawConfig {
     loudness_target_lufs: Option<f64>,
     true_peak_ceiling_dbtp: Option<f64>,
     disk_reserve_mb: Option<u64>,
+    unused_bulletin_grace_hours: Option<f64>,
     #[serde(default)]
     amplifier: RawAmplifier,
     #[serde(default)]
@@ -324,6 +328,11 @@ impl Config {
                 "catch_up_minutes",
                 raw.catch_up_minutes.map(|m| m * 60.0),
                 600.0,
+            )?,
+            unused_bulletin_grace: seconds(
+                "unused_bulletin_grace_hours",
+                raw.unused_bulletin_grace_hours.map(|h| h * 3600.0),
+                86_400.0,
             )?,
             amplifier: Amplifier {
                 on: raw.amplifier.on,

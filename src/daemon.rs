@@ -4,7 +4,7 @@
 //! The loop is the only writer of the store. It hands one programme at a time to the player and
 //! waits for its report, so the as-run log is written in airing order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant, SystemTime};
@@ -18,8 +18,11 @@ use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::Output;
 use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
-use crate::link::protocol::RemoteAction;
+use crate::link::bulletins::{Bulletins, Held, Resolved};
+use crate::link::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use crate::link::remote::Remote;
+use crate::link::remote::RemoteEvent;
+use crate::link::sweep::Sweep;
 use crate::player::{AirReport, AirRequest, Ending, Player};
 use crate::schedule::plan::Occurrence;
 use crate::schedule::{self, LoadOptions, Program};
@@ -41,6 +44,9 @@ const ON_TIME: Duration = Duration::seconds(1);
 const MISSED_LISTED: Duration = Duration::days(1);
 /// At most this many occurrences a clock step skipped over are logged missed one by one.
 const JUMPED_LISTED: usize = 100;
+/// How long the manifest of an expired bulletin whose audio was deleted is remembered, to say
+/// "expired" rather than "not held" to a programme still naming it.
+const RETIRED_KEPT: Duration = Duration::days(7);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
 
@@ -106,6 +112,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         control,
         volume: 100,
         problems: VecDeque::new(),
+        sweep: Sweep::new(config.unused_bulletin_grace),
         systemd: crate::systemd::Notifier::from_env(),
         retries,
         unsaved: Vec::new(),
@@ -174,6 +181,8 @@ struct Daemon<'a> {
     volume: u8,
     /// The last few problems, for `loaxa status`.
     problems: VecDeque<String>,
+    /// Decides which bulletin audio leaves the disk.
+    sweep: Sweep,
     systemd: crate::systemd::Notifier,
     /// Broadcasts a stop or power cut interrupted, to try again once the air is free.
     retries: VecDeque<crate::store::AsRunEntry>,
@@ -206,6 +215,18 @@ struct OnAir {
     /// Said in the as-run detail (lateness, retry).
     note: Option<String>,
 }
+
+/// What became of a programme's claim on the air.
+enum Claimed {
+    OnAir,
+    /// Waiting for the air to be free.
+    Queued,
+    /// Not aired, and why (logged missed or failed).
+    Refused(String),
+}
+
+/// A command's outcome: what was done, or why nothing could be.
+type Answer = Result<String, String>;
 
 /// How a programme goes on air.
 enum Start {
@@ -371,7 +392,10 @@ impl Daemon<'_> {
                 occurrence,
                 start_at,
                 late_by,
-            } => self.claim(occurrence, start_at, late_by).await?,
+            } => {
+                self.claim(occurrence, start_at, late_by).await?;
+                Flow::Continue
+            }
             Action::Miss { occurrence, reason } => {
                 self.record_missed(&occurrence, &reason).await?;
                 Flow::Continue
@@ -461,47 +485,196 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// An occurrence is due: the window and the arbiter decide whether and how it airs.
+    /// An occurrence is due: the window and the arbiter decide whether and how it airs. One with
+    /// nothing to air is logged failed at once: it neither sounds a chime nor cuts in.
     async fn claim(
         &mut self,
         occurrence: Occurrence,
         start_at: DateTime<Utc>,
         late_by: Option<Duration>,
-    ) -> Result<Flow, DaemonError> {
+    ) -> Result<Claimed, DaemonError> {
+        let resolved = self.resolve(&occurrence.program)?;
+        if !resolved.has_content() {
+            let why = self.not_aired(&occurrence, 1, None, &resolved).await?;
+            self.tell_missing(&resolved).await?;
+            return Ok(Claimed::Refused(why));
+        }
         let on_air = self.on_air.last().map(|a| a.occurrence.program.as_ref());
         let refused_occurrence = occurrence.clone();
-        match self.arbiter.claim(
-            Claim {
-                occurrence,
-                start_at,
+        Ok(
+            match self.arbiter.claim(
+                Claim {
+                    occurrence,
+                    start_at,
+                },
+                on_air,
+            ) {
+                Ruling::Refused(reason) => {
+                    self.record_missed(&refused_occurrence, &reason).await?;
+                    Claimed::Refused(reason)
+                }
+                Ruling::Air(claim) => {
+                    let note = late_by
+                        .filter(|l| *l >= ON_TIME)
+                        .map(|l| format!("late by {}", describe(l)));
+                    self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                        .await?
+                }
+                Ruling::Cut { claim, resume } => {
+                    self.start(
+                        &claim.occurrence,
+                        claim.start_at,
+                        1,
+                        None,
+                        Start::CutIn { resume },
+                    )
+                    .await?
+                }
+                Ruling::Queued => {
+                    tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
+                    Claimed::Queued
+                }
             },
-            on_air,
-        ) {
-            Ruling::Refused(reason) => {
-                self.record_missed(&refused_occurrence, &reason).await?;
-            }
-            Ruling::Air(claim) => {
-                let note = late_by
-                    .filter(|l| *l >= ON_TIME)
-                    .map(|l| format!("late by {}", describe(l)));
-                self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
-                    .await?;
-            }
-            Ruling::Cut { claim, resume } => {
-                self.start(
-                    &claim.occurrence,
-                    claim.start_at,
-                    1,
-                    None,
-                    Start::CutIn { resume },
-                )
-                .await?;
-            }
-            Ruling::Queued => {
-                tracing::info!(program = %self.on_air.last().map_or("-", |a| a.occurrence.program.id.as_str()), "the air is taken; a programme waits for it");
+        )
+    }
+
+    /// What of `program` can air now, from the bulletins held.
+    fn resolve(&self, program: &Arc<Program>) -> Result<Resolved, DaemonError> {
+        let held = Held::read(&self.store)?;
+        let bulletins = Bulletins::new(&self.config.state_dir);
+        Ok(crate::link::bulletins::resolve(
+            program,
+            &held,
+            &bulletins,
+            Utc::now(),
+        ))
+    }
+
+    /// The bulletin ids that the programmes loaded, on air or waiting for the air name.
+    fn named_bulletins(&self) -> BTreeSet<String> {
+        fn add(items: &[schedule::Item], named: &mut BTreeSet<String>) {
+            for item in items {
+                match item {
+                    schedule::Item::Bulletin { id } => {
+                        named.insert(id.clone());
+                    }
+                    schedule::Item::Relay { fallback, .. } => add(fallback, named),
+                    schedule::Item::Chime | schedule::Item::File { .. } => {}
+                }
             }
         }
-        Ok(Flow::Continue)
+        let mut named = BTreeSet::new();
+        let programs = self.programs.iter().map(Arc::as_ref);
+        let on_air = self.on_air.iter().map(|a| a.occurrence.program.as_ref());
+        let waiting = self.arbiter.waiting().map(|o| o.program.as_ref());
+        for program in programs.chain(on_air).chain(waiting) {
+            add(&program.items, &mut named);
+        }
+        named
+    }
+
+    /// Deletes the bulletin audio nothing needs any more and brings back a retired bulletin a
+    /// programme names again (see `link::sweep`). A directory listing and a store query, at
+    /// the link's housekeeping tick.
+    async fn sweep_bulletins(&mut self) -> Result<(), DaemonError> {
+        let now = Utc::now();
+        let held = Held::read(&self.store)?;
+        let named = self.named_bulletins();
+        let mut changed = false;
+        for retired in &held.retired {
+            let expired_long_ago = retired
+                .valid_until
+                .is_some_and(|until| until < now - RETIRED_KEPT);
+            let replaced = held.manifests.iter().any(|m| m.id == retired.id);
+            let expired = retired.valid_until.is_some_and(|until| until < now);
+            if expired_long_ago || replaced {
+                self.store.unretire(&retired.sha256)?;
+            } else if !expired && named.contains(&retired.id) {
+                let json = serde_json::to_string(retired).unwrap_or_default();
+                self.store
+                    .save_manifest(&retired.id, &retired.sha256, &json, now)?;
+                self.store.unretire(&retired.sha256)?;
+                tracing::info!(bulletin = %retired.id, "a deleted bulletin is named again; fetching it again");
+                changed = true;
+            }
+        }
+        let on_disk = Bulletins::new(&self.config.state_dir).on_disk();
+        for removal in self.sweep.plan(&on_disk, &held.manifests, &named, now) {
+            let mut freed = 0;
+            for path in &removal.paths {
+                freed += size_of(path);
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(path)
+                } else {
+                    std::fs::remove_file(path)
+                };
+                if let Err(e) = removed {
+                    tracing::warn!(path = %path.display(), error = %e, "bulletin audio not deleted");
+                }
+            }
+            for id in &removal.manifests {
+                self.store.retire_manifest(id, &removal.sha256)?;
+            }
+            tracing::info!(sha256 = %removal.sha256, bulletins = ?removal.manifests, freed_bytes = freed, why = %removal.why, "bulletin audio deleted");
+            changed = true;
+        }
+        if changed && let Some(remote) = &mut self.remote {
+            remote.bulletins_changed(&self.store)?;
+        }
+        Ok(())
+    }
+
+    /// Logs `occurrence` failed for want of content, without airing anything; the detail.
+    async fn not_aired(
+        &mut self,
+        occurrence: &Occurrence,
+        attempt: u32,
+        note: Option<String>,
+        resolved: &Resolved,
+    ) -> Result<String, DaemonError> {
+        let program = &occurrence.program;
+        let detail = note
+            .into_iter()
+            .chain(resolved.missing_detail())
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %detail, "not aired: nothing to air");
+        self.note_problem(format!("{} failed: {detail}", program.id));
+        self.save(Unsaved::Row {
+            occurrence: occurrence.clone(),
+            started: None,
+            ended: Some(Utc::now()),
+            outcome: Outcome::Failed,
+            detail: detail.clone(),
+            attempt,
+        })
+        .await?;
+        Ok(detail)
+    }
+
+    /// Tells the district of each bulletin a programme named that could not air, on that
+    /// bulletin's topic (its manifest's scope, or this box's own if it holds none).
+    async fn tell_missing(&mut self, resolved: &Resolved) -> Result<(), DaemonError> {
+        let Some(remote) = &mut self.remote else {
+            return Ok(());
+        };
+        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
+        for (item, why) in &resolved.missing {
+            let schedule::Item::Bulletin { id } = item else {
+                continue; // a local file is the commune's own business
+            };
+            let scope = manifests.iter().find(|m| &m.id == id).map_or_else(
+                || Scope::Box(self.config.box_id.clone()),
+                |m| m.scope.clone(),
+            );
+            let body = EventBody::Rejected {
+                topic: topic::bulletin(&scope, id),
+                reason: format!("programme {}: content missing: {why}", resolved.program.id),
+                command: None,
+            };
+            remote.tell(&mut self.store, body)?;
+        }
+        Ok(())
     }
 
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
@@ -535,10 +708,13 @@ impl Daemon<'_> {
             Some(note),
             Start::Queue,
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    /// Writes the as-run row ahead and hands the programme to the player.
+    /// Writes the as-run row ahead and hands the programme to the player. What it names that
+    /// is missing is left out and said in the as-run detail; with nothing left to air, it is
+    /// logged failed and nothing sounds.
     async fn start(
         &mut self,
         occurrence: &Occurrence,
@@ -546,8 +722,20 @@ impl Daemon<'_> {
         attempt: u32,
         note: Option<String>,
         how: Start,
-    ) -> Result<(), DaemonError> {
+    ) -> Result<Claimed, DaemonError> {
         let program = &occurrence.program;
+        let resolved = self.resolve(program)?;
+        if !resolved.missing.is_empty() {
+            self.tell_missing(&resolved).await?;
+        }
+        if !resolved.has_content() {
+            let why = self.not_aired(occurrence, attempt, note, &resolved).await?;
+            return Ok(Claimed::Refused(why));
+        }
+        let note = note
+            .into_iter()
+            .chain(resolved.missing_detail())
+            .reduce(|a, b| format!("{a}; {b}"));
         let row = match self.store.begin(
             &program.id,
             &program.title,
@@ -563,10 +751,7 @@ impl Daemon<'_> {
             }
         };
         tracing::info!(program = %program.id, title = %program.title, level = %program.priority, scheduled = %occurrence.scheduled, start_at = %start_at, attempt, cut_in = matches!(how, Start::CutIn { .. }), "on air");
-        let manifests = crate::link::bulletins::stored_manifests(&self.store)?;
-        let bulletins = crate::link::bulletins::Bulletins::new(&self.config.state_dir);
-        let resolved = crate::link::bulletins::resolve(program, &manifests, &bulletins, Utc::now());
-        let resolved = with_chime(resolved, self.config.chimes.get(&program.priority));
+        let resolved = with_chime(resolved.program, self.config.chimes.get(&program.priority));
         let local = start_at.with_timezone(&program.timezone).time();
         let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
         let mut loudness_gains = std::collections::BTreeMap::new();
@@ -608,7 +793,7 @@ impl Daemon<'_> {
         if let Some(remote) = &mut self.remote {
             remote.on_air(&self.store, Some(program.title.clone()))?;
         }
-        Ok(())
+        Ok(Claimed::OnAir)
     }
 
     /// Completes the as-run row of a programme the player is done with.
@@ -767,20 +952,26 @@ impl Daemon<'_> {
                 let Some(remote) = &mut self.remote else {
                     return Ok(Flow::Continue);
                 };
+                let housekeeping = matches!(event, RemoteEvent::Housekeeping);
                 let handled = remote.handle(event, &mut self.store).await?;
+                if housekeeping {
+                    self.sweep_bulletins().await?;
+                }
                 if handled.schedules_changed {
                     self.reload_schedules(true);
                 }
-                if let Some(action) = handled.command {
-                    self.carry_out(action).await?;
+                if let Some(command) = handled.command {
+                    let answer = self.carry_out(command.action.clone()).await?;
+                    self.answer(&command, answer).await?;
                 }
             }
         }
         Ok(Flow::Continue)
     }
 
-    /// A command from the district (or, through the control socket, an operator).
-    async fn carry_out(&mut self, action: RemoteAction) -> Result<(), DaemonError> {
+    /// A command from the district (or, through the control socket, an operator). What was
+    /// done, or why nothing could be.
+    async fn carry_out(&mut self, action: RemoteAction) -> Result<Answer, DaemonError> {
         match action {
             RemoteAction::PlayNow { bulletin, priority } => {
                 let title = crate::link::bulletins::stored_manifests(&self.store)?
@@ -803,18 +994,59 @@ impl Daemon<'_> {
                     program: Arc::new(program),
                     scheduled: now,
                 };
-                self.claim(occurrence, now, None).await?;
+                // The answer to the command says what is missing: no event of its own.
+                let resolved = self.resolve(&occurrence.program)?;
+                if !resolved.has_content() {
+                    return Ok(Err(self.not_aired(&occurrence, 1, None, &resolved).await?));
+                }
+                Ok(match self.claim(occurrence, now, None).await? {
+                    Claimed::OnAir => Ok("on air".into()),
+                    Claimed::Queued => Ok("waiting for the air".into()),
+                    Claimed::Refused(why) => Err(why),
+                })
             }
             RemoteAction::Stop => {
                 tracing::info!("stopping the programme on air, as asked");
+                let what = if self.on_air.is_empty() {
+                    "nothing was on air"
+                } else {
+                    "stopped"
+                };
                 self.player.stop_current();
+                Ok(Ok(what.into()))
             }
             RemoteAction::Volume { percent } => {
                 tracing::info!(percent, "volume set");
                 self.volume = percent;
                 self.player.set_volume(f32::from(percent) / 100.0);
+                Ok(Ok("set".into()))
             }
         }
+    }
+
+    /// Tells the district what became of its command: `received` if the box acted on it,
+    /// `rejected` with the reason if it could not.
+    async fn answer(&mut self, command: &CommandDoc, answer: Answer) -> Result<(), DaemonError> {
+        let Some(remote) = &mut self.remote else {
+            return Ok(());
+        };
+        let topic = topic::command(&command.scope);
+        let body = match answer {
+            Ok(what) => EventBody::Received {
+                topic,
+                what: format!("command {}: {what}", command.action),
+                command: Some(command.issued_at),
+            },
+            Err(reason) => {
+                tracing::warn!(scope = %command.scope, action = %command.action, reason = %reason, "command not carried out");
+                EventBody::Rejected {
+                    topic,
+                    reason: format!("command {}: {reason}", command.action),
+                    command: Some(command.issued_at),
+                }
+            }
+        };
+        remote.tell(&mut self.store, body)?;
         Ok(())
     }
 
@@ -986,6 +1218,18 @@ fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
         Ending::Completed => Outcome::Aired,
     };
     (outcome, details.join("; "))
+}
+
+/// Bytes in a file, or in the files directly inside a directory (a transfer's chunks).
+fn size_of(path: &std::path::Path) -> u64 {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
+        Err(_) => std::fs::metadata(path).map_or(0, |m| m.len()),
+    }
 }
 
 /// Names, modification times and sizes of the schedule files: changes when an operator edits one.

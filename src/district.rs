@@ -4,13 +4,17 @@
 //! revision, and waits until the broker hands the new one back, so "published" means the broker
 //! holds it for every box in the scope, including boxes that are offline right now.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::link::bulletins::hex_sha256;
 use crate::link::connection::{Link, LinkConfig, LinkError, LinkEvent};
-use crate::link::protocol::{Document, Envelope, MAX_CHUNK, Manifest, ScheduleDoc, Scope, topic};
+use crate::link::protocol::{
+    Document, Envelope, Event, EventBody, MAX_CHUNK, Manifest, RemoteAction, ScheduleDoc, Scope,
+    Status, topic,
+};
 use crate::trust::SecretKey;
 
 /// How long to wait for the broker's retained schedule of a scope (none may exist).
@@ -29,6 +33,14 @@ pub enum PublishError {
         "revision {revision} is not newer than the scope's current revision {held}: boxes would refuse it"
     )]
     NotNewer { revision: u64, held: u64 },
+    #[error(
+        "no box in {scope} reports holding bulletin {bulletin} ({online} online there): it would air nothing; publish it first, or send with --force"
+    )]
+    NotHeld {
+        bulletin: String,
+        scope: String,
+        online: usize,
+    },
     #[error("{0}")]
     Audio(String),
     #[error("{0}")]
@@ -113,32 +125,198 @@ async fn connect(
     Ok((link, events))
 }
 
-/// Signs `action` for `scope`, valid for `valid_for`, and publishes it (not retained); returns
-/// once the broker has routed it.
+/// How a command is sent: who signs it, how long it stays good, how long to hear the answers.
+pub struct CommandSpec<'a> {
+    pub scope: &'a Scope,
+    pub action: RemoteAction,
+    pub approver: &'a str,
+    pub valid_for: Duration,
+    /// How long to wait for the boxes' answers once the broker has routed the command.
+    pub answer_wait: Duration,
+    /// Send a `play-now` even if no box in the scope reports holding the bulletin.
+    pub force: bool,
+}
+
+/// What the boxes of the scope said to a command.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// Online boxes in the scope, from their retained statuses.
+    pub online: BTreeSet<String>,
+    /// Boxes in the scope whose last status says offline: a command is not retained, so they
+    /// will not hear it.
+    pub offline: BTreeSet<String>,
+    /// Boxes that carried it out, and what they said.
+    pub acted: BTreeMap<String, String>,
+    /// Boxes that refused it, and why.
+    pub refused: BTreeMap<String, String>,
+}
+
+impl Answers {
+    /// Online boxes of the scope that have not answered.
+    pub fn silent(&self) -> Vec<&str> {
+        self.online
+            .iter()
+            .filter(|b| !self.acted.contains_key(*b) && !self.refused.contains_key(*b))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Signs the command for `spec.scope`, valid for `spec.valid_for`, and publishes it (not
+/// retained); then listens for the boxes' answers until every online box of the scope has
+/// answered or `spec.answer_wait` has passed. A `play-now` for a bulletin no online box of the
+/// scope reports holding is refused before anything is sent, unless `spec.force`.
 pub async fn send_command(
     broker: &Broker,
     key: &SecretKey,
-    scope: &Scope,
-    action: crate::link::protocol::RemoteAction,
-    approver: &str,
-    valid_for: Duration,
-) -> Result<(), PublishError> {
+    spec: CommandSpec<'_>,
+) -> Result<Answers, PublishError> {
     let issued_at = Utc::now();
     let document = Document::Command(crate::link::protocol::CommandDoc {
-        scope: scope.clone(),
+        scope: spec.scope.clone(),
         issued_at,
-        valid_until: issued_at + chrono::Duration::from_std(valid_for).unwrap_or_default(),
-        approver: approver.to_owned(),
-        action,
+        valid_until: issued_at + chrono::Duration::from_std(spec.valid_for).unwrap_or_default(),
+        approver: spec.approver.to_owned(),
+        action: spec.action.clone(),
     });
     Document::parse(&serde_json::to_string(&document).unwrap_or_default())
         .map_err(|e| PublishError::Invalid(e.to_string()))?;
     let envelope = Envelope::seal(&document, key)?;
-    let topic = topic::command(scope);
-    let (link, mut events) = connect(broker, &topic).await?;
-    let result = publish_confirmed(&link, &mut events, &topic, envelope.to_bytes(), false).await;
+    let command_topic = topic::command(spec.scope);
+    let mut config = broker.link_config(format!("loaxa-district-{}", std::process::id()));
+    config.persistent_session = false;
+    let filters = vec![
+        command_topic.clone(),
+        topic::status("+"),
+        topic::events("+"),
+    ];
+    let (link, mut events) = Link::start(config, filters)?;
+    if let Err(e) = wait_connected(&mut events, &broker.url).await {
+        link.shutdown().await;
+        return Err(e);
+    }
+    let mut heard = Heard {
+        scope: spec.scope,
+        topic: &command_topic,
+        issued_at,
+        answers: Answers::default(),
+        holding: BTreeSet::new(),
+    };
+    let result = async {
+        if let (RemoteAction::PlayNow { bulletin, .. }, false) = (&spec.action, spec.force) {
+            // The retained statuses arrive at once; the wait ends with the first box holding it.
+            let deadline = tokio::time::Instant::now() + RETAINED_WAIT;
+            while !heard.holding.contains(bulletin) {
+                match tokio::time::timeout_at(deadline, events.recv()).await {
+                    Ok(Some(LinkEvent::Message(message))) => {
+                        let _ = link.ack(&message);
+                        heard.absorb(&message.topic, &message.payload);
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => {
+                        return Err(PublishError::NotHeld {
+                            bulletin: bulletin.clone(),
+                            scope: spec.scope.to_string(),
+                            online: heard.answers.online.len(),
+                        });
+                    }
+                }
+            }
+        }
+        let payload = envelope.to_bytes();
+        link.publish(&command_topic, payload.clone(), false).await?;
+        let confirm_by = tokio::time::Instant::now() + CONFIRM_WAIT;
+        let mut answer_by = None;
+        loop {
+            let deadline = answer_by.unwrap_or(confirm_by);
+            if answer_by.is_some() && heard.answers.silent().is_empty() {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(LinkEvent::Message(message))) => {
+                    let _ = link.ack(&message);
+                    if message.topic == command_topic {
+                        // Our own command back from the broker: it has routed it.
+                        if message.payload == payload && answer_by.is_none() {
+                            answer_by = Some(tokio::time::Instant::now() + spec.answer_wait);
+                        }
+                    } else {
+                        heard.absorb(&message.topic, &message.payload);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) if answer_by.is_none() => {
+                    return Err(PublishError::NotConfirmed(CONFIRM_WAIT));
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+    .await;
     link.shutdown().await;
-    result
+    result.map(|()| heard.answers)
+}
+
+/// What a command's sender hears: the scope's boxes from their statuses, and their answers.
+struct Heard<'a> {
+    scope: &'a Scope,
+    topic: &'a str,
+    issued_at: chrono::DateTime<Utc>,
+    answers: Answers,
+    /// Bulletins some online box of the scope holds whole.
+    holding: BTreeSet<String>,
+}
+
+impl Heard<'_> {
+    fn absorb(&mut self, topic: &str, payload: &[u8]) {
+        if let Ok(status) = serde_json::from_slice::<Status>(payload) {
+            if topic != topic::status(&status.box_id) || !self.covers(&status) {
+                return;
+            }
+            let id = status.box_id.clone();
+            if status.state == "online" {
+                self.answers.offline.remove(&id);
+                self.answers.online.insert(id);
+                self.holding.extend(status.bulletins);
+            } else {
+                self.answers.online.remove(&id);
+                self.answers.offline.insert(id);
+            }
+        } else if let Ok(event) = serde_json::from_slice::<Event>(payload)
+            && topic == topic::events(&event.box_id)
+        {
+            // An answer names our command by its issued_at; a refusal at the box's door (a
+            // clock that finds it expired) cannot, so one on our topic counts too.
+            match event.body {
+                EventBody::Received {
+                    topic,
+                    what,
+                    command: Some(issued_at),
+                } if topic == self.topic && issued_at == self.issued_at => {
+                    self.answers.acted.insert(event.box_id, what);
+                }
+                EventBody::Rejected {
+                    topic,
+                    reason,
+                    command,
+                } if topic == self.topic && command.is_none_or(|c| c == self.issued_at) => {
+                    self.answers.acted.remove(&event.box_id);
+                    self.answers.refused.insert(event.box_id, reason);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether the box of `status` listens to the command's scope. A box too old to list its
+    /// scopes is counted only for `all` and its own `box/ID`.
+    fn covers(&self, status: &Status) -> bool {
+        let scope = self.scope.to_string();
+        status.scopes.contains(&scope)
+            || matches!(self.scope, Scope::All)
+            || *self.scope == Scope::Box(status.box_id.clone())
+    }
 }
 
 /// Publishes on a topic we subscribe to and waits for the broker to send the same bytes back:
@@ -296,4 +474,103 @@ async fn retained_revision(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(box_id: &str, state: &str, scopes: &[&str], bulletins: &[&str]) -> Vec<u8> {
+        serde_json::to_vec(&Status {
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            bulletins: bulletins.iter().map(|s| s.to_string()).collect(),
+            ..Status::new(box_id, state)
+        })
+        .unwrap()
+    }
+
+    fn event(box_id: &str, body: EventBody) -> Vec<u8> {
+        serde_json::to_vec(&Event {
+            v: crate::link::protocol::VERSION,
+            box_id: box_id.into(),
+            seq: 1,
+            at: Utc::now(),
+            body,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_boxes_of_the_scope_and_their_answers_to_this_command_are_told_apart() {
+        let scope: Scope = "commune/phu-dong".parse().unwrap();
+        let issued_at: chrono::DateTime<Utc> = "2026-11-24T02:40:00Z".parse().unwrap();
+        let command_topic = topic::command(&scope);
+        let mut heard = Heard {
+            scope: &scope,
+            topic: &command_topic,
+            issued_at,
+            answers: Answers::default(),
+            holding: BTreeSet::new(),
+        };
+        let here = ["all", "commune/phu-dong", "box/pd-01"];
+        heard.absorb(
+            "loaxa/status/pd-01",
+            &status("pd-01", "online", &here, &["bao-lu"]),
+        );
+        heard.absorb("loaxa/status/pd-02", &status("pd-02", "online", &here, &[]));
+        heard.absorb("loaxa/status/pd-03", &status("pd-03", "offline", &[], &[]));
+        heard.absorb(
+            "loaxa/status/hd-01",
+            &status("hd-01", "online", &["all", "commune/hoai-duc"], &["tin"]),
+        );
+        // A status on another box's topic says nothing.
+        heard.absorb("loaxa/status/pd-04", &status("pd-05", "online", &here, &[]));
+        assert_eq!(heard.holding, BTreeSet::from(["bao-lu".to_owned()]));
+        assert_eq!(
+            heard.answers.online,
+            BTreeSet::from(["pd-01".to_owned(), "pd-02".to_owned()])
+        );
+        assert!(heard.answers.offline.is_empty(), "pd-03 lists no scopes");
+        assert_eq!(heard.answers.silent(), ["pd-01", "pd-02"]);
+
+        let answer = |what: &str, command| EventBody::Received {
+            topic: command_topic.clone(),
+            what: what.into(),
+            command,
+        };
+        // An answer to an earlier command is not ours.
+        let earlier = issued_at - chrono::Duration::seconds(5);
+        heard.absorb(
+            "loaxa/events/pd-01",
+            &event("pd-01", answer("old", Some(earlier))),
+        );
+        assert!(heard.answers.acted.is_empty());
+        heard.absorb(
+            "loaxa/events/pd-01",
+            &event("pd-01", answer("on air", Some(issued_at))),
+        );
+        heard.absorb(
+            "loaxa/events/pd-02",
+            &event(
+                "pd-02",
+                EventBody::Rejected {
+                    topic: command_topic.clone(),
+                    reason: "content missing: bulletin bao-lu is not held".into(),
+                    command: Some(issued_at),
+                },
+            ),
+        );
+        assert_eq!(
+            heard.answers.acted,
+            BTreeMap::from([("pd-01".to_owned(), "on air".to_owned())])
+        );
+        assert_eq!(
+            heard.answers.refused,
+            BTreeMap::from([(
+                "pd-02".to_owned(),
+                "content missing: bulletin bao-lu is not held".to_owned()
+            )])
+        );
+        assert!(heard.answers.silent().is_empty());
+    }
 }

@@ -821,10 +821,11 @@ impl Items {
                 .map(|s| ItemSource::File(Box::new(s)))
                 .map_err(|e| e.to_string())
             }
-            // The daemon turns a bulletin whose audio is complete into a file; one still here
-            // has not (fully) arrived, and a partial bulletin is never aired.
+            // The daemon turns a bulletin whose audio is complete and valid into a file, and
+            // leaves out one that is not (saying why); one still here is in a relay's fallback.
+            // A partial bulletin is never aired.
             Item::Bulletin { id } => Err(format!(
-                "content missing: bulletin {id} has not fully arrived"
+                "content missing: bulletin {id} is not held whole and valid"
             )),
             Item::Relay {
                 url,

@@ -678,6 +678,52 @@ impl Store {
             .map_err(self.sqlite())
     }
 
+    /// Takes the manifest of bulletin `id` with `sha256` out of the store, remembering it (in
+    /// `meta`) as retired: the broker re-delivering the same retained manifest must not make
+    /// the box fetch it again, and a programme naming it can still say why it is gone.
+    pub fn retire_manifest(&mut self, id: &str, sha256: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value)
+             SELECT 'retired:' || sha256, manifest FROM bulletin WHERE id = ?1 AND sha256 = ?2",
+            params![id, sha256],
+        )
+        .map_err(sqlite)?;
+        tx.execute(
+            "DELETE FROM bulletin WHERE id = ?1 AND sha256 = ?2",
+            params![id, sha256],
+        )
+        .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)
+    }
+
+    /// Manifests (JSON) taken out by `retire_manifest`.
+    pub fn retired_manifests(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT value FROM meta WHERE key LIKE 'retired:%' ORDER BY key")
+            .map_err(self.sqlite())?;
+        stmt.query_map([], |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(self.sqlite())
+    }
+
+    /// Forgets that the audio with `sha256` was retired.
+    pub fn unretire(&mut self, sha256: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM meta WHERE key = 'retired:' || ?1",
+                params![sha256],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
     /// Queues a message for the district; it stays until `sent` confirms the broker has it.
     /// Returns its sequence number, increasing for the life of the store.
     pub fn enqueue(&mut self, topic: &str, payload: &[u8]) -> Result<u64, StoreError> {

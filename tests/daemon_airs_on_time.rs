@@ -101,7 +101,7 @@ fn a_corrupt_an_empty_and_a_text_item_fail_alone_and_the_rest_of_the_programme_a
         );
     }
     assert!(
-        detail.contains("item bulletin:chua-den failed: content missing"),
+        detail.contains("content missing: bulletin chua-den is not held"),
         "{detail}"
     );
     // The good item takes the failed ones' place at the scheduled instant.

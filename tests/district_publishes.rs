@@ -188,3 +188,200 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
     assert!(other.as_run().is_empty(), "and aired nothing");
 }
+
+#[test]
+fn send_play_now_refuses_a_bulletin_no_box_holds_unless_forced() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_for_status("pd-01", Duration::from_secs(20), |s| s["state"] == "online");
+
+    let refused = district.send_play_now(&broker, "bao-lu", "commune/phu-dong", &[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains(
+            "no box in commune/phu-dong reports holding bulletin bao-lu (1 online there)"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+
+    let warning = ffmpeg_tone(district.dir.path(), "bao-lu.mp3", 1000, 1, -6, 128);
+    district.publish_bulletin(&broker, &warning, "commune/phu-dong", "bao-lu", "Cảnh báo");
+    let status = broker.wait_for_status("pd-01", Duration::from_secs(20), |s| {
+        s["bulletins"] == serde_json::json!(["bao-lu"])
+    });
+    assert_eq!(status["scopes"][1], "commune/phu-dong", "{status:#}");
+    let sent = district.send_play_now(&broker, "bao-lu", "commune/phu-dong", &[]);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert_eq!(
+        stdout(&sent),
+        "sent play-now bao-lu (emergency) to commune/phu-dong: 1 acted, 0 refused, 0 did not \
+         answer (1 online)\n"
+    );
+    // No box of another commune holds it: the district's check is per scope.
+    let elsewhere = district.send_play_now(&broker, "bao-lu", "commune/khac", &[]);
+    assert!(!elsewhere.status.success());
+    assert!(
+        stderr(&elsewhere).contains("no box in commune/khac reports holding bulletin bao-lu"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    // Forced, it goes out, and the command says that no box acted.
+    let forced = district.send_play_now(&broker, "bao-lu", "commune/khac", &["--force"]);
+    assert!(!forced.status.success());
+    assert!(
+        stdout(&forced).contains(": 0 acted, 0 refused, 0 did not answer (0 online)"),
+        "{}",
+        stdout(&forced)
+    );
+
+    let log = test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter()
+            .any(|e| e["program_id"] == "play-now-bao-lu" && e["outcome"] != "airing")
+    });
+    assert!(daemon.stop());
+    assert_eq!(log.len(), 1, "only the command sent aired: {log:#?}");
+    assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+}
+
+/// A box of phu-dong whose config has `top` at its top level.
+fn box_with(district: &District, broker: &Broker, top: &str) -> TestBox {
+    let test_box = district.linked_box(broker, "pd-01", "phu-dong", "");
+    let config = std::fs::read_to_string(test_box.config()).unwrap();
+    std::fs::write(test_box.config(), format!("{top}\n{config}")).unwrap();
+    test_box
+}
+
+/// The complete bulletin files on the box.
+fn bulletin_files(test_box: &TestBox) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(test_box.path("state/bulletins"))
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.is_file());
+    files
+}
+
+/// Polls the daemon's log (its stderr, beside `out.wav`) until it holds `count` lines with
+/// `text`, or panics after `timeout`.
+fn wait_for_lines(test_box: &TestBox, text: &str, count: usize, timeout: Duration) -> String {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap_or_default();
+        if log.lines().filter(|l| l.contains(text)).count() >= count {
+            return log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {count} lines with {text:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_replaced_bulletins_old_audio_is_deleted_after_the_grace_period() {
+    let broker = Broker::start();
+    let district = District::new();
+    // No grace: gone at the first housekeeping tick (at most 30 s) after it became unused.
+    let test_box = box_with(&district, &broker, "unused_bulletin_grace_hours = 0");
+    let daemon = test_box.start_daemon("out.wav");
+    let old = ffmpeg_tone(district.dir.path(), "old.mp3", 440, 1, -6, 128);
+    let new = ffmpeg_tone(district.dir.path(), "new.mp3", 880, 1, -6, 128);
+    let schedule = district.one_off("tin", "2099-01-01T07:00:00", "bulletin:tin");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    district.publish_bulletin(&broker, &old, "commune/phu-dong", "tin", "Tin");
+    wait_for_lines(&test_box, "bulletin complete", 1, Duration::from_secs(20));
+    assert_eq!(bulletin_files(&test_box).len(), 1);
+    district.publish_bulletin(&broker, &new, "commune/phu-dong", "tin", "Tin mới");
+    wait_for_lines(&test_box, "bulletin complete", 2, Duration::from_secs(20));
+
+    let log = wait_for_lines(
+        &test_box,
+        "bulletin audio deleted",
+        1,
+        Duration::from_secs(45),
+    );
+    assert!(daemon.stop());
+    let files = bulletin_files(&test_box);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        std::fs::read(&new).unwrap()
+    );
+    let deleted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("bulletin audio deleted"))
+        .collect();
+    assert_eq!(deleted.len(), 1, "one line for the one file: {log}");
+    assert!(deleted[0].contains("no manifest names this audio"), "{log}");
+}
+
+#[test]
+fn an_expired_bulletin_is_deleted_and_said_to_be_expired() {
+    let broker = Broker::start();
+    let district = District::new();
+    // The default grace (a day) does not hold back an expired bulletin, even one a schedule names.
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    let schedule = district.one_off("canh-bao", "2099-01-01T07:00:00", "bulletin:bao");
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let audio = ffmpeg_tone(district.dir.path(), "bao.mp3", 1000, 1, -6, 128);
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(6)).to_rfc3339();
+    let out = run(&[
+        "publish",
+        "bulletin",
+        audio.to_str().unwrap(),
+        "--to",
+        "commune/phu-dong",
+        "--key",
+        district.key().to_str().unwrap(),
+        "--broker",
+        &broker.url(),
+        "--id",
+        "bao",
+        "--title",
+        "Cảnh báo",
+        "--valid-until",
+        &until,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    broker.wait_for_status("pd-01", Duration::from_secs(20), |s| {
+        s["bulletins"] == serde_json::json!(["bao"])
+    });
+
+    let log = wait_for_lines(
+        &test_box,
+        "bulletin audio deleted",
+        1,
+        Duration::from_secs(45),
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("bulletin audio deleted") && l.contains("bulletin bao expired at")),
+        "{log}"
+    );
+    assert!(bulletin_files(&test_box).is_empty());
+    broker.wait_for_status("pd-01", Duration::from_secs(10), |s| {
+        s["bulletins"] == serde_json::json!([])
+    });
+    let refused = district.send_play_now(&broker, "bao", "commune/phu-dong", &["--force"]);
+    assert!(!refused.status.success());
+    assert!(
+        stdout(&refused).contains("content missing: bulletin bao expired at"),
+        "{}",
+        stdout(&refused)
+    );
+    let as_run = test_box.wait_for_log(Duration::from_secs(10), |log| !log.is_empty());
+    assert!(daemon.stop());
+    let detail = as_run[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("content missing: bulletin bao expired at")
+            && detail.ends_with("(its audio has been deleted)"),
+        "{detail}"
+    );
+}

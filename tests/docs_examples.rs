@@ -120,8 +120,16 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
         serde_json::from_str::<Status>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
     }
     let events = blocks(doc, "json event");
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 5);
+    let mut answers = 0;
     for (line, text) in events {
-        serde_json::from_str::<Event>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        let event = serde_json::from_str::<Event>(&text)
+            .unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        if let loaxa::link::protocol::EventBody::Received { command, .. }
+        | loaxa::link::protocol::EventBody::Rejected { command, .. } = event.body
+        {
+            answers += usize::from(command.is_some());
+        }
     }
+    assert_eq!(answers, 2, "the command answers name their command");
 }

@@ -172,3 +172,59 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
         "the emergency reached the loudspeaker {latency} ms after publish"
     );
 }
+
+#[test]
+fn an_emergency_for_a_bulletin_no_box_holds_sounds_nothing_and_is_reported() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_for_status("pd-01", Duration::from_secs(20), |s| s["state"] == "online");
+
+    // Forced past the district's own check: the box is the last line of defence.
+    let out = district.send_play_now(&broker, "bao-lu", "commune/phu-dong", &["--force"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("no box acted"), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains(": 0 acted, 1 refused, 0 did not answer"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "pd-01 refused: command play-now bao-lu (emergency): content missing: bulletin bao-lu \
+             is not held"
+        ),
+        "{said}"
+    );
+
+    let log = test_box.wait_for_log(Duration::from_secs(10), |log| {
+        log.iter().any(|e| e["program_id"] == "play-now-bao-lu")
+    });
+    // Time for anything that would sound to reach the WAV file.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(daemon.stop());
+    let entry = &log[0];
+    assert_eq!(entry["outcome"], "failed", "{log:#?}");
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("content missing: bulletin bao-lu is not held"),
+        "{log:#?}"
+    );
+    let daemon_log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
+    let sounded = daemon_log
+        .lines()
+        .filter(|l| l.contains("play-now-bao-lu"))
+        .find(|l| l.contains(": aired ") || l.contains(": on air ") || l.contains("boundary"));
+    assert_eq!(sounded, None, "{daemon_log}");
+    let wav = test_box.path("out.wav");
+    if wav.exists() {
+        let loudest = Recording::read(&wav)
+            .left
+            .iter()
+            .fold(0f32, |m, s| m.max(s.abs()));
+        assert!(loudest < 1e-4, "the box sounded (peak {loudest})");
+    }
+}

@@ -283,3 +283,34 @@ fn start_daemon_with_open_files(test_box: &TestBox, soft: u64, hard: u64) -> Dae
         child: command.spawn().expect("daemon starts"),
     }
 }
+
+#[test]
+fn play_now_of_a_file_with_quotes_in_its_name_airs() {
+    let test_box = TestBox::new();
+    let file = ffmpeg_tone(test_box.dir.path(), "ban \"khẩn\".mp3", 440, 1, -6, 128);
+    let daemon = test_box.start_daemon("out.wav");
+    let socket = test_box.path("state/control.sock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(std::time::Instant::now() < deadline, "no control socket");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let out = operator(&test_box, &["play-now", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter()
+            .any(|e| e["program_id"] == "play-now" && e["outcome"] != "airing")
+    });
+    assert!(daemon.stop());
+    let entry = log.iter().find(|e| e["program_id"] == "play-now").unwrap();
+    assert_eq!(entry["outcome"], "aired", "{entry:#}");
+    assert_eq!(entry["detail"], "", "{entry:#}");
+    assert!(
+        entry["title"]
+            .as_str()
+            .unwrap()
+            .contains("ban \"khẩn\".mp3"),
+        "{entry:#}"
+    );
+}

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Daemon, DaemonError};
+use super::{Claimed, Daemon, DaemonError};
 use crate::control::{Reply, Request};
 use crate::link::protocol::RemoteAction;
 use crate::schedule::plan::{Occurrence, next_occurrences};
-use crate::schedule::{self, LoadOptions, Priority};
+use crate::schedule::{self, Item, LoadOptions, Priority, Program};
 
 impl Daemon<'_> {
     pub(super) async fn serve(&mut self, request: Request) -> Result<Reply, DaemonError> {
@@ -23,12 +23,16 @@ impl Daemon<'_> {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
                 }
-                self.carry_out(RemoteAction::Stop).await?;
-                Reply::done(Value::Null)
+                match self.carry_out(RemoteAction::Stop).await? {
+                    Ok(_) => Reply::done(Value::Null),
+                    Err(why) => Reply::refused(why),
+                }
             }
             Request::Volume { percent } if percent <= 100 => {
-                self.carry_out(RemoteAction::Volume { percent }).await?;
-                Reply::done(json!({ "volume": percent }))
+                match self.carry_out(RemoteAction::Volume { percent }).await? {
+                    Ok(_) => Reply::done(json!({ "volume": percent })),
+                    Err(why) => Reply::refused(why),
+                }
             }
             Request::Volume { percent } => {
                 Reply::refused(format!("volume {percent} out of range 0–100"))
@@ -106,26 +110,39 @@ impl Daemon<'_> {
     }
 
     async fn play_now(&mut self, item: &str, priority: Priority) -> Result<Reply, DaemonError> {
-        // Written as a schedule and loaded like one: the same checks as every other programme
-        // (the item exists, the broadcast windows allow it unless it is an emergency).
-        let at = (Utc::now() + Duration::seconds(1)).with_timezone(&self.config.timezone);
-        let text = format!(
-            "[[program]]\nid = \"play-now\"\ntitle = \"play-now {item}\"\nat = [\"{}\"]\n\
-             items = [\"chime\", {}]\npriority = \"{priority}\"\nwhen_busy = \"cut\"\n",
-            at.format("%Y-%m-%dT%H:%M:%S"),
-            toml_string(item)
-        );
-        let program = match self.load_one(&text, "play-now") {
-            Ok(program) => program,
-            Err(reply) => return Ok(reply),
+        // Built as a programme directly, never written out as schedule text: a file name holding
+        // quotes or newlines is a name, not TOML. The checks are those of a schedule's items.
+        let options = LoadOptions::for_box(self.config, true);
+        let item = match schedule::item(item, &options) {
+            Ok(item) => item,
+            Err(why) => return Ok(Reply::refused(format!("play-now {item}: {why}"))),
         };
         let now = Utc::now();
+        let local = now.with_timezone(&self.config.timezone).time();
+        if priority != Priority::Emergency && !self.config.windows.allows(local) {
+            return Ok(Reply::refused(format!(
+                "play-now {item}: {} is outside the broadcast windows ({}); only an emergency \
+                 may air now",
+                local.format("%H:%M:%S"),
+                self.config.windows
+            )));
+        }
+        let program = Program::immediate(
+            "play-now",
+            &format!("play-now {item}"),
+            vec![Item::Chime, item],
+            priority,
+            self.config.timezone,
+            "play-now request",
+        );
         let occurrence = Occurrence {
             program: Arc::new(program),
             scheduled: now,
         };
-        self.claim(occurrence, now, None).await?;
-        Ok(Reply::done(Value::Null))
+        Ok(match self.claim(occurrence, now, None).await? {
+            Claimed::OnAir | Claimed::Queued => Reply::done(Value::Null),
+            Claimed::Refused(why) => Reply::refused(format!("play-now: not aired: {why}")),
+        })
     }
 
     fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {
@@ -193,9 +210,4 @@ fn occurrence_json(o: &Occurrence) -> Value {
         "level": o.program.priority.to_string(),
         "at": at.to_rfc3339(),
     })
-}
-
-/// A TOML basic string holding `text`.
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
 }

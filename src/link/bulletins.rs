@@ -90,6 +90,31 @@ impl Bulletins {
         self.file(manifest).is_file()
     }
 
+    /// The bulletin audio on disk: complete files (and ones a power cut left half written) and
+    /// the chunk directories of transfers, each by the sha256 its name starts with.
+    pub fn on_disk(&self) -> Vec<super::sweep::OnDisk> {
+        let listed = |dir: &Path| -> Vec<(String, PathBuf)> {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return Vec::new(); // none yet
+            };
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().into_string().ok()?;
+                    let sha = name.split('.').next()?;
+                    let is_sha = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+                    is_sha.then(|| (sha.to_owned(), entry.path()))
+                })
+                .collect()
+        };
+        let files = listed(&self.dir).into_iter().filter(|(_, p)| p.is_file());
+        let partial = listed(&self.dir.join("partial")).into_iter();
+        files
+            .chain(partial)
+            .map(|(sha256, path)| super::sweep::OnDisk { sha256, path })
+            .collect()
+    }
+
     fn partial(&self, manifest: &Manifest) -> PathBuf {
         self.dir.join("partial").join(&manifest.sha256)
     }
@@ -219,69 +244,175 @@ pub fn stored_manifests(store: &Store) -> Result<Vec<Manifest>, StoreError> {
         .collect())
 }
 
+/// A programme as it can air now, and what it names that is not there.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The items that can air: each complete, still valid `bulletin:ID` turned into its file.
+    pub program: Arc<Program>,
+    /// Each item left out, and why it cannot air, in the programme's order.
+    pub missing: Vec<(Item, String)>,
+}
+
+impl Resolved {
+    /// Whether anything but chimes is left: a programme with nothing to say never sounds its
+    /// chime or attention tone.
+    pub fn has_content(&self) -> bool {
+        self.program.items.iter().any(is_content)
+    }
+
+    /// The as-run detail naming what is missing ("content missing: …"), if anything is.
+    pub fn missing_detail(&self) -> Option<String> {
+        let reasons: Vec<&str> = self.missing.iter().map(|(_, why)| why.as_str()).collect();
+        (!reasons.is_empty()).then(|| format!("content missing: {}", reasons.join("; ")))
+    }
+}
+
 /// The programme with each `bulletin:ID` item that is complete and still valid turned into its
-/// file; the others stay bulletins, which the player reports as content missing.
+/// file, and the items that cannot air (a bulletin not held, not whole or expired, an audio
+/// file gone) left out with the reason. Once something is left out, a chime no longer followed
+/// by anything to air goes too: the attention tone must not sound for nothing. A relay's
+/// fallback is resolved but not pruned: it airs only if the stream fails, and the player says
+/// then what it could not air.
 pub fn resolve(
     program: &Arc<Program>,
-    manifests: &[Manifest],
+    held: &Held,
     bulletins: &Bulletins,
     now: DateTime<Utc>,
-) -> Arc<Program> {
-    // A relay's fallback may name bulletins too.
-    fn has_bulletin(item: &Item) -> bool {
-        match item {
-            Item::Bulletin { .. } => true,
-            Item::Relay { fallback, .. } => fallback.iter().any(has_bulletin),
-            Item::Chime | Item::File { .. } => false,
-        }
+) -> Resolved {
+    let lookup = |item: &Item| match item {
+        Item::Bulletin { id } => Some(resolve_bulletin(id, held, bulletins, now)),
+        Item::File { name, path } if !path.is_file() => Some(Err(format!(
+            "audio file {name} is gone ({})",
+            path.display()
+        ))),
+        _ => None,
+    };
+    let (items, missing) = prune(&program.items, &lookup);
+    if items == program.items {
+        return Resolved {
+            program: Arc::clone(program),
+            missing,
+        };
     }
-    fn resolved(
-        item: &Item,
-        manifests: &[Manifest],
-        bulletins: &Bulletins,
-        now: DateTime<Utc>,
-    ) -> Item {
-        match item {
-            Item::Bulletin { id } => manifests
-                .iter()
-                .find(|m| {
-                    &m.id == id
-                        && bulletins.is_complete(m)
-                        && m.valid_until.is_none_or(|until| until >= now)
-                })
-                .map_or_else(
-                    || item.clone(),
-                    |m| Item::File {
-                        name: item.to_string(),
-                        path: bulletins.file(m),
-                    },
-                ),
-            Item::Relay {
-                url,
-                duration,
-                fallback,
-            } => Item::Relay {
+    Resolved {
+        program: Arc::new(Program {
+            items,
+            ..(**program).clone()
+        }),
+        missing,
+    }
+}
+
+/// `items` with what `lookup` resolves replaced (`Ok`) or left out (`Err`, the reason kept),
+/// and then, if anything was left out, the chimes with nothing to air after them.
+fn prune(
+    items: &[Item],
+    lookup: &dyn Fn(&Item) -> Option<Result<Item, String>>,
+) -> (Vec<Item>, Vec<(Item, String)>) {
+    let mut kept = Vec::with_capacity(items.len());
+    let mut missing = Vec::new();
+    for item in items {
+        match (lookup(item), item) {
+            (Some(Ok(resolved)), _) => kept.push(resolved),
+            (Some(Err(why)), _) => missing.push((item.clone(), why)),
+            (
+                None,
+                Item::Relay {
+                    url,
+                    duration,
+                    fallback,
+                },
+            ) => kept.push(Item::Relay {
                 url: url.clone(),
                 duration: *duration,
                 fallback: fallback
                     .iter()
-                    .map(|item| resolved(item, manifests, bulletins, now))
+                    .map(|item| match lookup(item) {
+                        Some(Ok(resolved)) => resolved,
+                        _ => item.clone(),
+                    })
                     .collect(),
-            },
-            other => other.clone(),
+            }),
+            (None, _) => kept.push(item.clone()),
         }
     }
-    if !program.items.iter().any(has_bulletin) {
-        return Arc::clone(program);
+    if !missing.is_empty() {
+        let mut content_after = false;
+        let mut pruned: Vec<Item> = kept
+            .into_iter()
+            .rev()
+            .filter(|item| {
+                content_after |= is_content(item);
+                content_after || *item != Item::Chime
+            })
+            .collect();
+        pruned.reverse();
+        kept = pruned;
     }
-    let items = program
-        .items
-        .iter()
-        .map(|item| resolved(item, manifests, bulletins, now))
-        .collect();
-    Arc::new(Program {
-        items,
-        ..(**program).clone()
+    (kept, missing)
+}
+
+fn is_content(item: &Item) -> bool {
+    !matches!(item, Item::Chime)
+}
+
+/// The manifests a box holds, and those whose audio it deleted (to say why a bulletin is gone).
+#[derive(Debug, Default)]
+pub struct Held {
+    pub manifests: Vec<Manifest>,
+    /// Taken out of the store as unused or expired, newest knowledge of each audio.
+    pub retired: Vec<Manifest>,
+}
+
+impl Held {
+    pub fn read(store: &Store) -> Result<Held, StoreError> {
+        Ok(Held {
+            manifests: stored_manifests(store)?,
+            retired: store
+                .retired_manifests()?
+                .iter()
+                .filter_map(|json| Manifest::from_stored(json).ok())
+                .collect(),
+        })
+    }
+}
+
+/// A bulletin's file if the box holds it whole and it has not expired; otherwise why not.
+fn resolve_bulletin(
+    id: &str,
+    held: &Held,
+    bulletins: &Bulletins,
+    now: DateTime<Utc>,
+) -> Result<Item, String> {
+    let Some(manifest) = held.manifests.iter().find(|m| m.id == id) else {
+        let retired = held.retired.iter().find(|m| m.id == id);
+        return Err(match retired {
+            Some(m) if m.valid_until.is_some_and(|until| until < now) => format!(
+                "bulletin {id} expired at {} (its audio has been deleted)",
+                m.valid_until.map_or_else(String::new, |u| u
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string())
+            ),
+            Some(_) => format!("bulletin {id} was deleted from this box, unused"),
+            None => format!("bulletin {id} is not held (no manifest for it reached this box)"),
+        });
+    };
+    if let Some(until) = manifest.valid_until.filter(|until| *until < now) {
+        return Err(format!(
+            "bulletin {id} expired at {}",
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+    if !bulletins.is_complete(manifest) {
+        return Err(format!(
+            "bulletin {id} has not fully arrived ({} of {} chunks held)",
+            chunks_on_disk(&bulletins.partial(manifest)).len(),
+            manifest.chunks.len()
+        ));
+    }
+    Ok(Item::File {
+        name: format!("{}{id}", crate::schedule::BULLETIN_PREFIX),
+        path: bulletins.file(manifest),
     })
 }
 
@@ -446,5 +577,141 @@ mod tests {
         let done = bulletins.accept(&manifest, 0, &data[..1000]).unwrap();
         assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
         assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
+    }
+
+    fn programme(items: Vec<Item>) -> Arc<Program> {
+        Arc::new(Program::immediate(
+            "p",
+            "p",
+            items,
+            crate::schedule::Priority::Emergency,
+            crate::schedule::DEFAULT_TIMEZONE,
+            "t",
+        ))
+    }
+
+    fn bulletin(id: &str) -> Item {
+        Item::Bulletin { id: id.into() }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_bulletin_not_held_leaves_nothing_to_air_not_even_its_chime() {
+        let dir = tempfile::tempdir().unwrap();
+        let bulletins = Bulletins::new(dir.path());
+        let program = programme(vec![Item::Chime, bulletin("bao-lu")]);
+        let resolved = resolve(
+            &program,
+            &Held::default(),
+            &bulletins,
+            at("2026-11-24T03:00:00Z"),
+        );
+        assert!(resolved.program.items.is_empty());
+        assert!(!resolved.has_content());
+        assert_eq!(
+            resolved.missing_detail().unwrap(),
+            "content missing: bulletin bao-lu is not held (no manifest for it reached this box)"
+        );
+    }
+
+    #[test]
+    fn a_programme_missing_some_items_airs_the_rest_with_only_the_chimes_before_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bulletins = Bulletins::new(dir.path());
+        let data = vec![9u8; 1500];
+        let mut whole = manifest_of(&data, 1000);
+        whole.id = "whole".into();
+        bulletins.accept(&whole, 0, &data[..1000]).unwrap();
+        bulletins.accept(&whole, 1, &data[1000..]).unwrap();
+        let mut partial = manifest_of(&[4u8; 3000], 1000);
+        partial.id = "partial".into();
+        bulletins.accept(&partial, 2, &[4u8; 1000]).unwrap();
+        let gone = Item::File {
+            name: "audio/gone.mp3".into(),
+            path: dir.path().join("gone.mp3"),
+        };
+        let program = programme(vec![
+            Item::Chime,
+            bulletin("partial"),
+            Item::Chime,
+            bulletin("whole"),
+            Item::Chime,
+            gone,
+        ]);
+        let held = Held {
+            manifests: vec![whole.clone(), partial],
+            retired: vec![],
+        };
+        let resolved = resolve(&program, &held, &bulletins, at("2026-11-24T03:00:00Z"));
+        assert_eq!(
+            resolved.program.items,
+            [
+                Item::Chime,
+                Item::Chime,
+                Item::File {
+                    name: "bulletin:whole".into(),
+                    path: bulletins.file(&whole)
+                }
+            ]
+        );
+        assert!(resolved.has_content());
+        assert_eq!(
+            resolved.missing_detail().unwrap(),
+            format!(
+                "content missing: bulletin partial has not fully arrived (1 of 3 chunks held); \
+                 audio file audio/gone.mp3 is gone ({})",
+                dir.path().join("gone.mp3").display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_expired_bulletin_is_said_to_be_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bulletins = Bulletins::new(dir.path());
+        let data = vec![3u8; 100];
+        let mut manifest = manifest_of(&data, 1000);
+        manifest.valid_until = Some(at("2026-11-24T00:00:00Z"));
+        bulletins.accept(&manifest, 0, &data).unwrap();
+        let program = programme(vec![Item::Chime, bulletin("b")]);
+        let mut held = Held {
+            manifests: vec![manifest],
+            retired: vec![],
+        };
+        let before = resolve(&program, &held, &bulletins, at("2026-11-23T23:59:59Z"));
+        assert!(before.missing.is_empty() && before.has_content());
+        let after = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
+        assert!(!after.has_content());
+        assert_eq!(
+            after.missing_detail().unwrap(),
+            "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC"
+        );
+        // Still said once its audio is deleted and its manifest retired.
+        held.retired = std::mem::take(&mut held.manifests);
+        let deleted = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
+        assert_eq!(
+            deleted.missing_detail().unwrap(),
+            "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC (its audio has been \
+             deleted)"
+        );
+    }
+
+    #[test]
+    fn a_programme_with_nothing_missing_airs_as_written_even_if_only_a_chime() {
+        let dir = tempfile::tempdir().unwrap();
+        let bulletins = Bulletins::new(dir.path());
+        let program = programme(vec![Item::Chime]);
+        let resolved = resolve(
+            &program,
+            &Held::default(),
+            &bulletins,
+            at("2026-11-24T03:00:00Z"),
+        );
+        assert!(Arc::ptr_eq(&resolved.program, &program));
+        assert!(resolved.missing.is_empty());
+        assert_eq!(resolved.missing_detail(), None);
     }
 }

@@ -177,6 +177,13 @@ impl Inbox {
                 manifest.id
             )));
         }
+        if store.retired_manifests()?.contains(&json) {
+            // Deleted as unused; the broker hands back its retained manifest at every subscribe.
+            return Ok(Verdict::Unchanged(format!(
+                "bulletin {} was deleted from this box as unused",
+                manifest.id
+            )));
+        }
         store.save_manifest(&manifest.id, &manifest.sha256, &json, now)?;
         Ok(Verdict::BulletinAnnounced(Box::new(manifest)))
     }

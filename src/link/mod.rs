@@ -9,3 +9,4 @@ pub mod protocol;
 pub mod refusals;
 pub mod remote;
 pub mod transfers;
+pub mod sweep;

@@ -451,6 +451,12 @@ pub struct Status {
     pub disk_free: Option<u64>,
     /// Title of the programme on air, if any.
     pub now_playing: Option<String>,
+    /// The scopes the box listens to: the district picks the boxes a command reaches by them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Bulletins the box holds whole (hash checked) and not expired: what it can air now.
+    #[serde(default)]
+    pub bulletins: Vec<String>,
     /// Bulletins announced to the box whose audio has not fully arrived.
     #[serde(default)]
     pub transfers: Vec<Transfer>,
@@ -481,6 +487,8 @@ impl Status {
             revisions: Default::default(),
             disk_free: None,
             now_playing: None,
+            scopes: Vec::new(),
+            bulletins: Vec::new(),
             transfers: Vec::new(),
             last_aired: None,
         }
@@ -512,10 +520,23 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
-    /// A signed document was verified and stored.
-    Received { topic: String, what: String },
+    /// A signed document was verified and stored, or a command carried out.
+    Received {
+        topic: String,
+        what: String,
+        /// The `issued_at` of the command this answers: the district tells its command's
+        /// answers from others' by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<DateTime<Utc>>,
+    },
     /// Something was refused, and why.
-    Rejected { topic: String, reason: String },
+    Rejected {
+        topic: String,
+        reason: String,
+        /// As for `Received`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<DateTime<Utc>>,
+    },
     /// An as-run log entry.
     AsRun {
         program: String,

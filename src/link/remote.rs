@@ -111,8 +111,8 @@ pub enum RemoteEvent {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Handled {
     pub schedules_changed: bool,
-    /// A verified, fresh command from the district, for the daemon to carry out.
-    pub command: Option<super::protocol::RemoteAction>,
+    /// A verified, fresh command from the district, for the daemon to carry out and answer.
+    pub command: Option<super::protocol::CommandDoc>,
     /// Something the status shows changed (it has been re-published).
     pub status_changed: bool,
 }
@@ -266,6 +266,7 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("schedule revision {revision}"),
+                            command: None,
                         })
                     }
                     Verdict::BulletinAnnounced(manifest) => {
@@ -281,16 +282,15 @@ impl Remote {
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what,
+                            command: None,
                         })
                     }
                     Verdict::Command(command) => {
                         tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");
-                        let what = format!("command {}", command.action);
-                        handled.command = Some(command.action);
-                        Some(EventBody::Received {
-                            topic: message.topic.clone(),
-                            what,
-                        })
+                        // Answered by the daemon once carried out (see `tell`): "received" then
+                        // means it acted, and a box that cannot act says so instead.
+                        handled.command = Some(command.clone());
+                        None
                     }
                     Verdict::Unchanged(why) => {
                         tracing::debug!(topic = %message.topic, why = %why, "nothing new");
@@ -331,6 +331,7 @@ impl Remote {
                 EventBody::Rejected {
                     topic: topic.to_owned(),
                     reason,
+                    command: None,
                 },
             );
         } else {
@@ -356,6 +357,7 @@ impl Remote {
             EventBody::Rejected {
                 topic: untold.topic,
                 reason,
+                command: None,
             },
         );
     }
@@ -468,6 +470,7 @@ impl Remote {
         Ok(EventBody::Received {
             topic: topic.to_owned(),
             what: format!("bulletin {} complete", manifest.id),
+            command: None,
         })
     }
 
@@ -490,6 +493,7 @@ impl Remote {
                 EventBody::Rejected {
                     topic: topic::bulletin(&manifest.scope, &manifest.id),
                     reason,
+                    command: None,
                 },
             );
         }
@@ -575,6 +579,12 @@ impl Remote {
                 detail: entry.detail.clone(),
             },
         )
+    }
+
+    /// Tells the district `body` (through the outbox, as every event) and sends it at once.
+    pub fn tell(&mut self, store: &mut Store, body: EventBody) -> Result<(), StoreError> {
+        self.report(store, body);
+        self.flush(store)
     }
 
     /// Stores an event in the outbox; its outbox sequence number is its `seq`.
@@ -693,8 +703,8 @@ impl Remote {
             .into_iter()
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
-        let transfers = self
-            .manifests(store)?
+        let manifests = self.manifests(store)?;
+        let transfers = manifests
             .iter()
             .filter_map(|manifest| {
                 let missing = self.bulletins.missing(manifest).len();
@@ -712,6 +722,8 @@ impl Remote {
         });
         let status = Status {
             revisions,
+            scopes: self.inbox.scopes.iter().map(ToString::to_string).collect(),
+            bulletins: self.airable(&manifests),
             last_aired,
             disk_free: free_space(&self.state_dir),
             now_playing: self.now_playing.clone(),
@@ -731,6 +743,25 @@ impl Remote {
             Err(e) => tracing::warn!(error = %e, "status not published"),
         }
         Ok(())
+    }
+
+    /// The daemon deleted or restored bulletins: the manifests are read again, what is on disk
+    /// is believed afresh, and the district sees the new list.
+    pub fn bulletins_changed(&mut self, store: &Store) -> Result<(), StoreError> {
+        self.manifests = None;
+        self.bulletins = Bulletins::new(&self.state_dir);
+        self.status_changed(store)
+    }
+
+    /// The ids of the bulletins held whole and not expired, for the status.
+    fn airable(&self, manifests: &[Manifest]) -> Vec<String> {
+        let now = Utc::now();
+        manifests
+            .iter()
+            .filter(|m| m.valid_until.is_none_or(|until| until >= now))
+            .filter(|m| self.bulletins.is_complete(m))
+            .map(|m| m.id.clone())
+            .collect()
     }
 
     pub async fn shutdown(self) {

@@ -712,33 +712,7 @@ impl FileContext<'_> {
     }
 
     fn item(&self, name: &str) -> Result<Item, String> {
-        if name == CHIME {
-            return Ok(Item::Chime);
-        }
-        if let Some(id) = name.strip_prefix(BULLETIN_PREFIX) {
-            return if crate::link::protocol::is_name(id) {
-                Ok(Item::Bulletin { id: id.to_owned() })
-            } else {
-                Err(format!("\"{id}\" is not a valid bulletin id"))
-            };
-        }
-        let relative = Path::new(name);
-        if name.is_empty() || relative.components().any(|c| c == Component::ParentDir) {
-            return Err(format!(
-                "\"{name}\" is not an audio path (empty, or climbs out with `..`)"
-            ));
-        }
-        let path = self.options.media_dir.join(relative);
-        if !path.is_file() {
-            return Err(format!("{}: no such audio file", path.display()));
-        }
-        if self.options.check_audio {
-            crate::audio::decode::probe(&path).map_err(|e| e.to_string())?;
-        }
-        Ok(Item::File {
-            name: name.to_owned(),
-            path,
-        })
+        item(name, self.options)
     }
 
     /// The file's `[[exception]]` tables: each one's dates, and which programmes it stops.
@@ -827,6 +801,38 @@ fn parse_local_time(text: &str) -> Result<NaiveDateTime, String> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
         .map_err(|_| format!("\"{text}\" is not a local time like 2026-11-25T07:00:00"))
+}
+
+/// The item a schedule (or an operator's `play-now`) names: `chime`, `bulletin:ID` or an audio
+/// path under the media directory, checked as `options` say.
+pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
+    if name == CHIME {
+        return Ok(Item::Chime);
+    }
+    if let Some(id) = name.strip_prefix(BULLETIN_PREFIX) {
+        return if crate::link::protocol::is_name(id) {
+            Ok(Item::Bulletin { id: id.to_owned() })
+        } else {
+            Err(format!("\"{id}\" is not a valid bulletin id"))
+        };
+    }
+    let relative = Path::new(name);
+    if name.is_empty() || relative.components().any(|c| c == Component::ParentDir) {
+        return Err(format!(
+            "\"{name}\" is not an audio path (empty, or climbs out with `..`)"
+        ));
+    }
+    let path = options.media_dir.join(relative);
+    if !path.is_file() {
+        return Err(format!("{}: no such audio file", path.display()));
+    }
+    if options.check_audio {
+        crate::audio::decode::probe(&path).map_err(|e| e.to_string())?;
+    }
+    Ok(Item::File {
+        name: name.to_owned(),
+        path,
+    })
 }
 
 /// Maps a wall-clock time to an instant the way cron does: a time skipped by a DST jump airs at

@@ -378,7 +378,60 @@ impl District {
     }
 }
 
+impl broker::Broker {
+    /// Polls the retained status of `box_id` until `done` holds for it, or panics after
+    /// `timeout`.
+    pub fn wait_for_status(
+        &self,
+        box_id: &str,
+        timeout: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = serde_json::from_slice(&self.retained(&format!("loaxa/status/{box_id}")))
+                .unwrap_or(serde_json::Value::Null);
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the status of {box_id} never got there: {status:#}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 impl District {
+    /// `loaxa send play-now BULLETIN --priority emergency --to SCOPE` with this district's key,
+    /// and `extra` arguments.
+    pub fn send_play_now(
+        &self,
+        broker: &broker::Broker,
+        bulletin: &str,
+        scope: &str,
+        extra: &[&str],
+    ) -> Output {
+        let key = self.key();
+        let url = broker.url();
+        let mut args = vec![
+            "send",
+            "play-now",
+            bulletin,
+            "--priority",
+            "emergency",
+            "--to",
+            scope,
+            "--key",
+            key.to_str().unwrap(),
+            "--broker",
+            &url,
+        ];
+        args.extend(extra);
+        run(&args)
+    }
+
     /// Like [`District::linked_box`], but the box reaches the broker through `link` (a slow,
     /// breakable [`proxy::Proxy`] in front of it), with `top` added to its config's top level.
     pub fn box_behind(
