@@ -62,7 +62,8 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     district.publish_bulletin(&broker, &audio, "commune/khac", "that", "Tin xã khác");
     let bytes = std::fs::read(&audio).unwrap();
     let manifest: Manifest = serde_json::from_value(serde_json::json!({
-        "scope": "commune/phu-dong", "id": "doi-tra", "title": "forged", "sha256": hex_sha256(&bytes),
+        "scope": "commune/phu-dong", "id": "doi-tra", "issued_at": chrono::Utc::now(),
+        "title": "forged", "sha256": hex_sha256(&bytes),
         "size": bytes.len(), "duration_ms": 1000, "codec": "mp3", "chunk_size": 65536,
         "chunks": [hex_sha256(b"not chunk 0"), hex_sha256(b"not chunk 1")],
         "valid_until": null, "approver": "x",

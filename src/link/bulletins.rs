@@ -327,6 +327,7 @@ mod tests {
         Manifest {
             scope: "all".parse().unwrap(),
             id: "b".into(),
+            issued_at: DateTime::UNIX_EPOCH,
             title: "b".into(),
             sha256: hex_sha256(data),
             size: data.len() as u64,
