@@ -853,6 +853,7 @@ impl Daemon<'_> {
             }
             Err(e) => tracing::error!(error = %e, "cannot read the local programmes"),
         }
+        let district = LoadOptions::for_district(self.config, false);
         match self.store.remote_schedules() {
             Ok(remote) => {
                 for (scope, revision, text) in remote {
@@ -860,7 +861,7 @@ impl Daemon<'_> {
                     loaded.merge(schedule::parse(
                         &text,
                         std::path::Path::new(&name),
-                        &options,
+                        &district,
                     ));
                 }
             }
@@ -902,6 +903,7 @@ fn with_chime(program: Arc<Program>, chime: Option<&PathBuf>) -> Arc<Program> {
             schedule::Item::Chime => schedule::Item::File {
                 name: "chime".into(),
                 path: chime.clone(),
+                within: None,
             },
             other => other.clone(),
         })

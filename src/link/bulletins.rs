@@ -254,6 +254,7 @@ pub fn resolve(
                     |m| Item::File {
                         name: item.to_string(),
                         path: bulletins.file(m),
+                        within: None,
                     },
                 ),
             Item::Relay {

@@ -274,6 +274,7 @@ mod tests {
                 media_dir: dir.path().to_owned(),
                 check_audio: false,
                 windows: None,
+                author: schedule::Author::District,
             },
         };
         Fixture {
