@@ -488,6 +488,9 @@ fn publish_schedule(
     for error in &loaded.errors {
         eprintln!("{error}");
     }
+    for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+        eprintln!("warning: {warning}");
+    }
     if !loaded.errors.is_empty() {
         bail!(
             "{} problem(s) found; nothing published",
@@ -552,6 +555,9 @@ fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
         let loaded = schedule::load_file(&file, &options);
         for error in &loaded.errors {
             eprintln!("{error}");
+        }
+        for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+            eprintln!("warning: {warning}");
         }
         problems += loaded.errors.len();
         if loaded.errors.is_empty() {

@@ -872,6 +872,9 @@ impl Daemon<'_> {
         for error in &loaded.errors {
             tracing::error!(error = %error, "schedule problem; that programme will not air");
         }
+        for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+            tracing::warn!(warning = %warning, "schedule warning; that programme will not air");
+        }
         tracing::info!(
             dir = %self.config.schedules_dir.display(),
             programmes = loaded.programs.len(),

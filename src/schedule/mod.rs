@@ -54,6 +54,8 @@ pub struct Program {
     pub timezone: Tz,
     /// The schedule file it came from, for messages.
     pub source: PathBuf,
+    /// The line of its `cron` or `at` there, for messages about when it airs.
+    pub when_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -623,6 +625,12 @@ impl FileContext<'_> {
             valid_until,
             timezone: self.timezone,
             source: self.path.to_owned(),
+            when_line: raw
+                .cron
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw.at.as_ref().map(Spanned::span))
+                .map(|span| line_of(self.text, span.start)),
         })
     }
 
@@ -976,8 +984,52 @@ impl Program {
             valid_until: None,
             timezone,
             source: PathBuf::from(source),
+            when_line: None,
         }
     }
+}
+
+/// Programmes that load but will never air again as of `now`: a cron expression no date
+/// matches, one-off times all past, a `valid_until` gone by. They are warnings, not errors: the
+/// file is valid, and such a programme harms nothing, but it is almost always a typo.
+pub fn warnings(programs: &[Program], now: DateTime<Utc>) -> Vec<ScheduleError> {
+    let mut found = Vec::new();
+    for program in programs {
+        if program.next_after(now).is_some() {
+            continue;
+        }
+        let (field, message) = match &program.when {
+            When::Cron(expr) if !expr.can_fire() => (
+                "cron",
+                format!("`{expr}` can never fire: no month it names has that day of the month"),
+            ),
+            When::At(times) => (
+                "at",
+                match times.last() {
+                    Some(last) => format!(
+                        "every time is in the past (the last is {}); it will not air",
+                        last.with_timezone(&program.timezone)
+                            .format("%Y-%m-%dT%H:%M:%S")
+                    ),
+                    None => "lists no times; it will not air".into(),
+                },
+            ),
+            When::Cron(_) => (
+                "valid_until",
+                match program.valid_until {
+                    Some(until) => format!("{until} is past; it will not air again"),
+                    None => "nothing is due within eight years; it will not air".into(),
+                },
+            ),
+        };
+        found.push(ScheduleError {
+            file: program.source.clone(),
+            line: program.when_line,
+            field: Some(format!("{}.{field}", program.id)),
+            message,
+        });
+    }
+    found
 }
 
 /// A daily-style programme for unit tests elsewhere in the crate.
@@ -1310,6 +1362,55 @@ mod tests {
         };
         assert!(with(Author::Local(allowed)).is_empty());
         assert!(with(Author::District).is_empty());
+    }
+
+    fn warnings_of(text: &str, now: &str) -> Vec<String> {
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let now = DateTime::parse_from_rfc3339(now)
+            .unwrap()
+            .with_timezone(&Utc);
+        warnings(&loaded.programs, now)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_cron_line_that_can_never_fire_is_a_warning_not_an_error() {
+        let text = "[[program]]\nid = \"feb31\"\ncron = \"0 9 31 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"feb30\"\ncron = \"0 0 30 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"leap\"\ncron = \"0 0 29 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"or-rule\"\ncron = \"0 0 31 2 mon\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"apr31\"\ncron = \"0 0 31 4,6 *\"\nitems = [\"chime\"]\n";
+        assert_eq!(
+            warnings_of(text, "2026-11-24T00:00:00Z"),
+            [
+                "s.toml:3: feb31.cron: `0 9 31 2 *` can never fire: no month it names has that day of the month",
+                "s.toml:7: feb30.cron: `0 0 30 2 *` can never fire: no month it names has that day of the month",
+                "s.toml:19: apr31.cron: `0 0 31 4,6 *` can never fire: no month it names has that day of the month",
+            ],
+            "29 February comes, and `31 2 mon` fires on Mondays of February"
+        );
+    }
+
+    #[test]
+    fn one_offs_all_in_the_past_are_a_warning() {
+        let text = "[[program]]\nid = \"old\"\nat = [\"1970-01-01T07:00\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"some-left\"\nat = [\"2026-11-01T07:00\", \"2026-12-01T07:00\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"ended\"\ncron = \"0 6 * * *\"\nvalid_until = \"2026-01-31\"\nitems = [\"chime\"]\n";
+        assert_eq!(
+            warnings_of(text, "2026-11-24T00:00:00Z"),
+            [
+                "s.toml:3: old.at: every time is in the past (the last is 1970-01-01T07:00:00); it will not air",
+                "s.toml:11: ended.valid_until: 2026-01-31 is past; it will not air again",
+            ]
+        );
+        assert_eq!(
+            warnings_of(text, "2026-12-01T00:30:00Z").len(),
+            3,
+            "once the last time has gone by"
+        );
     }
 
     #[test]
