@@ -7,7 +7,14 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
 TEST_PACKAGES := $(BUILD_PACKAGES) faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
-.PHONY: demo test faults deb deb-check bench deps-build deps-test deps-bench check-cargo
+# The RustSec advisory database `make test` checks the dependencies against: an offline
+# snapshot kept next to the repository (see its SNAPSHOT.md). Override: make test ADVISORY_DB=…
+REPO_ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+ADVISORY_DB ?= $(REPO_ROOT)/../shared/advisory-db
+# The offline steps of scripts/check-dependencies were checked with this release.
+CARGO_DENY_VERSION := 0.20.2
+
+.PHONY: demo test deny faults deb deb-check bench deps-build deps-test deps-deny deps-bench check-cargo
 
 demo: deps-build
 	cargo run --release --quiet -- demo
@@ -15,12 +22,21 @@ demo: deps-build
 # Examples (the bench) are left out: they are built by `make bench`, not needed to test.
 # cargo-nextest, where installed, runs the tests side by side (see .config/nextest.toml);
 # plain `cargo test` runs the same tests one binary at a time.
-test: deps-test
-	@if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --lib --bins --tests; \
+# The dependency check runs first (seconds) but does not stop the suite: both verdicts count.
+test: deps-test deps-deny
+	@deny=0; scripts/check-dependencies "$(ADVISORY_DB)" || deny=1; \
+	suite=0; \
+	if cargo nextest --version >/dev/null 2>&1; then \
+		cargo nextest run --lib --bins --tests || suite=1; \
 	else \
-		cargo test --no-fail-fast --lib --bins --tests -- --show-output; \
-	fi
+		cargo test --no-fail-fast --lib --bins --tests -- --show-output || suite=1; \
+	fi; \
+	[ $$deny -eq 0 ] || echo "make test: cargo deny check failed (its report is above the tests')" >&2; \
+	[ $$deny -eq 0 ] && [ $$suite -eq 0 ]
+
+# The dependency check alone: advisories (offline), licences, bans, sources.
+deny: deps-deny
+	@scripts/check-dependencies "$(ADVISORY_DB)"
 
 # The fault-injection suite's long form: over 100 trials across its five classes (broker
 # killed, box killed, disk full, sound card lost, clock stepped), about 7 minutes; prints the
@@ -54,6 +70,11 @@ deps-test: check-cargo
 # install; without a comparison tool the bench still runs and says "n/a" for it.
 deps-bench: deps-build
 	-@scripts/install-deps $(TEST_PACKAGES) mpg123
+
+deps-deny: check-cargo
+	@cargo deny --version >/dev/null 2>&1 || { \
+		echo "Installing cargo-deny $(CARGO_DENY_VERSION) (a few minutes of build)"; \
+		cargo install --locked --quiet cargo-deny --version $(CARGO_DENY_VERSION); }
 
 check-cargo:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }

@@ -9,22 +9,38 @@
 //!
 //! The daemon is the only writer of its store, so requests are not served here: each accepted
 //! connection hands its request to the daemon's loop through a channel and waits for the reply.
+//!
+//! Connections cost file descriptors, which the daemon also needs to air (audio files, the
+//! store, the output): at most `MAX_CONNECTIONS` are served at once, the rest are refused at
+//! once with the reason, and a connection that does not send its request within
+//! `REQUEST_WAIT` is dropped. A flood of idle clients therefore holds a bounded number of
+//! descriptors for a few seconds, and never starves a programme or `loaxa status`.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The group whose members may use the socket.
 pub const GROUP: &str = "loaxa";
-/// How long a client gets to send its request, so a stuck one cannot hold a task for ever.
+/// How long a client gets to send its request (and to take its reply), so a stuck one cannot
+/// hold a descriptor for ever.
 const REQUEST_WAIT: Duration = Duration::from_secs(5);
+/// Connections served at once. Far more than staff at one box will ever open, far fewer than
+/// the descriptors the daemon has.
+const MAX_CONNECTIONS: usize = 64;
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Refusals and accept failures come in floods: one log line per this interval says how many.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+/// After a failed accept (out of descriptors, most likely) the connection is still queued and
+/// would fail again at once: wait a little instead of spinning.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
@@ -120,20 +136,175 @@ pub fn listen(path: &Path) -> Result<mpsc::Receiver<Pending>, ControlError> {
     let listener = UnixListener::bind(path).map_err(bind)?;
     restrict(path).map_err(bind)?;
     let (pending, requests) = mpsc::channel(16);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let pending = pending.clone();
-            tokio::spawn(async move {
-                if let Err(reason) = serve(stream, pending).await {
-                    tracing::debug!(reason = %reason, "control connection ended");
-                }
-            });
-        }
-    });
+    let limits = Limits {
+        connections: MAX_CONNECTIONS,
+        request_wait: REQUEST_WAIT,
+    };
+    match OPEN_FILES.get() {
+        Some(Ok(raised)) => tracing::info!(
+            path = %path.display(),
+            max_connections = limits.connections,
+            open_files_limit = raised.now,
+            open_files_limit_was = raised.was,
+            "control socket open"
+        ),
+        Some(Err(reason)) => tracing::warn!(
+            path = %path.display(),
+            max_connections = limits.connections,
+            reason = %reason,
+            "control socket open; the open-files limit could not be raised"
+        ),
+        None => tracing::info!(
+            path = %path.display(),
+            max_connections = limits.connections,
+            "control socket open"
+        ),
+    }
+    tokio::spawn(accept_all(listener, pending, limits));
     Ok(requests)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    connections: usize,
+    request_wait: Duration,
+}
+
+async fn accept_all(listener: UnixListener, pending: mpsc::Sender<Pending>, limits: Limits) {
+    let slots = Arc::new(Semaphore::new(limits.connections));
+    let mut refusals = Throttle::new(LOG_EVERY);
+    let mut failures = Throttle::new(LOG_EVERY);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                if let Some(failed) = failures.note(Instant::now()) {
+                    tracing::error!(
+                        error = %error,
+                        failed_since_last_line = failed,
+                        "control socket cannot accept connections"
+                    );
+                }
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refuse_busy(&stream, limits.connections);
+            if let Some(refused) = refusals.note(Instant::now()) {
+                tracing::warn!(
+                    max_connections = limits.connections,
+                    refused_since_last_line = refused,
+                    "control connections refused: too many open at once"
+                );
+            }
+            continue;
+        };
+        let pending = pending.clone();
+        tokio::spawn(async move {
+            if let Err(reason) = serve(stream, pending, limits.request_wait).await {
+                tracing::debug!(reason = %reason, "control connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Tells a client beyond the limit why, without waiting for it: the reply is a few dozen bytes
+/// into a fresh socket's buffer, which never blocks. The client reads it even if it finds the
+/// connection closed when it writes its request.
+fn refuse_busy(stream: &UnixStream, limit: usize) {
+    let reply = Reply::refused(format!(
+        "the daemon is busy: {limit} control connections are open already, the most it serves \
+         at once; try again in a few seconds"
+    ));
+    match reply_line(&reply) {
+        Ok(text) => {
+            if let Err(error) = stream.try_write(text.as_bytes()) {
+                tracing::debug!(error = %error, "control refusal not delivered");
+            }
+        }
+        Err(reason) => tracing::debug!(reason = %reason, "control refusal not delivered"),
+    }
+}
+
+/// Counts events and says when one may be logged: the first, then at most one per `every`,
+/// carrying how many came since the last line logged.
+struct Throttle {
+    every: Duration,
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Throttle {
+    fn new(every: Duration) -> Throttle {
+        Throttle {
+            every,
+            last: None,
+            unlogged: 0,
+        }
+    }
+
+    /// Notes one event at `now`; `Some(count)` when it is time for a log line.
+    fn note(&mut self, now: Instant) -> Option<u64> {
+        self.unlogged += 1;
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < self.every)
+        {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
+    }
+}
+
+/// What raising the soft open-files limit came to, for the daemon's start-up line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OpenFiles {
+    was: u64,
+    now: u64,
+}
+
+static OPEN_FILES: OnceLock<Result<OpenFiles, String>> = OnceLock::new();
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit. The default soft limit (1,024) is far
+/// below what the system allows a process; the daemon holds audio files, bulletin chunks, the
+/// store and connections at once, and running out makes every one of them fail. The outcome
+/// is kept for the control socket's start-up line, since logging is not set up this early.
+pub fn raise_open_files_limit() {
+    // Set once, at start; a second call would find the limit already raised.
+    let _ = OPEN_FILES.set(raise_soft_nofile());
+}
+
+fn raise_soft_nofile() -> Result<OpenFiles, String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(format!(
+            "cannot read the open-files limit: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let was = limit.rlim_cur;
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads the struct; a soft limit up to the hard one is always allowed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(format!(
+                "cannot raise the open-files limit from {was} to {}: {}",
+                limit.rlim_max,
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(OpenFiles {
+        was,
+        now: limit.rlim_cur,
+    })
 }
 
 /// `0660`, group `loaxa` if that group exists.
@@ -146,14 +317,18 @@ fn restrict(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn serve(stream: UnixStream, pending: mpsc::Sender<Pending>) -> Result<(), String> {
+async fn serve(
+    stream: UnixStream,
+    pending: mpsc::Sender<Pending>,
+    wait: Duration,
+) -> Result<(), String> {
     let credentials = stream.peer_cred().map_err(|e| e.to_string())?;
     let (reader, mut writer) = stream.into_split();
     // Read first, judge after: a client refused before it has written would see a broken pipe
     // instead of the reason.
     let mut line = String::new();
     let mut reader = BufReader::new(reader.take(MAX_REQUEST as u64));
-    tokio::time::timeout(REQUEST_WAIT, reader.read_line(&mut line))
+    tokio::time::timeout(wait, reader.read_line(&mut line))
         .await
         .map_err(|_| "no request in time".to_owned())?
         .map_err(|e| e.to_string())?;
@@ -174,12 +349,17 @@ async fn serve(stream: UnixStream, pending: mpsc::Sender<Pending>) -> Result<(),
             }
         },
     };
-    let mut text = serde_json::to_string(&reply).map_err(|e| e.to_string())?;
-    text.push('\n');
-    writer
-        .write_all(text.as_bytes())
+    let text = reply_line(&reply)?;
+    tokio::time::timeout(wait, writer.write_all(text.as_bytes()))
         .await
+        .map_err(|_| "reply not taken in time".to_owned())?
         .map_err(|e| e.to_string())
+}
+
+fn reply_line(reply: &Reply) -> Result<String, String> {
+    let mut text = serde_json::to_string(reply).map_err(|e| e.to_string())?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Root, the daemon's own user, and members of the `loaxa` group may steer the daemon.
@@ -250,16 +430,21 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
     let (reader, mut writer) = stream.into_split();
     let mut text = serde_json::to_string(request).map_err(|e| exchange(e.to_string()))?;
     text.push('\n');
-    writer
-        .write_all(text.as_bytes())
-        .await
-        .map_err(|e| exchange(e.to_string()))?;
+    // A daemon refusing a connection (too many open) writes why and closes without reading:
+    // the request then meets a closed socket, but the reason is there to read.
+    let sent = writer.write_all(text.as_bytes()).await;
     let mut line = String::new();
-    BufReader::new(reader)
-        .read_line(&mut line)
-        .await
-        .map_err(|e| exchange(e.to_string()))?;
-    serde_json::from_str(&line).map_err(|e| exchange(format!("unreadable reply: {e}")))
+    let read = BufReader::new(reader).read_line(&mut line).await;
+    match (sent, read) {
+        (_, Ok(n)) if n > 0 => {
+            serde_json::from_str(&line).map_err(|e| exchange(format!("unreadable reply: {e}")))
+        }
+        (Err(e), _) => Err(exchange(e.to_string())),
+        (Ok(()), Err(e)) => Err(exchange(e.to_string())),
+        (Ok(()), Ok(_)) => Err(exchange(
+            "the daemon closed the connection without a reply".into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +472,97 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_flood_of_refusals_logs_the_first_then_one_line_per_interval_with_the_count() {
+        let start = Instant::now();
+        let mut throttle = Throttle::new(Duration::from_secs(10));
+        assert_eq!(throttle.note(start), Some(1));
+        for ms in [1, 500, 9_999] {
+            assert_eq!(throttle.note(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(throttle.note(start + Duration::from_secs(10)), Some(4));
+        assert_eq!(throttle.note(start + Duration::from_secs(11)), None);
+        assert_eq!(throttle.note(start + Duration::from_secs(25)), Some(2));
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_limit_are_refused_at_once_and_silent_ones_are_dropped_in_time()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let (pending, mut requests) = mpsc::channel::<Pending>(4);
+        let limits = Limits {
+            connections: 2,
+            request_wait: Duration::from_millis(300),
+        };
+        tokio::spawn(accept_all(listener, pending, limits));
+        tokio::spawn(async move {
+            while let Some(asked) = requests.recv().await {
+                let _ = asked
+                    .reply
+                    .send(Reply::done(serde_json::json!("on air: nothing")));
+            }
+        });
+
+        let mut silent = Vec::new();
+        for _ in 0..limits.connections {
+            silent.push(UnixStream::connect(&path).await.unwrap());
+        }
+        let started = Instant::now();
+        let refused = ask(&path, &Request::Status).await.unwrap();
+        assert!(!refused.ok);
+        assert!(
+            refused
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("the daemon is busy: 2 control connections")),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() < limits.request_wait, "refused at once");
+
+        for mut client in silent {
+            let mut rest = Vec::new();
+            client.read_to_end(&mut rest).await.unwrap();
+            assert!(rest.is_empty(), "dropped without a reply");
+        }
+        assert!(started.elapsed() >= limits.request_wait);
+        let answered = ask(&path, &Request::Status).await.unwrap();
+        assert_eq!(answered.data, serde_json::json!("on air: nothing"));
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_from_the_soft_default_to_the_hard_limit() {
+        let read = || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            assert_eq!(
+                unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+                0
+            );
+            limit
+        };
+        let hard = read().rlim_max;
+        let soft = hard.min(512);
+        let lowered = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+
+        let raised = raise_soft_nofile().unwrap();
+        assert_eq!(
+            raised,
+            OpenFiles {
+                was: soft,
+                now: hard
+            }
+        );
+        assert_eq!(read().rlim_cur, hard);
     }
 
     #[test]

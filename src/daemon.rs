@@ -606,9 +606,7 @@ impl Daemon<'_> {
             note,
         });
         if let Some(remote) = &mut self.remote {
-            remote
-                .on_air(&self.store, Some(program.title.clone()))
-                .await?;
+            remote.on_air(&self.store, Some(program.title.clone()))?;
         }
         Ok(())
     }
@@ -656,7 +654,7 @@ impl Daemon<'_> {
                 .on_air
                 .last()
                 .map(|a| a.occurrence.program.title.clone());
-            remote.on_air(&self.store, title).await?;
+            remote.on_air(&self.store, title)?;
         }
         self.aired += 1;
         Ok(())
@@ -825,7 +823,7 @@ impl Daemon<'_> {
         if let Some(remote) = &mut self.remote {
             let entry = self.store.entry(row)?;
             remote.report_as_run(&mut self.store, &entry);
-            remote.flush(&mut self.store).await?;
+            remote.flush(&mut self.store)?;
         }
         Ok(())
     }
@@ -888,9 +886,44 @@ impl Daemon<'_> {
                 crate::levels::measured(&mut self.store, &path);
             }
         }
+        if let Some(remote) = &mut self.remote {
+            remote.set_needed(bulletins_needed(&self.programs, Utc::now()));
+        }
         self.schedules_seen = Some(seen);
         self.announced = None;
     }
+}
+
+/// When the programmes next air each bulletin they name, by bulletin id: the link fetches the
+/// one needed soonest first.
+fn bulletins_needed(
+    programs: &[Arc<Program>],
+    now: DateTime<Utc>,
+) -> std::collections::BTreeMap<String, DateTime<Utc>> {
+    let mut needed = std::collections::BTreeMap::new();
+    for program in programs {
+        let ids: Vec<&str> = program
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                schedule::Item::Bulletin { id } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let Some(at) = program.next_after(now) else {
+            continue;
+        };
+        for id in ids {
+            needed
+                .entry(id.to_owned())
+                .and_modify(|soonest: &mut DateTime<Utc>| *soonest = (*soonest).min(at))
+                .or_insert(at);
+        }
+    }
+    needed
 }
 
 /// `program` with its `chime` items played from the box's recorded chime for its level, if the

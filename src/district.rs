@@ -157,7 +157,7 @@ async fn publish_confirmed(
     let deadline = tokio::time::Instant::now() + CONFIRM_WAIT;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         if let LinkEvent::Message(message) = event {
-            let _ = link.ack(&message).await;
+            let _ = link.ack(&message);
             if message.payload == payload {
                 return Ok(());
             }
@@ -285,7 +285,7 @@ async fn retained_revision(
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         if let LinkEvent::Message(message) = event {
-            let _ = link.ack(&message).await;
+            let _ = link.ack(&message);
             // Our own schedule, as the broker holds it; its signature was ours, so parse only.
             let revision = Envelope::from_bytes(&message.payload)
                 .ok()

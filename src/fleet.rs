@@ -71,7 +71,7 @@ pub async fn collect(broker: &Broker, wait: Duration) -> Result<Vec<BoxRow>, Pub
         if let LinkEvent::Message(message) = event {
             fleet.absorb(&message.topic, &message.payload);
             // Acked once absorbed, so the session queue does not fill up with what we read.
-            let _ = link.ack(&message).await;
+            let _ = link.ack(&message);
         }
     }
     link.shutdown().await;

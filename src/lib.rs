@@ -9,6 +9,7 @@ pub mod agenda;
 pub mod amp;
 pub mod arbiter;
 pub mod audio;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;

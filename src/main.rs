@@ -1,4 +1,5 @@
 fn main() -> std::process::ExitCode {
+    loaxa::control::raise_open_files_limit();
     match loaxa::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

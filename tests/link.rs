@@ -75,7 +75,7 @@ async fn round_trip(link: &Link, events: &mut Receiver<LinkEvent>, topic: &str) 
         _ => None,
     })
     .await;
-    link.ack(&echoed).await.unwrap();
+    link.ack(&echoed).unwrap();
     before
 }
 
@@ -170,7 +170,7 @@ async fn a_retained_message_is_received_after_connecting_with_the_retain_flag() 
     let received = message(&mut events, "loaxa/box-1/config").await;
     assert_eq!(received.payload, b"volume=7");
     assert!(received.retain);
-    link.ack(&received).await.unwrap();
+    link.ack(&received).unwrap();
     link.shutdown().await;
 }
 
@@ -180,10 +180,10 @@ async fn a_subscription_added_later_survives_a_broker_that_lost_the_session_and_
     mosquitto_pub(&broker, "loaxa/chunk/abc/0", "chunk-0", true);
     let (link, mut events) = Link::start(config(&broker, "box-dynamic"), Vec::new()).unwrap();
     connected(&mut events).await;
-    link.subscribe("loaxa/chunk/abc/0").await.unwrap();
+    link.subscribe("loaxa/chunk/abc/0").unwrap();
     let chunk = message(&mut events, "loaxa/chunk/abc/0").await;
     assert_eq!(chunk.payload, b"chunk-0");
-    link.ack(&chunk).await.unwrap();
+    link.ack(&chunk).unwrap();
 
     broker.kill(); // the session (and the unsaved retained message) die with it
     broker.restart();
@@ -191,15 +191,15 @@ async fn a_subscription_added_later_survives_a_broker_that_lost_the_session_and_
     // Re-made after the new CONNACK: a chunk published now arrives.
     mosquitto_pub(&broker, "loaxa/chunk/abc/0", "chunk-0", true);
     let again = message(&mut events, "loaxa/chunk/abc/0").await;
-    link.ack(&again).await.unwrap();
+    link.ack(&again).unwrap();
 
-    link.unsubscribe("loaxa/chunk/abc/0").await.unwrap();
+    link.unsubscribe("loaxa/chunk/abc/0").unwrap();
     mosquitto_pub(&broker, "loaxa/chunk/abc/1", "chunk-1", true);
-    link.subscribe("loaxa/chunk/abc/1").await.unwrap();
+    link.subscribe("loaxa/chunk/abc/1").unwrap();
     // The broker handles our requests in order: once chunk 1 (retained) arrives, the
     // unsubscription from chunk 0 is done.
     let one = message(&mut events, "loaxa/chunk/abc/1").await;
-    link.ack(&one).await.unwrap();
+    link.ack(&one).unwrap();
     mosquitto_pub(&broker, "loaxa/chunk/abc/0", "not for us any more", false);
     mosquitto_pub(&broker, "loaxa/chunk/abc/1", "marker", false);
     let next = wait_for(&mut events, "the marker", |event| match event {
@@ -243,7 +243,7 @@ async fn after_a_broker_restart_the_link_reconnects_by_itself_and_keeps_receivin
     mosquitto_pub(&broker, "loaxa/restart/news", "after crash", false);
     let received = message(&mut events, "loaxa/restart/news").await;
     assert_eq!(received.payload, b"after crash");
-    link.ack(&received).await.unwrap();
+    link.ack(&received).unwrap();
 
     // SIGTERM: the broker saves the session, so it is still there after the restart.
     broker.restart();
@@ -265,7 +265,7 @@ async fn after_a_broker_restart_the_link_reconnects_by_itself_and_keeps_receivin
         },
     )
     .await;
-    link.ack(&received).await.unwrap();
+    link.ack(&received).unwrap();
     link.shutdown().await;
 }
 
@@ -286,7 +286,7 @@ async fn a_message_sent_while_the_box_is_offline_is_delivered_when_it_comes_back
     let received = message(&mut events, "loaxa/offline").await;
     assert_eq!(received.payload, b"bulletin while offline");
     assert!(!received.retain);
-    link.ack(&received).await.unwrap();
+    link.ack(&received).unwrap();
     link.shutdown().await;
 }
 
@@ -311,8 +311,8 @@ async fn a_message_received_but_not_acked_is_redelivered_after_the_link_restarts
     assert_eq!(again.payload, b"store me first");
     assert!(again.dup, "redelivery is flagged as a duplicate");
     // An ack token from the earlier connection is refused rather than sent.
-    assert!(matches!(link.ack(&first).await, Err(LinkError::StaleAck)));
-    link.ack(&again).await.unwrap();
+    assert!(matches!(link.ack(&first), Err(LinkError::StaleAck)));
+    link.ack(&again).unwrap();
     link.shutdown().await;
 
     // Acked now: the next start gets nothing before a fresh probe.
@@ -339,7 +339,7 @@ async fn a_100_kib_payload_passes_both_ways() {
     let received = message(&mut events, "loaxa/audio").await;
     assert_eq!(received.payload.len(), chunk.len());
     assert!(received.payload == chunk);
-    link.ack(&received).await.unwrap();
+    link.ack(&received).unwrap();
 
     let too_big = vec![0u8; 300 * 1024];
     assert!(matches!(

@@ -277,9 +277,9 @@ type Events = mpsc::UnboundedSender<(usize, BoxEvent, Instant)>;
 type SysBytes = watch::Receiver<Option<(u64, Instant)>>;
 
 fn mqtt_options(client_id: String, port: u16) -> MqttOptions {
-    let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    let mut options = MqttOptions::new(client_id, rumqttc::Broker::tcp("127.0.0.1", port));
     options
-        .set_keep_alive(Duration::from_secs(30))
+        .set_keep_alive(30)
         .set_max_packet_size(8 << 20, 1 << 20);
     options
 }
@@ -287,7 +287,9 @@ fn mqtt_options(client_id: String, port: u16) -> MqttOptions {
 /// Follows the broker's byte counter.
 fn monitor(port: u16) -> SysBytes {
     let (tx, rx) = watch::channel(None);
-    let (client, mut eventloop) = AsyncClient::new(mqtt_options("bench-sys".into(), port), 10);
+    let (client, mut eventloop) = AsyncClient::builder(mqtt_options("bench-sys".into(), port))
+        .capacity(10)
+        .build();
     tokio::spawn(async move {
         let _ = client
             .subscribe("$SYS/broker/bytes/sent", QoS::AtMostOnce)
@@ -557,7 +559,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
         let mut done = None;
         if let Some((sha, chunk)) = topic::parse_chunk(&message.topic) {
             fetching.remove(&message.topic);
-            let _ = link.unsubscribe(&message.topic).await;
+            let _ = link.unsubscribe(&message.topic);
             if manifests.is_none() {
                 manifests = stored_manifests(&store).ok();
             }
@@ -573,7 +575,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
         } else {
             match inbox.receive(&mut store, &message.topic, &message.payload, Utc::now()) {
                 Ok(Verdict::ScheduleApplied { revision, .. }) => {
-                    let _ = link.ack(&message).await;
+                    let _ = link.ack(&message);
                     report(BoxEvent::Schedule(revision));
                     continue;
                 }
@@ -587,7 +589,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
             }
         }
         // Acknowledged once stored, as the daemon does.
-        let _ = link.ack(&message).await;
+        let _ = link.ack(&message);
         if let Some(path) = done {
             report(BoxEvent::Complete);
             let _ = std::fs::remove_file(path);
@@ -610,7 +612,7 @@ async fn fetch(
         .take(CHUNK_WINDOW.saturating_sub(fetching.len()))
         .collect();
     for chunk_topic in wanted {
-        if link.subscribe_in_session(&chunk_topic).await.is_ok() {
+        if link.subscribe_in_session(&chunk_topic).is_ok() {
             fetching.insert(chunk_topic);
         }
     }
@@ -725,7 +727,9 @@ async fn raw_subscriber(index: usize, port: u16, total: u64, tx: Events) {
         let _ = tx.send((index, event, Instant::now()));
     };
     let (client, mut eventloop) =
-        AsyncClient::new(mqtt_options(format!("bench-raw-{index}"), port), 10);
+        AsyncClient::builder(mqtt_options(format!("bench-raw-{index}"), port))
+            .capacity(10)
+            .build();
     if client.subscribe("raw/#", QoS::AtLeastOnce).await.is_err() {
         return report(BoxEvent::Problem("cannot subscribe".into()));
     }

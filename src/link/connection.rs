@@ -1,8 +1,18 @@
 //! The MQTT link between the box and the district broker.
 //!
-//! One background task owns rumqttc's `EventLoop` and drives it; [`Link`] is a cheap, cloneable
-//! handle to it and [`LinkEvent`]s come out of an mpsc channel. The task deals with the things
-//! rumqttc leaves to its users:
+//! One background task owns rumqttc's `EventLoop` (the maintained `rumqttc-v4-next` fork, MQTT
+//! 3.1.1) and drives it; [`Link`] is a cheap, cloneable handle to it and [`LinkEvent`]s come out
+//! of an mpsc channel. The task deals with the things rumqttc leaves to its users:
+//!
+//! * **No wait cycle between the task and the application.** The task takes a slot in the event
+//!   channel *before* it reads the next packet: while the application is busy, the task reads
+//!   nothing more, the socket's buffers fill and the broker keeps what it has not sent (QoS 1
+//!   messages are not acked until handled, so they stay with the broker). The application, in
+//!   turn, never waits for the task: [`Link::try_publish`], [`Link::ack`], the subscriptions
+//!   only *queue* a request, and refuse with [`LinkError::Busy`] when rumqttc's request queue is
+//!   full. An ack that finds the queue full is owed, not lost: the task queues owed acks itself
+//!   after every packet. Only one-shot tools (the district's commands) use the waiting
+//!   [`Link::publish`].
 //!
 //! * rumqttc reconnects on the very next `poll()`, with no delay. After every connection error the
 //!   task sleeps with jittered exponential backoff (see [`Backoff`]) and reports
@@ -21,84 +31,38 @@
 //! * TLS (`mqtts://`) goes through rustls with the `ring` provider, passed explicitly, so no
 //!   process-wide provider needs to be installed and aws-lc-rs is never built.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet,
-    Publish, QoS, SubscribeFilter, SubscribeReasonCode, Transport,
+    AckMode, AsyncClient, Broker, ClientError, ConnectionError, Event, EventLoop, LastWill,
+    ManualAck, MqttOptions, Outgoing, Packet, PubAck, PublishOptions, QoS, SubscribeFilter,
+    SubscribeReasonCode, Transport,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Capacity of rumqttc's request channel (publishes, acks, subscribes waiting to be sent).
-const REQUEST_CAPACITY: usize = 64;
-/// Capacity of the [`LinkEvent`] channel. When it is full the connection task waits, which
-/// also stops reading from the broker (back-pressure rather than unbounded memory).
+const REQUEST_CAPACITY: usize = 256;
+/// Capacity of the [`LinkEvent`] channel. When it is full the connection task reads nothing
+/// more from the broker until the application has taken an event (back-pressure rather than
+/// unbounded memory; see the module notes).
 const EVENT_CAPACITY: usize = 64;
 /// Source of connection generations, process-wide so that a token from one `Link` never
 /// matches another `Link`'s connection.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// How long [`Link::shutdown`] waits for the DISCONNECT to go out before giving up.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Short: a box must stop within a few seconds of SIGTERM, broker or not.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Room for the fixed header, topic length and packet id around topic + payload.
 const PUBLISH_OVERHEAD: usize = 16;
 
-/// Reconnection delays: `initial` doubling up to `max`, each multiplied by a random factor in
-/// `1 ± jitter`. The doubling starts over once a connection has stayed up for `stable_after`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-    /// Fraction, e.g. 0.2 for ±20 %.
-    pub jitter: f64,
-    pub stable_after: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.2,
-            // A connection that held this long means the broker is back for real: the next
-            // outage (a restart a minute later) starts again from `initial`. A broker that
-            // accepts and drops at once still backs off.
-            stable_after: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before reconnection attempt number `attempt` (0 for the first retry), before
-    /// jitter.
-    pub fn base_delay(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.min(30));
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-
-    /// The delay with jitter applied; never more than `max * (1 + jitter)`.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let base = self.base_delay(attempt).as_secs_f64();
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        let factor = 1.0 + jitter * (2.0 * random_unit() - 1.0);
-        Duration::from_secs_f64((base * factor).max(0.0))
-    }
-}
-
-/// A uniform random number in `[0, 1)`, from std's randomly keyed hasher (good enough for
-/// jitter; keeps boxes that lost the broker at the same moment from reconnecting in lockstep).
-fn random_unit() -> f64 {
-    let bits = RandomState::new().build_hasher().finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
+pub use crate::backoff::Backoff;
 
 /// How to reach the broker.
 #[derive(Clone, Debug)]
@@ -167,6 +131,10 @@ pub enum LinkError {
     TooLarge { size: usize, max: usize },
     #[error("the link is shut down")]
     Closed,
+    /// rumqttc's request queue is full (the connection is slow or down): nothing was queued.
+    /// The caller tries again later; it never waits for the link.
+    #[error("the link's send queue is full; try again later")]
+    Busy,
     /// The message was received on an earlier connection, which has since dropped. Its packet
     /// id means nothing on the new connection, so the ack is not sent; the broker redelivers
     /// the message (with the persistent session) and the application should ack that copy.
@@ -226,6 +194,9 @@ pub enum LinkEvent {
 
 struct Shared {
     client: AsyncClient,
+    /// Acks that found the request queue full, as (packet id, connection generation): queued by
+    /// the connection task after every packet it handles.
+    owed_acks: OwedAcks,
     /// Bumped on every CONNACK and every connection loss; see [`LinkError::StaleAck`].
     generation: Arc<AtomicU64>,
     /// The filters (re)made on every CONNACK, shared with the connection task.
@@ -236,6 +207,7 @@ struct Shared {
 }
 
 type Subscriptions = Arc<Mutex<std::collections::BTreeSet<String>>>;
+type OwedAcks = Arc<Mutex<std::collections::VecDeque<(u16, u64)>>>;
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -266,22 +238,21 @@ impl Link {
         subscriptions: Vec<String>,
     ) -> Result<(Link, mpsc::Receiver<LinkEvent>), LinkError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| LinkError::NoRuntime)?;
-        let options = mqtt_options(&config)?;
+        let (options, broker) = mqtt_options(&config)?;
         for filter in &subscriptions {
             if filter.is_empty() {
                 return Err(LinkError::Config("empty subscription filter".into()));
             }
         }
-        let broker = {
-            let (host, port) = options.broker_address();
-            format!("{host}:{port}")
-        };
-        let (client, eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+        let (client, eventloop) = AsyncClient::builder(options)
+            .capacity(REQUEST_CAPACITY)
+            .build();
         let (events_tx, events_rx) = mpsc::channel(EVENT_CAPACITY);
         let (stop_tx, stop_rx) = watch::channel(false);
         let generation = Arc::new(AtomicU64::new(0)); // 0: never connected
         let subscriptions: Subscriptions =
             Arc::new(Mutex::new(subscriptions.into_iter().collect()));
+        let owed_acks = OwedAcks::default();
 
         let task = ConnectionTask {
             eventloop,
@@ -290,6 +261,7 @@ impl Link {
             stop: stop_rx,
             generation: generation.clone(),
             subscriptions: subscriptions.clone(),
+            owed_acks: owed_acks.clone(),
             backoff: config.reconnect.clone(),
             client_id: config.client_id.clone(),
             broker,
@@ -299,6 +271,7 @@ impl Link {
         let link = Link {
             shared: Arc::new(Shared {
                 client,
+                owed_acks,
                 generation,
                 subscriptions,
                 max_packet_size: config.max_packet_size,
@@ -309,18 +282,8 @@ impl Link {
         Ok((link, events_rx))
     }
 
-    /// Publishes at QoS 1.
-    ///
-    /// `Ok` means only that the message is queued in rumqttc's request channel (waiting here
-    /// while that channel is full), not that the broker has it: while the box is offline it
-    /// stays queued, and a message in flight when the connection drops is resent only if the
-    /// broker kept the session. Everything still queued is lost if the process dies.
-    pub async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        retain: bool,
-    ) -> Result<(), LinkError> {
+    /// Refuses what the broker could never take, before anything is queued.
+    fn check_publish(&self, topic: &str, payload: &[u8]) -> Result<(), LinkError> {
         if topic.is_empty() || topic.contains(['+', '#']) {
             return Err(LinkError::InvalidTopic(topic.to_string()));
         }
@@ -331,18 +294,51 @@ impl Link {
                 max: self.shared.max_packet_size,
             });
         }
+        Ok(())
+    }
+
+    /// Publishes at QoS 1, waiting while rumqttc's request queue is full: for one-shot tools
+    /// that have nothing else to do meanwhile. The box uses [`Link::try_publish`].
+    ///
+    /// `Ok` means only that the message is queued, not that the broker has it: while the link
+    /// is down it stays queued, and a message in flight when the connection drops is resent
+    /// only if the broker kept the session. Everything still queued is lost if the process dies.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), LinkError> {
+        self.check_publish(topic, &payload)?;
         self.shared
             .client
-            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .publish(topic, payload, publish_options(retain))
             .await
             // Topics were checked above, so rumqttc's only remaining refusal is a closed
             // request channel, i.e. the connection task has ended.
             .map_err(|_| LinkError::Closed)
     }
 
+    /// Publishes at QoS 1 if rumqttc's request queue has room, else refuses with
+    /// [`LinkError::Busy`] at once. Never waits: a loop that must stay responsive calls this
+    /// and keeps what it could not send (the box's outbox) for later.
+    pub fn try_publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), LinkError> {
+        self.check_publish(topic, &payload)?;
+        self.shared
+            .client
+            .try_publish(topic, payload, publish_options(retain))
+            .map_err(queue_error)
+    }
+
     /// Adds a subscription (QoS 1), kept across reconnects like those given to `start`. Used
-    /// for what a box needs only for a while, such as the chunks of a bulletin it is fetching.
-    pub async fn subscribe(&self, filter: &str) -> Result<(), LinkError> {
+    /// for what a box needs only for a while. Never waits (see [`Link::try_publish`]); the
+    /// filter is remembered even when refused as busy, so the next CONNACK makes it.
+    pub fn subscribe(&self, filter: &str) -> Result<(), LinkError> {
         if filter.is_empty() {
             return Err(LinkError::InvalidTopic(filter.to_string()));
         }
@@ -351,9 +347,8 @@ impl Link {
         }
         self.shared
             .client
-            .subscribe(filter, QoS::AtLeastOnce)
-            .await
-            .map_err(|_| LinkError::Closed)
+            .try_subscribe(filter, QoS::AtLeastOnce)
+            .map_err(queue_error)
     }
 
     /// Subscribes (QoS 1) for as long as the broker keeps this session, *without* re-making
@@ -361,36 +356,35 @@ impl Link {
     /// chunks: re-subscribing makes the broker send the retained message again, on top of the
     /// copy it redelivers from the session, so a flaky link would pay for each chunk two or
     /// three times. The caller re-makes these when a CONNACK says the session is gone
-    /// (`session_present = false`).
-    pub async fn subscribe_in_session(&self, filter: &str) -> Result<(), LinkError> {
+    /// (`session_present = false`). Never waits.
+    pub fn subscribe_in_session(&self, filter: &str) -> Result<(), LinkError> {
         if filter.is_empty() {
             return Err(LinkError::InvalidTopic(filter.to_string()));
         }
         self.shared
             .client
-            .subscribe(filter, QoS::AtLeastOnce)
-            .await
-            .map_err(|_| LinkError::Closed)
+            .try_subscribe(filter, QoS::AtLeastOnce)
+            .map_err(queue_error)
     }
 
     /// Removes a subscription made with `subscribe` or `subscribe_in_session` (or given to
-    /// `start`).
-    pub async fn unsubscribe(&self, filter: &str) -> Result<(), LinkError> {
+    /// `start`). Never waits.
+    pub fn unsubscribe(&self, filter: &str) -> Result<(), LinkError> {
         if let Ok(mut subscriptions) = self.shared.subscriptions.lock() {
             subscriptions.remove(filter);
         }
         self.shared
             .client
-            .unsubscribe(filter)
-            .await
-            .map_err(|_| LinkError::Closed)
+            .try_unsubscribe(filter)
+            .map_err(queue_error)
     }
 
     /// Acknowledges a received message to the broker (PUBACK). Call it once the message is
-    /// stored durably. Returns [`LinkError::StaleAck`] if the connection the message came on
-    /// has dropped since: the broker will redeliver it, so the application must tolerate
-    /// duplicates (and ack the redelivered copy).
-    pub async fn ack(&self, message: &Incoming) -> Result<(), LinkError> {
+    /// stored durably. Never waits: if rumqttc's queue is full, the ack is owed and the
+    /// connection task sends it as soon as there is room. Returns [`LinkError::StaleAck`] if
+    /// the connection the message came on has dropped since: the broker will redeliver it, so
+    /// the application must tolerate duplicates (and ack the redelivered copy).
+    pub fn ack(&self, message: &Incoming) -> Result<(), LinkError> {
         let token = message.token;
         if token.qos == QoS::AtMostOnce {
             return Ok(());
@@ -399,13 +393,15 @@ impl Link {
             tracing::debug!(pkid = token.pkid, topic = %message.topic, "ack for an earlier connection not sent");
             return Err(LinkError::StaleAck);
         }
-        let mut publish = Publish::new(message.topic.as_str(), token.qos, Vec::new());
-        publish.pkid = token.pkid;
-        self.shared
-            .client
-            .ack(&publish)
-            .await
-            .map_err(|_| LinkError::Closed)
+        if let Ok(mut owed) = self.shared.owed_acks.lock() {
+            owed.push_back((token.pkid, token.generation));
+        }
+        send_owed_acks(
+            &self.shared.client,
+            &self.shared.owed_acks,
+            self.shared.generation.load(Ordering::SeqCst),
+        );
+        Ok(())
     }
 
     /// Sends a clean DISCONNECT (after the requests already queued) and waits, at most a few
@@ -429,6 +425,38 @@ impl Link {
             handle.abort();
             let _ = handle.await;
         }
+    }
+}
+
+fn publish_options(retain: bool) -> PublishOptions {
+    let options = PublishOptions::at_least_once();
+    if retain { options.retained() } else { options }
+}
+
+/// What a refusal to queue a request means for the caller.
+fn queue_error(error: ClientError) -> LinkError {
+    match error {
+        ClientError::RequestChannelFull(_) => LinkError::Busy,
+        ClientError::InvalidRequest(request) => LinkError::InvalidTopic(format!("{request:?}")),
+        _ => LinkError::Closed,
+    }
+}
+
+/// Queues the owed acks of connection `generation` while rumqttc's queue has room; drops those
+/// of earlier connections (the broker redelivers those messages).
+fn send_owed_acks(client: &AsyncClient, owed: &OwedAcks, generation: u64) {
+    let Ok(mut owed) = owed.lock() else {
+        return;
+    };
+    while let Some(&(pkid, of)) = owed.front() {
+        if of == generation {
+            match client.try_manual_ack(ManualAck::PubAck(PubAck::new(pkid))) {
+                Ok(()) => {}
+                Err(ClientError::RequestChannelFull(_)) => return,
+                Err(error) => tracing::debug!(pkid, %error, "ack not queued"),
+            }
+        }
+        owed.pop_front();
     }
 }
 
@@ -479,7 +507,8 @@ fn parse_url(url: &str) -> Result<(Scheme, String, u16), LinkError> {
     Ok((scheme, host, port))
 }
 
-fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
+/// rumqttc's options for `config`, and the broker's `host:port` for logs.
+fn mqtt_options(config: &LinkConfig) -> Result<(MqttOptions, String), LinkError> {
     if config.client_id.is_empty() {
         return Err(LinkError::Config(
             "client_id must be set (the persistent session is keyed on it)".into(),
@@ -494,18 +523,27 @@ fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
         return Err(LinkError::Config("max_packet_size below 1 KiB".into()));
     }
     let (scheme, host, port) = parse_url(&config.url)?;
-    let mut options = MqttOptions::new(config.client_id.clone(), host, port);
+    let broker = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut options = MqttOptions::new(config.client_id.clone(), Broker::tcp(host, port));
+    let keep_alive = u16::try_from(config.keep_alive.as_secs()).unwrap_or(u16::MAX);
     options
         .set_clean_session(!config.persistent_session)
-        .set_manual_acks(true)
-        .set_keep_alive(config.keep_alive)
+        .set_ack_mode(AckMode::Manual)
+        .set_keep_alive(keep_alive)
         .set_max_packet_size(
             config.max_incoming_size.max(config.max_packet_size),
             config.max_packet_size,
         );
     match (&config.username, &config.password) {
         (Some(user), password) => {
-            options.set_credentials(user.clone(), password.clone().unwrap_or_default());
+            options.set_credentials(
+                user.clone(),
+                password.clone().unwrap_or_default().into_bytes(),
+            );
         }
         (None, Some(_)) => {
             return Err(LinkError::Config("password given without username".into()));
@@ -534,7 +572,7 @@ fn mqtt_options(config: &LinkConfig) -> Result<MqttOptions, LinkError> {
     } else if config.ca_file.is_some() {
         tracing::warn!(url = %config.url, "ca_file is ignored for a plain mqtt:// url");
     }
-    Ok(options)
+    Ok((options, broker))
 }
 
 /// A rustls client configuration trusting only the CAs in `ca_file`, on the `ring` provider.
@@ -568,6 +606,7 @@ struct ConnectionTask {
     stop: watch::Receiver<bool>,
     generation: Arc<AtomicU64>,
     subscriptions: Subscriptions,
+    owed_acks: OwedAcks,
     backoff: Backoff,
     client_id: String,
     broker: String,
@@ -584,6 +623,18 @@ impl ConnectionTask {
         let mut attempt: u32 = 0;
         let mut connected_since: Option<Instant> = None;
         loop {
+            // A slot for whatever the next packet brings, taken before reading it: while the
+            // application is busy nothing more is read, and the broker keeps what it holds.
+            // (A dropped receiver only means nobody listens; the connection goes on.)
+            let slot = if self.events.is_closed() {
+                None
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = stop_requested(&mut self.stop), if connected_since.is_none() => break,
+                    slot = self.events.reserve() => slot.ok(),
+                }
+            };
             // While connected, a stop arrives as a DISCONNECT request through the event loop,
             // so poll() is never cancelled half-way through sending something. While not
             // connected, poll() only dials and waits for CONNACK, which is safe to abandon.
@@ -596,7 +647,7 @@ impl ConnectionTask {
                     polled = self.eventloop.poll() => polled,
                 }
             };
-            match polled {
+            let event = match polled {
                 Ok(Event::Incoming(Packet::ConnAck(connack))) => {
                     connected_since = Some(Instant::now());
                     self.generation
@@ -608,17 +659,17 @@ impl ConnectionTask {
                         "mqtt connected"
                     );
                     self.resubscribe();
-                    emit(
-                        &self.events,
-                        LinkEvent::Connected {
-                            session_present: connack.session_present,
-                        },
-                    )
-                    .await;
+                    Some(LinkEvent::Connected {
+                        session_present: connack.session_present,
+                    })
                 }
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let message = Incoming {
-                        topic: publish.topic.clone(),
+                    if publish.qos == QoS::ExactlyOnce {
+                        // We subscribe at QoS 1 only, so the broker should never send QoS 2.
+                        tracing::warn!(topic = %String::from_utf8_lossy(&publish.topic), "unexpected QoS 2 message");
+                    }
+                    Some(LinkEvent::Message(Incoming {
+                        topic: String::from_utf8_lossy(&publish.topic).into_owned(),
                         payload: publish.payload.to_vec(),
                         retain: publish.retain,
                         dup: publish.dup,
@@ -627,12 +678,7 @@ impl ConnectionTask {
                             qos: publish.qos,
                             generation: self.generation.load(Ordering::SeqCst),
                         },
-                    };
-                    if publish.qos == QoS::ExactlyOnce {
-                        // We subscribe at QoS 1 only, so the broker should never send QoS 2.
-                        tracing::warn!(topic = %message.topic, "unexpected QoS 2 message");
-                    }
-                    emit(&self.events, LinkEvent::Message(message)).await;
+                    }))
                 }
                 Ok(Event::Incoming(Packet::SubAck(suback))) => {
                     let refused = suback
@@ -643,12 +689,13 @@ impl ConnectionTask {
                     if refused > 0 {
                         tracing::warn!(client_id = %self.client_id, refused, "broker refused subscriptions");
                     }
+                    None
                 }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                     tracing::info!(client_id = %self.client_id, broker = %self.broker, "mqtt disconnected cleanly");
                     break;
                 }
-                Ok(_) => {}
+                Ok(_) => None,
                 Err(error) => {
                     self.generation
                         .store(GENERATIONS.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
@@ -669,22 +716,29 @@ impl ConnectionTask {
                         "mqtt disconnected"
                     );
                     let refused = is_refusal(&error);
-                    emit(
-                        &self.events,
-                        LinkEvent::Disconnected {
+                    if let Some(slot) = slot {
+                        slot.send(LinkEvent::Disconnected {
                             reason,
                             retry_in,
                             refused,
-                        },
-                    )
-                    .await;
+                        });
+                    }
                     tokio::select! {
                         biased;
                         _ = stop_requested(&mut self.stop) => break,
                         _ = tokio::time::sleep(retry_in) => {}
                     }
+                    continue;
                 }
+            };
+            if let (Some(slot), Some(event)) = (slot, event) {
+                slot.send(event);
             }
+            send_owed_acks(
+                &self.client,
+                &self.owed_acks,
+                self.generation.load(Ordering::SeqCst),
+            );
         }
     }
 
@@ -709,12 +763,6 @@ impl ConnectionTask {
             }
         });
     }
-}
-
-/// Hands an event to the application. A dropped receiver only means nobody listens; the
-/// connection goes on.
-async fn emit(events: &mpsc::Sender<LinkEvent>, event: LinkEvent) {
-    let _ = events.send(event).await;
 }
 
 /// What went wrong, in the words an operator needs, with the setting to check.
@@ -753,28 +801,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_the_maximum() {
-        let backoff = Backoff::default();
-        assert_eq!(backoff.base_delay(0), Duration::from_secs(1));
-        assert_eq!(backoff.base_delay(1), Duration::from_secs(2));
-        assert_eq!(backoff.base_delay(5), Duration::from_secs(32));
-        assert_eq!(backoff.base_delay(6), Duration::from_secs(60));
-        assert_eq!(backoff.base_delay(1000), Duration::from_secs(60));
-    }
-
-    #[test]
-    fn jitter_stays_within_twenty_percent() {
-        let backoff = Backoff::default();
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..200 {
-            let delay = backoff.delay(3).as_secs_f64();
-            assert!((6.4..=9.6).contains(&delay), "{delay}");
-            seen.insert(delay.to_bits());
-        }
-        assert!(seen.len() > 100, "jitter is not random");
-    }
-
-    #[test]
     fn urls_parse_into_scheme_host_and_port() {
         let (scheme, host, port) = parse_url("mqtt://broker.local:1884").unwrap();
         assert!(matches!(scheme, Scheme::Plain));
@@ -804,9 +830,10 @@ mod tests {
     #[test]
     fn options_ask_for_a_persistent_session_with_manual_acks() {
         let config = LinkConfig::new("mqtt://broker.local:1883", "box-1");
-        let options = mqtt_options(&config).unwrap();
+        let (options, broker) = mqtt_options(&config).unwrap();
+        assert_eq!(broker, "broker.local:1883");
         assert!(!options.clean_session());
-        assert!(options.manual_acks());
+        assert_eq!(options.ack_mode(), AckMode::Manual);
         assert_eq!(options.max_packet_size(), 64 * 1024 * 1024); // rumqttc shows the incoming limit
         assert_eq!(options.keep_alive(), Duration::from_secs(30));
     }

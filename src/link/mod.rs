@@ -1,8 +1,11 @@
-//! The link to the district over MQTT: the protocol's topics and messages (`protocol`, pure).
-//! The connection task and the box's receive/verify/store path are being built (issue 3).
+//! The link to the district over MQTT: the protocol's topics and messages (`protocol`, pure),
+//! the connection (`connection`), and the box's side of it (`remote`): the inbox that judges
+//! what arrives, the transfers that fetch bulletin audio, and the outbox that reports back.
 
 pub mod bulletins;
 pub mod connection;
 pub mod inbox;
 pub mod protocol;
+pub mod refusals;
 pub mod remote;
+pub mod transfers;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 
@@ -26,6 +26,9 @@ use super::bulletins::{BulletinError, Bulletins, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
 use super::protocol::{Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic};
+use super::refusals::RefusalLimit;
+use super::transfers::{Pending, Transfers};
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::schedule::LoadOptions;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
@@ -36,8 +39,16 @@ const FLUSH_BATCH: usize = 64;
 /// Chunks asked for at once: enough to keep a 3G link busy, few enough that a reconnect
 /// re-sends little.
 const CHUNK_WINDOW: usize = 8;
-/// How long an event may go unconfirmed before it is sent again.
+/// How long an event may go unconfirmed before it is sent again; also how long asked-for
+/// chunks may take before their bulletin counts as stalled, and the housekeeping period.
 pub const RESEND_AFTER: Duration = Duration::from_secs(30);
+/// How long a stalled bulletin rests before it is asked for again, first and at most.
+const STALLED_REST: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(900));
+/// Refusals told one by one (log line and rejection event) per minute; the rest are summed up.
+const REFUSALS_TOLD: u32 = 10;
+/// The status is published at most this often: a burst of manifests or programmes changes
+/// it many times a second, and each copy would be sent to the district.
+const STATUS_GAP: Duration = Duration::from_secs(1);
 /// How long a bulletin whose chunk could not be written waits before the box tries again.
 const HOLD_BACK: Duration = Duration::from_secs(60);
 /// How often the status is re-published when nothing else changed it (disk space drifts, and
@@ -52,10 +63,13 @@ pub struct Remote {
     state_dir: PathBuf,
     /// This box's events topic, subscribed to for the echo that confirms delivery.
     events_topic: String,
-    /// Chunk topics subscribed to right now.
-    fetching: BTreeSet<String>,
-    /// When the last chunk arrived (or the fetch was last asked for again).
-    last_chunk: Instant,
+    /// Which chunks are asked for, shared fairly between the bulletins still arriving.
+    transfers: Transfers,
+    /// When the schedules next air each bulletin, by id: the one needed soonest is fetched
+    /// first.
+    needed: BTreeMap<String, DateTime<Utc>>,
+    /// Refusals past a few a minute are counted, not told one by one.
+    refusals: RefusalLimit,
     /// Chunk topics whose content did not match the manifest. Not asked for again until the
     /// district announces that bulletin anew (or the box restarts): the broker would only hand
     /// back the same bad retained message, in a loop.
@@ -68,24 +82,29 @@ pub struct Remote {
     unqueued: Vec<EventBody>,
     /// What the disk must keep free (`disk_reserve_mb`).
     disk_reserve: u64,
-    /// The manifests in the store, read once and again only after the inbox stored a new one
-    /// (it is their only writer): every chunk needs its manifest, and reading and parsing them
-    /// all from SQLite for each chunk is work thrown away.
-    manifests: Option<Arc<[Manifest]>>,
+    /// The manifests in the store, oldest first: read once, then kept up to date as the inbox
+    /// stores new ones (it is their only writer). Every chunk needs its manifest, and reading
+    /// and parsing them all from SQLite for each chunk, or each of a burst of manifests, is
+    /// work thrown away.
+    manifests: Option<Arc<Vec<Manifest>>>,
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
     connected: bool,
     next_housekeeping: Instant,
     last_status: Instant,
+    /// A status change waiting for [`STATUS_GAP`] to pass since the last one went out.
+    status_due: Option<Instant>,
 }
 
 /// What wakes the link side of the daemon.
 #[derive(Debug)]
 pub enum RemoteEvent {
     Link(LinkEvent),
-    /// Time to re-send unconfirmed events and refresh the status.
+    /// Time to re-send unconfirmed events, look at stalled transfers, refresh the status.
     Housekeeping,
+    /// Time to publish a status change held back by [`STATUS_GAP`].
+    StatusDue,
 }
 
 /// What the daemon must do after a link event.
@@ -136,8 +155,18 @@ impl Remote {
             bulletins: Bulletins::new(&config.state_dir),
             state_dir: config.state_dir.clone(),
             events_topic,
-            fetching: BTreeSet::new(),
-            last_chunk: Instant::now(),
+            transfers: Transfers::new(
+                CHUNK_WINDOW,
+                RESEND_AFTER,
+                Backoff {
+                    initial: STALLED_REST.0,
+                    max: STALLED_REST.1,
+                    jitter: 0.2,
+                    stable_after: Duration::ZERO,
+                },
+            ),
+            needed: BTreeMap::new(),
+            refusals: RefusalLimit::new(REFUSALS_TOLD, Duration::from_secs(60)),
             refused: BTreeSet::new(),
             held_back: BTreeMap::new(),
             unqueued: Vec::new(),
@@ -148,6 +177,7 @@ impl Remote {
             connected: false,
             next_housekeeping: Instant::now() + RESEND_AFTER,
             last_status: Instant::now(),
+            status_due: None,
         }))
     }
 
@@ -157,17 +187,26 @@ impl Remote {
 
     /// The next event from the connection, or the housekeeping timer.
     pub async fn next_event(&mut self) -> RemoteEvent {
+        let status_due = self.status_due;
         tokio::select! {
             event = self.events.recv() => match event {
                 Some(event) => RemoteEvent::Link(event),
-                // The connection task is gone (shut down): only the timer is left.
+                // The connection task is gone (shut down): only the timers are left.
                 None => std::future::pending().await,
             },
             () = tokio::time::sleep_until(self.next_housekeeping) => RemoteEvent::Housekeeping,
+            () = async { tokio::time::sleep_until(status_due.unwrap_or_else(Instant::now)).await },
+                if status_due.is_some() => RemoteEvent::StatusDue,
         }
     }
 
+    /// When the schedules next air each bulletin, by id (after every reload).
+    pub fn set_needed(&mut self, needed: BTreeMap<String, DateTime<Utc>>) {
+        self.needed = needed;
+    }
+
     /// Acts on one event: stores what is accepted, acknowledges it, reports, publishes status.
+    /// Never waits for the link (see `connection`): what cannot be sent now stays queued.
     pub async fn handle(
         &mut self,
         event: RemoteEvent,
@@ -176,22 +215,21 @@ impl Remote {
         let mut handled = Handled::default();
         let event = match event {
             RemoteEvent::Link(event) => event,
+            RemoteEvent::StatusDue => {
+                self.status_due = None;
+                self.publish_status(store)?;
+                return Ok(handled);
+            }
             RemoteEvent::Housekeeping => {
                 self.next_housekeeping = Instant::now() + RESEND_AFTER;
                 if self.connected && self.last_status.elapsed() >= STATUS_EVERY {
-                    self.publish_status(store).await?;
+                    self.status_changed(store)?;
                 }
-                if self.connected
-                    && !self.fetching.is_empty()
-                    && self.last_chunk.elapsed() >= RESEND_AFTER
-                {
-                    self.refetch().await;
+                if self.connected {
+                    // Stalled transfers, and space freed for a held-back bulletin.
+                    self.plan_transfers(store)?;
                 }
-                if self.connected && self.fetching.is_empty() {
-                    // Space may have been freed for a held-back bulletin, or one stalled.
-                    self.fetch_pending(store).await?;
-                }
-                self.flush(store).await?;
+                self.flush(store)?;
                 return Ok(handled);
             }
         };
@@ -202,53 +240,56 @@ impl Remote {
                 self.in_flight.clear();
                 if !session_present {
                     // The broker forgot the chunk subscriptions; make them again.
-                    self.fetching.clear();
+                    self.transfers.forget_asked();
                 }
-                self.publish_status(store).await?;
-                self.fetch_pending(store).await?;
+                self.status_changed(store)?;
+                self.plan_transfers(store)?;
             }
             LinkEvent::Message(message) if message.topic == self.events_topic => {
-                self.confirm(store, &message.payload)?;
-                let _ = self.link.ack(&message).await;
+                self.confirm(store, &message)?;
+                let _ = self.link.ack(&message);
             }
             LinkEvent::Message(message) if topic::parse_chunk(&message.topic).is_some() => {
-                self.chunk(store, &message).await?;
-                let _ = self.link.ack(&message).await;
+                self.chunk(store, &message)?;
+                let _ = self.link.ack(&message);
             }
             LinkEvent::Disconnected { .. } => self.connected = false,
             LinkEvent::Message(message) => {
                 let verdict =
                     self.inbox
                         .receive(store, &message.topic, &message.payload, Utc::now())?;
-                let body = match &verdict {
+                let body = match verdict {
                     Verdict::ScheduleApplied { scope, revision } => {
                         tracing::info!(scope = %scope, revision, "schedule received");
                         handled.schedules_changed = true;
+                        handled.status_changed = true;
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
                             what: format!("schedule revision {revision}"),
                         })
                     }
                     Verdict::BulletinAnnounced(manifest) => {
-                        self.manifests = None; // the inbox stored it
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
                         self.refused.retain(|t| {
                             topic::parse_chunk(t).is_none_or(|(sha, _)| sha != manifest.sha256)
                         });
                         self.held_back.remove(&manifest.sha256);
-                        self.fetch(store, manifest).await?;
+                        let what = format!("bulletin {} manifest", manifest.id);
+                        self.remember(store, *manifest)?;
+                        self.plan_transfers(store)?;
                         handled.status_changed = true;
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
-                            what: format!("bulletin {} manifest", manifest.id),
+                            what,
                         })
                     }
                     Verdict::Command(command) => {
                         tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");
-                        handled.command = Some(command.action.clone());
+                        let what = format!("command {}", command.action);
+                        handled.command = Some(command.action);
                         Some(EventBody::Received {
                             topic: message.topic.clone(),
-                            what: format!("command {}", command.action),
+                            what,
                         })
                     }
                     Verdict::Unchanged(why) => {
@@ -256,11 +297,8 @@ impl Remote {
                         None
                     }
                     Verdict::Rejected(reason) => {
-                        tracing::warn!(topic = %message.topic, reason = %reason, "message refused");
-                        Some(EventBody::Rejected {
-                            topic: message.topic.clone(),
-                            reason: reason.clone(),
-                        })
+                        self.refuse(store, &message.topic, reason);
+                        None
                     }
                 };
                 if let Some(body) = body {
@@ -268,91 +306,155 @@ impl Remote {
                 }
                 // Acknowledged only now that the verdict is stored; a stale ack means the broker
                 // re-delivers it, and the inbox sees the same revision again.
-                if let Err(e) = self.link.ack(&message).await {
+                if let Err(e) = self.link.ack(&message) {
                     tracing::debug!(error = %e, "ack not sent; the broker will re-deliver");
                 }
-                if handled.schedules_changed || handled.status_changed {
-                    self.publish_status(store).await?;
+                if handled.status_changed {
+                    self.status_changed(store)?;
                 }
             }
         }
-        self.flush(store).await?;
+        self.flush(store)?;
         Ok(handled)
     }
 
-    /// Fills the chunk window from every stored bulletin still missing chunks, by id.
-    async fn fetch_pending(&mut self, store: &mut Store) -> Result<(), StoreError> {
-        for manifest in self.manifests(store)?.iter() {
-            if self.fetching.len() >= CHUNK_WINDOW {
-                break;
+    /// Logs a refusal and tells the district, a few a minute; past that they are counted and
+    /// told as one summary, so a flood of junk fills neither the log nor the outbox.
+    fn refuse(&mut self, store: &mut Store, topic: &str, reason: String) {
+        if self
+            .refusals
+            .admit(topic, &reason, std::time::Instant::now())
+        {
+            tracing::warn!(topic = %topic, reason = %reason, "message refused");
+            self.report(
+                store,
+                EventBody::Rejected {
+                    topic: topic.to_owned(),
+                    reason,
+                },
+            );
+        } else {
+            tracing::debug!(topic = %topic, reason = %reason, "message refused (counted)");
+        }
+        self.tell_untold(store);
+    }
+
+    /// The summary of refusals counted since the last one told, once a minute at most.
+    fn tell_untold(&mut self, store: &mut Store) {
+        let Some(untold) = self.refusals.summary(std::time::Instant::now()) else {
+            return;
+        };
+        let reason = format!(
+            "{} more messages refused in the last {} s, not reported one by one; the last: {}",
+            untold.count,
+            untold.over.as_secs(),
+            untold.reason
+        );
+        tracing::warn!(count = untold.count, last_topic = %untold.topic, last_reason = %untold.reason, "messages refused");
+        self.report(
+            store,
+            EventBody::Rejected {
+                topic: untold.topic,
+                reason,
+            },
+        );
+    }
+
+    /// Asks for the chunks the fair share gives out now (see `transfers`), after assembling
+    /// any bulletin whose chunks are all on disk and holding back those the disk has no room
+    /// for.
+    fn plan_transfers(&mut self, store: &mut Store) -> Result<(), StoreError> {
+        self.tell_untold(store);
+        let manifests = self.manifests(store)?;
+        let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
+        let now = Instant::now();
+        let mut pending = Vec::new();
+        for manifest in manifests.iter() {
+            let missing = self.bulletins.missing(manifest);
+            if missing.is_empty() {
+                // Every chunk on disk but no file: the box died between the last chunk and
+                // putting the file together.
+                if !self.bulletins.is_complete(manifest) {
+                    self.assemble(store, manifest)?;
+                }
+                continue;
             }
-            self.fetch(store, manifest).await?;
+            if self
+                .held_back
+                .get(&manifest.sha256)
+                .is_some_and(|until| now < *until)
+            {
+                continue;
+            }
+            let still_to_come: u64 = missing.iter().map(|&i| manifest.chunk_len(i) as u64).sum();
+            let needed = still_to_come + manifest.size + self.disk_reserve;
+            if free < needed {
+                let reason = format!(
+                    "bulletin {}: not fetched, the disk is too full: {} needs {} MB free in {} \
+                     (its chunks, the assembled file and the {} MB kept for the as-run log), {} MB \
+                     are; fetched once space is freed",
+                    manifest.id,
+                    megabytes(manifest.size),
+                    megabytes(needed),
+                    self.state_dir.display(),
+                    megabytes(self.disk_reserve),
+                    megabytes(free),
+                );
+                // Looked at again at the next chunk or housekeeping: statvfs is cheap.
+                self.hold_back(store, manifest, reason, Duration::ZERO);
+                continue;
+            }
+            self.held_back.remove(&manifest.sha256);
+            let missing = missing
+                .into_iter()
+                .filter(|&index| {
+                    !self
+                        .refused
+                        .contains(&topic::chunk(&manifest.sha256, index))
+                })
+                .collect();
+            pending.push(Pending {
+                sha256: &manifest.sha256,
+                id: &manifest.id,
+                missing,
+                needed_at: self.needed.get(&manifest.id).copied(),
+            });
+        }
+        let plan = self.transfers.plan(&pending, now.into_std());
+        for (sha, rest) in &plan.resting {
+            let id = pending
+                .iter()
+                .find(|p| p.sha256 == sha)
+                .map_or("?", |p| p.id);
+            tracing::warn!(bulletin = %id, rest_s = rest.as_secs(), "no chunk of this bulletin came; it rests and the others go first");
+        }
+        for chunk_topic in &plan.drop {
+            let _ = self.link.unsubscribe(chunk_topic);
+        }
+        for chunk_topic in &plan.ask {
+            if let Err(e) = self.link.subscribe_in_session(chunk_topic) {
+                tracing::debug!(topic = %chunk_topic, error = %e, "chunk not asked for yet");
+                self.transfers.not_asked(chunk_topic);
+            }
         }
         Ok(())
     }
 
-    /// Asks for the next missing chunks of `manifest`, up to the window, if the disk has room
-    /// for the rest of it (and its assembled copy) on top of the reserve.
-    async fn fetch(&mut self, store: &mut Store, manifest: &Manifest) -> Result<(), StoreError> {
-        if self
-            .held_back
-            .get(&manifest.sha256)
-            .is_some_and(|until| Instant::now() < *until)
-        {
-            return Ok(());
-        }
-        let missing = self.bulletins.missing(manifest);
-        if missing.is_empty() {
-            // Every chunk on disk but no file: the box died between the last chunk and putting
-            // the file together.
-            if !self.bulletins.is_complete(manifest) {
-                match self.bulletins.assemble(manifest) {
-                    Ok(path) => {
-                        let topic = topic::bulletin(&manifest.scope, &manifest.id);
-                        let body = self.completed(store, manifest, &path, &topic).await?;
-                        self.report(store, body);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "bulletin not assembled"),
-                }
+    /// Puts a bulletin together from its chunks on disk and reports it complete.
+    fn assemble(&mut self, store: &mut Store, manifest: &Manifest) -> Result<(), StoreError> {
+        match self.bulletins.assemble(manifest) {
+            Ok(path) => {
+                let topic = topic::bulletin(&manifest.scope, &manifest.id);
+                let body = self.completed(store, manifest, &path, &topic)?;
+                self.report(store, body);
             }
-            return Ok(());
-        }
-        let still_to_come: u64 = missing.iter().map(|&i| manifest.chunk_len(i) as u64).sum();
-        let needed = still_to_come + manifest.size + self.disk_reserve;
-        let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
-        if free < needed {
-            let reason = format!(
-                "bulletin {}: not fetched, the disk is too full: {} needs {} MB free in {} \
-                 (its chunks, the assembled file and the {} MB kept for the as-run log), {} MB \
-                 are; fetched once space is freed",
-                manifest.id,
-                megabytes(manifest.size),
-                megabytes(needed),
-                self.state_dir.display(),
-                megabytes(self.disk_reserve),
-                megabytes(free),
-            );
-            // Looked at again at the next chunk or housekeeping: statvfs is cheap.
-            self.hold_back(store, manifest, reason, Duration::ZERO);
-            return Ok(());
-        }
-        self.held_back.remove(&manifest.sha256);
-        let wanted: Vec<String> = missing
-            .into_iter()
-            .map(|index| topic::chunk(&manifest.sha256, index))
-            .filter(|t| !self.fetching.contains(t) && !self.refused.contains(t))
-            .take(CHUNK_WINDOW.saturating_sub(self.fetching.len()))
-            .collect();
-        for chunk_topic in wanted {
-            if self.link.subscribe_in_session(&chunk_topic).await.is_ok() {
-                self.fetching.insert(chunk_topic);
-            }
+            Err(e) => tracing::warn!(error = %e, "bulletin not assembled"),
         }
         Ok(())
     }
 
     /// A bulletin is whole on disk: measured, shown in the status, and the district's receipt.
-    async fn completed(
+    fn completed(
         &mut self,
         store: &mut Store,
         manifest: &Manifest,
@@ -362,7 +464,7 @@ impl Remote {
         tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
         // Measured once, at ingest; playback looks it up.
         crate::levels::measured(store, path);
-        self.publish_status(store).await?;
+        self.status_changed(store)?;
         Ok(EventBody::Received {
             topic: topic.to_owned(),
             what: format!("bulletin {} complete", manifest.id),
@@ -393,39 +495,25 @@ impl Remote {
         }
     }
 
-    /// Asks again for the chunks being fetched. A SUBSCRIBE lost with a dropped connection
-    /// (rumqttc does not re-send those) would otherwise leave a transfer waiting for ever.
-    async fn refetch(&mut self) {
-        tracing::warn!(
-            chunks = self.fetching.len(),
-            "no chunk arrived for a while; asking again"
-        );
-        self.last_chunk = Instant::now();
-        for chunk_topic in &self.fetching {
-            let _ = self.link.subscribe_in_session(chunk_topic).await;
-        }
-    }
-
     /// Keeps a chunk if it matches its manifest; completes the file when it was the last.
-    async fn chunk(&mut self, store: &mut Store, message: &Incoming) -> Result<(), StoreError> {
+    fn chunk(&mut self, store: &mut Store, message: &Incoming) -> Result<(), StoreError> {
         let Some((sha, index)) = topic::parse_chunk(&message.topic) else {
             return Ok(());
         };
         // Unsubscribed even if not asked for by this process: it may be left over in the
         // session from before a restart.
-        self.fetching.remove(&message.topic);
-        self.last_chunk = Instant::now();
-        let _ = self.link.unsubscribe(&message.topic).await;
+        self.transfers
+            .arrived(&message.topic, Instant::now().into_std());
+        let _ = self.link.unsubscribe(&message.topic);
         let manifests = self.manifests(store)?;
         let Some(manifest) = manifests.iter().find(|m| m.sha256 == sha) else {
             return Ok(()); // a chunk of a bulletin this box no longer needs
         };
         let body = match self.bulletins.accept(manifest, index, &message.payload) {
             Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => None,
-            Ok(Progress::Complete(path)) => Some(
-                self.completed(store, manifest, &path, &message.topic)
-                    .await?,
-            ),
+            Ok(Progress::Complete(path)) => {
+                Some(self.completed(store, manifest, &path, &message.topic)?)
+            }
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
             Err(e @ BulletinError::Io { .. }) => {
                 // A full disk is looked at again at every housekeeping, like a bulletin the
@@ -440,31 +528,38 @@ impl Remote {
                 None
             }
             Err(e) => {
-                tracing::warn!(error = %e, "chunk refused");
                 self.refused.insert(message.topic.clone());
-                Some(EventBody::Rejected {
-                    topic: message.topic.clone(),
-                    reason: e.to_string(),
-                })
+                self.refuse(store, &message.topic, format!("chunk refused: {e}"));
+                None
             }
         };
         if let Some(body) = body {
             self.report(store, body);
         }
-        self.fetch(store, manifest).await?;
-        // Near the end of one bulletin the window has room: the next waiting one starts.
-        if self.fetching.len() < CHUNK_WINDOW {
-            self.fetch_pending(store).await?;
-        }
-        Ok(())
+        self.plan_transfers(store)
     }
 
-    /// The manifests the box holds: the cached ones, read from the store when there are none.
-    fn manifests(&mut self, store: &Store) -> Result<Arc<[Manifest]>, StoreError> {
+    /// The manifests the box holds, oldest first: the cached ones, read from the store when
+    /// there are none.
+    fn manifests(&mut self, store: &Store) -> Result<Arc<Vec<Manifest>>, StoreError> {
         if self.manifests.is_none() {
-            self.manifests = Some(stored_manifests(store)?.into());
+            self.manifests = Some(Arc::new(stored_manifests(store)?));
         }
         Ok(self.manifests.clone().unwrap_or_default())
+    }
+
+    /// A manifest the inbox just stored, replacing any of the same id, as the newest.
+    fn remember(&mut self, store: &Store, manifest: Manifest) -> Result<(), StoreError> {
+        // Taken out of the cache so that it is changed in place, not copied.
+        let mut manifests = match self.manifests.take() {
+            Some(manifests) => manifests,
+            None => Arc::new(stored_manifests(store)?),
+        };
+        let list = Arc::make_mut(&mut manifests);
+        list.retain(|m| m.id != manifest.id);
+        list.push(manifest);
+        self.manifests = Some(manifests);
+        Ok(())
     }
 
     /// Queues an as-run entry for the district.
@@ -517,24 +612,31 @@ impl Remote {
     }
 
     /// Deletes the outbox row whose echo came back (see the module notes).
-    fn confirm(&mut self, store: &mut Store, payload: &[u8]) -> Result<(), StoreError> {
-        match serde_json::from_slice::<Event>(payload) {
+    fn confirm(&mut self, store: &mut Store, message: &Incoming) -> Result<(), StoreError> {
+        match serde_json::from_slice::<Event>(&message.payload) {
             Ok(event) if event.box_id == self.inbox.box_id => {
                 self.in_flight.remove(&event.seq);
-                if store.delivered(event.seq, payload)? {
+                if store.delivered(event.seq, &message.payload)? {
                     tracing::debug!(seq = event.seq, "event delivered");
                 }
             }
             _ => {
-                tracing::warn!(topic = %self.events_topic, "unexpected message on this box's events topic")
+                let reason = "not an event of this box on its own events topic".to_owned();
+                if self
+                    .refusals
+                    .admit(&message.topic, &reason, std::time::Instant::now())
+                {
+                    tracing::warn!(topic = %message.topic, "unexpected message on this box's events topic");
+                }
             }
         }
         Ok(())
     }
 
     /// Publishes queued events while the link is up: those never sent on this connection and
-    /// those unconfirmed for [`RESEND_AFTER`]. Rows stay until their echo arrives.
-    pub async fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
+    /// those unconfirmed for [`RESEND_AFTER`]. Rows stay until their echo arrives. Stops, to
+    /// go on at the next flush, when the link's send queue is full.
+    pub fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
         self.queue_unqueued(store);
         if !self.connected {
             return Ok(());
@@ -547,7 +649,7 @@ impl Remote {
             {
                 continue;
             }
-            match self.link.publish(&topic, payload.clone(), false).await {
+            match self.link.try_publish(&topic, payload.clone(), false) {
                 Ok(()) => {
                     self.in_flight.insert(seq, Instant::now());
                 }
@@ -556,6 +658,7 @@ impl Remote {
                     tracing::error!(seq, error = %e, "event dropped from the outbox");
                     store.delivered(seq, &payload)?;
                 }
+                Err(LinkError::Busy) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox flush stopped");
                     break;
@@ -566,12 +669,22 @@ impl Remote {
     }
 
     /// Tells the district what is on air now (None: nothing).
-    pub async fn on_air(&mut self, store: &Store, title: Option<String>) -> Result<(), StoreError> {
+    pub fn on_air(&mut self, store: &Store, title: Option<String>) -> Result<(), StoreError> {
         self.now_playing = title;
-        self.publish_status(store).await
+        self.status_changed(store)
     }
 
-    async fn publish_status(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Publishes the status now, or once [`STATUS_GAP`] has passed since the last one.
+    fn status_changed(&mut self, store: &Store) -> Result<(), StoreError> {
+        if self.last_status.elapsed() >= STATUS_GAP {
+            self.publish_status(store)
+        } else {
+            self.status_due.get_or_insert(self.last_status + STATUS_GAP);
+            Ok(())
+        }
+    }
+
+    fn publish_status(&mut self, store: &Store) -> Result<(), StoreError> {
         if !self.connected {
             return Ok(());
         }
@@ -606,16 +719,16 @@ impl Remote {
             ..Status::new(&self.inbox.box_id, "online")
         };
         self.last_status = Instant::now();
-        if let Err(e) = self
-            .link
-            .publish(
-                &topic::status(&self.inbox.box_id),
-                status_bytes(status),
-                true,
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "status not published");
+        self.status_due = None;
+        match self.link.try_publish(
+            &topic::status(&self.inbox.box_id),
+            status_bytes(status),
+            true,
+        ) {
+            Ok(()) => {}
+            // Sent once the queue has room again.
+            Err(LinkError::Busy) => self.status_due = Some(Instant::now() + STATUS_GAP),
+            Err(e) => tracing::warn!(error = %e, "status not published"),
         }
         Ok(())
     }

@@ -3,7 +3,9 @@
 //! killed mid-anything, the disk full, the sound card gone, the wall clock stepped. Each class
 //! counts what a fault could cost: as-run entries or documents *lost*, occurrences aired or
 //! documents applied twice (*doubled*), files or databases *corrupt*, processes that
-//! *panicked*. The table is printed at the end; every one of those columns must be 0.
+//! *panicked*, programmes due during a burst of traffic that went out *late*, and control
+//! requests left unanswered (*socket*). The table is printed at the end; every one of those
+//! columns must be 0.
 //!
 //! `make test` runs the short form. `make faults` sets `LOAXA_FAULTS=long` for ≥ 100 trials.
 //! Random points come from a seed printed with the table; `LOAXA_FAULT_SEED=N` replays a run,
@@ -13,6 +15,7 @@
 mod common;
 
 mod broker_kills;
+mod bursts;
 mod clock_steps;
 mod daemon_kills;
 mod device_loss;
@@ -34,6 +37,10 @@ pub struct Row {
     pub doubled: usize,
     pub corrupt: usize,
     pub panicked: usize,
+    /// Programmes more than 10 ms late, or missing, where the class measures it.
+    pub late: usize,
+    /// Control requests not answered within a second, where the class asks.
+    pub socket: usize,
     /// What else the class saw (e.g. where the kills landed).
     pub notes: String,
 }
@@ -196,31 +203,48 @@ fn print_table(rows: &[Row], seed: u64, took: Duration) {
         if trials(0, 1) == 1 { "long" } else { "short" },
         took.as_secs_f64()
     );
+    let line = |cells: [String; 10]| {
+        let [class, rest @ ..] = cells;
+        let numbers: Vec<String> = rest[..8]
+            .iter()
+            .zip([6, 6, 4, 7, 7, 8, 4, 6])
+            .map(|(cell, width)| format!("{cell:>width$}"))
+            .collect();
+        println!("| {class:<28} | {} | {}", numbers.join(" | "), rest[8]);
+    };
+    let heading = [
+        "fault", "trials", "faults", "lost", "doubled", "corrupt", "panicked", "late", "socket",
+        "notes",
+    ];
+    line(heading.map(str::to_owned));
     println!(
-        "| {:<28} | {:>6} | {:>6} | {:>4} | {:>7} | {:>7} | {:>8} | notes",
-        "fault", "trials", "faults", "lost", "doubled", "corrupt", "panicked"
+        "|{:-<30}|{:->8}|{:->8}|{:->6}|{:->9}|{:->9}|{:->10}|{:->6}|{:->8}|------",
+        "", "", "", "", "", "", "", "", ""
     );
-    println!(
-        "|{:-<30}|{:->8}|{:->8}|{:->6}|{:->9}|{:->9}|{:->10}|------",
-        "", "", "", "", "", "", ""
-    );
+    let cells = |class: &str, n: [usize; 8], notes: &str| {
+        let mut cells: [String; 10] = Default::default();
+        cells[0] = class.to_owned();
+        for (cell, n) in cells[1..9].iter_mut().zip(n) {
+            *cell = n.to_string();
+        }
+        cells[9] = notes.to_owned();
+        cells
+    };
+    let numbers = |r: &Row| {
+        [
+            r.trials, r.faults, r.lost, r.doubled, r.corrupt, r.panicked, r.late, r.socket,
+        ]
+    };
     for r in rows {
-        println!(
-            "| {:<28} | {:>6} | {:>6} | {:>4} | {:>7} | {:>7} | {:>8} | {}",
-            r.class, r.trials, r.faults, r.lost, r.doubled, r.corrupt, r.panicked, r.notes
-        );
+        line(cells(r.class, numbers(r), &r.notes));
     }
-    let sum = |f: fn(&Row) -> usize| rows.iter().map(f).sum::<usize>();
-    println!(
-        "| {:<28} | {:>6} | {:>6} | {:>4} | {:>7} | {:>7} | {:>8} |",
-        "all",
-        sum(|r| r.trials),
-        sum(|r| r.faults),
-        sum(|r| r.lost),
-        sum(|r| r.doubled),
-        sum(|r| r.corrupt),
-        sum(|r| r.panicked)
-    );
+    let mut all = [0; 8];
+    for r in rows {
+        for (sum, n) in all.iter_mut().zip(numbers(r)) {
+            *sum += n;
+        }
+    }
+    line(cells("all", all, ""));
 }
 
 #[test]
@@ -236,8 +260,9 @@ fn under_injected_faults_nothing_is_lost_doubled_or_corrupted_and_nothing_panics
     let started = Instant::now();
     // The classes run side by side, each with its own broker, box and disk: most of their time
     // is waiting for instants and transfers.
-    let classes: [(&str, Class); 5] = [
+    let classes: [(&str, Class); 6] = [
         ("broker killed", broker_kills::run),
+        ("message bursts", bursts::run),
         ("box killed", daemon_kills::run),
         ("disk full", disk_full::run),
         ("sound card lost", device_loss::run),
@@ -273,8 +298,15 @@ fn under_injected_faults_nothing_is_lost_doubled_or_corrupted_and_nothing_panics
     assert!(failures.is_empty(), "{failures:#?}");
     for row in &rows {
         assert_eq!(
-            (row.lost, row.doubled, row.corrupt, row.panicked),
-            (0, 0, 0, 0),
+            (
+                row.lost,
+                row.doubled,
+                row.corrupt,
+                row.panicked,
+                row.late,
+                row.socket
+            ),
+            (0, 0, 0, 0, 0, 0),
             "{}: {row:?} (seed {seed})",
             row.class
         );
