@@ -413,7 +413,10 @@ pub fn main() -> Result<()> {
                     windows,
                 },
         } => {
-            let mut options = LoadOptions::standalone(&file);
+            let mut options = LoadOptions {
+                author: schedule::Author::District,
+                ..LoadOptions::standalone(&file)
+            };
             options.media_dir = media_dir.unwrap_or(options.media_dir);
             if !windows.is_empty() {
                 options.windows = Some(parse_windows(&windows)?);
@@ -528,6 +531,9 @@ fn publish_schedule(
     for error in &loaded.errors {
         eprintln!("{error}");
     }
+    for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+        eprintln!("warning: {warning}");
+    }
     if !loaded.errors.is_empty() {
         bail!(
             "{} problem(s) found; nothing published",
@@ -593,6 +599,9 @@ fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
         for error in &loaded.errors {
             eprintln!("{error}");
         }
+        for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+            eprintln!("warning: {warning}");
+        }
         problems += loaded.errors.len();
         if loaded.errors.is_empty() {
             println!(
@@ -616,7 +625,7 @@ fn print_loudness(programs: &[Program], config: Option<&Config>) {
     let mut seen = std::collections::BTreeSet::new();
     for program in programs {
         for item in &program.items {
-            let schedule::Item::File { name, path } = item else {
+            let schedule::Item::File { name, path, .. } = item else {
                 continue;
             };
             if !seen.insert(path.clone()) {
@@ -698,9 +707,11 @@ fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path
         .iter()
         .map(|name| match name.as_str() {
             schedule::CHIME => schedule::Item::Chime,
+            // The operator's own command line names the file: no directory confines it.
             _ => schedule::Item::File {
                 name: name.clone(),
                 path: PathBuf::from(name),
+                within: None,
             },
         })
         .collect();

@@ -51,6 +51,8 @@ pub struct Config {
     pub windows: crate::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
     pub link: Option<LinkSettings>,
+    /// What schedules written on the box may do beyond what a district schedule may (`[local]`).
+    pub local: crate::schedule::LocalRules,
 }
 
 /// How a box reaches its district's broker, which scopes it belongs to and whose signatures it
@@ -130,6 +132,18 @@ struct RawConfig {
     #[serde(default, rename = "window")]
     windows: Vec<crate::schedule::windows::RawWindow>,
     link: Option<RawLink>,
+    #[serde(default)]
+    local: RawLocal,
+}
+
+/// `[local]`: what the box's own schedules may do. Both off unless the owner says otherwise.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    #[serde(default)]
+    files_anywhere: bool,
+    #[serde(default)]
+    emergency: bool,
 }
 
 /// `[chime]`: an audio file per level, instead of the built-in chime and attention tone.
@@ -296,6 +310,10 @@ impl Config {
         Ok(Config {
             box_id,
             link,
+            local: crate::schedule::LocalRules {
+                files_anywhere: raw.local.files_anywhere,
+                emergency: raw.local.emergency,
+            },
             disk_reserve: raw
                 .disk_reserve_mb
                 .unwrap_or(50)
@@ -433,6 +451,20 @@ mod tests {
                 .starts_with("box.toml: catch_up_minutes: -60"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn local_schedules_may_do_more_only_when_the_config_says_so() {
+        let strict = Config::parse("", Path::new("box.toml")).unwrap();
+        assert_eq!(strict.local, crate::schedule::LocalRules::default());
+        let lax = Config::parse(
+            "[local]\nfiles_anywhere = true\nemergency = true\n",
+            Path::new("box.toml"),
+        )
+        .unwrap();
+        assert!(lax.local.files_anywhere && lax.local.emergency);
+        let typo = Config::parse("[local]\nemergencies = true\n", Path::new("box.toml"));
+        assert!(typo.is_err());
     }
 
     #[test]

@@ -592,7 +592,7 @@ impl Daemon<'_> {
             } else if !expired && named.contains(&retired.id) {
                 let json = serde_json::to_string(retired).unwrap_or_default();
                 self.store
-                    .save_manifest(&retired.id, &retired.sha256, &json, now)?;
+                    .save_manifest(&retired.id, &retired.sha256, &json, retired.issued_at, now)?;
                 self.store.unretire(&retired.sha256)?;
                 tracing::info!(bulletin = %retired.id, "a deleted bulletin is named again; fetching it again");
                 changed = true;
@@ -1083,6 +1083,7 @@ impl Daemon<'_> {
             }
             Err(e) => tracing::error!(error = %e, "cannot read the local programmes"),
         }
+        let district = LoadOptions::for_district(self.config, false);
         match self.store.remote_schedules() {
             Ok(remote) => {
                 for (scope, revision, text) in remote {
@@ -1090,7 +1091,7 @@ impl Daemon<'_> {
                     loaded.merge(schedule::parse(
                         &text,
                         std::path::Path::new(&name),
-                        &options,
+                        &district,
                     ));
                 }
             }
@@ -1100,6 +1101,9 @@ impl Daemon<'_> {
         }
         for error in &loaded.errors {
             tracing::error!(error = %error, "schedule problem; that programme will not air");
+        }
+        for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+            tracing::warn!(warning = %warning, "schedule warning; that programme will not air");
         }
         tracing::info!(
             dir = %self.config.schedules_dir.display(),
@@ -1167,6 +1171,7 @@ fn with_chime(program: Arc<Program>, chime: Option<&PathBuf>) -> Arc<Program> {
             schedule::Item::Chime => schedule::Item::File {
                 name: "chime".into(),
                 path: chime.clone(),
+                within: None,
             },
             other => other.clone(),
         })

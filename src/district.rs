@@ -96,6 +96,9 @@ pub async fn publish_schedule(
             approver: approver.to_owned(),
             schedule: schedule.to_owned(),
         });
+        // Checks the document as a box will, so nothing is sent that boxes would refuse.
+        Document::parse(&serde_json::to_string(&document).unwrap_or_default())
+            .map_err(|e| PublishError::Invalid(e.to_string()))?;
         let envelope = Envelope::seal(&document, key)?;
         link.publish(&topic, envelope.to_bytes(), true).await?;
         // The broker sends it back to us (we subscribe to the topic): then it holds it.
@@ -366,6 +369,7 @@ pub async fn publish_bulletin(
     let manifest = Manifest {
         scope: spec.scope.clone(),
         id: spec.id.to_owned(),
+        issued_at: Utc::now(),
         title: spec.title.to_owned(),
         sha256: hex_sha256(&bytes),
         size: bytes.len() as u64,

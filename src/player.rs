@@ -38,7 +38,7 @@ use crate::audio::chime::{attention_tone, chime};
 use crate::audio::convert::Source;
 use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
-use crate::schedule::{Item, Priority, Program};
+use crate::schedule::{self, Item, Priority, Program};
 
 /// How long what is on air takes to fade out when something cuts in.
 pub const FADE: Duration = Duration::from_millis(250);
@@ -805,15 +805,22 @@ impl Items {
                 samples.iter_mut().for_each(|s| *s *= volume);
                 Ok(ItemSource::Tone(Some(samples)))
             }
-            Item::File { path, .. } => {
+            Item::File { path, within, .. } => {
                 let loudness = self
                     .program
                     .loudness_gains
                     .get(path)
                     .copied()
                     .unwrap_or(1.0);
+                // Checked again now: a link under the media directory may have been pointed
+                // elsewhere since the schedule was loaded. The resolved path is what is opened.
+                let real = match within {
+                    Some(dir) => schedule::confine(path, dir)
+                        .map_err(|e| format!("refused at air time: {e}"))?,
+                    None => path.clone(),
+                };
                 Source::open(
-                    path,
+                    &real,
                     self.format.sample_rate,
                     self.format.channels,
                     volume * loudness,

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
 /// Bumped whenever the tables change; `open` migrates older files forward.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -215,6 +215,27 @@ impl Store {
                          added_at TEXT NOT NULL
                      );
                      PRAGMA user_version = 2;
+                     COMMIT;",
+                )
+                .map_err(self.sqlite())?;
+        }
+        if version < 3 {
+            // v3: manifests carry the instant they were issued, and the box remembers, per
+            // bulletin id, the newest it took (kept when the bulletin itself goes), so a replay
+            // of a manifest it replaced is refused. Manifests stored before have no issue time:
+            // the instant they arrived stands in, which is after they were issued.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     CREATE TABLE IF NOT EXISTS bulletin_issued (
+                         id        TEXT PRIMARY KEY,
+                         issued_at TEXT NOT NULL
+                     );
+                     UPDATE bulletin SET manifest = json_set(manifest, '$.issued_at', received_at)
+                         WHERE json_extract(manifest, '$.issued_at') IS NULL;
+                     INSERT OR IGNORE INTO bulletin_issued (id, issued_at)
+                         SELECT id, received_at FROM bulletin;
+                     PRAGMA user_version = 3;
                      COMMIT;",
                 )
                 .map_err(self.sqlite())?;
@@ -648,22 +669,62 @@ impl Store {
             .map_err(self.sqlite())
     }
 
-    /// Stores a verified bulletin manifest (JSON), replacing an earlier one with the same id.
+    /// Stores a verified bulletin manifest (JSON), replacing an earlier one with the same id,
+    /// and remembers `issued` as the newest issue time taken for that id.
     pub fn save_manifest(
         &mut self,
         id: &str,
         sha256: &str,
         manifest: &str,
+        issued: DateTime<Utc>,
         received: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO bulletin (id, sha256, manifest, received_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, manifest = excluded.manifest,
-                     received_at = excluded.received_at",
-                params![id, sha256, manifest, timestamp(received)],
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO bulletin (id, sha256, manifest, received_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, manifest = excluded.manifest,
+                 received_at = excluded.received_at",
+            params![id, sha256, manifest, timestamp(received)],
+        )
+        .map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO bulletin_issued (id, issued_at) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET issued_at = excluded.issued_at",
+            params![id, exact_timestamp(issued)],
+        )
+        .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)
+    }
+
+    /// The issue time of the newest manifest taken for bulletin `id`, even if the bulletin has
+    /// gone since; None if the box never held one.
+    pub fn manifest_issued(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let value: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT issued_at FROM bulletin_issued WHERE id = ?1",
+                params![id],
+                |row| row.get(0),
             )
-            .map(drop)
+            .optional()
+            .map_err(self.sqlite())?;
+        value.map(|v| self.parse_time(&v)).transpose()
+    }
+
+    /// The stored manifest (JSON) of bulletin `id`, if the box holds one.
+    pub fn manifest(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT manifest FROM bulletin WHERE id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()
             .map_err(self.sqlite())
     }
 
@@ -878,6 +939,12 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An instant to the nanosecond, for what is compared with the signed original (an issue
+/// time): [`timestamp`]'s milliseconds would make a manifest look older than itself.
+fn exact_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
 fn advance_cursor(conn: &Connection, to: DateTime<Utc>) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
@@ -991,6 +1058,51 @@ mod tests {
             .map(|(seq, _, _)| seq)
             .collect();
         assert_eq!(queued, [first, third]);
+    }
+
+    #[test]
+    fn the_newest_manifest_issue_time_is_remembered_per_bulletin_and_outlives_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let issued = at("2026-11-24T06:00:00.123456789Z");
+        assert_eq!(store.manifest_issued("tin").unwrap(), None);
+        store
+            .save_manifest("tin", "a", "{}", issued, at("2026-11-24T06:01:00Z"))
+            .unwrap();
+        assert_eq!(
+            store.manifest_issued("tin").unwrap(),
+            Some(issued),
+            "to the nanosecond"
+        );
+        assert_eq!(store.manifest("tin").unwrap().as_deref(), Some("{}"));
+        store.conn.execute("DELETE FROM bulletin", []).unwrap();
+        assert_eq!(store.manifest("tin").unwrap(), None);
+        assert_eq!(store.manifest_issued("tin").unwrap(), Some(issued));
+    }
+
+    #[test]
+    fn manifests_stored_before_issue_times_get_the_instant_they_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "DROP TABLE bulletin_issued;
+                     INSERT INTO bulletin VALUES ('tin', 'a', '{\"id\":\"tin\"}', '2026-11-24T06:01:00.000Z');
+                     PRAGMA user_version = 2;",
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store.manifest("tin").unwrap().as_deref(),
+            Some("{\"id\":\"tin\",\"issued_at\":\"2026-11-24T06:01:00.000Z\"}")
+        );
+        assert_eq!(
+            store.manifest_issued("tin").unwrap(),
+            Some(at("2026-11-24T06:01:00Z"))
+        );
     }
 
     #[test]

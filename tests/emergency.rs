@@ -43,9 +43,24 @@ fn frequency(samples: &[f32], at: i64, len: usize, rate: u32) -> f64 {
 fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_resumes_it() {
     let broker = Broker::start();
     let district = District::new();
-    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    // The programme is the box's own, made beside it: a district schedule may only name files
+    // under the media directory.
+    let test_box = district.linked_box(
+        &broker,
+        "pd-01",
+        "phu-dong",
+        "[local]\nfiles_anywhere = true\n",
+    );
     let programme = ffmpeg_tone(test_box.dir.path(), "programme.mp3", 440, 14, -6, 128);
     let warning = ffmpeg_tone(district.dir.path(), "bao-lu.mp3", 1000, 3, -6, 128);
+    let (at, instant) = local_second_ahead(Duration::from_secs(5));
+    test_box.write_schedule(
+        "xa.toml",
+        &format!(
+            "[[program]]\nid = \"tin-sang\"\nat = [\"{at}\"]\nitems = [{:?}]\n",
+            programme.display().to_string()
+        ),
+    );
     let daemon = test_box.start_daemon("out.wav");
 
     district.publish_bulletin(
@@ -55,10 +70,6 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
         "bao-lu",
         "Cảnh báo bão",
     );
-    let (at, instant) = local_second_ahead(Duration::from_secs(4));
-    let schedule = district.one_off("tin-sang", &at, programme.to_str().unwrap());
-    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
 
     // Four seconds into the programme, the district sends the emergency.
     let send_at = instant + chrono::Duration::seconds(4);

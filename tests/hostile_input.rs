@@ -62,7 +62,8 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     district.publish_bulletin(&broker, &audio, "commune/khac", "that", "Tin xã khác");
     let bytes = std::fs::read(&audio).unwrap();
     let manifest: Manifest = serde_json::from_value(serde_json::json!({
-        "scope": "commune/phu-dong", "id": "doi-tra", "title": "forged", "sha256": hex_sha256(&bytes),
+        "scope": "commune/phu-dong", "id": "doi-tra", "issued_at": chrono::Utc::now(),
+        "title": "forged", "sha256": hex_sha256(&bytes),
         "size": bytes.len(), "duration_ms": 1000, "codec": "mp3", "chunk_size": 65536,
         "chunks": [hex_sha256(b"not chunk 0"), hex_sha256(b"not chunk 1")],
         "valid_until": null, "approver": "x",
@@ -139,4 +140,66 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
 fn district_publish(by: &District, broker: &Broker, schedule: &std::path::Path) {
     let out = by.publish_schedule(broker, schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_replayed_old_manifest_is_refused_and_the_newer_audio_still_airs() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    district_events(&broker, 1); // makes the district's session
+    let daemon = test_box.start_daemon("out.wav");
+
+    // Bulletin `tin` is published, then replaced by a newer one; someone re-publishes the
+    // first signed manifest, retained, so it is what the broker now hands out for `tin`.
+    let old_audio = ffmpeg_tone(district.dir.path(), "old.mp3", 440, 3, -6, 128);
+    let new_audio = ffmpeg_tone(district.dir.path(), "new.mp3", 880, 3, -6, 128);
+    let topic = "loaxa/commune/phu-dong/bulletin/tin";
+    district.publish_bulletin(&broker, &old_audio, "commune/phu-dong", "tin", "Tin cũ");
+    let old_manifest = broker.retained(topic);
+    district.publish_bulletin(&broker, &new_audio, "commune/phu-dong", "tin", "Tin mới");
+    broker.publish_retained(topic, &old_manifest);
+
+    let (at, _) = local_second_ahead(Duration::from_secs(8));
+    let schedule = district.one_off("tin-sang", &at, "bulletin:tin");
+    district_publish(&district, &broker, &schedule);
+    let log = test_box.wait_for_log(Duration::from_secs(40), |log| {
+        log.iter().any(|e| e["outcome"] != "airing")
+    });
+    assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
+    std::thread::sleep(Duration::from_secs(1)); // the rejection goes out
+    assert!(daemon.stop());
+
+    let daemon_log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
+    let refusal = "is older than the one held";
+    assert!(
+        daemon_log.contains("bulletin tin issued at") && daemon_log.contains(refusal),
+        "{daemon_log}"
+    );
+    let rejected: Vec<String> = district_events(&broker, 3)
+        .into_iter()
+        .filter(|e| e["kind"] == "rejected")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        rejected.iter().filter(|r| r.contains(refusal)).count(),
+        1,
+        "the replay is reported once: {rejected:#?}"
+    );
+
+    // What aired is the newer audio (880 Hz), not the replayed manifest's (440 Hz).
+    let recording = Recording::read(&test_box.path("out.wav"));
+    let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
+    let second = recording.rate as usize;
+    let fit = |file: &std::path::Path| {
+        let reference = ffmpeg_decode(file, recording.rate);
+        let lead_in = onset(&reference, 0.02).unwrap();
+        let one_second = &reference[lead_in..lead_in + second];
+        best_alignment(&recording.left, one_second, heard, 441).1
+    };
+    let (new_fit, old_fit) = (fit(&new_audio), fit(&old_audio));
+    assert!(
+        new_fit > 0.9 && old_fit < 0.3,
+        "correlation with the newer audio {new_fit:.3}, with the replayed one {old_fit:.3}"
+    );
 }

@@ -16,7 +16,8 @@ fn rms_db(samples: &[f32]) -> f64 {
 
 #[test]
 fn a_quiet_and_a_loud_recording_air_at_the_same_loudness() {
-    let test_box = TestBox::new();
+    // The recordings are made beside the box, outside its media directory.
+    let test_box = TestBox::with_config("[local]\nfiles_anywhere = true\n");
     let quiet = ffmpeg_tone(test_box.dir.path(), "quiet.mp3", 440, 2, -30, 128);
     let loud = ffmpeg_tone(test_box.dir.path(), "loud.mp3", 660, 2, -6, 128);
     let (at, _) = local_second_ahead(Duration::from_secs(3));

@@ -21,7 +21,8 @@ fn operator(test_box: &TestBox, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn an_operator_sees_the_air_cuts_in_an_emergency_stops_a_programme_and_adds_one() {
-    let test_box = TestBox::new();
+    // Local emergencies are the owner's choice; without it only the district may sound one.
+    let test_box = TestBox::with_config("[local]\nemergency = true\n");
     let (at, _) = local_second_ahead(Duration::from_secs(2));
     let (later, _) = local_second_ahead(Duration::from_secs(14));
     test_box.write_schedule(

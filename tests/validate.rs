@@ -78,3 +78,33 @@ fn a_missing_audio_file_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cron_line_that_never_fires_and_a_one_off_in_the_past_pass_with_warnings() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"feb31\"\ncron = \"0 9 31 2 *\"\nitems = [\"chime\"]\n\
+         [[program]]\nid = \"epoch\"\nat = [\"1970-01-01T07:00\"]\nitems = [\"chime\"]\n",
+    );
+    assert!(ok, "warnings do not fail validation: {err}");
+    assert_eq!(
+        err,
+        "warning: xa.toml:3: feb31.cron: `0 9 31 2 *` can never fire: no month it names has that \
+         day of the month\n\
+         warning: xa.toml:7: epoch.at: every time is in the past (the last is \
+         1970-01-01T07:00:00); it will not air\n"
+    );
+}
+
+#[test]
+fn a_local_emergency_or_a_file_outside_the_media_dir_is_refused_with_its_line() {
+    let (ok, err) = validate_text(
+        "[[program]]\nid = \"bao-chay\"\ncron = \"0 6 * * *\"\npriority = \"emergency\"\n\
+         items = [\"chime\", \"/etc/passwd\"]\n",
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("xa.toml:4: bao-chay.priority: only the district may schedule an emergency")
+            && err.contains("xa.toml:5: bao-chay.items[1]: \"/etc/passwd\" is an absolute path"),
+        "{err}"
+    );
+}

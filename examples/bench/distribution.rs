@@ -533,6 +533,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
             media_dir: dir.clone(),
             check_audio: false,
             windows: None,
+            author: loaxa::schedule::Author::District,
         },
     };
     let mut bulletins = Bulletins::new(&dir);

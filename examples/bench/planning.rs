@@ -55,6 +55,7 @@ pub fn run(_paths: &Paths, report: &mut Report) -> Vec<Row> {
         media_dir: Path::new(".").to_owned(),
         check_audio: false,
         windows: None,
+        author: schedule::Author::District,
     };
     // The source text was allocated before counting starts, so only what parsing keeps and
     // the Arcs the daemon wraps programmes in are counted.

@@ -119,10 +119,11 @@ pub fn run(command: OperatorCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let item = absolute_item(&item)?;
+            let config = Config::load(&config)?;
+            let item = item_for_box(&item, &config.media_dir)?;
             let priority = parse_priority(&priority)?;
             request(
-                &Config::load(&config)?,
+                &config,
                 Request::PlayNow {
                     item: item.clone(),
                     priority,
@@ -146,7 +147,8 @@ fn program(action: ProgramCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let item = absolute_item(&file.to_string_lossy())?;
+            let config = Config::load(&config)?;
+            let item = item_for_box(&file.to_string_lossy(), &config.media_dir)?;
             let id = match id {
                 Some(id) => id,
                 None => default_id(&file),
@@ -165,7 +167,7 @@ fn program(action: ProgramCommand) -> Result<()> {
                 quoted(&item),
                 parse_priority(&priority)?,
             );
-            let reply = request(&Config::load(&config)?, Request::ProgramAdd { schedule })?;
+            let reply = request(&config, Request::ProgramAdd { schedule })?;
             let next = reply["next"].as_str().unwrap_or("never (no time ahead)");
             println!("added {id}; next on air {next}");
         }
@@ -231,12 +233,19 @@ fn parse_priority(text: &str) -> Result<Priority> {
 
 /// Files are passed to the daemon as absolute paths (it runs elsewhere); `bulletin:ID` and
 /// `chime` as they are.
-fn absolute_item(item: &str) -> Result<String> {
+/// The item as the daemon is to read it (the daemon does not share our working directory): a
+/// file under the box's media directory relative to it, as a schedule names it; any other file
+/// by its absolute path, which the box refuses unless its configuration lets local programmes
+/// name files anywhere.
+fn item_for_box(item: &str, media_dir: &Path) -> Result<String> {
     if item == "chime" || item.starts_with("bulletin:") {
         return Ok(item.to_owned());
     }
     let path = std::fs::canonicalize(item).with_context(|| format!("{item}: no such file"))?;
-    Ok(path.to_string_lossy().into_owned())
+    let inside = std::fs::canonicalize(media_dir)
+        .ok()
+        .and_then(|media| path.strip_prefix(media).ok().map(Path::to_path_buf));
+    Ok(inside.unwrap_or(path).to_string_lossy().into_owned())
 }
 
 /// The file name without extension, as a programme id.

@@ -281,7 +281,7 @@ pub fn resolve(
 ) -> Resolved {
     let lookup = |item: &Item| match item {
         Item::Bulletin { id } => Some(resolve_bulletin(id, held, bulletins, now)),
-        Item::File { name, path } if !path.is_file() => Some(Err(format!(
+        Item::File { name, path, .. } if !path.is_file() => Some(Err(format!(
             "audio file {name} is gone ({})",
             path.display()
         ))),
@@ -410,9 +410,11 @@ fn resolve_bulletin(
             manifest.chunks.len()
         ));
     }
+    // The box's own bulletin store: not a schedule's file, nothing to confine.
     Ok(Item::File {
         name: format!("{}{id}", crate::schedule::BULLETIN_PREFIX),
         path: bulletins.file(manifest),
+        within: None,
     })
 }
 
@@ -458,6 +460,7 @@ mod tests {
         Manifest {
             scope: "all".parse().unwrap(),
             id: "b".into(),
+            issued_at: DateTime::UNIX_EPOCH,
             title: "b".into(),
             sha256: hex_sha256(data),
             size: data.len() as u64,
@@ -632,6 +635,7 @@ mod tests {
         let gone = Item::File {
             name: "audio/gone.mp3".into(),
             path: dir.path().join("gone.mp3"),
+            within: None,
         };
         let program = programme(vec![
             Item::Chime,
@@ -653,7 +657,8 @@ mod tests {
                 Item::Chime,
                 Item::File {
                     name: "bulletin:whole".into(),
-                    path: bulletins.file(&whole)
+                    path: bulletins.file(&whole),
+                    within: None,
                 }
             ]
         );

@@ -27,7 +27,24 @@ pub enum Verdict {
     Rejected(String),
 }
 
-/// A command is carried out only once, and only while it is fresh.
+/// How far ahead of the box's clock a signed issue time may be: enough for two clocks that
+/// keep NTP time, not enough for a document dated ahead to block everything issued after it.
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Refuses what claims to be issued later than the box's clock allows: the district's clock is
+/// wrong, or someone holds a document dated ahead to outrank what the district sends next.
+fn from_the_future(what: &str, issued_at: DateTime<Utc>, now: DateTime<Utc>) -> Option<Verdict> {
+    (issued_at > now + MAX_CLOCK_SKEW).then(|| {
+        Verdict::Rejected(format!(
+            "{what} issued at {issued_at}, more than {} minutes ahead of this box's clock \
+             ({now}): clock skew?",
+            MAX_CLOCK_SKEW.num_minutes()
+        ))
+    })
+}
+
+/// A command is carried out only once, and only while it is fresh. Every check comes before
+/// the "last carried out" mark moves, so a refused command never moves it.
 fn command_verdict(
     store: &mut Store,
     command: protocol::CommandDoc,
@@ -38,6 +55,13 @@ fn command_verdict(
             "command {} expired at {}",
             command.action, command.valid_until
         )));
+    }
+    if let Some(refused) = from_the_future(
+        &format!("command {}", command.action),
+        command.issued_at,
+        now,
+    ) {
+        return Ok(refused);
     }
     let scope = command.scope.to_string();
     if let Some(last) = store.last_command(&scope)?
@@ -170,21 +194,46 @@ impl Inbox {
                 manifest.id
             )));
         }
+        let what = format!("bulletin {}", manifest.id);
+        if let Some(refused) = from_the_future(&what, manifest.issued_at, now) {
+            return Ok(refused);
+        }
         let json = serde_json::to_string(&manifest).unwrap_or_default();
-        if store.manifests()?.contains(&json) {
-            return Ok(Verdict::Unchanged(format!(
-                "bulletin {} already known",
-                manifest.id
-            )));
+        let held = store.manifest(&manifest.id)?;
+        if held.as_deref() == Some(json.as_str()) {
+            return Ok(Verdict::Unchanged(format!("{what} already known")));
         }
         if store.retired_manifests()?.contains(&json) {
             // Deleted as unused; the broker hands back its retained manifest at every subscribe.
             return Ok(Verdict::Unchanged(format!(
-                "bulletin {} was deleted from this box as unused",
-                manifest.id
+                "{what} was deleted from this box as unused"
             )));
         }
-        store.save_manifest(&manifest.id, &manifest.sha256, &json, now)?;
+        match decide_revision(store.manifest_issued(&manifest.id)?, manifest.issued_at) {
+            RevisionDecision::Stale { held } => {
+                return Ok(Verdict::Rejected(format!(
+                    "{what} issued at {} is older than the one held, issued at {held} (replay?)",
+                    manifest.issued_at
+                )));
+            }
+            // The same issue time with other content is not a re-delivery: one of them is
+            // not what the district published last.
+            RevisionDecision::AlreadyHeld if held.is_some() => {
+                return Ok(Verdict::Rejected(format!(
+                    "{what} issued at {} differs from the one held, issued at the same instant",
+                    manifest.issued_at
+                )));
+            }
+            // Held once and deleted since: the same manifest may bring it back.
+            RevisionDecision::AlreadyHeld | RevisionDecision::Apply => {}
+        }
+        store.save_manifest(
+            &manifest.id,
+            &manifest.sha256,
+            &json,
+            manifest.issued_at,
+            now,
+        )?;
         Ok(Verdict::BulletinAnnounced(Box::new(manifest)))
     }
 
@@ -231,6 +280,7 @@ mod tests {
                 media_dir: dir.path().to_owned(),
                 check_audio: false,
                 windows: None,
+                author: schedule::Author::District,
             },
         };
         Fixture {
@@ -331,6 +381,187 @@ mod tests {
                 other => panic!("{case}: {other:?}"),
             }
         }
+        assert!(f.store.remote_schedules().unwrap().is_empty());
+    }
+
+    /// The virtual clock of the freshness tests.
+    fn t0() -> DateTime<Utc> {
+        "2026-11-24T02:40:00Z".parse().unwrap()
+    }
+
+    fn minutes(n: i64) -> chrono::Duration {
+        chrono::Duration::minutes(n)
+    }
+
+    const COMMANDS: &str = "loaxa/commune/phu-dong/command";
+
+    fn command(issued_at: DateTime<Utc>, valid_for: chrono::Duration, key: &SecretKey) -> Vec<u8> {
+        let document = Document::Command(protocol::CommandDoc {
+            scope: "commune/phu-dong".parse().unwrap(),
+            issued_at,
+            valid_until: issued_at + valid_for,
+            approver: "huyện".into(),
+            action: protocol::RemoteAction::Stop,
+        });
+        Envelope::seal(&document, key).unwrap().to_bytes()
+    }
+
+    fn receive_at(f: &mut Fixture, topic: &str, payload: &[u8], now: DateTime<Utc>) -> Verdict {
+        f.inbox.receive(&mut f.store, topic, payload, now).unwrap()
+    }
+
+    fn rejection(verdict: Verdict) -> String {
+        match verdict {
+            Verdict::Rejected(reason) => reason,
+            other => panic!("not rejected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_command_from_the_future_is_refused_and_does_not_move_the_mark() {
+        let mut f = fixture();
+        let now = t0();
+        let ahead = command(now + minutes(6), minutes(30), &f.key);
+        assert_eq!(
+            rejection(receive_at(&mut f, COMMANDS, &ahead, now)),
+            "command stop issued at 2026-11-24 02:46:00 UTC, more than 5 minutes ahead of \
+             this box's clock (2026-11-24 02:40:00 UTC): clock skew?"
+        );
+        assert_eq!(f.store.last_command("commune/phu-dong").unwrap(), None);
+        // A command issued after the refused one's claimed time, but really now, is carried
+        // out: nothing dated ahead can block what the district sends next.
+        let fresh = command(now, minutes(30), &f.key);
+        assert!(matches!(
+            receive_at(&mut f, COMMANDS, &fresh, now),
+            Verdict::Command(_)
+        ));
+        // Within the allowed skew, a little ahead is fine.
+        let slightly_ahead = command(now + minutes(4), minutes(30), &f.key);
+        assert!(matches!(
+            receive_at(&mut f, COMMANDS, &slightly_ahead, now + minutes(1)),
+            Verdict::Command(_)
+        ));
+        assert_eq!(
+            f.store.last_command("commune/phu-dong").unwrap(),
+            Some(now + minutes(4))
+        );
+    }
+
+    #[test]
+    fn a_command_valid_for_more_than_a_day_is_refused_and_does_not_move_the_mark() {
+        let mut f = fixture();
+        let now = t0();
+        let forever = command(now, chrono::Duration::days(365 * 7000), &f.key);
+        let reason = rejection(receive_at(&mut f, COMMANDS, &forever, now));
+        assert!(
+            reason.starts_with("valid_until: ") && reason.contains("more than 24 hours after"),
+            "{reason}"
+        );
+        assert_eq!(f.store.last_command("commune/phu-dong").unwrap(), None);
+    }
+
+    #[test]
+    fn an_expired_or_replayed_command_does_not_move_the_mark() {
+        let mut f = fixture();
+        let now = t0();
+        let first = command(now, minutes(30), &f.key);
+        assert!(matches!(
+            receive_at(&mut f, COMMANDS, &first, now),
+            Verdict::Command(_)
+        ));
+        let earlier = command(now - minutes(1), minutes(30), &f.key);
+        assert!(rejection(receive_at(&mut f, COMMANDS, &earlier, now)).contains("replay?"));
+        let expired = command(now + minutes(1), minutes(1), &f.key);
+        assert!(
+            rejection(receive_at(&mut f, COMMANDS, &expired, now + minutes(3))).contains("expired")
+        );
+        assert_eq!(f.store.last_command("commune/phu-dong").unwrap(), Some(now));
+    }
+
+    const TIN: &str = "loaxa/commune/phu-dong/bulletin/tin";
+
+    fn manifest_doc(issued_at: DateTime<Utc>, audio: &str) -> protocol::Manifest {
+        protocol::Manifest {
+            scope: "commune/phu-dong".parse().unwrap(),
+            id: "tin".into(),
+            issued_at,
+            title: "Tin".into(),
+            sha256: audio.repeat(64),
+            size: 1,
+            duration_ms: 1,
+            codec: "mp3".into(),
+            chunk_size: 1,
+            chunks: vec![audio.repeat(64)],
+            valid_until: None,
+            approver: "huyện".into(),
+            loudness_lufs: None,
+        }
+    }
+
+    fn seal_manifest(manifest: &protocol::Manifest, key: &SecretKey) -> Vec<u8> {
+        Envelope::seal(&Document::Bulletin(manifest.clone()), key)
+            .unwrap()
+            .to_bytes()
+    }
+
+    #[test]
+    fn a_replayed_manifest_is_refused() {
+        let mut f = fixture();
+        let now = t0();
+        let old = seal_manifest(&manifest_doc(now - minutes(60), "a"), &f.key);
+        let new = manifest_doc(now - minutes(10), "b");
+        let sealed_new = seal_manifest(&new, &f.key);
+        assert!(matches!(
+            receive_at(&mut f, TIN, &old, now - minutes(59)),
+            Verdict::BulletinAnnounced(_)
+        ));
+        assert_eq!(
+            receive_at(&mut f, TIN, &sealed_new, now - minutes(9)),
+            Verdict::BulletinAnnounced(Box::new(new.clone())),
+            "a newer one replaces it"
+        );
+        assert_eq!(
+            receive_at(&mut f, TIN, &sealed_new, now),
+            Verdict::Unchanged("bulletin tin already known".into()),
+            "the same one again is no error"
+        );
+        assert_eq!(
+            rejection(receive_at(&mut f, TIN, &old, now)),
+            "bulletin tin issued at 2026-11-24 01:40:00 UTC is older than the one held, \
+             issued at 2026-11-24 02:30:00 UTC (replay?)"
+        );
+        let held = f.store.manifest("tin").unwrap().unwrap();
+        assert_eq!(protocol::Manifest::from_stored(&held).unwrap(), new);
+        // Another manifest claiming the held one's instant is not a re-delivery of it.
+        let twin = seal_manifest(&manifest_doc(new.issued_at, "c"), &f.key);
+        assert!(rejection(receive_at(&mut f, TIN, &twin, now)).contains("same instant"));
+    }
+
+    #[test]
+    fn a_manifest_from_the_future_is_refused_and_does_not_outrank_the_next_one() {
+        let mut f = fixture();
+        let now = t0();
+        let ahead = seal_manifest(
+            &manifest_doc(now + chrono::Duration::days(365), "a"),
+            &f.key,
+        );
+        assert!(rejection(receive_at(&mut f, TIN, &ahead, now)).ends_with("clock skew?"));
+        assert_eq!(f.store.manifest_issued("tin").unwrap(), None);
+        let fresh = seal_manifest(&manifest_doc(now, "b"), &f.key);
+        assert!(matches!(
+            receive_at(&mut f, TIN, &fresh, now),
+            Verdict::BulletinAnnounced(_)
+        ));
+    }
+
+    #[test]
+    fn a_schedule_revision_beyond_the_stores_range_is_a_rejection_not_a_store_failure() {
+        let mut f = fixture();
+        let payload = schedule("commune/phu-dong", u64::MAX, GOOD, &f.key);
+        assert!(
+            rejection(receive(&mut f, TOPIC, &payload))
+                .starts_with("revision: 18446744073709551615 is beyond the largest revision")
+        );
         assert!(f.store.remote_schedules().unwrap().is_empty());
     }
 

@@ -24,6 +24,21 @@ pub const MAX_CHUNK: usize = 64 * 1024;
 pub const MAX_ENVELOPE: usize = 256 * 1024;
 /// The largest bulletin a box accepts: two hours of 128 kb/s MP3.
 pub const MAX_BULLETIN: u64 = 128 * 1024 * 1024;
+/// The most chunk hashes a manifest may list: a largest bulletin in largest chunks.
+pub const MAX_CHUNKS: usize = (MAX_BULLETIN / MAX_CHUNK as u64) as usize;
+/// Titles and approvers are for people and logs: a line, not a page.
+pub const MAX_LABEL: usize = 200;
+/// A codec name becomes the extension of the bulletin's file on the box.
+pub const MAX_CODEC: usize = 16;
+/// A schedule is a few KiB; this leaves room for a commune's busiest year.
+pub const MAX_SCHEDULE: usize = 64 * 1024;
+/// The longest bulletin, by its stated duration: a day.
+pub const MAX_DURATION_MS: u64 = 24 * 3600 * 1000;
+/// The store keeps revisions as SQLite integers (i64): a larger one could be judged but never
+/// saved, so it is refused at the door.
+pub const MAX_REVISION: u64 = i64::MAX as u64;
+/// A command is carried out on arrival or never: it may not stay valid longer than this.
+pub const MAX_COMMAND_VALIDITY: chrono::Duration = chrono::Duration::hours(24);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
@@ -43,6 +58,35 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ProtocolError {
     ProtocolError::Invalid {
         field,
         reason: reason.into(),
+    }
+}
+
+/// Refuses a label (title, approver) that is empty or longer than [`MAX_LABEL`] characters.
+fn check_label(field: &'static str, text: &str) -> Result<(), ProtocolError> {
+    let length = text.chars().count();
+    if text.trim().is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    if length > MAX_LABEL {
+        return Err(invalid(
+            field,
+            format!("{length} characters, more than the {MAX_LABEL} allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an instant outside the years 1970–9999: the store writes instants as RFC 3339 text,
+/// which has four-digit years, and nothing a district signs is older than the epoch.
+fn check_time(field: &'static str, time: DateTime<Utc>) -> Result<(), ProtocolError> {
+    use chrono::Datelike;
+    if (1970..=9999).contains(&time.year()) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{time} is outside the years 1970–9999"),
+        ))
     }
 }
 
@@ -283,9 +327,24 @@ impl std::fmt::Display for RemoteAction {
 
 impl CommandDoc {
     fn check(&self) -> Result<(), ProtocolError> {
+        check_time("issued_at", self.issued_at)?;
+        check_time("valid_until", self.valid_until)?;
         if self.valid_until <= self.issued_at {
             return Err(invalid("valid_until", "must be after issued_at"));
         }
+        if self.valid_until - self.issued_at > MAX_COMMAND_VALIDITY {
+            return Err(invalid(
+                "valid_until",
+                format!(
+                    "{} is more than {} hours after issued_at {}: a command is carried out on \
+                     arrival or never, not kept for later",
+                    self.valid_until,
+                    MAX_COMMAND_VALIDITY.num_hours(),
+                    self.issued_at
+                ),
+            ));
+        }
+        check_label("approver", &self.approver)?;
         match &self.action {
             RemoteAction::PlayNow { bulletin, .. } if !is_name(bulletin) => Err(invalid(
                 "action.bulletin",
@@ -316,14 +375,34 @@ pub struct ScheduleDoc {
 
 impl ScheduleDoc {
     fn check(&self) -> Result<(), ProtocolError> {
-        if self.revision == 0 {
-            return Err(invalid("revision", "must be at least 1"));
-        }
-        if self.schedule.len() > MAX_ENVELOPE {
-            return Err(invalid("schedule", "too large"));
+        check_revision(self.revision)?;
+        check_time("issued_at", self.issued_at)?;
+        check_label("approver", &self.approver)?;
+        if self.schedule.len() > MAX_SCHEDULE {
+            return Err(invalid(
+                "schedule",
+                format!(
+                    "{} bytes, more than the {MAX_SCHEDULE} allowed",
+                    self.schedule.len()
+                ),
+            ));
         }
         Ok(())
     }
+}
+
+/// Refuses revision 0 and revisions the store cannot hold.
+fn check_revision(revision: u64) -> Result<(), ProtocolError> {
+    if revision == 0 {
+        return Err(invalid("revision", "must be at least 1"));
+    }
+    if revision > MAX_REVISION {
+        return Err(invalid(
+            "revision",
+            format!("{revision} is beyond the largest revision a box can hold ({MAX_REVISION})"),
+        ));
+    }
+    Ok(())
 }
 
 /// A bulletin's description; its audio arrives in chunks, trusted through these hashes.
@@ -332,6 +411,9 @@ impl ScheduleDoc {
 pub struct Manifest {
     pub scope: Scope,
     pub id: String,
+    /// When the district published it: a box holding a manifest for this id refuses an older
+    /// one (a replay of what it replaced) and takes a newer one in its place.
+    pub issued_at: DateTime<Utc>,
     pub title: String,
     /// Of the whole file, lowercase hex.
     pub sha256: String,
@@ -359,6 +441,38 @@ impl Manifest {
                 format!("\"{}\" is not a valid bulletin id", self.id),
             ));
         }
+        check_time("issued_at", self.issued_at)?;
+        check_label("title", &self.title)?;
+        check_label("approver", &self.approver)?;
+        if self.codec.is_empty()
+            || self.codec.len() > MAX_CODEC
+            || !self.codec.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                "codec",
+                format!(
+                    "\"{}\" is not a codec name (1–{MAX_CODEC} letters or digits, e.g. mp3)",
+                    self.codec.chars().take(MAX_CODEC * 2).collect::<String>()
+                ),
+            ));
+        }
+        if self.duration_ms > MAX_DURATION_MS {
+            return Err(invalid(
+                "duration_ms",
+                format!("{} out of range 0–{MAX_DURATION_MS}", self.duration_ms),
+            ));
+        }
+        if let Some(until) = self.valid_until {
+            check_time("valid_until", until)?;
+        }
+        if let Some(lufs) = self.loudness_lufs
+            && !(-100.0..=10.0).contains(&lufs)
+        {
+            return Err(invalid(
+                "loudness_lufs",
+                format!("{lufs} out of range -100 to 10"),
+            ));
+        }
         if !is_sha256(&self.sha256) {
             return Err(invalid("sha256", "expected 64 lowercase hex digits"));
         }
@@ -372,6 +486,15 @@ impl Manifest {
             return Err(invalid(
                 "chunk_size",
                 format!("{} out of range 1–{MAX_CHUNK}", self.chunk_size),
+            ));
+        }
+        if self.chunks.len() > MAX_CHUNKS {
+            return Err(invalid(
+                "chunks",
+                format!(
+                    "{} hashes, more than the {MAX_CHUNKS} allowed",
+                    self.chunks.len()
+                ),
             ));
         }
         let expected = self.size.div_ceil(self.chunk_size as u64);
@@ -414,19 +537,20 @@ fn is_sha256(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// What a box does with a schedule revision, given the one it holds for that scope.
+/// What a box does with a signed document, given the one it holds in its place: a schedule
+/// revision for a scope, a manifest's issue time for a bulletin id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevisionDecision {
+pub enum RevisionDecision<T> {
     Apply,
     /// Same revision again (a retained message re-delivered on reconnect): nothing to do.
     AlreadyHeld,
     /// Older than what the box holds: a replay or a reordered delivery; refused and reported.
     Stale {
-        held: u64,
+        held: T,
     },
 }
 
-pub fn decide_revision(held: Option<u64>, incoming: u64) -> RevisionDecision {
+pub fn decide_revision<T: Ord>(held: Option<T>, incoming: T) -> RevisionDecision<T> {
     match held {
         Some(held) if incoming < held => RevisionDecision::Stale { held },
         Some(held) if incoming == held => RevisionDecision::AlreadyHeld,
@@ -574,6 +698,7 @@ mod tests {
         Manifest {
             scope: "commune/phu-dong".parse().unwrap(),
             id: "tiem-chung".into(),
+            issued_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
             title: "Thông báo tiêm chủng".into(),
             sha256: "a".repeat(64),
             size: 100_000,
@@ -642,6 +767,102 @@ mod tests {
         m.id = "../etc".into();
         assert!(m.check().is_err());
         assert_eq!(manifest().chunk_len(1), 100_000 - 65_536);
+    }
+
+    /// A field's name, and how to put it out of bounds.
+    type Spoil = (&'static str, fn(&mut Manifest));
+
+    #[test]
+    fn every_manifest_field_has_a_bound_and_a_refusal_names_it() {
+        let cases: Vec<Spoil> = vec![
+            ("title", |m| m.title = "a".repeat(MAX_LABEL + 1)),
+            ("title", |m| m.title = " ".into()),
+            ("approver", |m| m.approver = "ă".repeat(MAX_LABEL + 1)),
+            ("codec", |m| m.codec = "m".repeat(300)),
+            ("codec", |m| m.codec = "mp3/../x".into()),
+            ("duration_ms", |m| m.duration_ms = u64::MAX),
+            ("loudness_lufs", |m| m.loudness_lufs = Some(1e9)),
+            ("issued_at", |m| {
+                m.issued_at = DateTime::from_timestamp(-1, 0).unwrap()
+            }),
+            ("valid_until", |m| {
+                m.valid_until = DateTime::from_timestamp(300_000_000_000, 0)
+            }),
+            ("chunks", |m| {
+                m.chunk_size = 1;
+                m.size = MAX_CHUNKS as u64 + 1;
+                m.chunks = vec!["b".repeat(64); MAX_CHUNKS + 1];
+            }),
+            ("id", |m| m.id = "a".repeat(65)),
+        ];
+        for (field, spoil) in cases {
+            let mut m = manifest();
+            spoil(&mut m);
+            match m.check() {
+                Err(ProtocolError::Invalid { field: named, .. }) => assert_eq!(named, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        // Exactly at the bounds is fine.
+        let mut m = manifest();
+        m.title = "ă".repeat(MAX_LABEL);
+        m.codec = "a".repeat(MAX_CODEC);
+        assert_eq!(m.check(), Ok(()));
+    }
+
+    fn schedule_doc(revision: u64) -> ScheduleDoc {
+        ScheduleDoc {
+            scope: Scope::All,
+            revision,
+            issued_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
+            approver: "huyện".into(),
+            schedule: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_revision_beyond_the_stores_range_is_refused() {
+        assert_eq!(schedule_doc(MAX_REVISION).check(), Ok(()));
+        assert_eq!(
+            schedule_doc(MAX_REVISION + 1)
+                .check()
+                .unwrap_err()
+                .to_string(),
+            "revision: 9223372036854775808 is beyond the largest revision a box can hold (9223372036854775807)"
+        );
+        assert_eq!(
+            schedule_doc(u64::MAX).check().unwrap_err().to_string(),
+            "revision: 18446744073709551615 is beyond the largest revision a box can hold (9223372036854775807)"
+        );
+        let mut long = schedule_doc(1);
+        long.schedule = "#".repeat(MAX_SCHEDULE + 1);
+        assert_eq!(
+            long.check().unwrap_err().to_string(),
+            "schedule: 65537 bytes, more than the 65536 allowed"
+        );
+    }
+
+    #[test]
+    fn a_command_valid_for_more_than_a_day_is_refused() {
+        let issued_at = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let command = |valid_until| CommandDoc {
+            scope: Scope::All,
+            issued_at,
+            valid_until,
+            approver: "huyện".into(),
+            action: RemoteAction::Stop,
+        };
+        assert_eq!(
+            command(issued_at + MAX_COMMAND_VALIDITY).check(),
+            Ok(()),
+            "a whole day is allowed"
+        );
+        let far = "9999-12-31T23:59:59Z".parse().unwrap();
+        assert_eq!(
+            command(far).check().unwrap_err().to_string(),
+            "valid_until: 9999-12-31 23:59:59 UTC is more than 24 hours after issued_at \
+             2026-11-18 11:06:40 UTC: a command is carried out on arrival or never, not kept for later"
+        );
     }
 
     #[test]

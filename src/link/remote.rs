@@ -145,7 +145,7 @@ impl Remote {
             box_id: config.box_id.clone(),
             scopes,
             keyring: Keyring::new(settings.trusted_keys.clone()),
-            load_options: LoadOptions::for_box(config, false),
+            load_options: LoadOptions::for_district(config, false),
         };
         tracing::info!(broker = %settings.url, scopes = ?inbox.scopes.iter().map(ToString::to_string).collect::<Vec<_>>(), "district link starting");
         Ok(Some(Remote {

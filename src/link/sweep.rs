@@ -165,6 +165,7 @@ mod tests {
             valid_until: valid_until.map(|t| t.parse().unwrap()),
             approver: "a".into(),
             loudness_lufs: None,
+            issued_at: "2026-11-01T00:00:00Z".parse().unwrap(),
         }
     }
 

@@ -256,6 +256,24 @@ impl CronExpr {
         DateTime::from_timestamp(best?, 0)
     }
 
+    /// Whether any date can match, in any year: `0 9 31 2 *` names a day February never has.
+    /// Under the OR rule every week of a named month matches on the named weekdays; under the
+    /// AND rule a named day must exist in a named month (each such date falls on every weekday
+    /// in some year, 29 February included).
+    pub fn can_fire(&self) -> bool {
+        if !(self.dom_star || self.dow_star) {
+            return true;
+        }
+        (1..=12).filter(|&m| has(self.months, m)).any(|month| {
+            let longest = match month {
+                2 => 29,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            (1..=longest).any(|day| has(self.days_of_month, day))
+        })
+    }
+
     /// Vixie's day rule; see the type's documentation for why `*/2` means AND.
     fn day_matches(&self, day: NaiveDate) -> bool {
         let dom = has(self.days_of_month, day.day());

@@ -54,6 +54,8 @@ pub struct Program {
     pub timezone: Tz,
     /// The schedule file it came from, for messages.
     pub source: PathBuf,
+    /// The line of its `cron` or `at` there, for messages about when it airs.
+    pub when_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +72,11 @@ pub enum Item {
     File {
         name: String,
         path: PathBuf,
+        /// The directory the file must really be in (its path resolved, symlinks followed),
+        /// checked again when it is opened to air, since a link can be changed after the
+        /// schedule was loaded. None for files the box itself names (bulletins, its chimes) and
+        /// for local schedules the configuration lets name any file.
+        within: Option<PathBuf>,
     },
     /// A bulletin by id (`bulletin:ID`): its audio arrives over the district link and is only
     /// aired once it is complete and its hash checked.
@@ -192,6 +199,70 @@ impl fmt::Display for ScheduleError {
 
 impl std::error::Error for ScheduleError {}
 
+/// Who wrote a schedule, which decides what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    /// Signed by the district: it may schedule emergencies, and its files stay under the media
+    /// directory (a district key must not reach the rest of the box's disk).
+    District,
+    /// Written on the box: schedule files, `loaxa program add`, the operator's `play-now`.
+    Local(LocalRules),
+}
+
+/// What the box configuration lets local schedules do beyond the district's rules (`[local]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalRules {
+    /// Items may name files outside the media directory (absolute paths, links leading out).
+    pub files_anywhere: bool,
+    /// Programmes (and `play-now`) may be emergencies.
+    pub emergency: bool,
+}
+
+impl Author {
+    fn files_confined(self) -> bool {
+        !matches!(
+            self,
+            Author::Local(LocalRules {
+                files_anywhere: true,
+                ..
+            })
+        )
+    }
+
+    /// The rule a confined item broke, for its refusal.
+    fn files_rule(self) -> &'static str {
+        match self {
+            Author::District => "a district schedule may only name files under the media directory",
+            Author::Local(_) => {
+                "a local schedule may only name files under the media directory, unless the box \
+                 configuration sets `files_anywhere = true` under `[local]`"
+            }
+        }
+    }
+}
+
+/// Where `path` really leads (every symlink followed), if that is inside `dir` (resolved too);
+/// otherwise why not.
+pub fn confine(path: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let dir_real = dir
+        .canonicalize()
+        .map_err(|e| format!("media directory {}: {e}", dir.display()))?;
+    let real = path.canonicalize().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{}: no such audio file", path.display()),
+        _ => format!("{}: {e}", path.display()),
+    })?;
+    if real.starts_with(&dir_real) {
+        Ok(real)
+    } else {
+        Err(format!(
+            "{} leads to {}, outside the media directory {}",
+            path.display(),
+            real.display(),
+            dir.display()
+        ))
+    }
+}
+
 /// What loading needs to know from the box.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -204,16 +275,26 @@ pub struct LoadOptions {
     /// Refuse programmes (other than emergencies) that would air outside these; None: no check
     /// (`loaxa next` shows whatever is planned).
     pub windows: Option<windows::Windows>,
+    pub author: Author,
 }
 
 impl LoadOptions {
-    /// Options for the schedules of the box `config` describes.
+    /// Options for the local schedules of the box `config` describes.
     pub fn for_box(config: &crate::config::Config, check_audio: bool) -> LoadOptions {
         LoadOptions {
             default_timezone: config.timezone,
             media_dir: config.media_dir.clone(),
             check_audio,
             windows: Some(config.windows.clone()),
+            author: Author::Local(config.local),
+        }
+    }
+
+    /// Options for the schedules the district signs for the box `config` describes.
+    pub fn for_district(config: &crate::config::Config, check_audio: bool) -> LoadOptions {
+        LoadOptions {
+            author: Author::District,
+            ..LoadOptions::for_box(config, check_audio)
         }
     }
 
@@ -226,6 +307,7 @@ impl LoadOptions {
             media_dir: crate::config::default_media_dir(dir),
             check_audio: true,
             windows: Some(windows::Windows::default()),
+            author: Author::Local(LocalRules::default()),
         }
     }
 }
@@ -482,6 +564,18 @@ impl FileContext<'_> {
             },
             None => WhenBusy::DEFAULT,
         };
+        if let (Some(priority), Author::Local(rules)) = (&raw.priority, self.options.author)
+            && *priority.get_ref() == Priority::Emergency
+            && !rules.emergency
+        {
+            self.error(
+                priority.span(),
+                &format!("{id}.priority"),
+                "only the district may schedule an emergency; a local one needs \
+                 `emergency = true` under `[local]` in the box configuration"
+                    .into(),
+            );
+        }
         if let (Some(when), Some(windows)) = (&when, &self.options.windows)
             && raw.priority.as_ref().map(|p| *p.get_ref()) != Some(Priority::Emergency)
         {
@@ -531,6 +625,12 @@ impl FileContext<'_> {
             valid_until,
             timezone: self.timezone,
             source: self.path.to_owned(),
+            when_line: raw
+                .cron
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw.at.as_ref().map(Spanned::span))
+                .map(|span| line_of(self.text, span.start)),
         })
     }
 
@@ -822,9 +922,21 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
             "\"{name}\" is not an audio path (empty, or climbs out with `..`)"
         ));
     }
+    let author = options.author;
+    let within = author.files_confined().then(|| options.media_dir.clone());
+    if relative.is_absolute() && within.is_some() {
+        return Err(format!(
+            "\"{name}\" is an absolute path; {} ({})",
+            author.files_rule(),
+            options.media_dir.display()
+        ));
+    }
     let path = options.media_dir.join(relative);
     if !path.is_file() {
         return Err(format!("{}: no such audio file", path.display()));
+    }
+    if let Some(dir) = &within {
+        confine(&path, dir).map_err(|e| format!("{e}; {}", author.files_rule()))?;
     }
     if options.check_audio {
         crate::audio::decode::probe(&path).map_err(|e| e.to_string())?;
@@ -832,6 +944,7 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
     Ok(Item::File {
         name: name.to_owned(),
         path,
+        within,
     })
 }
 
@@ -875,8 +988,52 @@ impl Program {
             valid_until: None,
             timezone,
             source: PathBuf::from(source),
+            when_line: None,
         }
     }
+}
+
+/// Programmes that load but will never air again as of `now`: a cron expression no date
+/// matches, one-off times all past, a `valid_until` gone by. They are warnings, not errors: the
+/// file is valid, and such a programme harms nothing, but it is almost always a typo.
+pub fn warnings(programs: &[Program], now: DateTime<Utc>) -> Vec<ScheduleError> {
+    let mut found = Vec::new();
+    for program in programs {
+        if program.next_after(now).is_some() {
+            continue;
+        }
+        let (field, message) = match &program.when {
+            When::Cron(expr) if !expr.can_fire() => (
+                "cron",
+                format!("`{expr}` can never fire: no month it names has that day of the month"),
+            ),
+            When::At(times) => (
+                "at",
+                match times.last() {
+                    Some(last) => format!(
+                        "every time is in the past (the last is {}); it will not air",
+                        last.with_timezone(&program.timezone)
+                            .format("%Y-%m-%dT%H:%M:%S")
+                    ),
+                    None => "lists no times; it will not air".into(),
+                },
+            ),
+            When::Cron(_) => (
+                "valid_until",
+                match program.valid_until {
+                    Some(until) => format!("{until} is past; it will not air again"),
+                    None => "nothing is due within eight years; it will not air".into(),
+                },
+            ),
+        };
+        found.push(ScheduleError {
+            file: program.source.clone(),
+            line: program.when_line,
+            field: Some(format!("{}.{field}", program.id)),
+            message,
+        });
+    }
+    found
 }
 
 /// A daily-style programme for unit tests elsewhere in the crate.
@@ -906,6 +1063,7 @@ mod tests {
             media_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
             check_audio: false,
             windows: None,
+            author: Author::Local(LocalRules::default()),
         }
     }
 
@@ -946,6 +1104,7 @@ mod tests {
     fn outside_the_broadcast_windows_only_emergencies_may_be_scheduled() {
         let options = LoadOptions {
             windows: Some(windows::Windows::default()),
+            author: Author::District,
             ..options()
         };
         let text = "[[program]]\nid = \"relay\"\ncron = \"15 3 * * *\"\nitems = [\"chime\"]\n\
@@ -971,7 +1130,11 @@ mod tests {
                     [[program]]\nid = \"le\"\nat = [\"2026-09-02T07:00\"]\nitems = [\"chime\"]\n\
                     [[program]]\nid = \"storm\"\npriority = \"emergency\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\n\
                     [[exception]]\ndates = [\"2026-09-02\", \"2026-09-03\"]\nonly = [\"le\"]\n";
-        let loaded = parse(text, Path::new("s.toml"), &options());
+        let options = LoadOptions {
+            author: Author::District,
+            ..options()
+        };
+        let loaded = parse(text, Path::new("s.toml"), &options);
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
         let next = |id: &str, after: &str| {
@@ -1041,6 +1204,219 @@ mod tests {
         );
     }
 
+    /// A media directory holding `audio/tin.mp3` (a copy of a real file), with `outside.mp3`
+    /// beside it, outside.
+    fn media_fixture() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let media = root.path().join("media");
+        std::fs::create_dir_all(media.join("audio")).unwrap();
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/thong-bao-demo.mp3");
+        std::fs::copy(&real, media.join("audio/tin.mp3")).unwrap();
+        std::fs::copy(&real, root.path().join("outside.mp3")).unwrap();
+        (root, media)
+    }
+
+    fn confined_errors(text: &str, media: &Path, author: Author) -> Vec<String> {
+        let options = LoadOptions {
+            media_dir: media.to_owned(),
+            author,
+            ..options()
+        };
+        parse(text, Path::new("s.toml"), &options)
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    fn one_item(item: &str) -> String {
+        format!("[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\nitems = [\"chime\", {item:?}]\n")
+    }
+
+    #[test]
+    fn an_absolute_path_in_a_district_schedule_is_refused() {
+        let (_root, media) = media_fixture();
+        let inside = media.join("audio/tin.mp3");
+        for name in ["/etc/shadow", inside.to_str().unwrap()] {
+            assert_eq!(
+                confined_errors(&one_item(name), &media, Author::District),
+                [format!(
+                    "s.toml:4: x.items[1]: \"{name}\" is an absolute path; a district schedule may \
+                     only name files under the media directory ({})",
+                    media.display()
+                )]
+            );
+        }
+        assert_eq!(
+            confined_errors(&one_item("audio/tin.mp3"), &media, Author::District),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            confined_errors(&one_item("bulletin:tin"), &media, Author::District),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_symlink_out_of_the_media_dir_is_refused() {
+        let (root, media) = media_fixture();
+        std::os::unix::fs::symlink(
+            root.path().join("outside.mp3"),
+            media.join("audio/link.mp3"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(media.join("audio/tin.mp3"), media.join("audio/ok.mp3"))
+            .unwrap();
+        let errors = confined_errors(&one_item("audio/link.mp3"), &media, Author::District);
+        assert_eq!(
+            errors,
+            [format!(
+                "s.toml:4: x.items[1]: {}/audio/link.mp3 leads to {}/outside.mp3, outside the media \
+                 directory {}; a district schedule may only name files under the media directory",
+                media.display(),
+                root.path().canonicalize().unwrap().display(),
+                media.display()
+            )]
+        );
+        assert_eq!(
+            confined_errors(&one_item("audio/ok.mp3"), &media, Author::District),
+            Vec::<String>::new(),
+            "a link that stays inside is fine"
+        );
+    }
+
+    #[test]
+    fn a_link_changed_after_loading_is_refused_when_the_item_is_opened() {
+        let (root, media) = media_fixture();
+        let link = media.join("audio/link.mp3");
+        std::os::unix::fs::symlink(media.join("audio/tin.mp3"), &link).unwrap();
+        let options = LoadOptions {
+            media_dir: media.clone(),
+            author: Author::District,
+            ..options()
+        };
+        let loaded = parse(&one_item("audio/link.mp3"), Path::new("s.toml"), &options);
+        let Item::File { path, within, .. } = &loaded.programs[0].items[1] else {
+            panic!("not a file: {:?}", loaded.programs[0].items)
+        };
+        assert_eq!(within.as_deref(), Some(media.as_path()));
+        assert!(confine(path, &media).is_ok());
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside.mp3"), &link).unwrap();
+        let refused = confine(path, &media).unwrap_err();
+        assert!(refused.contains("outside the media directory"), "{refused}");
+    }
+
+    #[test]
+    fn a_local_schedule_is_confined_unless_the_box_allows_files_anywhere() {
+        let (root, media) = media_fixture();
+        let outside = root.path().join("outside.mp3");
+        let text = one_item(outside.to_str().unwrap());
+        let strict = confined_errors(&text, &media, Author::Local(LocalRules::default()));
+        assert_eq!(strict.len(), 1, "{strict:?}");
+        assert!(
+            strict[0].starts_with(&format!(
+                "s.toml:4: x.items[1]: \"{}\" is an absolute path; a local schedule may only \
+                 name files under the media directory, unless the box configuration sets \
+                 `files_anywhere = true` under `[local]`",
+                outside.display()
+            )),
+            "{strict:?}"
+        );
+        let anywhere = Author::Local(LocalRules {
+            files_anywhere: true,
+            emergency: false,
+        });
+        assert_eq!(
+            confined_errors(&text, &media, anywhere),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            confined_errors(&one_item("../outside.mp3"), &media, anywhere).len(),
+            1,
+            "`..` is refused however the box is configured"
+        );
+    }
+
+    #[test]
+    fn a_local_emergency_is_refused_unless_allowed() {
+        let text = "[[program]]\nid = \"bao-chay\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\n\
+                    priority = \"emergency\"\n";
+        let with = |author| {
+            let options = LoadOptions {
+                author,
+                ..options()
+            };
+            parse(text, Path::new("s.toml"), &options)
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            with(Author::Local(LocalRules::default())),
+            [
+                "s.toml:5: bao-chay.priority: only the district may schedule an emergency; a local \
+                 one needs `emergency = true` under `[local]` in the box configuration"
+            ]
+        );
+        let allowed = LocalRules {
+            files_anywhere: false,
+            emergency: true,
+        };
+        assert!(with(Author::Local(allowed)).is_empty());
+        assert!(with(Author::District).is_empty());
+    }
+
+    fn warnings_of(text: &str, now: &str) -> Vec<String> {
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let now = DateTime::parse_from_rfc3339(now)
+            .unwrap()
+            .with_timezone(&Utc);
+        warnings(&loaded.programs, now)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_cron_line_that_can_never_fire_is_a_warning_not_an_error() {
+        let text = "[[program]]\nid = \"feb31\"\ncron = \"0 9 31 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"feb30\"\ncron = \"0 0 30 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"leap\"\ncron = \"0 0 29 2 *\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"or-rule\"\ncron = \"0 0 31 2 mon\"\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"apr31\"\ncron = \"0 0 31 4,6 *\"\nitems = [\"chime\"]\n";
+        assert_eq!(
+            warnings_of(text, "2026-11-24T00:00:00Z"),
+            [
+                "s.toml:3: feb31.cron: `0 9 31 2 *` can never fire: no month it names has that day of the month",
+                "s.toml:7: feb30.cron: `0 0 30 2 *` can never fire: no month it names has that day of the month",
+                "s.toml:19: apr31.cron: `0 0 31 4,6 *` can never fire: no month it names has that day of the month",
+            ],
+            "29 February comes, and `31 2 mon` fires on Mondays of February"
+        );
+    }
+
+    #[test]
+    fn one_offs_all_in_the_past_are_a_warning() {
+        let text = "[[program]]\nid = \"old\"\nat = [\"1970-01-01T07:00\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"some-left\"\nat = [\"2026-11-01T07:00\", \"2026-12-01T07:00\"]\nitems = [\"chime\"]\n\
+                    [[program]]\nid = \"ended\"\ncron = \"0 6 * * *\"\nvalid_until = \"2026-01-31\"\nitems = [\"chime\"]\n";
+        assert_eq!(
+            warnings_of(text, "2026-11-24T00:00:00Z"),
+            [
+                "s.toml:3: old.at: every time is in the past (the last is 1970-01-01T07:00:00); it will not air",
+                "s.toml:11: ended.valid_until: 2026-01-31 is past; it will not air again",
+            ]
+        );
+        assert_eq!(
+            warnings_of(text, "2026-12-01T00:30:00Z").len(),
+            3,
+            "once the last time has gone by"
+        );
+    }
+
     #[test]
     fn bulletins_are_named_by_id_and_need_no_local_file() {
         let text = "[[program]]\nid = \"x\"\ncron = \"0 6 * * *\"\nitems = [\"bulletin:tiem-chung\", \"bulletin:../x\"]\n";
@@ -1103,6 +1479,7 @@ mod tests {
                     Item::File {
                         name: "audio/ban-tin-sang.mp3".into(),
                         path: options().media_dir.join("audio/ban-tin-sang.mp3"),
+                        within: Some(options().media_dir),
                     },
                 ],
             }]

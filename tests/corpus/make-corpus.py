@@ -22,7 +22,8 @@ VI_COMBINING = "Tho\u0302ng ba\u0301o tie\u0302\u0301m chu\u0309ng"  # decompose
 schedule_doc = {"kind": "schedule", "scope": "commune/phu-dong", "revision": 7,
                 "issued_at": "2026-11-23T08:00:00Z", "approver": VI,
                 "schedule": "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\"]\n"}
-manifest = {"kind": "bulletin", "scope": "commune/phu-dong", "id": "tiem-chung", "title": VI,
+manifest = {"kind": "bulletin", "scope": "commune/phu-dong", "id": "tiem-chung",
+            "issued_at": "2026-11-23T07:45:00Z", "title": VI,
             "sha256": "ab" * 32, "size": 90278, "duration_ms": 11259, "codec": "mp3",
             "chunk_size": 65536, "chunks": ["cd" * 32, "ef" * 32], "valid_until": None,
             "approver": "x"}

@@ -307,6 +307,7 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
         let manifest = Manifest {
             scope: SCOPE.parse().expect("scope"),
             id: format!("burst-{n}"),
+            issued_at: chrono::Utc::now(),
             title: format!("Tin {n}"),
             sha256: sha.clone(),
             size: audio.len() as u64,
@@ -336,7 +337,14 @@ fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, 
         let partial = cache.with_extension("partial.flac");
         let status = std::process::Command::new("ffmpeg")
             .args(["-loglevel", "error", "-y", "-f", "lavfi"])
-            .args(["-i", "anullsrc=r=8000:cl=mono", "-t", "36000", "-sample_fmt", "s16"])
+            .args([
+                "-i",
+                "anullsrc=r=8000:cl=mono",
+                "-t",
+                "36000",
+                "-sample_fmt",
+                "s16",
+            ])
             .args(["-c:a", "flac", "-frame_size", "32768"])
             .arg(&partial)
             .status()
@@ -349,6 +357,7 @@ fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, 
     let manifest = Manifest {
         scope: SCOPE.parse().expect("scope"),
         id: "ten-hours".into(),
+        issued_at: chrono::Utc::now(),
         title: "Mười tiếng".into(),
         sha256: sha.clone(),
         size: audio.len() as u64,
@@ -378,6 +387,7 @@ fn stuck_manifest(district: &District) -> (String, Vec<u8>) {
     let manifest = Manifest {
         scope: SCOPE.parse().expect("scope"),
         id: "never-comes".into(),
+        issued_at: chrono::Utc::now(),
         title: "Không bao giờ đến".into(),
         sha256: "e".repeat(64),
         size,
