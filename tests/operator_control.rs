@@ -287,7 +287,8 @@ fn start_daemon_with_open_files(test_box: &TestBox, soft: u64, hard: u64) -> Dae
 
 #[test]
 fn play_now_of_a_file_with_quotes_in_its_name_airs() {
-    let test_box = TestBox::new();
+    // The file is made in the box's own directory, outside its media directory.
+    let test_box = TestBox::with_config("[local]\nfiles_anywhere = true\n");
     let file = ffmpeg_tone(test_box.dir.path(), "ban \"khẩn\".mp3", 440, 1, -6, 128);
     let daemon = test_box.start_daemon("out.wav");
     let socket = test_box.path("state/control.sock");
