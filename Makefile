@@ -10,7 +10,8 @@ TEST_PACKAGES := $(BUILD_PACKAGES) faketime ffmpeg pulseaudio pulseaudio-utils l
 # The RustSec advisory database `make test` checks the dependencies against: an offline
 # snapshot kept next to the repository (see its SNAPSHOT.md). Override: make test ADVISORY_DB=…
 REPO_ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
-ADVISORY_DB ?= $(REPO_ROOT)/../shared/advisory-db
+# A clone made elsewhere (a CI checkout in a temporary folder) finds the workplace's copy.
+ADVISORY_DB ?= $(firstword $(wildcard $(REPO_ROOT)/../shared/advisory-db /work/shared/advisory-db) $(REPO_ROOT)/../shared/advisory-db)
 # The offline steps of scripts/check-dependencies were checked with this release.
 CARGO_DENY_VERSION := 0.20.2
 
