@@ -23,3 +23,4 @@ pub mod schedule;
 pub mod store;
 pub mod systemd;
 pub mod trust;
+pub mod workers;
