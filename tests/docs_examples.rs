@@ -120,7 +120,7 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
         serde_json::from_str::<Status>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
     }
     let events = blocks(doc, "json event");
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 4);
     for (line, text) in events {
         serde_json::from_str::<Event>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
     }
