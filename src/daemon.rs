@@ -909,8 +909,11 @@ impl Daemon<'_> {
                 Finished::Reloaded(Box::new(reload(input)))
             }) {
             Ok(()) => self.reloading = Some(None),
-            // Tried again at the next check (the directory still looks changed).
-            Err(e) => tracing::warn!(error = %e, "schedules not reloaded yet"),
+            Err(e) => {
+                tracing::warn!(error = %e, "schedules not reloaded yet; trying again shortly");
+                // The next check then sees a change, whatever asked for this reload.
+                self.schedules_seen = None;
+            }
         }
     }
 

@@ -158,14 +158,20 @@ pub fn provisional_gain(declared_lufs: Option<f64>, target_lufs: f64, ceiling_db
     playback_gain(&declared, target_lufs, ceiling_dbtp)
 }
 
-/// The files waiting to be measured, fed to the workers as they have room: a reload naming a
-/// thousand new files queues them here, not in the pool's bounded queue.
+/// The files waiting to be measured, fed to the workers a few at a time: a reload naming a
+/// thousand new files queues them here, and the pool's bounded queue keeps room for a reload or
+/// a bulletin arriving meanwhile.
 #[derive(Debug, Default)]
 pub struct Levels {
     waiting: VecDeque<PathBuf>,
     /// Waiting here or handed to a worker.
     pending: HashSet<PathBuf>,
+    /// Handed to a worker and not back yet.
+    in_pool: usize,
 }
+
+/// Measurements handed to the pool at once: one per thread keeps both busy.
+const IN_POOL: usize = crate::workers::THREADS;
 
 impl Levels {
     /// Asks for `path` to be measured unless the store knows it as it is or it is under way.
@@ -180,20 +186,22 @@ impl Levels {
         self.waiting.push_back(path.to_owned());
     }
 
-    /// Hands waiting files to the workers until their queue is full.
+    /// Hands waiting files to the workers, a few at a time.
     pub fn feed<R: Send + 'static>(
         &mut self,
         workers: &Workers,
         reply: &UnboundedSender<R>,
         wrap: fn(Measured) -> R,
     ) {
-        while let Some(path) = self.waiting.pop_front() {
+        while self.in_pool < IN_POOL
+            && let Some(path) = self.waiting.pop_front()
+        {
             let job_path = path.clone();
             let submitted = workers.submit(reply, wrap(Measured::crashed(&path)), move || {
                 wrap(measure(&job_path, None))
             });
             match submitted {
-                Ok(()) => {}
+                Ok(()) => self.in_pool += 1,
                 Err(WorkerError::Full) => {
                     self.waiting.push_front(path);
                     return;
@@ -202,6 +210,7 @@ impl Levels {
                     tracing::error!("the workers have stopped; files stay unmeasured");
                     self.waiting.clear();
                     self.pending.clear();
+                    self.in_pool = 0;
                     return;
                 }
             }
@@ -211,6 +220,7 @@ impl Levels {
     /// A measurement came back.
     pub fn done(&mut self, path: &Path) {
         self.pending.remove(path);
+        self.in_pool = self.in_pool.saturating_sub(1);
     }
 }
 
@@ -276,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_is_queued_once_and_fed_only_as_the_workers_have_room() {
+    fn a_file_is_queued_once_and_fed_to_the_workers_a_few_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let mut levels = Levels::default();
@@ -290,14 +300,18 @@ mod tests {
             levels.want(&store, &repo(file));
         }
         assert_eq!(levels.waiting.len(), 3);
-        // A pool with one thread and room for one job: all three go, in at most three feeds.
-        let workers = Workers::start(1, 1).unwrap();
+        let workers = Workers::start(1, 8).unwrap();
         let (reply, mut results) = tokio::sync::mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let mut measured = Vec::new();
         levels.feed(&workers, &reply, |m| m);
+        // The rest wait here, leaving the pool's queue room for other work.
+        assert_eq!(
+            (levels.in_pool, levels.waiting.len()),
+            (IN_POOL, 3 - IN_POOL)
+        );
         while measured.len() < 3 {
             let m: Measured = runtime.block_on(results.recv()).unwrap();
             levels.done(&m.path);
