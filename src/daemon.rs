@@ -1040,7 +1040,7 @@ fn reload(input: ReloadInput) -> Reloaded {
             .iter()
             .map(|(name, text)| schedule::parse(text, std::path::Path::new(name), &input.options)),
     );
-    let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
+    let programs = crate::schedule::plan::shared(loaded.programs);
     let files: std::collections::BTreeSet<PathBuf> = programs
         .iter()
         .flat_map(|p| audio_files(&p.items))

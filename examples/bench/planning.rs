@@ -5,12 +5,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use loaxa::schedule::plan::{Plan, next_occurrences};
-use loaxa::schedule::{self, LoadOptions, Program};
+use loaxa::schedule::{self, LoadOptions};
 
 use crate::Paths;
 use crate::daemon::BoxDir;
@@ -77,7 +76,7 @@ fn small(report: &mut Report) -> Vec<Row> {
     let parse = started.elapsed();
     let errors = loaded.errors.len();
     drop(loaded.errors);
-    let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
+    let programs = schedule::plan::shared(loaded.programs);
     let heap = heap_live().wrapping_sub(before);
     count_heap(false);
     if programs.len() != PROGRAMMES {
@@ -169,8 +168,7 @@ fn large(paths: &Paths, report: &mut Report) -> Vec<Row> {
     let mut loaded_count = 0;
     let load = time_median(3, || {
         let loaded = schedule::load_dir(&dir.join("schedules"), &options);
-        let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
-        let plan = Plan::new(&programs, Utc::now());
+        let plan = Plan::new(&schedule::plan::shared(loaded.programs), Utc::now());
         loaded_count = plan.programs().len();
     });
     if loaded_count != LARGE {

@@ -51,6 +51,21 @@ impl Program {
     }
 }
 
+/// The programmes, each in its `Arc`, in one shared slice. Wrapped a slice at a time from the
+/// end, handing back the vector's memory as it goes: 100,000 programmes would otherwise hold
+/// their vector and all their `Arc`s at once.
+pub fn shared(mut programs: Vec<Program>) -> Arc<[Arc<Program>]> {
+    const SLICE: usize = 4096;
+    let mut wrapped = Vec::with_capacity(programs.len());
+    while !programs.is_empty() {
+        let from = programs.len().saturating_sub(SLICE);
+        wrapped.extend(programs.drain(from..).rev().map(Arc::new));
+        programs.shrink_to_fit();
+    }
+    wrapped.reverse();
+    wrapped.into()
+}
+
 /// The next `count` occurrences strictly after `after`, in airing order.
 pub fn next_occurrences(
     programs: &[Arc<Program>],
