@@ -2,15 +2,9 @@
 //! air this occurrence now, record it as missed, or sleep until the next one needs preparing.
 //! Tested with a virtual clock; the daemon only carries the decisions out.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 
-use crate::schedule::Program;
-use crate::schedule::plan::{Occurrence, next_occurrences};
-
-/// How far ahead the daemon looks when several occurrences share the cursor's instant.
-const LOOKAHEAD: usize = 256;
+use crate::schedule::plan::{Occurrence, Plan};
 
 /// The timing rules of a box.
 #[derive(Debug, Clone, Copy)]
@@ -43,35 +37,33 @@ pub enum Action {
 }
 
 impl Agenda {
-    /// Decides about the first occurrence at or after `cursor` that the store has no record of.
+    /// Decides about the first occurrence at or after `cursor` that has no record. Recorded
+    /// ones are taken out of `plan` as they are met, so each is looked at once, not at every
+    /// turn.
     pub fn next_action(
         &self,
-        programs: &[Arc<Program>],
+        plan: &mut Plan,
         cursor: DateTime<Utc>,
         now: DateTime<Utc>,
         mut is_recorded: impl FnMut(&Occurrence) -> bool,
     ) -> Action {
         // Occurrences exactly at the cursor may not all be recorded yet (two programmes at 05:30).
-        let candidates = next_occurrences(programs, cursor - Duration::nanoseconds(1), LOOKAHEAD);
-        let mut unrecorded = candidates.into_iter().filter(|o| !is_recorded(o));
-        let Some(first) = unrecorded.next() else {
-            return Action::Idle {
-                next: None,
-                wake_at: None,
-            };
+        plan.plan_from(cursor - Duration::nanoseconds(1));
+        // The plan puts the highest level first among those due at the same instant.
+        let occurrence = loop {
+            match plan.peek() {
+                None => {
+                    return Action::Idle {
+                        next: None,
+                        wake_at: None,
+                    };
+                }
+                Some(first) if is_recorded(first) => {
+                    plan.pop();
+                }
+                Some(first) => break first.clone(),
+            }
         };
-        // Of those due at the same instant, the highest level goes first.
-        let instant = first.scheduled;
-        let occurrence =
-            unrecorded
-                .take_while(|o| o.scheduled == instant)
-                .fold(first, |best, o| {
-                    if o.program.priority > best.program.priority {
-                        o
-                    } else {
-                        best
-                    }
-                });
         let scheduled = occurrence.scheduled;
         if scheduled - self.lead > now {
             return Action::Idle {
@@ -129,9 +121,10 @@ pub fn describe(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+    use std::sync::Arc;
 
     use super::*;
-    use crate::schedule::Priority;
+    use crate::schedule::{Priority, Program};
 
     fn program(id: &str, cron: &str) -> Arc<Program> {
         crate::schedule::test_program(id, cron, Priority::Normal)
@@ -159,8 +152,9 @@ mod tests {
         let mut recorded: HashSet<(String, DateTime<Utc>)> = HashSet::new();
         let mut log = Vec::new();
         let cursor = at(cursor);
+        let mut plan = Plan::new(programs, cursor);
         while now < until {
-            let action = AGENDA.next_action(programs, cursor, now, |o| {
+            let action = AGENDA.next_action(&mut plan, cursor, now, |o| {
                 recorded.contains(&(o.program.id.clone(), o.scheduled))
             });
             match action {
@@ -201,7 +195,7 @@ mod tests {
     fn an_occurrence_is_handed_over_one_lead_before_its_instant_and_starts_on_it() {
         let programs = [program("morning", "30 5 * * *")];
         let action = AGENDA.next_action(
-            &programs,
+            &mut Plan::new(&programs, at("2026-11-24T05:00:00+07:00")),
             at("2026-11-24T05:00:00+07:00"),
             at("2026-11-24T05:29:00+07:00"),
             |_| false,
@@ -210,7 +204,7 @@ mod tests {
             matches!(action, Action::Idle { wake_at: Some(w), .. } if w == at("2026-11-24T05:29:57+07:00"))
         );
         let action = AGENDA.next_action(
-            &programs,
+            &mut Plan::new(&programs, at("2026-11-24T05:00:00+07:00")),
             at("2026-11-24T05:00:00+07:00"),
             at("2026-11-24T05:29:57+07:00"),
             |_| false,
@@ -273,9 +267,38 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_occurrence_is_asked_about_once_not_at_every_turn() {
+        let programs: Vec<Arc<Program>> = (0..1000)
+            .map(|i| program(&format!("p{i:04}"), "30 5 * * *"))
+            .collect();
+        let mut plan = Plan::new(&programs, at("2026-11-24T05:00:00+07:00"));
+        let cursor = at("2026-11-24T05:00:00+07:00");
+        let now = at("2026-11-24T05:29:00+07:00");
+        // Every 05:30 airing but the last is in the log already.
+        let asked = std::cell::Cell::new(0);
+        let decide = |plan: &mut Plan| {
+            AGENDA.next_action(plan, cursor, now, |o| {
+                asked.set(asked.get() + 1);
+                o.scheduled == at("2026-11-24T05:30:00+07:00") && o.program.id != "p0999"
+            })
+        };
+        let first = decide(&mut plan);
+        assert!(
+            matches!(&first, Action::Idle { next: Some(o), .. } if o.program.id == "p0999"),
+            "{first:?}"
+        );
+        let after_first = asked.get();
+        assert_eq!(after_first, 1000);
+        for _ in 0..10 {
+            assert_eq!(decide(&mut plan), first);
+        }
+        assert_eq!(asked.get() - after_first, 10, "one question per turn");
+    }
+
+    #[test]
     fn nothing_planned_means_idle_without_a_wake_up() {
         let action = AGENDA.next_action(
-            &[],
+            &mut Plan::new(&[], at("2026-11-24T05:00:00Z")),
             at("2026-11-24T05:00:00Z"),
             at("2026-11-24T05:00:00Z"),
             |_| false,

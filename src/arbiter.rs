@@ -265,6 +265,7 @@ mod tests {
         let mut log = Vec::new();
         let mut now = at("05:00:00");
         let cursor = now;
+        let mut plan = crate::schedule::plan::Plan::new(&programs, cursor);
         let air = |stack: &mut Vec<Playing>, log: &mut Vec<String>, claim: Claim| {
             let late = lateness(&claim)
                 .map(|l| format!(" late by {}", describe(l)))
@@ -300,7 +301,7 @@ mod tests {
                 top.resumed = false;
                 log.push(format!("{} resume {}", hhmm(now), top.program.id));
             }
-            let action = agenda.next_action(&programs, cursor, now, |o| {
+            let action = agenda.next_action(&mut plan, cursor, now, |o| {
                 recorded.contains(&(o.program.id.clone(), o.scheduled)) || arbiter.holds(o)
             });
             let wake = match action {

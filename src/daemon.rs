@@ -24,9 +24,10 @@ use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
 use crate::player::{AirReport, AirRequest, Ending, Player};
-use crate::schedule::plan::Occurrence;
+use crate::schedule::plan::{Occurrence, Plan};
 use crate::schedule::{self, LoadOptions, Program};
 use crate::store::{Outcome, Store, StoreError};
+use crate::workers::Workers;
 
 mod requests;
 
@@ -86,8 +87,11 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     };
     let player = Player::start(output, device, Amp::new(config.amplifier.clone()))
         .map_err(|e| DaemonError::Start(format!("player thread: {e}")))?;
-    let remote =
-        Remote::start(config).map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
+    let workers = Workers::start(crate::workers::THREADS, crate::workers::QUEUE)
+        .map_err(|e| DaemonError::Start(format!("worker threads: {e}")))?;
+    let (finished_reply, finished) = tokio::sync::mpsc::unbounded_channel();
+    let remote = Remote::start(config, &workers)
+        .map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     // Without its control socket the box still airs; it only cannot be steered locally.
     let control = match crate::control::listen(&config.control_socket) {
         Ok(requests) => Some(requests),
@@ -118,7 +122,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         unsaved: Vec::new(),
         next_tag: 0,
         clock: ClockWatch::new(Utc::now(), Instant::now()),
-        programs: Vec::new(),
+        programs: Arc::from([]),
+        plan: Plan::new(&[], Utc::now()),
+        workers,
+        finished_reply,
+        finished,
+        levels: crate::levels::Levels::default(),
+        reloading: None,
         schedules_seen: None,
         last_reload_check: Instant::now(),
         last_cursor_write: None,
@@ -126,7 +136,9 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         aired: 0,
         until,
     };
-    daemon.reload_schedules(true);
+    // The first load is waited for: nothing is on air yet, and "ready" says what was loaded.
+    let first = daemon.reload_input(fingerprint(&config.schedules_dir));
+    daemon.swap_in(reload(first));
     daemon
         .systemd
         .ready(&format!("{} programmes", daemon.programs.len()));
@@ -194,7 +206,17 @@ struct Daemon<'a> {
     next_tag: i64,
     /// Notices the wall clock being stepped.
     clock: ClockWatch,
-    programs: Vec<Arc<Program>>,
+    /// What the schedules hold, and each programme's next occurrence (the same programmes).
+    programs: Arc<[Arc<Program>]>,
+    plan: Plan,
+    /// For work that grows with its input (decoding, parsing); never waited for.
+    workers: Workers,
+    finished_reply: tokio::sync::mpsc::UnboundedSender<Finished>,
+    finished: tokio::sync::mpsc::UnboundedReceiver<Finished>,
+    /// Files whose loudness is still to be measured.
+    levels: crate::levels::Levels,
+    /// A reload on a worker, and whether another was asked for meanwhile (forced or not).
+    reloading: Option<Option<bool>>,
     /// The schedules directory as last loaded, to notice edits.
     schedules_seen: Option<Vec<(PathBuf, SystemTime, u64)>>,
     last_reload_check: Instant,
@@ -378,7 +400,7 @@ impl Daemon<'_> {
         };
         let store = &self.store;
         let (arbiter, on_air, unsaved) = (&self.arbiter, &self.on_air, &self.unsaved);
-        let action = self.agenda.next_action(&self.programs, cursor, now, |o| {
+        let action = self.agenda.next_action(&mut self.plan, cursor, now, |o| {
             // A store that cannot answer counts as "recorded": better to skip than air twice.
             arbiter.holds(o)
                 || on_air.iter().any(|a| a.occurrence == *o)
@@ -591,8 +613,13 @@ impl Daemon<'_> {
                 self.store.unretire(&retired.sha256)?;
             } else if !expired && named.contains(&retired.id) {
                 let json = serde_json::to_string(retired).unwrap_or_default();
-                self.store
-                    .save_manifest(&retired.id, &retired.sha256, &json, retired.issued_at, now)?;
+                self.store.save_manifest(
+                    &retired.id,
+                    &retired.sha256,
+                    &json,
+                    retired.issued_at,
+                    now,
+                )?;
                 self.store.unretire(&retired.sha256)?;
                 tracing::info!(bulletin = %retired.id, "a deleted bulletin is named again; fetching it again");
                 changed = true;
@@ -755,15 +782,29 @@ impl Daemon<'_> {
         let local = start_at.with_timezone(&program.timezone).time();
         let window_volume = self.config.windows.volume_at(local).unwrap_or(1.0);
         let mut loudness_gains = std::collections::BTreeMap::new();
+        let (target, ceiling) = (self.config.loudness_target, self.config.true_peak_ceiling);
         for path in audio_files(&resolved.items) {
-            let gain = crate::levels::gain(
-                &mut self.store,
-                &path,
-                self.config.loudness_target,
-                self.config.true_peak_ceiling,
-            );
+            let gain = match crate::levels::known(&self.store, &path) {
+                Some(loudness) => crate::audio::loudness::playback_gain(&loudness, target, ceiling),
+                None => {
+                    // Still being measured (or new since the reload): it airs on time rather
+                    // than wait for a decode of the whole file.
+                    let bulletins = Bulletins::new(&self.config.state_dir);
+                    let declared = Held::read(&self.store)?
+                        .manifests
+                        .iter()
+                        .find(|m| bulletins.file(m) == path)
+                        .and_then(|m| m.loudness_lufs);
+                    let gain = crate::levels::provisional_gain(declared, target, ceiling);
+                    tracing::warn!(program = %program.id, path = %path.display(), gain = format!("{gain:.3}"), from = if declared.is_some() { "the manifest's loudness_lufs" } else { "unity" }, "loudness not measured yet; provisional gain");
+                    self.levels.want(&self.store, &path);
+                    gain
+                }
+            };
             loudness_gains.insert(path, gain);
         }
+        self.levels
+            .feed(&self.workers, &self.finished_reply, Finished::Measured);
         let resolved = Arc::new(Program {
             volume: resolved.volume * window_volume,
             loudness_gains,
@@ -937,6 +978,29 @@ impl Daemon<'_> {
                 let _ = pending.reply.send(reply);
                 Ok(Flow::Continue)
             }
+            Some(finished) = self.finished.recv() => {
+                self.on_finished(finished);
+                Ok(Flow::Continue)
+            }
+        }
+    }
+
+    /// A worker is done.
+    fn on_finished(&mut self, finished: Finished) {
+        match finished {
+            Finished::Reloaded(reloaded) => {
+                let again = self.reloading.take().flatten();
+                self.swap_in(*reloaded);
+                if let Some(force) = again {
+                    self.reload_schedules(force);
+                }
+            }
+            Finished::Measured(measured) => {
+                self.levels.done(&measured.path);
+                crate::levels::keep(&mut self.store, &measured);
+                self.levels
+                    .feed(&self.workers, &self.finished_reply, Finished::Measured);
+            }
         }
     }
 
@@ -1061,67 +1125,104 @@ impl Daemon<'_> {
     }
 
     /// Reloads the schedules (the directory, and those received from the district) if `force`
-    /// or if anything in the directory changed since the last load.
+    /// or if anything in the directory changed since the last load. Parsing and planning run on
+    /// a worker; the programmes loaded before keep airing until the result is swapped in.
     fn reload_schedules(&mut self, force: bool) {
         self.last_reload_check = Instant::now();
+        if let Some(again) = &mut self.reloading {
+            // One at a time; the latest request is served once this one is in.
+            *again = Some(force || again.unwrap_or(false));
+            return;
+        }
         let seen = fingerprint(&self.config.schedules_dir);
         if !force && self.schedules_seen.as_ref() == Some(&seen) {
             return;
         }
-        let options = LoadOptions::for_box(self.config, false);
-        let mut loaded = schedule::load_dir(&self.config.schedules_dir, &options);
-        match self.store.local_programs() {
-            Ok(local) => {
-                for (id, text, _) in local.into_iter().filter(|(_, _, enabled)| *enabled) {
-                    let name = format!("local programme {id}");
-                    loaded.merge(schedule::parse(
-                        &text,
-                        std::path::Path::new(&name),
-                        &options,
-                    ));
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read the local programmes"),
-        }
-        let district = LoadOptions::for_district(self.config, false);
-        match self.store.remote_schedules() {
-            Ok(remote) => {
-                for (scope, revision, text) in remote {
-                    let name = format!("district schedule {scope} revision {revision}");
-                    loaded.merge(schedule::parse(
-                        &text,
-                        std::path::Path::new(&name),
-                        &district,
-                    ));
-                }
-            }
+        let input = self.reload_input(seen);
+        let stand_in = Finished::Reloaded(Box::new(Reloaded::failed(&input)));
+        match self
+            .workers
+            .submit(&self.finished_reply, stand_in, move || {
+                Finished::Reloaded(Box::new(reload(input)))
+            }) {
+            Ok(()) => self.reloading = Some(None),
             Err(e) => {
-                tracing::error!(error = %e, "cannot read the district's schedules; airing local ones")
+                tracing::warn!(error = %e, "schedules not reloaded yet; trying again shortly");
+                // The next check then sees a change, whatever asked for this reload.
+                self.schedules_seen = None;
             }
         }
-        for error in &loaded.errors {
+    }
+
+    /// What a reload reads: cheap reads of the store and the directory, on the loop.
+    fn reload_input(&self, seen: Vec<(PathBuf, SystemTime, u64)>) -> ReloadInput {
+        let local = match self.store.local_programs() {
+            Ok(local) => local
+                .into_iter()
+                .filter(|(_, _, enabled)| *enabled)
+                .map(|(id, text, _)| (format!("local programme {id}"), text))
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the local programmes");
+                Vec::new()
+            }
+        };
+        let district = match self.store.remote_schedules() {
+            Ok(remote) => remote
+                .into_iter()
+                .map(|(scope, revision, text)| {
+                    (
+                        format!("district schedule {scope} revision {revision}"),
+                        text,
+                    )
+                })
+                .collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the district's schedules; airing local ones");
+                Vec::new()
+            }
+        };
+        let cursor = self.store.cursor().ok().flatten().unwrap_or_else(Utc::now);
+        ReloadInput {
+            dir: self.config.schedules_dir.clone(),
+            options: LoadOptions::for_box(self.config, false),
+            district_options: LoadOptions::for_district(self.config, false),
+            local,
+            district,
+            seen,
+            plan_after: cursor - Duration::nanoseconds(1),
+            chimes: self.config.chimes.values().cloned().collect(),
+        }
+    }
+
+    /// Puts a reload's result in place of the programmes before.
+    fn swap_in(&mut self, reloaded: Reloaded) {
+        for error in &reloaded.errors {
             tracing::error!(error = %error, "schedule problem; that programme will not air");
         }
-        for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+        for warning in &reloaded.warnings {
             tracing::warn!(warning = %warning, "schedule warning; that programme will not air");
         }
         tracing::info!(
             dir = %self.config.schedules_dir.display(),
-            programmes = loaded.programs.len(),
-            problems = loaded.errors.len(),
+            programmes = reloaded.plan.programs().len(),
+            problems = reloaded.errors.len(),
+            took_ms = reloaded.took.as_millis() as u64,
             "schedules loaded"
         );
-        self.programs = loaded.programs.into_iter().map(Arc::new).collect();
-        // Measured now rather than at air time: decoding a whole file must not delay a start.
-        for program in &self.programs {
-            for path in audio_files(&program.items) {
-                crate::levels::measured(&mut self.store, &path);
-            }
+        self.programs = Arc::clone(reloaded.plan.programs());
+        self.plan = reloaded.plan;
+        // Measured ahead rather than at air time (on the workers): a programme due before its
+        // file is measured airs with a provisional gain.
+        for path in &reloaded.files {
+            self.levels.want(&self.store, path);
         }
         if let Some(remote) = &mut self.remote {
             remote.set_needed(bulletins_needed(&self.programs, Utc::now()));
         }
-        self.schedules_seen = Some(seen);
+        self.levels
+            .feed(&self.workers, &self.finished_reply, Finished::Measured);
+        self.schedules_seen = Some(reloaded.seen);
         self.announced = None;
     }
 }
@@ -1156,6 +1257,92 @@ fn bulletins_needed(
         }
     }
     needed
+}
+
+/// What a worker tells the loop.
+enum Finished {
+    Reloaded(Box<Reloaded>),
+    Measured(crate::levels::Measured),
+}
+
+/// Everything a reload needs, read on the loop.
+struct ReloadInput {
+    dir: PathBuf,
+    /// For the schedule files and the operator's local programmes.
+    options: LoadOptions,
+    /// For the district's schedules, which may do less (see `schedule::Author`).
+    district_options: LoadOptions,
+    /// Local programmes kept in the store, each with its name.
+    local: Vec<(String, String)>,
+    /// The district's schedules kept in the store, each with its name.
+    district: Vec<(String, String)>,
+    seen: Vec<(PathBuf, SystemTime, u64)>,
+    /// Planning starts after this instant (just before the cursor).
+    plan_after: DateTime<Utc>,
+    /// The recorded chimes the configuration names, measured like the programmes' files.
+    chimes: Vec<PathBuf>,
+}
+
+/// A reload's result.
+struct Reloaded {
+    plan: Plan,
+    errors: Vec<schedule::ScheduleError>,
+    /// Programmes that load but can never air (a date that never comes, one-offs all past).
+    warnings: Vec<schedule::ScheduleError>,
+    /// Every audio file the programmes (and the chimes) name, once each.
+    files: Vec<PathBuf>,
+    seen: Vec<(PathBuf, SystemTime, u64)>,
+    took: StdDuration,
+}
+
+impl Reloaded {
+    /// The stand-in for a reload that crashed: nothing loaded, and why.
+    fn failed(input: &ReloadInput) -> Reloaded {
+        Reloaded {
+            plan: Plan::new(&[], input.plan_after),
+            errors: vec![schedule::ScheduleError {
+                file: input.dir.clone(),
+                line: None,
+                field: None,
+                message: "loading the schedules crashed".into(),
+            }],
+            warnings: Vec::new(),
+            files: Vec::new(),
+            seen: input.seen.clone(),
+            took: StdDuration::ZERO,
+        }
+    }
+}
+
+/// Parses and merges every schedule and plans their occurrences (slow for large schedules: on
+/// a worker).
+fn reload(input: ReloadInput) -> Reloaded {
+    let started = Instant::now();
+    let mut loaded = schedule::load_dir(&input.dir, &input.options);
+    let parse = |texts: &[(String, String)], options| {
+        texts
+            .iter()
+            .map(move |(name, text)| schedule::parse(text, std::path::Path::new(name), options))
+            .collect::<Vec<_>>()
+    };
+    let mut parsed = parse(&input.local, &input.options);
+    parsed.extend(parse(&input.district, &input.district_options));
+    loaded.merge_all(parsed);
+    let warnings = schedule::warnings(&loaded.programs, Utc::now());
+    let programs = crate::schedule::plan::shared(loaded.programs);
+    let files: std::collections::BTreeSet<PathBuf> = programs
+        .iter()
+        .flat_map(|p| audio_files(&p.items))
+        .chain(input.chimes)
+        .collect();
+    Reloaded {
+        plan: Plan::new(&programs, input.plan_after),
+        errors: loaded.errors,
+        warnings,
+        files: files.into_iter().collect(),
+        seen: input.seen,
+        took: started.elapsed(),
+    }
 }
 
 /// `program` with its `chime` items played from the box's recorded chime for its level, if the

@@ -24,3 +24,4 @@ pub mod schedule;
 pub mod store;
 pub mod systemd;
 pub mod trust;
+pub mod workers;

@@ -122,7 +122,7 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
         serde_json::from_str::<Status>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
     }
     let events = blocks(doc, "json event");
-    assert_eq!(events.len(), 5);
+    assert_eq!(events.len(), 6);
     let mut answers = 0;
     for (line, text) in events {
         let event = serde_json::from_str::<Event>(&text)

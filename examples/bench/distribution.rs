@@ -567,7 +567,15 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
             if let Some(manifest) = manifest {
                 match bulletins.accept(manifest, chunk, &message.payload) {
                     Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => {}
-                    Ok(Progress::Complete(path)) => done = Some(path),
+                    // What a box's worker does: assemble, hash, decode (here, in line).
+                    Ok(Progress::AllChunks) => {
+                        let checked = bulletins.assembly(manifest).run();
+                        bulletins.assembled(manifest);
+                        match checked.outcome {
+                            Ok(measured) => done = Some(measured.path),
+                            Err(e) => report(BoxEvent::Problem(e.to_string())),
+                        }
+                    }
                     Err(e) => report(BoxEvent::Problem(e.to_string())),
                 }
                 fetch(&link, &mut bulletins, manifest, &mut fetching).await;

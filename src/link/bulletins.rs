@@ -2,9 +2,11 @@
 //!
 //! Each chunk is checked against the signed manifest's hash before it is kept, and written to a
 //! temporary name, fsynced and renamed, so a power cut leaves either a whole chunk or none. When
-//! the last chunk is in, the file is assembled the same way and its whole hash checked; only then
-//! does it get its final name, which is the only name the player ever reads. A transfer cut by a
-//! disconnect or a reboot resumes from the chunks on disk.
+//! the last chunk is in, the file is assembled the same way (on a worker: up to 128 MB to copy
+//! and hash), its whole hash checked and its audio decoded, to measure its loudness and to check
+//! that it lasts what its manifest says; only then does it get its final name, which is the only
+//! name the player ever reads. A transfer cut by a disconnect or a reboot resumes from the chunks
+//! on disk.
 //!
 //! Layout under `<state_dir>/bulletins/`: `<sha256>.<codec>` (complete) and
 //! `partial/<sha256>/<index>` (chunks of a transfer in progress).
@@ -34,6 +36,15 @@ pub enum BulletinError {
     },
     #[error("{id}: the assembled file's sha256 does not match the manifest")]
     BadFile { id: String },
+    #[error(
+        "bulletin {id}: its audio lasts {decoded}, its manifest says {declared}; refused and \
+         deleted (a wrong or tampered file, or a wrong manifest)"
+    )]
+    WrongLength {
+        id: String,
+        declared: String,
+        decoded: String,
+    },
     #[error("{path}: {error}")]
     Io {
         path: PathBuf,
@@ -46,8 +57,9 @@ pub enum BulletinError {
 pub enum Progress {
     /// Still missing these chunks.
     Partial { missing: usize },
-    /// The whole file is in place, hash checked: this chunk was the last one.
-    Complete(PathBuf),
+    /// This chunk was the last one missing: the file is ready to be assembled
+    /// ([`Bulletins::assembly`]).
+    AllChunks,
     /// The file was complete before this chunk came (a broker delivering it again after a
     /// reconnect): nothing to do, nothing to report twice.
     AlreadyComplete,
@@ -180,41 +192,143 @@ impl Bulletins {
         if missing > 0 {
             return Ok(Progress::Partial { missing });
         }
-        self.assemble(manifest).map(Progress::Complete)
+        Ok(Progress::AllChunks)
     }
 
-    /// Puts the file together from its chunks (all on disk) and checks its sha256.
-    pub fn assemble(&mut self, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
-        let partial = self.partial(manifest);
-        let mut chunks = Vec::with_capacity(manifest.chunks.len());
+    /// The work of putting `manifest`'s file together from its chunks (all on disk), to run on
+    /// a worker with [`Assembly::run`].
+    pub fn assembly(&self, manifest: &Manifest) -> Assembly {
+        Assembly {
+            manifest: manifest.clone(),
+            partial: self.partial(manifest),
+            file: self.file(manifest),
+        }
+    }
+
+    /// An assembly came back: whatever it did, the partial directory is not what `held`
+    /// remembers any more (gone, or to be believed from the disk).
+    pub fn assembled(&mut self, manifest: &Manifest) {
+        self.held.remove(&manifest.sha256);
+    }
+}
+
+/// Putting one bulletin's file together, off the daemon's loop.
+pub struct Assembly {
+    manifest: Manifest,
+    partial: PathBuf,
+    file: PathBuf,
+}
+
+/// What became of an [`Assembly`].
+#[derive(Debug)]
+pub struct Checked {
+    pub manifest: Manifest,
+    /// The file, complete and hash-checked, and its measurement.
+    pub outcome: Result<crate::levels::Measured, BulletinError>,
+}
+
+impl Assembly {
+    /// The stand-in answer for an assembly that crashed.
+    pub fn crashed(&self) -> Checked {
+        Checked {
+            manifest: self.manifest.clone(),
+            outcome: Err(BulletinError::Io {
+                path: self.file.clone(),
+                error: std::io::Error::other("assembling the file crashed"),
+            }),
+        }
+    }
+
+    /// Copies the chunks into one file (never more than a chunk in memory), checks its sha256,
+    /// decodes it, and gives it its final name if it lasts what the manifest says.
+    pub fn run(self) -> Checked {
+        let outcome = self.put_together();
+        Checked {
+            manifest: self.manifest,
+            outcome,
+        }
+    }
+
+    fn put_together(&self) -> Result<crate::levels::Measured, BulletinError> {
+        let manifest = &self.manifest;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |error| BulletinError::Io { path, error }
+        };
+        // Beside the chunks until checked; decoders read the codec from the name's extension.
+        let candidate = self.partial.join(self.file.file_name().unwrap_or_default());
+        let mut out = File::create(&candidate).map_err(io(&candidate))?;
+        let mut hasher = Sha256::new();
         for index in 0..manifest.chunks.len() {
-            let path = partial.join(index.to_string());
-            match std::fs::read(&path) {
-                Ok(chunk) => chunks.push(chunk),
-                Err(error) => {
-                    // Not what `held` said: believe the disk from now on.
-                    self.held.remove(&manifest.sha256);
-                    return Err(BulletinError::Io { path, error });
-                }
+            let path = self.partial.join(index.to_string());
+            let chunk = std::fs::read(&path).map_err(io(&path))?;
+            hasher.update(&chunk);
+            if let Err(error) = out.write_all(&chunk) {
+                drop(out);
+                // A full disk must not keep half a file: the space goes back at once.
+                let _ = std::fs::remove_file(&candidate);
+                return Err(io(&candidate)(error));
             }
         }
-        let mut hasher = Sha256::new();
-        chunks.iter().for_each(|c| hasher.update(c));
+        out.sync_all().map_err(io(&candidate))?;
+        drop(out);
         if hex(&hasher.finalize()) != manifest.sha256 {
             // A chunk on disk went bad since it was checked: start that transfer over.
-            let _ = std::fs::remove_dir_all(&partial);
-            self.held.remove(&manifest.sha256);
+            let _ = std::fs::remove_dir_all(&self.partial);
             return Err(BulletinError::BadFile {
                 id: manifest.id.clone(),
             });
         }
-        let file = self.file(manifest);
-        let parts: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
-        write_durably(&file, &parts)?;
-        let _ = std::fs::remove_dir_all(&partial);
-        self.held.remove(&manifest.sha256);
-        Ok(file)
+        let declared = std::time::Duration::from_millis(manifest.duration_ms);
+        let measured = crate::levels::measure(&candidate, Some(longest_plausible(declared)));
+        if let Ok((_, length)) = &measured.result
+            && let Some(decoded) = disagrees(declared, *length)
+        {
+            let _ = std::fs::remove_dir_all(&self.partial);
+            return Err(BulletinError::WrongLength {
+                id: manifest.id.clone(),
+                declared: said(declared),
+                decoded,
+            });
+        }
+        std::fs::rename(&candidate, &self.file).map_err(io(&self.file))?;
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+        let _ = std::fs::remove_dir_all(&self.partial);
+        // Renaming kept the size and modification time the measurement was made for.
+        Ok(crate::levels::Measured {
+            path: self.file.clone(),
+            ..measured
+        })
     }
+}
+
+/// Past this much decoded audio, a bulletin declared to last `declared` is too long whatever
+/// follows (see [`disagrees`]), so decoding can stop.
+pub fn longest_plausible(declared: std::time::Duration) -> std::time::Duration {
+    declared + (declared / 10).max(LENGTH_SLACK)
+}
+
+/// Lengths closer than this always agree: encoders and decoders differ by a few frames of
+/// padding, and a short bulletin's 10 % is well under a second.
+const LENGTH_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The decoded length, said for people, if it is too far from the declared one to be the same
+/// recording: more than 10 % and more than two seconds apart.
+fn disagrees(declared: std::time::Duration, decoded: crate::levels::Length) -> Option<String> {
+    use crate::levels::Length;
+    let (length, told) = match decoded {
+        Length::Exactly(length) => (length, said(length)),
+        Length::MoreThan(length) => (length, format!("more than {}", said(length))),
+    };
+    let apart = declared.abs_diff(length);
+    (apart > declared / 10 && apart > LENGTH_SLACK).then_some(told)
+}
+
+fn said(length: std::time::Duration) -> String {
+    crate::agenda::describe(chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX))
 }
 
 /// Indices of the whole chunks in a partial directory: files named by their index (`write_durably`
@@ -474,6 +588,111 @@ mod tests {
         }
     }
 
+    /// What the remote does with [`Progress::AllChunks`], done here and now.
+    fn assemble(bulletins: &mut Bulletins, manifest: &Manifest) -> Result<PathBuf, BulletinError> {
+        let checked = bulletins.assembly(manifest).run();
+        bulletins.assembled(manifest);
+        checked.outcome.map(|measured| measured.path)
+    }
+
+    /// A manifest of a real recording in the repository, saying it lasts `duration_ms`.
+    fn recording(duration_ms: u64) -> (Vec<u8>, Manifest) {
+        let data =
+            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/tiem-chung.mp3"))
+                .unwrap();
+        let manifest = Manifest {
+            duration_ms,
+            ..manifest_of(&data, 65536)
+        };
+        (data, manifest)
+    }
+
+    fn accept_all(bulletins: &mut Bulletins, manifest: &Manifest, data: &[u8]) {
+        for (index, chunk) in data.chunks(manifest.chunk_size).enumerate() {
+            bulletins.accept(manifest, index, chunk).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_bulletin_as_long_as_its_manifest_says_gets_its_name_and_its_loudness() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bulletins = Bulletins::new(dir.path());
+        // The recording lasts about 11.3 s; a declared 10.5 s is within 10 %.
+        let (data, manifest) = recording(10_500);
+        accept_all(&mut bulletins, &manifest, &data);
+        assert!(
+            !bulletins.is_complete(&manifest),
+            "not airable before it is checked"
+        );
+        let checked = bulletins.assembly(&manifest).run();
+        let measured = checked.outcome.unwrap();
+        assert_eq!(measured.path, bulletins.file(&manifest));
+        assert_eq!(std::fs::read(&measured.path).unwrap(), data);
+        assert_eq!(
+            measured.fingerprint,
+            crate::levels::Fingerprint::of(&measured.path)
+        );
+        let (loudness, _) = measured.result.unwrap();
+        assert!(loudness.integrated_lufs.is_some());
+        assert!(!bulletins.partial(&manifest).exists());
+    }
+
+    #[test]
+    fn a_bulletin_far_longer_than_its_manifest_says_is_refused_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bulletins = Bulletins::new(dir.path());
+        let (data, manifest) = recording(1_000);
+        accept_all(&mut bulletins, &manifest, &data);
+        let err = assemble(&mut bulletins, &manifest).unwrap_err();
+        // Decoding stopped at 3 s (1 s declared + 2 s), not at the end of its 11 s.
+        assert_eq!(
+            err.to_string(),
+            "bulletin b: its audio lasts more than 3.0 s, its manifest says 1.0 s; refused and \
+             deleted (a wrong or tampered file, or a wrong manifest)"
+        );
+        assert!(!bulletins.is_complete(&manifest));
+        assert!(!bulletins.partial(&manifest).exists());
+    }
+
+    #[test]
+    fn a_bulletin_far_shorter_than_its_manifest_says_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bulletins = Bulletins::new(dir.path());
+        let (data, manifest) = recording(3_600_000);
+        accept_all(&mut bulletins, &manifest, &data);
+        let err = assemble(&mut bulletins, &manifest).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its audio lasts 11 s, its manifest says 60 min"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lengths_agree_within_ten_percent_or_two_seconds() {
+        use crate::levels::Length::{Exactly, MoreThan};
+        let s = std::time::Duration::from_secs;
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(
+            disagrees(s(1), Exactly(ms(2900))),
+            None,
+            "2 s apart at most"
+        );
+        assert!(disagrees(s(1), Exactly(ms(3100))).is_some());
+        assert_eq!(disagrees(s(100), Exactly(s(109))), None, "10 % at most");
+        assert!(disagrees(s(100), Exactly(s(111))).is_some());
+        assert!(
+            disagrees(s(100), Exactly(s(89))).is_some(),
+            "shorter counts too"
+        );
+        assert_eq!(
+            disagrees(s(1), MoreThan(ms(3050))).as_deref(),
+            Some("more than 3.0 s")
+        );
+        assert_eq!(longest_plausible(s(1)), s(3));
+        assert_eq!(longest_plausible(s(3600)), s(3960));
+    }
+
     #[test]
     fn chunks_in_any_order_make_the_file_once_the_last_arrives() {
         let dir = tempfile::tempdir().unwrap();
@@ -493,7 +712,9 @@ mod tests {
         let mut bulletins = Bulletins::new(dir.path());
         assert_eq!(bulletins.missing(&manifest), [1]);
         let done = bulletins.accept(&manifest, 1, &data[1000..2000]).unwrap();
-        assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
+        assert_eq!(done, Progress::AllChunks);
+        let file = assemble(&mut bulletins, &manifest).unwrap();
+        assert_eq!(file, bulletins.file(&manifest));
         assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
         assert!(bulletins.missing(&manifest).is_empty());
         // The broker delivering a chunk again completes nothing a second time.
@@ -515,7 +736,7 @@ mod tests {
         std::fs::write(partial.join("1"), &data[1000..]).unwrap();
         assert!(bulletins.missing(&manifest).is_empty());
         assert!(!bulletins.is_complete(&manifest));
-        let file = bulletins.assemble(&manifest).unwrap();
+        let file = assemble(&mut bulletins, &manifest).unwrap();
         assert_eq!(std::fs::read(file).unwrap(), data);
         assert!(!partial.exists());
     }
@@ -573,12 +794,15 @@ mod tests {
         std::fs::remove_file(bulletins.partial(&manifest).join("0")).unwrap();
         // Believed held until the file is assembled...
         assert_eq!(bulletins.missing(&manifest), [2]);
-        let err = bulletins.accept(&manifest, 2, &data[2000..]).unwrap_err();
+        let done = bulletins.accept(&manifest, 2, &data[2000..]).unwrap();
+        assert_eq!(done, Progress::AllChunks);
+        let err = assemble(&mut bulletins, &manifest).unwrap_err();
         assert!(matches!(err, BulletinError::Io { .. }), "{err}");
         // ...then the disk is asked again, and the transfer can finish.
         assert_eq!(bulletins.missing(&manifest), [0]);
         let done = bulletins.accept(&manifest, 0, &data[..1000]).unwrap();
-        assert_eq!(done, Progress::Complete(bulletins.file(&manifest)));
+        assert_eq!(done, Progress::AllChunks);
+        assemble(&mut bulletins, &manifest).unwrap();
         assert_eq!(std::fs::read(bulletins.file(&manifest)).unwrap(), data);
     }
 

@@ -8,5 +8,5 @@ pub mod inbox;
 pub mod protocol;
 pub mod refusals;
 pub mod remote;
-pub mod transfers;
 pub mod sweep;
+pub mod transfers;

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
-use super::bulletins::{BulletinError, Bulletins, Progress, stored_manifests};
+use super::bulletins::{BulletinError, Bulletins, Checked, Progress, stored_manifests};
 use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
 use super::protocol::{Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic};
@@ -33,6 +33,7 @@ use crate::config::Config;
 use crate::schedule::LoadOptions;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
 use crate::trust::Keyring;
+use crate::workers::Workers;
 
 /// How many queued messages one flush sends (the rest go on the next).
 const FLUSH_BATCH: usize = 64;
@@ -90,6 +91,12 @@ pub struct Remote {
     /// Outbox rows published but not yet echoed back, with when they went out.
     in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
+    /// Putting complete bulletins together (copy, hash, decode) is done on these.
+    workers: Workers,
+    /// Assemblies handed to the workers, by sha256, and where their results come back.
+    assembling: BTreeSet<String>,
+    checked_reply: UnboundedSender<Checked>,
+    checked: UnboundedReceiver<Checked>,
     connected: bool,
     next_housekeeping: Instant,
     last_status: Instant,
@@ -105,6 +112,8 @@ pub enum RemoteEvent {
     Housekeeping,
     /// Time to publish a status change held back by [`STATUS_GAP`].
     StatusDue,
+    /// A worker is done putting a bulletin together.
+    Assembled(Box<Checked>),
 }
 
 /// What the daemon must do after a link event.
@@ -119,7 +128,7 @@ pub struct Handled {
 
 impl Remote {
     /// Connects (in the background) to the broker in the config; None when the box has no link.
-    pub fn start(config: &Config) -> Result<Option<Remote>, LinkError> {
+    pub fn start(config: &Config, workers: &Workers) -> Result<Option<Remote>, LinkError> {
         let Some(settings) = &config.link else {
             return Ok(None);
         };
@@ -147,6 +156,7 @@ impl Remote {
             keyring: Keyring::new(settings.trusted_keys.clone()),
             load_options: LoadOptions::for_district(config, false),
         };
+        let (checked_reply, checked) = tokio::sync::mpsc::unbounded_channel();
         tracing::info!(broker = %settings.url, scopes = ?inbox.scopes.iter().map(ToString::to_string).collect::<Vec<_>>(), "district link starting");
         Ok(Some(Remote {
             link,
@@ -174,6 +184,10 @@ impl Remote {
             manifests: None,
             in_flight: BTreeMap::new(),
             now_playing: None,
+            workers: workers.clone(),
+            assembling: BTreeSet::new(),
+            checked_reply,
+            checked,
             connected: false,
             next_housekeeping: Instant::now() + RESEND_AFTER,
             last_status: Instant::now(),
@@ -197,6 +211,7 @@ impl Remote {
             () = tokio::time::sleep_until(self.next_housekeeping) => RemoteEvent::Housekeeping,
             () = async { tokio::time::sleep_until(status_due.unwrap_or_else(Instant::now)).await },
                 if status_due.is_some() => RemoteEvent::StatusDue,
+            Some(checked) = self.checked.recv() => RemoteEvent::Assembled(Box::new(checked)),
         }
     }
 
@@ -218,6 +233,11 @@ impl Remote {
             RemoteEvent::StatusDue => {
                 self.status_due = None;
                 self.publish_status(store)?;
+                return Ok(handled);
+            }
+            RemoteEvent::Assembled(checked) => {
+                handled.status_changed = self.assembled(store, *checked)?;
+                self.flush(store)?;
                 return Ok(handled);
             }
             RemoteEvent::Housekeeping => {
@@ -377,7 +397,7 @@ impl Remote {
                 // Every chunk on disk but no file: the box died between the last chunk and
                 // putting the file together.
                 if !self.bulletins.is_complete(manifest) {
-                    self.assemble(store, manifest)?;
+                    self.assemble(manifest);
                 }
                 continue;
             }
@@ -442,36 +462,80 @@ impl Remote {
         Ok(())
     }
 
-    /// Puts a bulletin together from its chunks on disk and reports it complete.
-    fn assemble(&mut self, store: &mut Store, manifest: &Manifest) -> Result<(), StoreError> {
-        match self.bulletins.assemble(manifest) {
-            Ok(path) => {
-                let topic = topic::bulletin(&manifest.scope, &manifest.id);
-                let body = self.completed(store, manifest, &path, &topic)?;
-                self.report(store, body);
-            }
-            Err(e) => tracing::warn!(error = %e, "bulletin not assembled"),
+    /// Hands the assembly of a bulletin whose chunks are all on disk to a worker, unless one
+    /// is at it already. A full queue leaves it for the next look (housekeeping, next chunk).
+    fn assemble(&mut self, manifest: &Manifest) {
+        if self.assembling.contains(&manifest.sha256) {
+            return;
         }
-        Ok(())
+        let assembly = self.bulletins.assembly(manifest);
+        let crashed = assembly.crashed();
+        match self
+            .workers
+            .submit(&self.checked_reply, crashed, move || assembly.run())
+        {
+            Ok(()) => {
+                self.assembling.insert(manifest.sha256.clone());
+            }
+            Err(e) => {
+                tracing::warn!(bulletin = %manifest.id, error = %e, "bulletin not assembled yet")
+            }
+        }
     }
 
-    /// A bulletin is whole on disk: measured, shown in the status, and the district's receipt.
-    fn completed(
-        &mut self,
-        store: &mut Store,
-        manifest: &Manifest,
-        path: &std::path::Path,
-        topic: &str,
-    ) -> Result<EventBody, StoreError> {
-        tracing::info!(bulletin = %manifest.id, path = %path.display(), "bulletin complete, hash checked");
-        // Measured once, at ingest; playback looks it up.
-        crate::levels::measured(store, path);
-        self.status_changed(store)?;
-        Ok(EventBody::Received {
-            topic: topic.to_owned(),
-            what: format!("bulletin {} complete", manifest.id),
-            command: None,
-        })
+    /// A worker put a bulletin together: whole and checked, it is measured, shown in the
+    /// status, and the district gets its receipt; otherwise the district is told why not.
+    /// Whether the status changed.
+    fn assembled(&mut self, store: &mut Store, checked: Checked) -> Result<bool, StoreError> {
+        let manifest = &checked.manifest;
+        self.assembling.remove(&manifest.sha256);
+        self.bulletins.assembled(manifest);
+        let topic = topic::bulletin(&manifest.scope, &manifest.id);
+        let body = match checked.outcome {
+            Ok(measured) => {
+                tracing::info!(bulletin = %manifest.id, path = %measured.path.display(), "bulletin complete, hash checked");
+                // Measured once, at ingest; playback looks it up.
+                crate::levels::keep(store, &measured);
+                self.status_changed(store)?;
+                EventBody::Received {
+                    topic,
+                    what: format!("bulletin {} complete", manifest.id),
+                    command: None,
+                }
+            }
+            // The box's own disk failed it (full, read-only): nothing wrong with the bulletin.
+            Err(e @ BulletinError::Io { .. }) => {
+                let full = matches!(&e, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
+                self.hold_back(
+                    store,
+                    manifest,
+                    format!("bulletin {}: {e}", manifest.id),
+                    if full { Duration::ZERO } else { HOLD_BACK },
+                );
+                return Ok(false);
+            }
+            Err(e @ BulletinError::WrongLength { .. }) => {
+                tracing::warn!(bulletin = %manifest.id, reason = %e, "bulletin refused");
+                // Its chunks are gone; the broker would only hand back the same ones.
+                self.refused
+                    .extend((0..manifest.chunks.len()).map(|i| topic::chunk(&manifest.sha256, i)));
+                EventBody::Rejected {
+                    topic,
+                    reason: e.to_string(),
+                    command: None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(bulletin = %manifest.id, reason = %e, "bulletin not assembled");
+                EventBody::Rejected {
+                    topic,
+                    reason: e.to_string(),
+                    command: None,
+                }
+            }
+        };
+        self.report(store, body);
+        Ok(true)
     }
 
     /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
@@ -515,8 +579,9 @@ impl Remote {
         };
         let body = match self.bulletins.accept(manifest, index, &message.payload) {
             Ok(Progress::Partial { .. } | Progress::AlreadyComplete) => None,
-            Ok(Progress::Complete(path)) => {
-                Some(self.completed(store, manifest, &path, &message.topic)?)
+            Ok(Progress::AllChunks) => {
+                self.assemble(manifest);
+                None
             }
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
             Err(e @ BulletinError::Io { .. }) => {

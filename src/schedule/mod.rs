@@ -338,9 +338,7 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Loaded {
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .collect();
     files.sort();
-    for file in files {
-        loaded.merge(load_file(&file, options));
-    }
+    loaded.merge_all(files.iter().map(|file| load_file(file, options)));
     loaded
 }
 
@@ -358,19 +356,86 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
 impl Loaded {
     /// Adds another file's result, refusing programmes whose id an earlier file already uses.
     pub fn merge(&mut self, other: Loaded) {
-        self.errors.extend(other.errors);
-        for program in other.programs {
-            if let Some(first) = self.programs.iter().find(|p| p.id == program.id) {
-                self.errors.push(ScheduleError {
-                    file: program.source.clone(),
-                    line: None,
-                    field: Some(format!("{}.id", program.id)),
-                    message: format!("id already used in {}", first.source.display()),
-                });
-            } else {
-                self.programs.push(program);
+        self.merge_all([other]);
+    }
+
+    /// Adds several files' results in order, like [`Loaded::merge`] for each; the ids are
+    /// indexed once, so a hundred thousand programmes merge in linear time.
+    pub fn merge_all(&mut self, others: impl IntoIterator<Item = Loaded>) {
+        let mut taken = Ids::of(&self.programs);
+        for mut other in others {
+            self.errors.extend(other.errors);
+            if self.programs.is_empty() && !other.programs.is_empty() {
+                // Taken whole, not copied a programme at a time: of 100,000 that is two large
+                // buffers alive at once instead of one. Its own ids are unique (`parse` makes
+                // them so); if they are not, they are merged one by one below.
+                let ids = Ids::of(&other.programs);
+                if ids.unique {
+                    taken = ids;
+                    self.programs = std::mem::take(&mut other.programs);
+                }
+            }
+            for program in other.programs {
+                if let Some(first) = taken.find(&program.id, &self.programs) {
+                    self.errors.push(ScheduleError {
+                        file: program.source.clone(),
+                        line: None,
+                        field: Some(format!("{}.id", program.id)),
+                        message: format!(
+                            "id already used in {}",
+                            self.programs[first].source.display()
+                        ),
+                    });
+                } else {
+                    taken.insert(&program.id, self.programs.len());
+                    self.programs.push(program);
+                }
             }
         }
+    }
+}
+
+/// Where each id is in a list of programmes, by the id's hash: 16 bytes an id rather than a
+/// copy of it, which for 100,000 programmes is megabytes. Two ids with one hash are told apart
+/// by reading the list.
+struct Ids {
+    hasher: std::hash::RandomState,
+    at: std::collections::HashMap<u64, usize>,
+    /// No id came twice while indexing.
+    unique: bool,
+}
+
+impl Ids {
+    fn of(programs: &[Program]) -> Ids {
+        let mut ids = Ids {
+            hasher: std::hash::RandomState::new(),
+            at: std::collections::HashMap::with_capacity(programs.len()),
+            unique: true,
+        };
+        for (index, program) in programs.iter().enumerate() {
+            if ids.find(&program.id, &programs[..index]).is_some() {
+                ids.unique = false;
+            } else {
+                ids.insert(&program.id, index);
+            }
+        }
+        ids
+    }
+
+    /// Where `id` is in `programs` (the list indexed), if it is there.
+    fn find(&self, id: &str, programs: &[Program]) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let &index = self.at.get(&self.hasher.hash_one(id))?;
+        if programs[index].id == id {
+            return Some(index);
+        }
+        programs.iter().position(|p| p.id == id)
+    }
+
+    /// Records that `id` is at `index` (an id not there yet).
+    fn insert(&mut self, id: &str, index: usize) {
+        use std::hash::BuildHasher;
+        self.at.entry(self.hasher.hash_one(id)).or_insert(index);
     }
 }
 
@@ -424,57 +489,128 @@ struct RawProgram {
 
 /// Parses schedule text; `path` names the file in errors.
 pub fn parse(text: &str, path: &Path, options: &LoadOptions) -> Loaded {
-    let mut loaded = Loaded::default();
-    let raw: RawFile = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            loaded
-                .errors
-                .push(file_error(path, describe_toml_error(&e, text)));
-            return loaded;
+    // A large file is read a slice of programmes at a time: the TOML document of a whole
+    // 100,000-programme file takes twenty times the file's size in memory. Slices are cut
+    // before `[[program]]` lines; a cut that splits something else (a multi-line string
+    // holding such a line) makes a slice fail to parse, and the file is then read whole.
+    let (pieces, headers) = pieces(text);
+    parse_pieces(text, &pieces, headers, path, options).unwrap_or_else(|| {
+        parse_pieces(text, &[(0, text)], headers, path, options).unwrap_or_default()
+    })
+}
+
+/// Programmes per slice of a large schedule file.
+const PROGRAMMES_PER_PIECE: usize = 1000;
+
+/// The text cut into slices of [`PROGRAMMES_PER_PIECE`] programmes, with their offsets.
+/// Also how many `[[program]]` lines the text has.
+fn pieces(text: &str) -> (Vec<(usize, &str)>, usize) {
+    let mut cuts = vec![0];
+    let mut headers = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("[[program]]") {
+            if headers > 0 && headers % PROGRAMMES_PER_PIECE == 0 {
+                cuts.push(offset);
+            }
+            headers += 1;
         }
-    };
+        offset += line.len();
+    }
+    cuts.push(text.len());
+    let pieces = cuts.windows(2).map(|w| (w[0], &text[w[0]..w[1]])).collect();
+    (pieces, headers)
+}
+
+/// Parses `pieces` of `text` one after the other (each one's TOML is dropped before the next is
+/// read); room is made for `expected` programmes at once. None if a piece that is not the whole
+/// text does not parse.
+fn parse_pieces(
+    text: &str,
+    pieces: &[(usize, &str)],
+    expected: usize,
+    path: &Path,
+    options: &LoadOptions,
+) -> Option<Loaded> {
+    let mut loaded = Loaded::default();
     let mut file = FileContext {
         path,
         text,
+        offset: 0,
         options,
         timezone: options.default_timezone,
         errors: &mut loaded.errors,
     };
-    if let Some(tz) = &raw.timezone {
-        match crate::config::parse_timezone(tz.get_ref()) {
-            Ok(parsed) => file.timezone = parsed,
-            Err(message) => file.error(tz.span(), "timezone", message),
+    // Where the time zone's errors end: the exceptions' go there, before the programmes'.
+    let mut after_timezone = 0;
+    let mut seen = Ids::of(&[]);
+    // With `seen`, every id the file's programmes have (for the exceptions to name).
+    let mut refused_ids = HashSet::new();
+    let mut exceptions = Vec::new();
+    let mut programs = Vec::with_capacity(expected);
+    let mut index = 0;
+    for (piece_index, &(offset, piece)) in pieces.iter().enumerate() {
+        let raw: RawFile = match toml::from_str(piece) {
+            Ok(raw) => raw,
+            Err(_) if pieces.len() > 1 => return None,
+            Err(e) => {
+                file.errors
+                    .push(file_error(path, describe_toml_error(&e, text)));
+                return Some(loaded);
+            }
+        };
+        file.offset = offset;
+        if piece_index == 0 {
+            if let Some(tz) = &raw.timezone {
+                match crate::config::parse_timezone(tz.get_ref()) {
+                    Ok(parsed) => file.timezone = parsed,
+                    Err(message) => file.error(tz.span(), "timezone", message),
+                }
+            }
+            after_timezone = file.errors.len();
+        }
+        exceptions.extend(raw.exceptions.into_iter().map(|e| (offset, e)));
+        for raw_program in &raw.programs {
+            if let Some(program) = file.program(index, raw_program) {
+                if seen.find(&program.id, &programs).is_none() {
+                    seen.insert(&program.id, programs.len());
+                    programs.push(program);
+                } else {
+                    let span = raw_program
+                        .get_ref()
+                        .id
+                        .as_ref()
+                        .map_or(raw_program.span(), |s| s.span());
+                    file.error(
+                        span,
+                        &format!("{}.id", program.id),
+                        "id is used twice in this file".into(),
+                    );
+                }
+            } else if let Some(id) = &raw_program.get_ref().id {
+                refused_ids.insert(id.get_ref().clone());
+            }
+            index += 1;
         }
     }
-    let mut seen = HashSet::new();
-    let days_off = file.exceptions(&raw);
-    for (index, raw_program) in raw.programs.iter().enumerate() {
-        if let Some(mut program) = file.program(index, raw_program) {
-            if program.priority != Priority::Emergency {
-                program.days_off = days_off
-                    .iter()
-                    .filter(|(_, applies)| applies(&program.id))
-                    .flat_map(|(dates, _)| dates.iter().copied())
-                    .collect();
-            }
-            if seen.insert(program.id.clone()) {
-                loaded.programs.push(program);
-            } else {
-                let span = raw_program
-                    .get_ref()
-                    .id
-                    .as_ref()
-                    .map_or(raw_program.span(), |s| s.span());
-                file.error(
-                    span,
-                    &format!("{}.id", program.id),
-                    "id is used twice in this file".into(),
-                );
-            }
+    let before = file.errors.len();
+    let days_off = file.exceptions(
+        |id| seen.find(id, &programs).is_some() || refused_ids.contains(id),
+        &exceptions,
+    );
+    let added = file.errors.len() - before;
+    file.errors[after_timezone..].rotate_right(added);
+    for program in &mut programs {
+        if program.priority != Priority::Emergency {
+            program.days_off = days_off
+                .iter()
+                .filter(|(_, applies)| applies(&program.id))
+                .flat_map(|(dates, _)| dates.iter().copied())
+                .collect();
         }
     }
-    loaded
+    loaded.programs = programs;
+    Some(loaded)
 }
 
 /// Turns a TOML error into "line N: message", the way every file error reads.
@@ -497,7 +633,9 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// The state shared while checking one file's programmes.
 struct FileContext<'a> {
     path: &'a Path,
+    /// The whole file's text; spans are counted from `offset` in it.
     text: &'a str,
+    offset: usize,
     options: &'a LoadOptions,
     timezone: Tz,
     errors: &'a mut Vec<ScheduleError>,
@@ -507,7 +645,7 @@ impl FileContext<'_> {
     fn error(&mut self, span: Range<usize>, field: &str, message: String) {
         self.errors.push(ScheduleError {
             file: self.path.to_owned(),
-            line: Some(line_of(self.text, span.start)),
+            line: Some(line_of(self.text, self.offset + span.start)),
             field: Some(field.to_owned()),
             message,
         });
@@ -816,15 +954,17 @@ impl FileContext<'_> {
     }
 
     /// The file's `[[exception]]` tables: each one's dates, and which programmes it stops.
+    /// `is_id` says whether a `[[program]]` of the file has that id; each exception comes with
+    /// the offset its spans count from.
     #[allow(clippy::type_complexity)]
-    fn exceptions(&mut self, raw: &RawFile) -> Vec<(Vec<NaiveDate>, Box<dyn Fn(&str) -> bool>)> {
-        let ids: HashSet<String> = raw
-            .programs
-            .iter()
-            .filter_map(|p| p.get_ref().id.as_ref().map(|id| id.get_ref().clone()))
-            .collect();
+    fn exceptions(
+        &mut self,
+        is_id: impl Fn(&str) -> bool,
+        exceptions: &[(usize, Spanned<RawException>)],
+    ) -> Vec<(Vec<NaiveDate>, Box<dyn Fn(&str) -> bool>)> {
         let mut found = Vec::new();
-        for (index, exception) in raw.exceptions.iter().enumerate() {
+        for (index, (offset, exception)) in exceptions.iter().enumerate() {
+            self.offset = *offset;
             let name = format!("exception[{index}]");
             let exception = exception.get_ref();
             let dates: Vec<NaiveDate> = exception
@@ -857,7 +997,7 @@ impl FileContext<'_> {
             let mut named = HashSet::new();
             for (i, id) in list.get_ref().iter().enumerate() {
                 let id_text = id.get_ref();
-                if id_text != "*" && !ids.contains(id_text) {
+                if id_text != "*" && !is_id(id_text) {
                     let field = format!("{name}.{}[{i}]", if only { "only" } else { "skip" });
                     self.error(
                         id.span(),
@@ -1156,6 +1296,67 @@ mod tests {
             next("storm", "2026-09-01T07:00:00+07:00").as_deref(),
             Some("2026-09-02T06:00:00+07:00")
         );
+    }
+
+    /// `count` daily programmes, five lines each; programme `bad` has a cron error.
+    fn many(count: usize, bad: usize) -> String {
+        (0..count)
+            .map(|i| {
+                let cron = if i == bad { "61 5 * * *" } else { "30 5 * * *" };
+                format!("[[program]]\nid = \"p{i}\"\ncron = \"{cron}\"\nitems = [\"chime\"]\n\n")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_large_file_read_in_slices_loads_like_a_small_one() {
+        let count = 2 * PROGRAMMES_PER_PIECE + 500;
+        let text = format!(
+            "timezone = \"Asia/Bangkok\"\n{}[[exception]]\ndates = [\"2026-09-02\"]\nskip = [\"p3\", \"nobody\"]\n",
+            many(count, 2400)
+        );
+        assert_eq!(pieces(&text).1, count);
+        assert_eq!(pieces(&text).0.len(), 3);
+        let loaded = parse(&text, Path::new("s.toml"), &options());
+        assert_eq!(loaded.programs.len(), count - 1);
+        // Lines count in the whole file, and the exception's error comes first, as in one piece.
+        let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+        let exception_line = 2 + 5 * count + 2;
+        assert_eq!(
+            errors,
+            [
+                format!(
+                    "s.toml:{exception_line}: exception[0].skip[1]: no programme \"nobody\" in this file"
+                ),
+                format!(
+                    "s.toml:{}: p2400.cron: minute 61 out of range 0–59",
+                    2 + 5 * 2400 + 2
+                ),
+            ]
+        );
+        // The time zone of the first slice and the exception of the last apply to all.
+        let p3 = loaded.programs.iter().find(|p| p.id == "p3").unwrap();
+        assert_eq!(p3.timezone, chrono_tz::Asia::Bangkok);
+        assert!(
+            p3.days_off
+                .contains(&NaiveDate::from_ymd_opt(2026, 9, 2).unwrap())
+        );
+        assert!(loaded.programs.last().unwrap().days_off.is_empty());
+    }
+
+    #[test]
+    fn a_slice_cut_inside_a_multi_line_string_falls_back_to_the_whole_file() {
+        let title = "title = \"\"\"\n[[program]]\n\"\"\"\n";
+        let text = format!(
+            "{}[[program]]\nid = \"odd\"\n{title}cron = \"0 6 * * *\"\nitems = [\"chime\"]\n",
+            many(PROGRAMMES_PER_PIECE - 1, usize::MAX)
+        );
+        // The line in the title is the header a slice would start at.
+        assert_eq!(pieces(&text).0.len(), 2);
+        let loaded = parse(&text, Path::new("s.toml"), &options());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert_eq!(loaded.programs.len(), PROGRAMMES_PER_PIECE);
+        assert_eq!(loaded.programs.last().unwrap().title, "[[program]]\n");
     }
 
     #[test]

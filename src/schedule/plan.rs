@@ -1,6 +1,8 @@
 //! From programmes to occurrences: each programme's next airing instant, and all of them merged in
 //! the order they air. Pure: the caller supplies the instant to plan from.
 
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -49,33 +51,118 @@ impl Program {
     }
 }
 
+/// The programmes, each in its `Arc`, in one shared slice. Wrapped a slice at a time from the
+/// end, handing back the vector's memory as it goes: 100,000 programmes would otherwise hold
+/// their vector and all their `Arc`s at once.
+pub fn shared(mut programs: Vec<Program>) -> Arc<[Arc<Program>]> {
+    const SLICE: usize = 4096;
+    let mut wrapped = Vec::with_capacity(programs.len());
+    while !programs.is_empty() {
+        let from = programs.len().saturating_sub(SLICE);
+        wrapped.extend(programs.drain(from..).rev().map(Arc::new));
+        programs.shrink_to_fit();
+    }
+    wrapped.reverse();
+    wrapped.into()
+}
+
 /// The next `count` occurrences strictly after `after`, in airing order.
 pub fn next_occurrences(
     programs: &[Arc<Program>],
     after: DateTime<Utc>,
     count: usize,
 ) -> Vec<Occurrence> {
-    let mut upcoming: Vec<Occurrence> = programs
-        .iter()
-        .filter_map(|p| p.next_after(after).map(|t| occurrence(p, t)))
-        .collect();
-    let mut result = Vec::with_capacity(count);
-    while result.len() < count {
-        sort_in_airing_order(&mut upcoming);
-        let Some(first) = upcoming.first_mut() else {
-            break;
-        };
-        let next = first
-            .program
-            .next_after(first.scheduled)
-            .map(|t| occurrence(&first.program, t));
-        let aired = match next {
-            Some(next) => std::mem::replace(first, next),
-            None => upcoming.remove(0),
-        };
-        result.push(aired);
+    let mut plan = Plan::new(programs, after);
+    std::iter::from_fn(|| plan.pop()).take(count).collect()
+}
+
+/// Each programme's next occurrence, the earliest on top: what the daemon asks at every turn
+/// of its loop. Taking one out puts that programme's following one in its place, so a turn
+/// costs a logarithm of the number of programmes, not a pass over them; only building the plan
+/// (on a reload, or when the clock goes back) looks at every programme.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    programs: Arc<[Arc<Program>]>,
+    heap: BinaryHeap<Reverse<Next>>,
+    /// Every occurrence after this instant is in the heap or was taken out of it.
+    after: DateTime<Utc>,
+}
+
+impl Plan {
+    /// The occurrences of `programs` strictly after `after`.
+    pub fn new(programs: &[Arc<Program>], after: DateTime<Utc>) -> Plan {
+        Plan::over(programs.into(), after)
     }
-    result
+
+    fn over(programs: Arc<[Arc<Program>]>, after: DateTime<Utc>) -> Plan {
+        let heap = programs
+            .iter()
+            .filter_map(|p| p.next_after(after).map(|t| Reverse(Next(occurrence(p, t)))))
+            .collect();
+        Plan {
+            programs,
+            heap,
+            after,
+        }
+    }
+
+    /// The programmes it plans.
+    pub fn programs(&self) -> &Arc<[Arc<Program>]> {
+        &self.programs
+    }
+
+    /// The first occurrence to air (at the same instant: the highest priority, then by id).
+    pub fn peek(&self) -> Option<&Occurrence> {
+        self.heap.peek().map(|Reverse(Next(o))| o)
+    }
+
+    /// Takes the first occurrence out; its programme's next one takes its place.
+    pub fn pop(&mut self) -> Option<Occurrence> {
+        let Reverse(Next(first)) = self.heap.pop()?;
+        if let Some(next) = first.program.next_after(first.scheduled) {
+            self.heap
+                .push(Reverse(Next(occurrence(&first.program, next))));
+        }
+        Some(first)
+    }
+
+    /// Plans from `after` on: what is at or before it is dropped (each programme concerned
+    /// moves to its first occurrence after it); planning from an earlier instant than before
+    /// (the clock was put back) builds the plan again.
+    pub fn plan_from(&mut self, after: DateTime<Utc>) {
+        if after < self.after {
+            *self = Plan::over(Arc::clone(&self.programs), after);
+            return;
+        }
+        self.after = after;
+        while let Some(Reverse(Next(first))) = self.heap.peek()
+            && first.scheduled <= after
+        {
+            let program = Arc::clone(&first.program);
+            self.heap.pop();
+            if let Some(next) = program.next_after(after) {
+                self.heap.push(Reverse(Next(occurrence(&program, next))));
+            }
+        }
+    }
+}
+
+/// An occurrence ordered the way occurrences air.
+#[derive(Debug, Clone, PartialEq)]
+struct Next(Occurrence);
+
+impl Eq for Next {}
+
+impl Ord for Next {
+    fn cmp(&self, other: &Self) -> Ordering {
+        airing_order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Next {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// Every occurrence in `(after, until]`, in airing order. Used to find what a box missed while
@@ -97,19 +184,17 @@ pub fn occurrences_between(
             t = next;
         }
     }
-    sort_in_airing_order(&mut found);
+    found.sort_by(airing_order);
     found.truncate(limit);
     found
 }
 
 /// Earlier first; at the same instant the higher priority first, then by id so the order is stable.
-fn sort_in_airing_order(occurrences: &mut [Occurrence]) {
-    occurrences.sort_by(|a, b| {
-        a.scheduled
-            .cmp(&b.scheduled)
-            .then(b.program.priority.cmp(&a.program.priority))
-            .then_with(|| a.program.id.cmp(&b.program.id))
-    });
+fn airing_order(a: &Occurrence, b: &Occurrence) -> Ordering {
+    a.scheduled
+        .cmp(&b.scheduled)
+        .then(b.program.priority.cmp(&a.program.priority))
+        .then_with(|| a.program.id.cmp(&b.program.id))
 }
 
 fn occurrence(program: &Arc<Program>, scheduled: DateTime<Utc>) -> Occurrence {
@@ -197,6 +282,44 @@ mod tests {
         ]);
         let next = next_occurrences(&[Arc::new(p)], at("2026-11-25T07:00:00+07:00"), 5);
         assert_eq!(listed(&next), ["25 17:00 vaccination"]);
+    }
+
+    #[test]
+    fn a_plan_gives_the_same_order_as_sorting_every_occurrence() {
+        let programs = [
+            program("hourly", "0 * * * *", Priority::Normal),
+            program("quarter", "*/15 * * * *", Priority::Normal),
+            program("storm", "0 */2 * * *", Priority::Emergency),
+            program("weekdays", "30 6 * * mon-fri", Priority::Priority),
+        ];
+        let (from, until) = (
+            at("2026-11-23T00:00:00+07:00"),
+            at("2026-11-30T00:00:00+07:00"),
+        );
+        let everything = occurrences_between(&programs, from, until, 10_000);
+        let mut plan = Plan::new(&programs, from);
+        let planned: Vec<Occurrence> = std::iter::from_fn(|| plan.pop())
+            .take_while(|o| o.scheduled <= until)
+            .collect();
+        assert_eq!(listed(&planned), listed(&everything));
+        assert_eq!(planned.len(), 7 * 24 + 7 * 96 + 7 * 12 + 5);
+    }
+
+    #[test]
+    fn planning_from_a_later_instant_drops_what_is_before_and_from_an_earlier_one_plans_again() {
+        let programs = [
+            program("morning", "30 5 * * *", Priority::Normal),
+            program("noon", "0 11 * * *", Priority::Normal),
+        ];
+        let mut plan = Plan::new(&programs, at("2026-11-23T12:00:00+07:00"));
+        plan.plan_from(at("2026-11-24T06:00:00+07:00"));
+        let first = |plan: &Plan| listed(&[plan.peek().unwrap().clone()]);
+        assert_eq!(first(&plan), ["24 11:00 noon"]);
+        assert_eq!(listed(&[plan.pop().unwrap()]), ["24 11:00 noon"]);
+        assert_eq!(first(&plan), ["25 05:30 morning"]);
+        // The clock put back: what was dropped comes back.
+        plan.plan_from(at("2026-11-24T05:00:00+07:00"));
+        assert_eq!(first(&plan), ["24 05:30 morning"]);
     }
 
     #[test]
