@@ -853,6 +853,7 @@ mod tests {
         whole.id = "whole".into();
         bulletins.accept(&whole, 0, &data[..1000]).unwrap();
         bulletins.accept(&whole, 1, &data[1000..]).unwrap();
+        assert!(bulletins.assembly(&whole).run().outcome.is_ok());
         let mut partial = manifest_of(&[4u8; 3000], 1000);
         partial.id = "partial".into();
         bulletins.accept(&partial, 2, &[4u8; 1000]).unwrap();
@@ -905,6 +906,7 @@ mod tests {
         let mut manifest = manifest_of(&data, 1000);
         manifest.valid_until = Some(at("2026-11-24T00:00:00Z"));
         bulletins.accept(&manifest, 0, &data).unwrap();
+        assert!(bulletins.assembly(&manifest).run().outcome.is_ok());
         let program = programme(vec![Item::Chime, bulletin("b")]);
         let mut held = Held {
             manifests: vec![manifest],

@@ -427,7 +427,7 @@ impl Remote {
                 continue;
             }
             self.held_back.remove(&manifest.sha256);
-            let missing = missing
+            let missing: Vec<usize> = missing
                 .into_iter()
                 .filter(|&index| {
                     !self
@@ -435,6 +435,9 @@ impl Remote {
                         .contains(&topic::chunk(&manifest.sha256, index))
                 })
                 .collect();
+            if missing.is_empty() {
+                continue; // every chunk still to come was refused: nothing to ask for
+            }
             pending.push(Pending {
                 sha256: &manifest.sha256,
                 id: &manifest.id,
