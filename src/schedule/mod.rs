@@ -633,7 +633,12 @@ struct Lines(Vec<usize>);
 impl Lines {
     fn of(text: &str) -> Lines {
         let starts = std::iter::once(0)
-            .chain(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1))
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
             .collect();
         Lines(starts)
     }

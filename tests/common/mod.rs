@@ -547,3 +547,24 @@ pub fn publish_bulletin_with(
         title,
     ])
 }
+
+/// Ten hours of digital silence, 8 kHz mono FLAC (about 120 KB, in frames of 32,768 samples), made once and kept beside the
+/// build: decoding it takes seconds even on a fast machine.
+pub fn ten_hour_flac() -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ten-hours-of-silence.flac");
+    if path.exists() {
+        return path;
+    }
+    // Test processes run side by side: each makes its own, and the first rename wins.
+    let partial = path.with_extension(format!("{}.flac", std::process::id()));
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi"])
+        .args(["-i", "anullsrc=r=8000:cl=mono", "-t", "36000"])
+        .args(["-sample_fmt", "s16", "-c:a", "flac", "-frame_size", "32768"])
+        .arg(&partial)
+        .output()
+        .expect("ffmpeg runs (make test installs it)");
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::rename(&partial, &path).expect("rename");
+    path
+}

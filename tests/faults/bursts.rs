@@ -329,29 +329,10 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
     Bulletins { messages, shas }
 }
 
-/// Ten hours of silence as FLAC (made by ffmpeg once, kept under `target/`), its chunks and
-/// its signed manifest, which tells the truth about its length.
+/// Ten hours of silence as FLAC, its chunks and its signed manifest, which tells the truth
+/// about its length.
 fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, String) {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ten-hours-of-silence.flac");
-    if !cache.exists() {
-        let partial = cache.with_extension("partial.flac");
-        let status = std::process::Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-y", "-f", "lavfi"])
-            .args([
-                "-i",
-                "anullsrc=r=8000:cl=mono",
-                "-t",
-                "36000",
-                "-sample_fmt",
-                "s16",
-            ])
-            .args(["-c:a", "flac", "-frame_size", "32768"])
-            .arg(&partial)
-            .status()
-            .expect("ffmpeg runs");
-        assert!(status.success(), "ffmpeg made the ten-hour file");
-        std::fs::rename(&partial, &cache).expect("ten-hour file kept");
-    }
+    let cache = ten_hour_flac();
     let audio = std::fs::read(&cache).expect("ten-hour file");
     let sha = loaxa::link::bulletins::hex_sha256(&audio);
     let manifest = Manifest {
