@@ -335,6 +335,11 @@ impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
         self.forget_long_ago()?;
         loop {
+            // The loop shares its thread with the control socket's and the link's tasks. While
+            // events keep coming (a burst of a thousand manifests) every turn finds one ready and
+            // the loop would not give the thread up for hundreds of turns: an operator's
+            // `loaxa status` would wait for seconds. Each turn lets the others run first.
+            tokio::task::yield_now().await;
             match self.turn().await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Exit) => return self.shut_down().await,
