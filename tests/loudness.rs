@@ -20,7 +20,9 @@ fn a_quiet_and_a_loud_recording_air_at_the_same_loudness() {
     let test_box = TestBox::with_config("[local]\nfiles_anywhere = true\n");
     let quiet = ffmpeg_tone(test_box.dir.path(), "quiet.mp3", 440, 2, -30, 128);
     let loud = ffmpeg_tone(test_box.dir.path(), "loud.mp3", 660, 2, -6, 128);
-    let (at, _) = local_second_ahead(Duration::from_secs(3));
+    // Far enough ahead for the workers to measure both files before the programme is prepared,
+    // even on a loaded machine (a file not yet measured airs with a provisional gain).
+    let (at, _) = local_second_ahead(Duration::from_secs(10));
     test_box.write_schedule(
         "xa.toml",
         &format!(
