@@ -508,13 +508,7 @@ impl Remote {
             }
             // The box's own disk failed it (full, read-only): nothing wrong with the bulletin.
             Err(e @ BulletinError::Io { .. }) => {
-                let full = matches!(&e, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
-                self.hold_back(
-                    store,
-                    manifest,
-                    format!("bulletin {}: {e}", manifest.id),
-                    if full { Duration::ZERO } else { HOLD_BACK },
-                );
+                self.disk_failed(store, manifest, &e);
                 return Ok(false);
             }
             Err(e @ BulletinError::WrongLength { .. }) => {
@@ -539,6 +533,19 @@ impl Remote {
         };
         self.report(store, body);
         Ok(true)
+    }
+
+    /// The box's own disk failed `manifest`'s chunk or file. A full disk is looked at again at
+    /// every housekeeping, like a bulletin the space check held back; another failure waits a
+    /// while before the next try.
+    fn disk_failed(&mut self, store: &mut Store, manifest: &Manifest, error: &BulletinError) {
+        let full = matches!(error, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
+        self.hold_back(
+            store,
+            manifest,
+            format!("bulletin {}: {error}", manifest.id),
+            if full { Duration::ZERO } else { HOLD_BACK },
+        );
     }
 
     /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
@@ -588,15 +595,7 @@ impl Remote {
             }
             // The box's own disk failed it (full, read-only): nothing wrong with the chunk.
             Err(e @ BulletinError::Io { .. }) => {
-                // A full disk is looked at again at every housekeeping, like a bulletin the
-                // space check held back; another failure waits a while before the next try.
-                let full = matches!(&e, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
-                self.hold_back(
-                    store,
-                    manifest,
-                    format!("bulletin {}: {e}", manifest.id),
-                    if full { Duration::ZERO } else { HOLD_BACK },
-                );
+                self.disk_failed(store, manifest, &e);
                 None
             }
             Err(e) => {

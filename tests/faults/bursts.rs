@@ -304,24 +304,7 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
     for n in 0..count {
         let audio = tone_wav(200 + n as u32);
         let sha = loaxa::link::bulletins::hex_sha256(&audio);
-        let manifest = Manifest {
-            scope: SCOPE.parse().expect("scope"),
-            id: format!("burst-{n}"),
-            issued_at: chrono::Utc::now(),
-            title: format!("Tin {n}"),
-            sha256: sha.clone(),
-            size: audio.len() as u64,
-            duration_ms: 200,
-            codec: "wav".into(),
-            chunk_size: MAX_CHUNK,
-            chunks: audio
-                .chunks(MAX_CHUNK)
-                .map(loaxa::link::bulletins::hex_sha256)
-                .collect(),
-            valid_until: None,
-            approver: "huyện".into(),
-            loudness_lufs: None,
-        };
+        let manifest = manifest_of(&format!("burst-{n}"), &format!("Tin {n}"), &audio, 200);
         messages.push((topic::chunk(&sha, 0), audio));
         messages.push(sealed(&manifest, &key));
         shas.push(sha);
@@ -335,15 +318,32 @@ fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, 
     let cache = ten_hour_flac();
     let audio = std::fs::read(&cache).expect("ten-hour file");
     let sha = loaxa::link::bulletins::hex_sha256(&audio);
-    let manifest = Manifest {
+    let manifest = manifest_of("ten-hours", "Mười tiếng", &audio, 36_000_000);
+    let mut messages: Vec<(String, Vec<u8>)> = audio
+        .chunks(MAX_CHUNK)
+        .enumerate()
+        .map(|(index, chunk)| (topic::chunk(&sha, index), chunk.to_vec()))
+        .collect();
+    messages.push(sealed(&manifest, key));
+    (messages, sha)
+}
+
+/// The manifest the district signs for `audio`, in chunks of the largest size.
+fn manifest_of(id: &str, title: &str, audio: &[u8], duration_ms: u64) -> Manifest {
+    Manifest {
         scope: SCOPE.parse().expect("scope"),
-        id: "ten-hours".into(),
+        id: id.into(),
         issued_at: chrono::Utc::now(),
-        title: "Mười tiếng".into(),
-        sha256: sha.clone(),
+        title: title.into(),
+        sha256: loaxa::link::bulletins::hex_sha256(audio),
         size: audio.len() as u64,
-        duration_ms: 36_000_000,
-        codec: "flac".into(),
+        duration_ms,
+        codec: if audio.starts_with(b"fLaC") {
+            "flac"
+        } else {
+            "wav"
+        }
+        .into(),
         chunk_size: MAX_CHUNK,
         chunks: audio
             .chunks(MAX_CHUNK)
@@ -352,14 +352,7 @@ fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, 
         valid_until: None,
         approver: "huyện".into(),
         loudness_lufs: None,
-    };
-    let mut messages: Vec<(String, Vec<u8>)> = audio
-        .chunks(MAX_CHUNK)
-        .enumerate()
-        .map(|(index, chunk)| (topic::chunk(&sha, index), chunk.to_vec()))
-        .collect();
-    messages.push(sealed(&manifest, key));
-    (messages, sha)
+    }
 }
 
 /// A genuine manifest for 2 MB of audio no one ever uploads.
