@@ -200,6 +200,19 @@ impl Burst {
             seen.corrupt += 1;
         }
         seen.corrupt += bad_bulletin_files(&state);
+        // Refusals past a few a minute are summed up, not queued one by one for the district.
+        let events = loaxa::store::Store::open_read_only(&state)
+            .ok()
+            .flatten()
+            .and_then(|store| store.next_outbox_seq().ok())
+            .map_or(0, |next| next - 1);
+        if let Burst::Junk = self {
+            assert!(
+                events < 100,
+                "10,000 junk messages queued {events} events for the district"
+            );
+        }
+        seen.note += &format!(", {events} events for the district");
         seen.lateness_ms = stopped
             .then(|| first_sample_error_ms(&test_box.path("air.wav"), instant, reference))
             .flatten();
