@@ -34,6 +34,9 @@ const REQUEST_WAIT: Duration = Duration::from_secs(5);
 /// Connections served at once. Far more than staff at one box will ever open, far fewer than
 /// the descriptors the daemon has.
 const MAX_CONNECTIONS: usize = 64;
+/// How long the CLI waits for the daemon's answer: a wedged daemon must not hang the
+/// operator's terminal.
+const ANSWER_WAIT: Duration = Duration::from_secs(15);
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 /// Refusals and accept failures come in floods: one log line per this interval says how many.
@@ -434,7 +437,14 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
     // the request then meets a closed socket, but the reason is there to read.
     let sent = writer.write_all(text.as_bytes()).await;
     let mut line = String::new();
-    let read = BufReader::new(reader).read_line(&mut line).await;
+    let read = tokio::time::timeout(ANSWER_WAIT, BufReader::new(reader).read_line(&mut line))
+        .await
+        .map_err(|_| {
+            exchange(format!(
+                "the daemon did not answer within {} s (it may be stuck: see its log)",
+                ANSWER_WAIT.as_secs()
+            ))
+        })?;
     match (sent, read) {
         (_, Ok(n)) if n > 0 => {
             serde_json::from_str(&line).map_err(|e| exchange(format!("unreadable reply: {e}")))
@@ -450,6 +460,22 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_daemon_that_never_answers_is_reported_rather_than_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        // Accepts and reads, but never answers.
+        let silent = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(stream);
+        });
+        let error = ask(&path, &Request::Status).await.unwrap_err().to_string();
+        assert!(error.contains("did not answer within 15 s"), "{error}");
+        silent.abort();
+    }
 
     #[test]
     fn requests_read_as_the_cli_writes_them_and_unknown_ones_are_refused() {
