@@ -1333,15 +1333,17 @@ fn reload(input: ReloadInput) -> Reloaded {
     let mut parsed = parse(&input.local, &input.options);
     parsed.extend(parse(&input.district, &input.district_options));
     loaded.merge_all(parsed);
-    let warnings = schedule::warnings(&loaded.programs, Utc::now());
     let programs = crate::schedule::plan::shared(loaded.programs);
     let files: std::collections::BTreeSet<PathBuf> = programs
         .iter()
         .flat_map(|p| audio_files(&p.items))
         .chain(input.chimes)
         .collect();
+    let plan = Plan::new(&programs, input.plan_after);
+    // Only the programmes the plan found nothing for can be worth a warning.
+    let warnings = schedule::warnings(plan.silent(), Utc::now());
     Reloaded {
-        plan: Plan::new(&programs, input.plan_after),
+        plan,
         errors: loaded.errors,
         warnings,
         files: files.into_iter().collect(),

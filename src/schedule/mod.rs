@@ -628,16 +628,17 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Where each line of a text starts, so that every programme's line number is a binary search
 /// rather than a count of the newlines before it (quadratic in a file of 100,000 programmes).
-struct Lines(Vec<usize>);
+struct Lines(Vec<u32>);
 
 impl Lines {
     fn of(text: &str) -> Lines {
+        // Offsets fit in 32 bits: schedule files are far smaller than 4 GiB.
         let starts = std::iter::once(0)
             .chain(
                 text.bytes()
                     .enumerate()
                     .filter(|&(_, b)| b == b'\n')
-                    .map(|(i, _)| i + 1),
+                    .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX)),
             )
             .collect();
         Lines(starts)
@@ -645,6 +646,7 @@ impl Lines {
 
     /// The 1-based line of byte `offset`.
     fn line_of(&self, offset: usize) -> usize {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
         self.0.partition_point(|&start| start <= offset)
     }
 }
@@ -1155,7 +1157,10 @@ impl Program {
 /// Programmes that load but will never air again as of `now`: a cron expression no date
 /// matches, one-off times all past, a `valid_until` gone by. They are warnings, not errors: the
 /// file is valid, and such a programme harms nothing, but it is almost always a typo.
-pub fn warnings(programs: &[Program], now: DateTime<Utc>) -> Vec<ScheduleError> {
+pub fn warnings<'a>(
+    programs: impl IntoIterator<Item = &'a Program>,
+    now: DateTime<Utc>,
+) -> Vec<ScheduleError> {
     let mut found = Vec::new();
     for program in programs {
         if program.next_after(now).is_some() {

@@ -86,6 +86,8 @@ pub struct Plan {
     heap: BinaryHeap<Reverse<Next>>,
     /// Every occurrence after this instant is in the heap or was taken out of it.
     after: DateTime<Utc>,
+    /// The programmes with nothing to air after `after`, by index in `programs`.
+    silent: Vec<usize>,
 }
 
 impl Plan {
@@ -95,15 +97,31 @@ impl Plan {
     }
 
     fn over(programs: Arc<[Arc<Program>]>, after: DateTime<Utc>) -> Plan {
+        let mut silent = Vec::new();
         let heap = programs
             .iter()
-            .filter_map(|p| p.next_after(after).map(|t| Reverse(Next(occurrence(p, t)))))
+            .enumerate()
+            .filter_map(|(index, p)| match p.next_after(after) {
+                Some(t) => Some(Reverse(Next(occurrence(p, t)))),
+                None => {
+                    silent.push(index);
+                    None
+                }
+            })
             .collect();
         Plan {
             programs,
             heap,
             after,
+            silent,
         }
+    }
+
+    /// The programmes with nothing to air after the plan's start (each is worth a warning).
+    pub fn silent(&self) -> impl Iterator<Item = &Program> {
+        self.silent
+            .iter()
+            .map(|&index| self.programs[index].as_ref())
     }
 
     /// The programmes it plans.
