@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -53,7 +54,8 @@ pub struct Program {
     pub valid_until: Option<NaiveDate>,
     pub timezone: Tz,
     /// The schedule file it came from, for messages.
-    pub source: PathBuf,
+    /// Shared by every programme of its file: one copy, not 100,000.
+    pub source: Arc<Path>,
     /// The line of its `cron` or `at` there, for messages about when it airs.
     pub when_line: Option<usize>,
 }
@@ -378,7 +380,7 @@ impl Loaded {
             for program in other.programs {
                 if let Some(first) = taken.find(&program.id, &self.programs) {
                     self.errors.push(ScheduleError {
-                        file: program.source.clone(),
+                        file: program.source.to_path_buf(),
                         line: None,
                         field: Some(format!("{}.id", program.id)),
                         message: format!(
@@ -535,6 +537,7 @@ fn parse_pieces(
     let mut loaded = Loaded::default();
     let mut file = FileContext {
         path,
+        source: Arc::from(path),
         lines: Lines::of(text),
         offset: 0,
         options,
@@ -654,6 +657,8 @@ impl Lines {
 /// The state shared while checking one file's programmes.
 struct FileContext<'a> {
     path: &'a Path,
+    /// `path`, as the programmes keep it.
+    source: Arc<Path>,
     /// Where the whole file's lines start; spans are counted from `offset` in it.
     lines: Lines,
     offset: usize,
@@ -783,7 +788,7 @@ impl FileContext<'_> {
             valid_from,
             valid_until,
             timezone: self.timezone,
-            source: self.path.to_owned(),
+            source: Arc::clone(&self.source),
             when_line: raw
                 .cron
                 .as_ref()
@@ -1148,7 +1153,7 @@ impl Program {
             valid_from: None,
             valid_until: None,
             timezone,
-            source: PathBuf::from(source),
+            source: Arc::from(Path::new(source)),
             when_line: None,
         }
     }
@@ -1191,7 +1196,7 @@ pub fn warnings<'a>(
             ),
         };
         found.push(ScheduleError {
-            file: program.source.clone(),
+            file: program.source.to_path_buf(),
             line: program.when_line,
             field: Some(format!("{}.{field}", program.id)),
             message,
