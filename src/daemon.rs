@@ -967,7 +967,13 @@ impl Daemon<'_> {
             .min()
             .and_then(|w| (w - now).to_std().ok())
             .map_or(until_reload, |d| d.min(until_reload));
+        // In order: a signal, what is due, the player, the workers, an operator's request, then
+        // the link. A burst of link events (each ready at once) must not keep SIGTERM, a
+        // reload's result or `loaxa status` waiting; the broker keeps what the link has not
+        // taken yet.
         tokio::select! {
+            biased;
+            signal = self.signals.next() => self.on_wake(Wake::Signal(signal)).await,
             () = tokio::time::sleep(sleep) => Ok(Flow::Continue),
             report = self.player.report() => {
                 let Some(report) = report else {
@@ -977,16 +983,16 @@ impl Daemon<'_> {
                 let done = matches!(self.until, RunUntil::Aired(n) if self.aired >= n);
                 Ok(if done && self.on_air.is_empty() { Flow::Exit } else { Flow::Continue })
             }
-            wake = next_wake(&mut self.signals, &mut self.remote) => self.on_wake(wake).await,
+            Some(finished) = self.finished.recv() => {
+                self.on_finished(finished);
+                Ok(Flow::Continue)
+            }
             pending = next_request(&mut self.control) => {
                 let reply = self.serve(pending.request).await?;
                 let _ = pending.reply.send(reply);
                 Ok(Flow::Continue)
             }
-            Some(finished) = self.finished.recv() => {
-                self.on_finished(finished);
-                Ok(Flow::Continue)
-            }
+            event = next_link_event(&mut self.remote) => self.on_wake(Wake::Link(event)).await,
         }
     }
 
@@ -1451,14 +1457,11 @@ enum Wake {
     Link(crate::link::remote::RemoteEvent),
 }
 
-/// Waits for a signal or, if the box has a link, a link event.
-async fn next_wake(signals: &mut Signals, remote: &mut Option<Remote>) -> Wake {
+/// Waits for a link event, if the box has a link.
+async fn next_link_event(remote: &mut Option<Remote>) -> RemoteEvent {
     match remote {
-        Some(remote) => tokio::select! {
-            signal = signals.next() => Wake::Signal(signal),
-            event = remote.next_event() => Wake::Link(event),
-        },
-        None => Wake::Signal(signals.next().await),
+        Some(remote) => remote.next_event().await,
+        None => std::future::pending().await,
     }
 }
 
