@@ -45,9 +45,9 @@ fn wait_for_line(test_box: &TestBox, needle: &str, timeout: Duration) {
 fn first_sample_error_ms(test_box: &TestBox, file: &str, instant: DateTime<Utc>) -> f64 {
     let recording = Recording::read(&test_box.path("out.wav"));
     let reference = ffmpeg_decode(&Path::new(REPO).join(file), recording.rate);
-    let heard = onset(&recording.left, 0.02).expect("the programme is in the recording") as i64;
-    let in_file = onset(&reference, 0.02).expect("the reference has sound") as i64;
-    recording.ms(heard - in_file - recording.index_at(instant))
+    recording
+        .first_sample_error_ms(instant, &reference)
+        .expect("the programme is in the recording")
 }
 
 /// Where a line containing `needle` starts in `log`, if it does.

@@ -250,6 +250,15 @@ impl Recording {
     pub fn ms(&self, samples: i64) -> f64 {
         samples as f64 * 1000.0 / f64::from(self.rate)
     }
+
+    /// How far from `instant` the first sample of a programme went out, in ms, when the
+    /// recording holds nothing but that programme, whose own decode is `reference` (at this
+    /// rate): its onset minus the reference's. None if either is silent.
+    pub fn first_sample_error_ms(&self, instant: DateTime<Utc>, reference: &[f32]) -> Option<f64> {
+        let heard = onset(&self.left, 0.02)? as i64;
+        let in_file = onset(reference, 0.02)? as i64;
+        Some(self.ms(heard - in_file - self.index_at(instant)))
+    }
 }
 
 /// A mono MP3 of a sine made by ffmpeg: `frequency` Hz for `seconds`, at `peak_db` dBFS peak,

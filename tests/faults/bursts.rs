@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use loaxa::link::connection::{Link, LinkConfig, LinkEvent};
 use loaxa::link::protocol::{Document, Envelope, MAX_CHUNK, Manifest, topic};
 
@@ -214,22 +213,15 @@ impl Burst {
         }
         seen.note += &format!(", {events} events for the district");
         seen.lateness_ms = stopped
-            .then(|| first_sample_error_ms(&test_box.path("air.wav"), instant, reference))
+            .then(|| {
+                Recording::read(&test_box.path("air.wav")).first_sample_error_ms(instant, reference)
+            })
             .flatten();
         if seen.lateness_ms.is_none_or(|ms| ms > ON_TIME_MS) {
             seen.late += 1;
         }
         seen
     }
-}
-
-/// How far the programme's first sample went out from its instant, from the recording.
-fn first_sample_error_ms(wav: &Path, instant: DateTime<Utc>, reference: &[f32]) -> Option<f64> {
-    let recording = Recording::read(wav);
-    let threshold = 0.02;
-    let heard = onset(&recording.left, threshold)? as i64;
-    let in_file = onset(reference, threshold)? as i64;
-    Some(recording.ms(heard - in_file - recording.index_at(instant)))
 }
 
 /// Asks the daemon for its status every 200 ms, counting answers slower than a second.
