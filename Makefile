@@ -28,9 +28,9 @@ test: deps-test deps-deny
 	@deny=0; scripts/check-dependencies "$(ADVISORY_DB)" || deny=1; \
 	suite=0; \
 	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run --lib --bins --tests || suite=1; \
+		cargo nextest run --workspace --lib --bins --tests || suite=1; \
 	else \
-		cargo test --no-fail-fast --lib --bins --tests -- --show-output || suite=1; \
+		cargo test --workspace --no-fail-fast --lib --bins --tests -- --show-output || suite=1; \
 	fi; \
 	[ $$deny -eq 0 ] || echo "make test: cargo deny check failed (its report is above the tests')" >&2; \
 	[ $$deny -eq 0 ] && [ $$suite -eq 0 ]

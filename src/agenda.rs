@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::schedule::plan::{Occurrence, Plan};
+use loaxa_core::schedule::plan::{Occurrence, Plan};
 
 /// The timing rules of a box.
 #[derive(Debug, Clone, Copy)]
@@ -124,10 +124,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::schedule::{Priority, Program};
+    use loaxa_core::schedule::{Priority, Program};
 
     fn program(id: &str, cron: &str) -> Arc<Program> {
-        crate::schedule::test_program(id, cron, Priority::Normal)
+        loaxa_core::schedule::test_program(id, cron, Priority::Normal)
     }
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -16,9 +16,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::schedule::plan::Occurrence;
-use crate::schedule::windows::Windows;
-use crate::schedule::{AfterCut, Priority, Program, WhenBusy};
+use loaxa_core::schedule::plan::Occurrence;
+use loaxa_core::schedule::windows::Windows;
+use loaxa_core::schedule::{AfterCut, Priority, Program, WhenBusy};
 
 /// An occurrence the agenda says is due, and when it should start.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +177,7 @@ mod tests {
 
     use super::*;
     use crate::agenda::{Action, Agenda, describe};
-    use crate::schedule::{Item, When, test_program};
+    use loaxa_core::schedule::{Item, When, test_program};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(&format!("2026-11-24T{text}+07:00"))
@@ -186,7 +186,7 @@ mod tests {
     }
 
     fn hhmm(t: DateTime<Utc>) -> String {
-        t.with_timezone(&crate::schedule::DEFAULT_TIMEZONE)
+        t.with_timezone(&loaxa_core::schedule::DEFAULT_TIMEZONE)
             .format("%H:%M")
             .to_string()
     }
@@ -265,7 +265,7 @@ mod tests {
         let mut log = Vec::new();
         let mut now = at("05:00:00");
         let cursor = now;
-        let mut plan = crate::schedule::plan::Plan::new(&programs, cursor);
+        let mut plan = loaxa_core::schedule::plan::Plan::new(&programs, cursor);
         let air = |stack: &mut Vec<Playing>, log: &mut Vec<String>, claim: Claim| {
             let late = lateness(&claim)
                 .map(|l| format!(" late by {}", describe(l)))

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::audio::output::OutputSpec;
+use loaxa_core::schedule::{AudioCheck, Author, LoadOptions, default_media_dir, parse_timezone};
 
 /// Where `loaxa daemon`, `log` and `next` look when no `--config` is given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/loaxa/loaxa.toml";
@@ -34,7 +35,7 @@ pub struct Config {
     pub catch_up: Duration,
     pub amplifier: Amplifier,
     /// A recorded chime per level, replacing the built-in one (`[chime]`).
-    pub chimes: std::collections::BTreeMap<crate::schedule::Priority, PathBuf>,
+    pub chimes: std::collections::BTreeMap<loaxa_core::schedule::Priority, PathBuf>,
     /// Loudness every file is brought to at playback (EBU R128 integrated, LUFS).
     pub loudness_target: f64,
     /// Highest true peak allowed after that gain (dBTP).
@@ -48,11 +49,11 @@ pub struct Config {
     /// at once).
     pub unused_bulletin_grace: Duration,
     /// When non-emergency audio may air, and how loud (`[[window]]` tables).
-    pub windows: crate::schedule::windows::Windows,
+    pub windows: loaxa_core::schedule::windows::Windows,
     /// The district link; None: the box runs offline from its schedules directory only.
     pub link: Option<LinkSettings>,
     /// What schedules written on the box may do beyond what a district schedule may (`[local]`).
-    pub local: crate::schedule::LocalRules,
+    pub local: loaxa_core::schedule::LocalRules,
 }
 
 /// How a box reaches its district's broker, which scopes it belongs to and whose signatures it
@@ -69,13 +70,35 @@ pub struct LinkSettings {
     pub district: Option<String>,
     pub commune: Option<String>,
     /// Public keys whose signatures approve schedules and bulletins (several during a rotation).
-    pub trusted_keys: Vec<crate::trust::PublicKey>,
+    pub trusted_keys: Vec<loaxa_core::trust::PublicKey>,
+}
+
+impl Config {
+    /// How this box loads its own (local) schedules; `check_audio` decodes every file, as
+    /// `loaxa validate` does.
+    pub fn local_schedule_options(&self, check_audio: Option<AudioCheck>) -> LoadOptions {
+        LoadOptions {
+            default_timezone: self.timezone,
+            media_dir: self.media_dir.clone(),
+            check_audio,
+            windows: Some(self.windows.clone()),
+            author: Author::Local(self.local),
+        }
+    }
+
+    /// How this box loads the schedules the district signed for it.
+    pub fn district_schedule_options(&self, check_audio: Option<AudioCheck>) -> LoadOptions {
+        LoadOptions {
+            author: Author::District,
+            ..self.local_schedule_options(check_audio)
+        }
+    }
 }
 
 impl Config {
     /// The scopes this box belongs to: everything, its district, its commune, itself.
-    pub fn scopes(&self) -> Vec<crate::link::protocol::Scope> {
-        use crate::link::protocol::Scope;
+    pub fn scopes(&self) -> Vec<loaxa_core::protocol::Scope> {
+        use loaxa_core::protocol::Scope;
         let link = self.link.as_ref();
         let mut scopes = vec![Scope::All];
         scopes.extend(link.and_then(|l| l.district.clone()).map(Scope::District));
@@ -130,7 +153,7 @@ struct RawConfig {
     #[serde(default)]
     chime: RawChimes,
     #[serde(default, rename = "window")]
-    windows: Vec<crate::schedule::windows::RawWindow>,
+    windows: Vec<loaxa_core::schedule::windows::RawWindow>,
     link: Option<RawLink>,
     #[serde(default)]
     local: RawLocal,
@@ -208,7 +231,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
-            message: crate::schedule::describe_toml_error(&e, text),
+            message: loaxa_core::schedule::describe_toml_error(&e, text),
         })?;
         Config::from_raw(raw, path)
     }
@@ -233,7 +256,7 @@ impl Config {
         };
         let timezone = match raw.timezone {
             Some(name) => parse_timezone(&name).map_err(|m| invalid(format!("timezone: {m}")))?,
-            None => crate::schedule::DEFAULT_TIMEZONE,
+            None => loaxa_core::schedule::DEFAULT_TIMEZONE,
         };
         let output = match raw.output {
             Some(spec) => spec.parse().map_err(|e| invalid(format!("output: {e}")))?,
@@ -256,10 +279,14 @@ impl Config {
                     )))
                 }
             };
-        let box_id = raw.box_id.unwrap_or_else(hostname);
-        if !crate::link::protocol::is_name(&box_id) {
+        let box_id = raw
+            .box_id
+            .or_else(loaxa_core::ids::host_name)
+            .unwrap_or_else(|| "loaxa".to_owned());
+        if !loaxa_core::ids::is_name(&box_id) {
             return Err(invalid(format!(
-                "box_id: \"{box_id}\" is not a valid id (letters, digits, '-', '_', '.')"
+                "box_id: \"{box_id}\" is not a valid id ({})",
+                loaxa_core::ids::NAME_RULE
             )));
         }
         let link = match raw.link {
@@ -284,9 +311,9 @@ impl Config {
             None => None,
         };
         let windows = if raw.windows.is_empty() {
-            crate::schedule::windows::Windows::default()
+            loaxa_core::schedule::windows::Windows::default()
         } else {
-            crate::schedule::windows::Windows(
+            loaxa_core::schedule::windows::Windows(
                 raw.windows
                     .iter()
                     .enumerate()
@@ -310,7 +337,7 @@ impl Config {
         Ok(Config {
             box_id,
             link,
-            local: crate::schedule::LocalRules {
+            local: loaxa_core::schedule::LocalRules {
                 files_anywhere: raw.local.files_anywhere,
                 emergency: raw.local.emergency,
             },
@@ -323,7 +350,7 @@ impl Config {
             loudness_target,
             true_peak_ceiling,
             chimes: {
-                use crate::schedule::Priority;
+                use loaxa_core::schedule::Priority;
                 [
                     (Priority::Normal, raw.chime.normal),
                     (Priority::Priority, raw.chime.priority),
@@ -368,46 +395,24 @@ impl Config {
 
 /// A trusted key is given inline (the base64 line of a minisign `.pub` file) or as the path of
 /// a `.pub` file.
-fn read_public_key(text: &str, base: &Path) -> Result<crate::trust::PublicKey, String> {
-    let inline = crate::trust::PublicKey::parse(text);
+fn read_public_key(text: &str, base: &Path) -> Result<loaxa_core::trust::PublicKey, String> {
+    let inline = loaxa_core::trust::PublicKey::parse(text);
     if inline.is_ok() || !(text.contains('/') || text.ends_with(".pub")) {
         return inline.map_err(|e| e.to_string());
     }
     let path = base.join(text);
     let content = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::trust::PublicKey::parse(&content).map_err(|e| format!("{}: {e}", path.display()))
+    loaxa_core::trust::PublicKey::parse(&content).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn check_name(key: &str, value: Option<String>) -> Result<Option<String>, String> {
     match value {
-        Some(name) if !crate::link::protocol::is_name(&name) => {
-            Err(format!("{key}: \"{name}\" is not a valid id"))
-        }
+        Some(name) if !loaxa_core::ids::is_name(&name) => Err(format!(
+            "{key}: \"{name}\" is not a valid id ({})",
+            loaxa_core::ids::NAME_RULE
+        )),
         other => Ok(other),
     }
-}
-
-/// `schedules/` and `audio/` usually sit side by side, and schedules name items as `audio/x.mp3`:
-/// so media paths are relative to the directory that holds the schedules directory.
-pub fn default_media_dir(schedules_dir: &Path) -> PathBuf {
-    match schedules_dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    }
-}
-
-pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")
-    })
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "loaxa".to_owned())
 }
 
 #[cfg(test)]
@@ -456,7 +461,7 @@ mod tests {
     #[test]
     fn local_schedules_may_do_more_only_when_the_config_says_so() {
         let strict = Config::parse("", Path::new("box.toml")).unwrap();
-        assert_eq!(strict.local, crate::schedule::LocalRules::default());
+        assert_eq!(strict.local, loaxa_core::schedule::LocalRules::default());
         let lax = Config::parse(
             "[local]\nfiles_anywhere = true\nemergency = true\n",
             Path::new("box.toml"),

@@ -57,7 +57,7 @@ pub enum Request {
     /// `item` as in a schedule: `bulletin:ID`, `chime` or an audio path.
     PlayNow {
         item: String,
-        priority: crate::schedule::Priority,
+        priority: loaxa_core::schedule::Priority,
     },
     /// A local programme as one `[[program]]` table of a schedule file.
     ProgramAdd {
@@ -487,7 +487,7 @@ mod tests {
             request,
             Request::PlayNow {
                 item: "bulletin:bao-lu".into(),
-                priority: crate::schedule::Priority::Emergency
+                priority: loaxa_core::schedule::Priority::Emergency
             }
         );
         for bad in [

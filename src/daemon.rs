@@ -19,15 +19,15 @@ use crate::audio::output::Output;
 use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
 use crate::link::bulletins::{Bulletins, Held, Resolved};
-use crate::link::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
 use crate::player::{AirReport, AirRequest, Ending, Player};
-use crate::schedule::plan::{Occurrence, Plan};
-use crate::schedule::{self, LoadOptions, Program};
 use crate::store::{Outcome, Store, StoreError};
 use crate::workers::Workers;
+use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
+use loaxa_core::schedule::plan::{Occurrence, Plan};
+use loaxa_core::schedule::{self, LoadOptions, Program};
 
 mod requests;
 
@@ -484,7 +484,7 @@ impl Daemon<'_> {
         }
         tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock jumped forward; what it skipped is missed, not caught up");
         self.note_problem(format!("clock jumped forward by {by}"));
-        let skipped = crate::schedule::plan::occurrences_between(
+        let skipped = loaxa_core::schedule::plan::occurrences_between(
             &self.programs,
             jump.from,
             jump.to,
@@ -790,7 +790,7 @@ impl Daemon<'_> {
         let (target, ceiling) = (self.config.loudness_target, self.config.true_peak_ceiling);
         for path in audio_files(&resolved.items) {
             let gain = match crate::levels::known(&self.store, &path) {
-                Some(loudness) => crate::audio::loudness::playback_gain(&loudness, target, ceiling),
+                Some(loudness) => loaxa_media::loudness::playback_gain(&loudness, target, ceiling),
                 None => {
                     // Still being measured (or new since the reload): it airs on time rather
                     // than wait for a decode of the whole file.
@@ -1196,8 +1196,8 @@ impl Daemon<'_> {
         let cursor = self.store.cursor().ok().flatten().unwrap_or_else(Utc::now);
         ReloadInput {
             dir: self.config.schedules_dir.clone(),
-            options: LoadOptions::for_box(self.config, false),
-            district_options: LoadOptions::for_district(self.config, false),
+            options: self.config.local_schedule_options(None),
+            district_options: self.config.district_schedule_options(None),
             local,
             district,
             seen,
@@ -1339,7 +1339,7 @@ fn reload(input: ReloadInput) -> Reloaded {
     let mut parsed = parse(&input.local, &input.options);
     parsed.extend(parse(&input.district, &input.district_options));
     loaded.merge_all(parsed);
-    let programs = crate::schedule::plan::shared(loaded.programs);
+    let programs = loaxa_core::schedule::plan::shared(loaded.programs);
     let files: std::collections::BTreeSet<PathBuf> = programs
         .iter()
         .flat_map(|p| audio_files(&p.items))

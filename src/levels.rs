@@ -12,10 +12,10 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::audio::decode::Decoder;
-use crate::audio::loudness::{Loudness, LoudnessMeter, playback_gain};
 use crate::store::Store;
 use crate::workers::{WorkerError, Workers};
+use loaxa_media::decode::Decoder;
+use loaxa_media::loudness::{Loudness, LoudnessMeter, playback_gain};
 
 /// What identifies a file's content cheaply: a replaced or edited file is measured again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,7 @@ pub fn measure(path: &Path, stop_after: Option<Duration>) -> Measured {
 fn decode_and_measure(
     path: &Path,
     stop_after: Option<Duration>,
-) -> Result<(Loudness, Length), crate::audio::decode::AudioError> {
+) -> Result<(Loudness, Length), loaxa_media::decode::AudioError> {
     let mut decoder = Decoder::open(path)?;
     let rate = u64::from(decoder.sample_rate().max(1));
     let channels = usize::from(decoder.channels().max(1));
@@ -246,12 +246,12 @@ mod tests {
         let measured = measure(&repo("tests/fixtures/tone.flac"), None);
         let (loudness, length) = measured.result.unwrap();
         let reference =
-            crate::audio::loudness::measure_file(&repo("tests/fixtures/tone.flac")).unwrap();
+            loaxa_media::loudness::measure_file(&repo("tests/fixtures/tone.flac")).unwrap();
         assert_eq!(loudness, reference);
         let Length::Exactly(length) = length else {
             panic!("{length:?}")
         };
-        let probed = crate::audio::decode::probe(&repo("tests/fixtures/tone.flac")).unwrap();
+        let probed = loaxa_media::decode::probe(&repo("tests/fixtures/tone.flac")).unwrap();
         assert_eq!(length.as_millis(), probed.duration.as_millis());
         assert!(measured.fingerprint.is_some());
     }

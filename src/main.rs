@@ -3,7 +3,10 @@ fn main() -> std::process::ExitCode {
     match loaxa::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", loaxa::cli::describe_error(&error));
+            eprintln!(
+                "error: {}",
+                loaxa_core::report::describe_error(error.as_ref())
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -38,7 +38,7 @@ use crate::audio::chime::{attention_tone, chime};
 use crate::audio::convert::Source;
 use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
-use crate::schedule::{self, Item, Priority, Program};
+use loaxa_core::schedule::{self, Item, Priority, Program};
 
 /// How long what is on air takes to fade out when something cuts in.
 pub const FADE: Duration = Duration::from_millis(250);

@@ -579,13 +579,13 @@ impl Store {
         path: &Path,
         size: u64,
         modified: i64,
-    ) -> Result<Option<crate::audio::loudness::Loudness>, StoreError> {
+    ) -> Result<Option<loaxa_media::loudness::Loudness>, StoreError> {
         self.conn
             .query_row(
                 "SELECT integrated, true_peak FROM loudness WHERE path = ?1 AND size = ?2 AND modified = ?3",
                 params![path.to_string_lossy(), size as i64, modified],
                 |row| {
-                    Ok(crate::audio::loudness::Loudness {
+                    Ok(loaxa_media::loudness::Loudness {
                         integrated_lufs: row.get(0)?,
                         true_peak_dbtp: row.get(1)?,
                     })
@@ -600,7 +600,7 @@ impl Store {
         path: &Path,
         size: u64,
         modified: i64,
-        measured: &crate::audio::loudness::Loudness,
+        measured: &loaxa_media::loudness::Loudness,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(

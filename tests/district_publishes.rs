@@ -122,7 +122,7 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
         });
         assert_eq!(log[0]["outcome"], "aired", "{log:#?}");
     }
-    let fleet = run(&["fleet", "--broker", &broker.url(), "--wait", "2"]);
+    let fleet = run_district(&["fleet", "--broker", &broker.url(), "--wait", "2"]);
     assert!(fleet.status.success(), "{}", stderr(&fleet));
     let fleet = stdout(&fleet);
     for daemon in daemons {
@@ -155,7 +155,7 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
 
     let original = std::fs::read(&audio).unwrap();
-    let sha = loaxa::link::bulletins::hex_sha256(&original);
+    let sha = loaxa_core::protocol::hex_sha256(&original);
     let reference = ffmpeg_decode(&audio, 44_100);
     for commune_box in &ours {
         // The box holds the file, byte for byte, under its hash.
@@ -332,7 +332,7 @@ fn an_expired_bulletin_is_deleted_and_said_to_be_expired() {
     assert!(out.status.success(), "{}", stderr(&out));
     let audio = ffmpeg_tone(district.dir.path(), "bao.mp3", 1000, 1, -6, 128);
     let until = (chrono::Utc::now() + chrono::Duration::seconds(6)).to_rfc3339();
-    let out = run(&[
+    let out = run_district(&[
         "publish",
         "bulletin",
         audio.to_str().unwrap(),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use loaxa::audio::paced::WavTimeline;
 use loaxa::config::Config;
-use loaxa::schedule::{self, LoadOptions};
+use loaxa_core::schedule::{self, LoadOptions};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -35,7 +35,7 @@ fn every_schedule_example_in_the_docs_loads_without_errors() {
     let options = LoadOptions {
         default_timezone: schedule::DEFAULT_TIMEZONE,
         media_dir: PathBuf::from(REPO),
-        check_audio: true,
+        check_audio: Some(loaxa_media::decode::check_file),
         // The examples show the format at any hour; windows are the box's business.
         windows: None,
         // Examples show every level, emergencies too: as the district may schedule them.
@@ -96,7 +96,7 @@ fn the_bundled_schedules_are_valid() {
 
 #[test]
 fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
-    use loaxa::link::protocol::{Document, Envelope, Event, Status};
+    use loaxa_core::protocol::{Document, Envelope, Event, Status};
     let doc = "docs/protocol.md";
     let envelopes = blocks(doc, "json envelope");
     assert_eq!(envelopes.len(), 1);
@@ -127,8 +127,8 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
     for (line, text) in events {
         let event = serde_json::from_str::<Event>(&text)
             .unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
-        if let loaxa::link::protocol::EventBody::Received { command, .. }
-        | loaxa::link::protocol::EventBody::Rejected { command, .. } = event.body
+        if let loaxa_core::protocol::EventBody::Received { command, .. }
+        | loaxa_core::protocol::EventBody::Rejected { command, .. } = event.body
         {
             answers += usize::from(command.is_some());
         }

@@ -75,7 +75,7 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
     let send_at = instant + chrono::Duration::seconds(4);
     std::thread::sleep((send_at - Utc::now()).to_std().unwrap_or_default());
     let sent = Utc::now();
-    let out = run(&[
+    let out = run_district(&[
         "send",
         "play-now",
         "bao-lu",

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::broker::Broker;
 use common::*;
-use loaxa::fleet::{BoxRow, collect, table};
-use loaxa::link::protocol::Transfer;
+use loaxa_core::protocol::Transfer;
+use loaxa_district::fleet::{BoxRow, collect, table};
 
 /// Runs `collect` (one second each) until `done` holds for the rows, or panics after `timeout`.
 /// Every row seen on the way goes to `seen`, as events are consumed by the run that gets them.
@@ -22,7 +22,7 @@ fn collect_until(
     seen: &mut Vec<BoxRow>,
     done: impl Fn(&[BoxRow]) -> bool,
 ) -> Vec<BoxRow> {
-    let district = loaxa::district::Broker {
+    let district = loaxa_district::publish::Broker {
         url: broker.url(),
         username: None,
         password: None,
@@ -150,7 +150,7 @@ fn the_table_aligns_columns_and_shows_times_in_the_box_time_zone() {
         },
     ];
     assert_eq!(
-        table(&rows, loaxa::schedule::DEFAULT_TIMEZONE),
+        table(&rows, loaxa_core::schedule::DEFAULT_TIMEZONE),
         "\
 BOX    STATE    LAST SEEN            REVISIONS                 ON AIR        PENDING          DISK FREE  LAST AIRED
 kh-01  offline  -                    -                         -             -                -          -

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use loaxa::config::Config;
 use loaxa::control::Request;
-use loaxa::link::protocol::{Document, Envelope};
-use loaxa::schedule::{self, LoadOptions};
+use loaxa_core::protocol::{Document, Envelope};
+use loaxa_core::schedule::{self, LoadOptions};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -47,7 +47,7 @@ fn parsers() -> Vec<Parser> {
             Box::new(|path| {
                 let options = LoadOptions {
                     media_dir: PathBuf::from(REPO),
-                    ..LoadOptions::standalone(path)
+                    ..LoadOptions::standalone(path, Some(loaxa_media::decode::check_file))
                 };
                 let loaded = schedule::load_file(path, &options);
                 match loaded.errors.first() {
@@ -63,7 +63,7 @@ fn parsers() -> Vec<Parser> {
         (
             "audio",
             Box::new(|path| {
-                loaxa::audio::decode::probe(path)
+                loaxa_media::decode::probe(path)
                     .map(drop)
                     .map_err(|e| e.to_string())
             }),

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use common::broker::Broker;
 use common::*;
-use loaxa::link::bulletins::hex_sha256;
-use loaxa::link::protocol::{Document, Envelope, Manifest};
-use loaxa::trust::SecretKey;
+use loaxa_core::protocol::hex_sha256;
+use loaxa_core::protocol::{Document, Envelope, Manifest};
+use loaxa_core::trust::SecretKey;
 
 const TOPIC: &str = "loaxa/commune/phu-dong/schedule";
 

@@ -10,7 +10,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use broker::Broker;
-use loaxa::link::connection::{Backoff, Incoming, Link, LinkConfig, LinkError, LinkEvent};
+use loaxa_link::{Backoff, Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use tokio::sync::mpsc::Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Timelike, Utc};
 use common::broker::Broker;
 use common::*;
-use loaxa::link::bulletins::hex_sha256;
-use loaxa::link::protocol::{Document, Envelope, Manifest, topic};
-use loaxa::trust::SecretKey;
+use loaxa_core::protocol::hex_sha256;
+use loaxa_core::protocol::{Document, Envelope, Manifest, topic};
+use loaxa_core::trust::SecretKey;
 
 /// `path` as a schedule names it: relative to the repository (the test boxes' media
 /// directory) when it is inside it.

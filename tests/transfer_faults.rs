@@ -37,7 +37,7 @@ fn a_5_mb_bulletin_survives_a_dropped_link_a_broker_restart_and_a_killed_box_and
     let audio = // A ~5 MB MP3: 5.5 minutes of a tone at 128 kb/s.
     ffmpeg_tone(district.dir.path(), "dai-bulletin.mp3", 523, 330, -18, 128);
     let original = std::fs::read(&audio).unwrap();
-    let sha = loaxa::link::bulletins::hex_sha256(&original);
+    let sha = loaxa_core::protocol::hex_sha256(&original);
     let chunk_count = original.len().div_ceil(64 * 1024);
 
     district.publish_bulletin(

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rubato::{FftFixedIn, Resampler};
 
-use super::decode::{AudioError, Decoder};
+use loaxa_media::decode::{AudioError, Decoder};
 
 /// Input frames per resampler call: about 23 ms at 44.1 kHz. Long enough for a
 /// steep anti-aliasing filter (the FFT resampler's filter is as long as its
@@ -311,7 +311,7 @@ impl Source {
         )
         .map_err(|source| AudioError::Convert {
             path: decoder.path().to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(Source {
             decoder,

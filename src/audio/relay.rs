@@ -20,8 +20,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use loaxa_core::address::HttpUrl as Url;
+
 use super::convert::Source;
-use super::decode::{AudioError, Decoder};
+use loaxa_media::decode::{AudioError, Decoder};
 
 /// Response headers longer than this are not a radio server's.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -84,12 +86,6 @@ impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:.1} s", self.0.as_secs_f64())
     }
-}
-
-/// Checks that `url` is one [`connect`] can fetch (`http://host[:port]/path`), without
-/// connecting: what `loaxa validate` says of a relay programme's stream.
-pub fn check_url(url: &str) -> Result<(), String> {
-    Url::parse(url).map(|_| ())
 }
 
 /// Connects to `url` (`http://host[:port]/path`), follows up to three redirects and reads the
@@ -581,132 +577,6 @@ fn ending(
     }
 }
 
-/// An `http://` URL, taken apart.
-#[derive(Debug, Clone, PartialEq)]
-struct Url {
-    host: String,
-    port: u16,
-    /// Path and query, from the `/` on.
-    path: String,
-}
-
-impl Url {
-    fn parse(url: &str) -> Result<Url, String> {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err("not a URL (expected http://host[:port]/path)".to_string());
-        };
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(
-                "https is not supported yet: the relay has no TLS; use the station's http:// URL"
-                    .to_string(),
-            );
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(format!(
-                "unsupported scheme {scheme:?} (only http:// streams can be relayed)"
-            ));
-        }
-        let rest = rest.split('#').next().unwrap_or_default();
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(split);
-        if authority.contains('@') {
-            return Err("credentials in the URL are not supported".to_string());
-        }
-        let (host, port) = split_port(authority)?;
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(format!("bad host {host:?}"));
-        }
-        let path = match path {
-            "" => "/".to_string(),
-            query if query.starts_with('?') => format!("/{query}"),
-            path => path.to_string(),
-        };
-        if path.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            return Err("the path has spaces or control characters".to_string());
-        }
-        Ok(Url {
-            host: host.to_string(),
-            port,
-            path,
-        })
-    }
-
-    /// Where a redirect's `Location` points, from this URL.
-    fn join(&self, location: &str) -> Result<Url, String> {
-        let has_scheme = location.split_once("://").is_some_and(|(scheme, _)| {
-            !scheme.is_empty()
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        });
-        if has_scheme {
-            return Url::parse(location);
-        }
-        if let Some(rest) = location.strip_prefix("//") {
-            return Url::parse(&format!("http://{rest}"));
-        }
-        let path = if location.starts_with('/') {
-            location.to_string()
-        } else {
-            let directory = self.path.split('?').next().unwrap_or_default();
-            let directory = &directory[..directory.rfind('/').map_or(0, |slash| slash + 1)];
-            format!("{directory}{location}")
-        };
-        Url::parse(&format!("http://{}{path}", self.authority()))
-    }
-
-    /// `host` or `host:port`, as the Host header wants it.
-    fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 80 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-}
-
-impl fmt::Display for Url {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority(), self.path)
-    }
-}
-
-/// Splits `host[:port]` (or `[v6]:port`) and strips the brackets of an IPv6 address.
-fn split_port(authority: &str) -> Result<(&str, u16), String> {
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(bracketed) => {
-            let Some((host, after)) = bracketed.split_once(']') else {
-                return Err(format!("bad host {authority:?}"));
-            };
-            match after {
-                "" => (host, None),
-                after => match after.strip_prefix(':') {
-                    Some(port) => (host, Some(port)),
-                    None => return Err(format!("bad host {authority:?}")),
-                },
-            }
-        }
-        None => match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let port = match port {
-        None => 80,
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|&port| port != 0)
-            .ok_or_else(|| format!("bad port {port:?}"))?,
-    };
-    Ok((host, port))
-}
-
 /// The status and headers of a response.
 #[derive(Debug, Clone, PartialEq)]
 struct Head {
@@ -1089,57 +959,6 @@ mod tests {
             Some("It's on".to_string())
         );
         assert_eq!(stream_title(b"StreamUrl='x';\0"), None);
-    }
-
-    #[test]
-    fn urls_are_taken_apart_into_host_port_and_path() {
-        let url = |text: &str| Url::parse(text).unwrap();
-        assert_eq!(
-            url("http://radio.test/vov1.mp3"),
-            Url {
-                host: "radio.test".to_string(),
-                port: 80,
-                path: "/vov1.mp3".to_string()
-            }
-        );
-        assert_eq!(url("HTTP://radio.test:8000").path, "/");
-        assert_eq!(url("http://radio.test:8000").port, 8000);
-        assert_eq!(url("http://radio.test?s=1#top").path, "/?s=1");
-        assert_eq!(url("http://[::1]:8000/a").host, "::1");
-        assert_eq!(
-            url("http://[::1]:8000/a").to_string(),
-            "http://[::1]:8000/a"
-        );
-        assert_eq!(
-            url("http://radio.test:80/a").to_string(),
-            "http://radio.test/a"
-        );
-    }
-
-    #[test]
-    fn https_and_malformed_urls_are_refused_with_the_reason() {
-        let refused = |text: &str| Url::parse(text).unwrap_err();
-        assert!(refused("https://vov.vn/live").starts_with("https is not supported yet"));
-        assert!(refused("rtsp://vov.vn/live").starts_with("unsupported scheme \"rtsp\""));
-        assert!(refused("vov.vn/live").starts_with("not a URL"));
-        assert_eq!(refused("http://radio.test:99999/"), "bad port \"99999\"");
-        assert_eq!(refused("http:///vov1"), "bad host \"\"");
-        assert!(refused("http://user:pw@radio.test/").starts_with("credentials"));
-    }
-
-    #[test]
-    fn a_redirect_location_is_resolved_against_the_url_it_came_from() {
-        let base = Url::parse("http://a.test:8000/live/vov1?x=1").unwrap();
-        let joined = |location: &str| base.join(location).unwrap().to_string();
-        assert_eq!(joined("http://b.test/vov1"), "http://b.test/vov1");
-        assert_eq!(joined("//c.test:81/s"), "http://c.test:81/s");
-        assert_eq!(joined("/other"), "http://a.test:8000/other");
-        assert_eq!(joined("vov2.aac"), "http://a.test:8000/live/vov2.aac");
-        assert_eq!(
-            joined("/go?to=http://b.test/"),
-            "http://a.test:8000/go?to=http://b.test/"
-        );
-        assert!(base.join("https://b.test/").is_err());
     }
 
     #[test]

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::control::{Request, ask};
-use crate::schedule::Priority;
 use crate::store::AsRunEntry;
+use loaxa_core::schedule::Priority;
 
 #[derive(Subcommand)]
 pub enum OperatorCommand {

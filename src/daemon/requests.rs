@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::{Claimed, Daemon, DaemonError};
 use crate::control::{Reply, Request};
-use crate::link::protocol::RemoteAction;
-use crate::schedule::plan::{Occurrence, next_occurrences};
-use crate::schedule::{self, Item, LoadOptions, Priority, Program};
+use loaxa_core::protocol::RemoteAction;
+use loaxa_core::schedule::plan::{Occurrence, next_occurrences};
+use loaxa_core::schedule::{self, Item, Priority, Program};
 
 impl Daemon<'_> {
     pub(super) async fn serve(&mut self, request: Request) -> Result<Reply, DaemonError> {
@@ -112,7 +112,9 @@ impl Daemon<'_> {
     async fn play_now(&mut self, item: &str, priority: Priority) -> Result<Reply, DaemonError> {
         // Built as a programme directly, never written out as schedule text: a file name holding
         // quotes or newlines is a name, not TOML. The checks are those of a schedule's items.
-        let options = LoadOptions::for_box(self.config, true);
+        let options = self
+            .config
+            .local_schedule_options(Some(loaxa_media::decode::check_file));
         let item = match schedule::item(item, &options) {
             Ok(item) => item,
             Err(why) => return Ok(Reply::refused(format!("play-now {item}: {why}"))),
@@ -171,7 +173,9 @@ impl Daemon<'_> {
 
     /// Parses a schedule holding exactly one programme, as the box would load it.
     fn load_one(&self, text: &str, name: &str) -> Result<schedule::Program, Reply> {
-        let options = LoadOptions::for_box(self.config, true);
+        let options = self
+            .config
+            .local_schedule_options(Some(loaxa_media::decode::check_file));
         let mut loaded = schedule::parse(text, std::path::Path::new(name), &options);
         if let Some(error) = loaded.errors.first() {
             return Err(Reply::refused(error.to_string()));

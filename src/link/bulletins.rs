@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::protocol::Manifest;
-use crate::schedule::{Item, Program};
 use crate::store::{Store, StoreError};
+use loaxa_core::protocol::{Manifest, hex_digest, hex_sha256};
+use loaxa_core::schedule::{Item, Program};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BulletinError {
@@ -272,7 +272,7 @@ impl Assembly {
         }
         out.sync_all().map_err(io(&candidate))?;
         drop(out);
-        if hex(&hasher.finalize()) != manifest.sha256 {
+        if hex_digest(&hasher.finalize()) != manifest.sha256 {
             // A chunk on disk went bad since it was checked: start that transfer over.
             let _ = std::fs::remove_dir_all(&self.partial);
             return Err(BulletinError::BadFile {
@@ -526,7 +526,7 @@ fn resolve_bulletin(
     }
     // The box's own bulletin store: not a schedule's file, nothing to confine.
     Ok(Item::File {
-        name: format!("{}{id}", crate::schedule::BULLETIN_PREFIX),
+        name: format!("{}{id}", loaxa_core::schedule::BULLETIN_PREFIX),
         path: bulletins.file(manifest),
         within: None,
     })
@@ -556,14 +556,6 @@ fn write_durably(path: &Path, parts: &[&[u8]]) -> Result<(), BulletinError> {
     }
     std::fs::rename(&temporary, path).map_err(io(path))?;
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -811,8 +803,8 @@ mod tests {
             "p",
             "p",
             items,
-            crate::schedule::Priority::Emergency,
-            crate::schedule::DEFAULT_TIMEZONE,
+            loaxa_core::schedule::Priority::Emergency,
+            loaxa_core::schedule::DEFAULT_TIMEZONE,
             "t",
         ))
     }

@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::protocol::{self, Document, Envelope, RevisionDecision, Scope, decide_revision};
-use crate::schedule::{self, LoadOptions};
 use crate::store::{Store, StoreError};
-use crate::trust::Keyring;
+use loaxa_core::protocol::{self, Document, Envelope, RevisionDecision, Scope, decide_revision};
+use loaxa_core::schedule::{self, LoadOptions};
+use loaxa_core::trust::Keyring;
 
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +102,7 @@ impl Inbox {
         let bulletin_scope = self.scopes.iter().find(|s| {
             topic
                 .strip_prefix(&protocol::topic::bulletins(s).replace('+', ""))
-                .is_some_and(protocol::is_name)
+                .is_some_and(loaxa_core::ids::is_name)
         });
         let command_scope = self
             .scopes
@@ -250,8 +250,8 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::protocol::ScheduleDoc;
-    use crate::trust::SecretKey;
+    use loaxa_core::protocol::ScheduleDoc;
+    use loaxa_core::trust::SecretKey;
 
     const GOOD: &str =
         "[[program]]\nid = \"morning\"\ncron = \"30 5 * * *\"\nitems = [\"chime\"]\n";
@@ -278,7 +278,7 @@ mod tests {
             load_options: LoadOptions {
                 default_timezone: schedule::DEFAULT_TIMEZONE,
                 media_dir: dir.path().to_owned(),
-                check_audio: false,
+                check_audio: None,
                 windows: None,
                 author: schedule::Author::District,
             },

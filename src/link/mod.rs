@@ -1,11 +1,10 @@
-//! The link to the district over MQTT: the protocol's topics and messages (`protocol`, pure),
-//! the connection (`connection`), and the box's side of it (`remote`): the inbox that judges
-//! what arrives, the transfers that fetch bulletin audio, and the outbox that reports back.
+//! The box's side of the link to the district (`remote`): the inbox that judges what arrives,
+//! the bulletins whose audio comes in chunks, the transfers that share the chunk slots, the
+//! refusals told back, and the sweep that deletes what is no longer needed. The messages are
+//! `loaxa_core::protocol`; the connection is `loaxa_link`.
 
 pub mod bulletins;
-pub mod connection;
 pub mod inbox;
-pub mod protocol;
 pub mod refusals;
 pub mod remote;
 pub mod sweep;

@@ -23,17 +23,18 @@ use tokio::sync::mpsc::{Receiver, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
 use super::bulletins::{BulletinError, Bulletins, Checked, Progress, stored_manifests};
-use super::connection::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 use super::inbox::{Inbox, Verdict};
-use super::protocol::{Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic};
 use super::refusals::RefusalLimit;
 use super::transfers::{Pending, Transfers};
-use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::schedule::LoadOptions;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
-use crate::trust::Keyring;
 use crate::workers::Workers;
+use loaxa_core::backoff::Backoff;
+use loaxa_core::protocol::{
+    Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic,
+};
+use loaxa_core::trust::Keyring;
+use loaxa_link::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 
 /// How many queued messages one flush sends (the rest go on the next).
 const FLUSH_BATCH: usize = 64;
@@ -121,7 +122,7 @@ pub enum RemoteEvent {
 pub struct Handled {
     pub schedules_changed: bool,
     /// A verified, fresh command from the district, for the daemon to carry out and answer.
-    pub command: Option<super::protocol::CommandDoc>,
+    pub command: Option<loaxa_core::protocol::CommandDoc>,
     /// Something the status shows changed (it has been re-published).
     pub status_changed: bool,
 }
@@ -154,7 +155,7 @@ impl Remote {
             box_id: config.box_id.clone(),
             scopes,
             keyring: Keyring::new(settings.trusted_keys.clone()),
-            load_options: LoadOptions::for_district(config, false),
+            load_options: config.district_schedule_options(None),
         };
         let (checked_reply, checked) = tokio::sync::mpsc::unbounded_channel();
         tracing::info!(broker = %settings.url, scopes = ?inbox.scopes.iter().map(ToString::to_string).collect::<Vec<_>>(), "district link starting");

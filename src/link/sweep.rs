@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::protocol::Manifest;
+use loaxa_core::protocol::Manifest;
 
 /// Something of a bulletin's audio on disk: its complete file, a file half written when the
 /// power went, or the directory of a transfer's chunks.

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::protocol::topic;
-use crate::backoff::Backoff;
+use loaxa_core::backoff::Backoff;
+use loaxa_core::protocol::topic;
 
 /// A bulletin still missing chunks, as the caller sees it.
 #[derive(Debug, Clone)]

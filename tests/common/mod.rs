@@ -20,6 +20,27 @@ pub fn loaxa() -> Command {
     command
 }
 
+/// The district office's tool, `loaxa-district`: built beside `loaxa` by the workspace.
+pub fn loaxa_district() -> Command {
+    let path = Path::new(env!("CARGO_BIN_EXE_loaxa")).with_file_name("loaxa-district");
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace (make test does)",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    command.current_dir(REPO);
+    command
+}
+
+/// Runs `loaxa-district ARGS…` to completion.
+pub fn run_district<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    loaxa_district()
+        .args(args)
+        .output()
+        .expect("loaxa-district runs")
+}
+
 /// Runs `loaxa ARGS…` to completion.
 pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     loaxa().args(args).output().expect("loaxa runs")
@@ -349,7 +370,7 @@ pub struct District {
 impl District {
     pub fn new() -> District {
         let dir = tempfile::tempdir().expect("temp dir");
-        let out = run(&[
+        let out = run_district(&[
             "key",
             "generate",
             "--out",
@@ -438,7 +459,7 @@ impl District {
             &url,
         ];
         args.extend(extra);
-        run(&args)
+        run_district(&args)
     }
 
     /// Like [`District::linked_box`], but the box reaches the broker through `link` (a slow,
@@ -526,7 +547,7 @@ impl District {
             "00:00-24:00".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
-        run(&args)
+        run_district(&args)
     }
 }
 
@@ -540,7 +561,7 @@ pub fn publish_bulletin_with(
     id: &str,
     title: &str,
 ) -> Output {
-    run(&[
+    run_district(&[
         "publish",
         "bulletin",
         file.to_str().unwrap(),

@@ -45,7 +45,7 @@ pub fn run(seed: u64) -> Row {
                 -18,
                 128,
             );
-            let sha = loaxa::link::bulletins::hex_sha256(&std::fs::read(&audio).unwrap());
+            let sha = loaxa_core::protocol::hex_sha256(&std::fs::read(&audio).unwrap());
             let complete = state.join(format!("bulletins/{sha}.mp3"));
             let (district_key, url) = (district.key(), url.clone());
             let id = format!("b{trial}");
@@ -69,7 +69,7 @@ pub fn run(seed: u64) -> Row {
             );
             let (url, key) = (url.clone(), district.key());
             publish = Box::new(move || {
-                let out = crate::common::run(&[
+                let out = crate::common::run_district(&[
                     "publish",
                     "schedule",
                     file.to_str().unwrap(),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use loaxa::link::connection::{Link, LinkConfig, LinkEvent};
-use loaxa::link::protocol::{Document, Envelope, MAX_CHUNK, Manifest, topic};
+use loaxa_core::protocol::{Document, Envelope, MAX_CHUNK, Manifest, topic};
+use loaxa_link::{Link, LinkConfig, LinkEvent};
 
 use crate::common::broker::Broker;
 use crate::common::*;
@@ -308,7 +308,7 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
     let mut shas = Vec::new();
     for n in 0..count {
         let audio = tone_wav(200 + n as u32);
-        let sha = loaxa::link::bulletins::hex_sha256(&audio);
+        let sha = loaxa_core::protocol::hex_sha256(&audio);
         let manifest = manifest_of(&format!("burst-{n}"), &format!("Tin {n}"), &audio, 200);
         messages.push((topic::chunk(&sha, 0), audio));
         messages.push(sealed(&manifest, &key));
@@ -319,10 +319,10 @@ fn bulletins(district: &District, count: usize) -> Bulletins {
 
 /// Ten hours of silence as FLAC, its chunks and its signed manifest, which tells the truth
 /// about its length.
-fn ten_hour_bulletin(key: &loaxa::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, String) {
+fn ten_hour_bulletin(key: &loaxa_core::trust::SecretKey) -> (Vec<(String, Vec<u8>)>, String) {
     let cache = ten_hour_flac();
     let audio = std::fs::read(&cache).expect("ten-hour file");
-    let sha = loaxa::link::bulletins::hex_sha256(&audio);
+    let sha = loaxa_core::protocol::hex_sha256(&audio);
     let manifest = manifest_of("ten-hours", "Mười tiếng", &audio, 36_000_000);
     let mut messages: Vec<(String, Vec<u8>)> = audio
         .chunks(MAX_CHUNK)
@@ -340,7 +340,7 @@ fn manifest_of(id: &str, title: &str, audio: &[u8], duration_ms: u64) -> Manifes
         id: id.into(),
         issued_at: chrono::Utc::now(),
         title: title.into(),
-        sha256: loaxa::link::bulletins::hex_sha256(audio),
+        sha256: loaxa_core::protocol::hex_sha256(audio),
         size: audio.len() as u64,
         duration_ms,
         codec: if audio.starts_with(b"fLaC") {
@@ -352,7 +352,7 @@ fn manifest_of(id: &str, title: &str, audio: &[u8], duration_ms: u64) -> Manifes
         chunk_size: MAX_CHUNK,
         chunks: audio
             .chunks(MAX_CHUNK)
-            .map(loaxa::link::bulletins::hex_sha256)
+            .map(loaxa_core::protocol::hex_sha256)
             .collect(),
         valid_until: None,
         approver: "huyện".into(),
@@ -381,12 +381,14 @@ fn stuck_manifest(district: &District) -> (String, Vec<u8>) {
     sealed(&manifest, &district_key(district))
 }
 
-fn district_key(district: &District) -> loaxa::trust::SecretKey {
-    loaxa::trust::SecretKey::parse(&std::fs::read_to_string(district.key()).expect("district key"))
-        .expect("district key parses")
+fn district_key(district: &District) -> loaxa_core::trust::SecretKey {
+    loaxa_core::trust::SecretKey::parse(
+        &std::fs::read_to_string(district.key()).expect("district key"),
+    )
+    .expect("district key parses")
 }
 
-fn sealed(manifest: &Manifest, key: &loaxa::trust::SecretKey) -> (String, Vec<u8>) {
+fn sealed(manifest: &Manifest, key: &loaxa_core::trust::SecretKey) -> (String, Vec<u8>) {
     let envelope =
         Envelope::seal(&Document::Bulletin(manifest.clone()), key).expect("manifest signs");
     (

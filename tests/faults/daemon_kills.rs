@@ -56,7 +56,7 @@ pub fn run(seed: u64) -> Row {
                 -18,
                 128,
             );
-            shas.push(loaxa::link::bulletins::hex_sha256(
+            shas.push(loaxa_core::protocol::hex_sha256(
                 &std::fs::read(&audio).unwrap(),
             ));
             let (key, url) = (district.key(), broker.url());

@@ -92,12 +92,12 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
                 .join(", ")
         ),
     );
-    let events = loaxa::link::protocol::topic::events(&box_id);
+    let events = loaxa_core::protocol::topic::events(&box_id);
     broker.district_sub(&events, 1, 1); // the district's session, queueing what follows
     let mut daemon = test_box.start_daemon("air.wav");
     let tone = |name: &str, seconds: u32| {
         let file = ffmpeg_tone(district.dir.path(), name, 700, seconds, -18, 128);
-        let sha = loaxa::link::bulletins::hex_sha256(&std::fs::read(&file).unwrap());
+        let sha = loaxa_core::protocol::hex_sha256(&std::fs::read(&file).unwrap());
         (file, state.join(format!("bulletins/{sha}.mp3")), sha)
     };
 

@@ -176,7 +176,7 @@ pub fn bad_bulletin_files(state_dir: &Path) -> usize {
             let is_tmp = path.extension().is_some_and(|x| x == "tmp");
             is_tmp
                 || std::fs::read(&path)
-                    .map(|bytes| loaxa::link::bulletins::hex_sha256(&bytes) != name)
+                    .map(|bytes| loaxa_core::protocol::hex_sha256(&bytes) != name)
                     .unwrap_or(true)
         })
         .count()

@@ -265,15 +265,19 @@ pub fn confine(path: &Path, dir: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Says why the audio file at a path cannot be aired, or nothing.
+pub type AudioCheck = fn(&Path) -> Result<(), String>;
+
 /// What loading needs to know from the box.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub default_timezone: Tz,
     /// Relative item paths are resolved against it.
     pub media_dir: PathBuf,
-    /// Decode every referenced file (as `loaxa validate` does). The daemon only checks that
-    /// files exist: a file may be fixed or arrive later, and a bad one fails at air time alone.
-    pub check_audio: bool,
+    /// Decodes every referenced file (as `loaxa validate` does), with the audio decoder the
+    /// caller has: this crate has none. None: the daemon only checks that files exist, since a
+    /// file may be fixed or arrive later, and a bad one fails at air time alone.
+    pub check_audio: Option<AudioCheck>,
     /// Refuse programmes (other than emergencies) that would air outside these; None: no check
     /// (`loaxa next` shows whatever is planned).
     pub windows: Option<windows::Windows>,
@@ -281,37 +285,33 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// Options for the local schedules of the box `config` describes.
-    pub fn for_box(config: &crate::config::Config, check_audio: bool) -> LoadOptions {
-        LoadOptions {
-            default_timezone: config.timezone,
-            media_dir: config.media_dir.clone(),
-            check_audio,
-            windows: Some(config.windows.clone()),
-            author: Author::Local(config.local),
-        }
-    }
-
-    /// Options for the schedules the district signs for the box `config` describes.
-    pub fn for_district(config: &crate::config::Config, check_audio: bool) -> LoadOptions {
-        LoadOptions {
-            author: Author::District,
-            ..LoadOptions::for_box(config, check_audio)
-        }
-    }
-
     /// Options for a schedule file read on its own (`validate`, `next` without a config):
     /// media paths are relative to the directory that holds the file's directory.
-    pub fn standalone(file: &Path) -> LoadOptions {
+    pub fn standalone(file: &Path, check_audio: Option<AudioCheck>) -> LoadOptions {
         let dir = file.parent().unwrap_or(Path::new(""));
         LoadOptions {
             default_timezone: DEFAULT_TIMEZONE,
-            media_dir: crate::config::default_media_dir(dir),
-            check_audio: true,
+            media_dir: default_media_dir(dir),
+            check_audio,
             windows: Some(windows::Windows::default()),
             author: Author::Local(LocalRules::default()),
         }
     }
+}
+
+/// `schedules/` and `audio/` usually sit side by side, and schedules name items as `audio/x.mp3`:
+/// so media paths are relative to the directory that holds the schedules directory.
+pub fn default_media_dir(schedules_dir: &Path) -> PathBuf {
+    match schedules_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")
+    })
 }
 
 /// The programmes of a set of files, and every problem found. Programmes with errors are left
@@ -565,7 +565,7 @@ fn parse_pieces(
         file.offset = offset;
         if piece_index == 0 {
             if let Some(tz) = &raw.timezone {
-                match crate::config::parse_timezone(tz.get_ref()) {
+                match parse_timezone(tz.get_ref()) {
                     Ok(parsed) => file.timezone = parsed,
                     Err(message) => file.error(tz.span(), "timezone", message),
                 }
@@ -683,14 +683,15 @@ impl FileContext<'_> {
         let table_span = raw.span();
         let raw = raw.get_ref();
         let id = match &raw.id {
-            Some(id) if is_valid_id(id.get_ref()) => id.get_ref().clone(),
+            Some(id) if crate::ids::is_name(id.get_ref()) => id.get_ref().clone(),
             Some(id) => {
                 self.error(
                     id.span(),
                     &format!("program[{index}].id"),
                     format!(
-                        "\"{}\" is not a valid id (use letters, digits, '-', '_' or '.')",
-                        id.get_ref()
+                        "\"{}\" is not a valid id ({})",
+                        id.get_ref(),
+                        crate::ids::NAME_RULE
                     ),
                 );
                 format!("program[{index}]")
@@ -928,7 +929,7 @@ impl FileContext<'_> {
             );
         }
         let url = relay.get_ref().trim();
-        if let Err(reason) = crate::audio::relay::check_url(url) {
+        if let Err(reason) = crate::address::HttpUrl::parse(url) {
             self.error(
                 relay.span(),
                 &format!("{id}.relay"),
@@ -1056,13 +1057,6 @@ impl FileContext<'_> {
     }
 }
 
-fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 fn parse_local_time(text: &str) -> Result<NaiveDateTime, String> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
@@ -1076,7 +1070,7 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
         return Ok(Item::Chime);
     }
     if let Some(id) = name.strip_prefix(BULLETIN_PREFIX) {
-        return if crate::link::protocol::is_name(id) {
+        return if crate::ids::is_name(id) {
             Ok(Item::Bulletin { id: id.to_owned() })
         } else {
             Err(format!("\"{id}\" is not a valid bulletin id"))
@@ -1104,8 +1098,8 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
     if let Some(dir) = &within {
         confine(&path, dir).map_err(|e| format!("{e}; {}", author.files_rule()))?;
     }
-    if options.check_audio {
-        crate::audio::decode::probe(&path).map_err(|e| e.to_string())?;
+    if let Some(check) = options.check_audio {
+        check(&path)?;
     }
     Ok(Item::File {
         name: name.to_owned(),
@@ -1205,9 +1199,9 @@ pub fn warnings<'a>(
     found
 }
 
-/// A daily-style programme for unit tests elsewhere in the crate.
-#[cfg(test)]
-pub(crate) fn test_program(id: &str, cron: &str, priority: Priority) -> std::sync::Arc<Program> {
+/// A programme on a cron line, for unit tests here and in the crates built on this one.
+#[doc(hidden)]
+pub fn test_program(id: &str, cron: &str, priority: Priority) -> std::sync::Arc<Program> {
     std::sync::Arc::new(Program {
         when: When::Cron(cron.parse().expect("test cron")),
         when_busy: WhenBusy::DEFAULT,
@@ -1229,8 +1223,8 @@ mod tests {
     fn options() -> LoadOptions {
         LoadOptions {
             default_timezone: DEFAULT_TIMEZONE,
-            media_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-            check_audio: false,
+            media_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
+            check_audio: None,
             windows: None,
             author: Author::Local(LocalRules::default()),
         }
@@ -1444,7 +1438,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let media = root.path().join("media");
         std::fs::create_dir_all(media.join("audio")).unwrap();
-        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio/thong-bao-demo.mp3");
+        let real = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .join("audio/thong-bao-demo.mp3");
         std::fs::copy(&real, media.join("audio/tin.mp3")).unwrap();
         std::fs::copy(&real, root.path().join("outside.mp3")).unwrap();
         (root, media)
@@ -1822,7 +1817,7 @@ mod tests {
         let text =
             relay_programme("relay = \"http://192.0.2.1:8000/vov1\"\nduration_minutes = 60\n");
         let options = LoadOptions {
-            check_audio: true,
+            check_audio: Some(|path| Err(format!("{} was opened", path.display()))),
             ..options()
         };
         let started = std::time::Instant::now();

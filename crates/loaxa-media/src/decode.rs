@@ -25,8 +25,6 @@ use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::convert::ConvertError;
-
 /// More consecutive undecodable packets than this means the stream is not
 /// audio any more (or never was: the MP3 reader happily syncs to false frame
 /// headers in garbage), rather than a scratch in an otherwise good file.
@@ -99,7 +97,11 @@ pub enum AudioError {
     },
 
     #[error("{}: cannot convert to the output format: {source}", path.display())]
-    Convert { path: PathBuf, source: ConvertError },
+    Convert {
+        path: PathBuf,
+        /// The player's converter (resampler, channel mixer) is not this crate's.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Formats a stream position as `m:ss.t`, the way people read a player's clock.
@@ -111,6 +113,12 @@ impl fmt::Display for Position {
         let (minutes, seconds) = (tenths / 600, tenths / 10 % 60);
         write!(f, "{minutes}:{seconds:02}.{}", tenths % 10)
     }
+}
+
+/// Whether `path` is airable audio, as schedule loading asks it
+/// (`loaxa_core::schedule::AudioCheck`).
+pub fn check_file(path: &Path) -> Result<(), String> {
+    probe(path).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Fully decode `path` to check it is playable audio; returns what it found.
@@ -168,7 +176,7 @@ impl Decoder {
         // with the encoder's priming frames (1024 or more, over 20 ms) and play
         // late against every other decoder. ADTS streams carry no edit list;
         // ffmpeg plays their priming too, so they are left as they are.
-        let priming = |sample_rate| super::mp4::priming_frames(path, sample_rate);
+        let priming = |sample_rate| crate::mp4::priming_frames(path, sample_rate);
         Decoder::over(reader, path.to_path_buf(), Health::default(), priming)
     }
 
@@ -738,7 +746,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures")
             .join(name)
     }
@@ -986,11 +994,11 @@ mod tests {
     #[test]
     fn the_aac_priming_is_read_from_the_mp4_edit_list() {
         assert_eq!(
-            crate::audio::mp4::priming_frames(&fixture("tone.m4a"), 44100),
+            crate::mp4::priming_frames(&fixture("tone.m4a"), 44100),
             1024
         );
         assert_eq!(
-            crate::audio::mp4::priming_frames(&fixture("tone-44k-stereo.mp3"), 44100),
+            crate::mp4::priming_frames(&fixture("tone-44k-stereo.mp3"), 44100),
             0
         );
     }

@@ -1,4 +1,4 @@
-//! The district office's side, in the same binary: sign and publish schedules to a scope.
+//! Signing and publishing to a scope: schedules, bulletins (audio in chunks), commands.
 //!
 //! Publishing reads the scope's current (retained) schedule first, so the new one gets the next
 //! revision, and waits until the broker hands the new one back, so "published" means the broker
@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::link::bulletins::hex_sha256;
-use crate::link::connection::{Link, LinkConfig, LinkError, LinkEvent};
-use crate::link::protocol::{
+use loaxa_core::protocol::hex_sha256;
+use loaxa_core::protocol::{
     Document, Envelope, Event, EventBody, MAX_CHUNK, Manifest, RemoteAction, ScheduleDoc, Scope,
     Status, topic,
 };
-use crate::trust::SecretKey;
+use loaxa_core::trust::SecretKey;
+use loaxa_link::{Link, LinkConfig, LinkError, LinkEvent};
 
 /// How long to wait for the broker's retained schedule of a scope (none may exist).
 const RETAINED_WAIT: Duration = Duration::from_secs(2);
@@ -46,7 +46,7 @@ pub enum PublishError {
     #[error("{0}")]
     Invalid(String),
     #[error("signing failed: {0}")]
-    Sign(#[from] crate::trust::TrustError),
+    Sign(#[from] loaxa_core::trust::TrustError),
 }
 
 /// Where and as whom the district connects.
@@ -175,7 +175,7 @@ pub async fn send_command(
     spec: CommandSpec<'_>,
 ) -> Result<Answers, PublishError> {
     let issued_at = Utc::now();
-    let document = Document::Command(crate::link::protocol::CommandDoc {
+    let document = Document::Command(loaxa_core::protocol::CommandDoc {
         scope: spec.scope.clone(),
         issued_at,
         valid_until: issued_at + chrono::Duration::from_std(spec.valid_for).unwrap_or_default(),
@@ -363,7 +363,7 @@ pub async fn publish_bulletin(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Manifest, PublishError> {
     let info =
-        crate::audio::decode::probe(spec.file).map_err(|e| PublishError::Audio(e.to_string()))?;
+        loaxa_media::decode::probe(spec.file).map_err(|e| PublishError::Audio(e.to_string()))?;
     let bytes = std::fs::read(spec.file)
         .map_err(|e| PublishError::Audio(format!("{}: {e}", spec.file.display())))?;
     let manifest = Manifest {
@@ -379,7 +379,7 @@ pub async fn publish_bulletin(
         chunks: bytes.chunks(MAX_CHUNK).map(hex_sha256).collect(),
         valid_until: spec.valid_until,
         approver: spec.approver.to_owned(),
-        loudness_lufs: crate::audio::loudness::measure_file(spec.file)
+        loudness_lufs: loaxa_media::loudness::measure_file(spec.file)
             .ok()
             .and_then(|l| l.integrated_lufs)
             .map(|l| (l * 10.0).round() / 10.0),
@@ -495,7 +495,7 @@ mod tests {
 
     fn event(box_id: &str, body: EventBody) -> Vec<u8> {
         serde_json::to_vec(&Event {
-            v: crate::link::protocol::VERSION,
+            v: loaxa_core::protocol::VERSION,
             box_id: box_id.into(),
             seq: 1,
             at: Utc::now(),

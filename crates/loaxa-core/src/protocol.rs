@@ -10,7 +10,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
+use crate::ids::is_name;
 use crate::trust::{SecretKey, TrustError};
 
 /// The version every message carries in `v`; a box refuses versions it does not know.
@@ -143,17 +145,6 @@ impl<'de> Deserialize<'de> for Scope {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
-}
-
-/// Ids and scope names: they become MQTT topic levels and file names, so no `/`, `+`, `#`, dots
-/// that could climb directories, or spaces.
-pub fn is_name(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && !text.starts_with('.')
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Every topic of the protocol, in one place.
@@ -528,6 +519,16 @@ impl Manifest {
         let start = index as u64 * self.chunk_size as u64;
         self.size.saturating_sub(start).min(self.chunk_size as u64) as usize
     }
+}
+
+/// The sha256 of `bytes` as manifests write it: 64 lowercase hex digits.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex_digest(&sha2::Sha256::digest(bytes))
+}
+
+/// A finished digest as manifests write it.
+pub fn hex_digest(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_sha256(text: &str) -> bool {

@@ -62,7 +62,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Room for the fixed header, topic length and packet id around topic + payload.
 const PUBLISH_OVERHEAD: usize = 16;
 
-pub use crate::backoff::Backoff;
+pub use loaxa_core::backoff::Backoff;
 
 /// How to reach the broker.
 #[derive(Clone, Debug)]
@@ -482,28 +482,12 @@ fn parse_url(url: &str) -> Result<(Scheme, String, u16), LinkError> {
         Scheme::Plain => 1883,
         Scheme::Tls => 8883,
     };
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        // [v6 address]:port
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| bad("unclosed '['"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
-            None if after.is_empty() => default_port,
-            None => return Err(bad("garbage after ']'")),
-        };
-        (host.to_string(), port)
-    } else if let Some((host, port)) = authority.rsplit_once(':') {
-        (host.to_string(), port.parse().map_err(|_| bad("bad port"))?)
-    } else {
-        (authority.to_string(), default_port)
-    };
+    let (host, port) =
+        loaxa_core::address::split_host_port(authority, default_port).map_err(|why| bad(&why))?;
     if host.is_empty() {
         return Err(bad("missing host"));
     }
-    if port == 0 {
-        return Err(bad("port 0"));
-    }
+    let host = host.to_string();
     Ok((scheme, host, port))
 }
 

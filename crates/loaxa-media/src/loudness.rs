@@ -222,8 +222,8 @@ fn finite(sample: f32) -> f32 {
 
 /// Decodes a whole file and measures it: what a box does once per bulletin (and per local
 /// file), so playback only looks the figure up.
-pub fn measure_file(path: &std::path::Path) -> Result<Loudness, crate::audio::decode::AudioError> {
-    let mut decoder = crate::audio::decode::Decoder::open(path)?;
+pub fn measure_file(path: &std::path::Path) -> Result<Loudness, crate::decode::AudioError> {
+    let mut decoder = crate::decode::Decoder::open(path)?;
     let mut meter = LoudnessMeter::new(decoder.sample_rate(), decoder.channels());
     while let Some(block) = decoder.next_block()? {
         meter.push(block);

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::district::{Broker, PublishError, wait_connected};
-use crate::link::connection::{Link, LinkEvent};
-use crate::link::protocol::{Event, EventBody, Status, Transfer, VERSION, is_name, topic};
+use crate::publish::{Broker, PublishError, wait_connected};
+use loaxa_core::ids::is_name;
+use loaxa_core::protocol::{Event, EventBody, Status, Transfer, VERSION, topic};
+use loaxa_link::{Link, LinkEvent};
 
 /// The client id is *fixed* per district machine: `loaxa-fleet-HOSTNAME`.
 ///
@@ -54,7 +55,7 @@ pub struct BoxRow {
     pub last_aired_at: Option<DateTime<Utc>>,
 }
 
-/// Connects like [`crate::district::publish_schedule`], subscribes to every box's status and
+/// Connects like [`crate::publish::publish_schedule`], subscribes to every box's status and
 /// events, collects for `wait` after the broker accepts us, disconnects cleanly, and returns one
 /// row per box, sorted by id.
 pub async fn collect(broker: &Broker, wait: Duration) -> Result<Vec<BoxRow>, PublishError> {
@@ -79,19 +80,8 @@ pub async fn collect(broker: &Broker, wait: Duration) -> Result<Vec<BoxRow>, Pub
 }
 
 fn client_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_default();
-    let host: String = host
-        .trim()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .collect();
-    format!(
-        "{CLIENT_ID_PREFIX}{}",
-        if host.is_empty() { "district" } else { &host }
-    )
+    let host = loaxa_core::ids::host_name().unwrap_or_else(|| "district".to_owned());
+    format!("{CLIENT_ID_PREFIX}{host}")
 }
 
 /// Rows being built, with the `seq` of the as-run entry behind each `last_aired`.

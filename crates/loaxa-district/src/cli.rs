@@ -1,0 +1,466 @@
+//! The `loaxa-district` command line: the office's jobs, one subcommand each. Errors become
+//! readable reports (anyhow) here and nowhere else.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use loaxa_core::protocol::Scope;
+use loaxa_core::schedule::{self, LoadOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "loaxa-district",
+    version,
+    about = "The district office's loaxa tool: keys, signed bulletins, schedules and commands for the boxes, the fleet table"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Signing keys of the district (minisign format)
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+    },
+    /// the table of boxes — state, last seen, schedule revisions, last aired
+    Fleet {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Seconds to listen for statuses and events
+        #[arg(long, default_value_t = 3.0)]
+        wait: f64,
+    },
+    /// sign and publish to boxes over MQTT
+    Publish {
+        #[command(subcommand)]
+        what: PublishCommand,
+    },
+    /// send a signed command to boxes now (play a bulletin, stop, volume)
+    Send {
+        #[command(subcommand)]
+        action: SendCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SendCommand {
+    /// Air a bulletin the boxes hold, now
+    PlayNow {
+        bulletin: String,
+        /// normal, priority or emergency (an emergency cuts whatever is on air)
+        #[arg(long, default_value = "emergency")]
+        priority: String,
+        /// Send it even if no box in the scope reports holding the bulletin
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+    /// Fade out and end the programme on air
+    Stop {
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+    /// Set the master volume, 0–100
+    Volume {
+        percent: u8,
+        #[command(flatten)]
+        target: CommandTarget,
+    },
+}
+
+/// Where a command goes, who signs it, and how long it stays good.
+#[derive(clap::Args)]
+struct CommandTarget {
+    #[command(flatten)]
+    signed: SignedTarget,
+    /// Boxes refuse the command after this many minutes (one that was offline must not sound
+    /// an old warning)
+    #[arg(long, default_value_t = 30)]
+    valid_minutes: u64,
+    /// Seconds to wait for the boxes' answers (it ends sooner once every online box answered)
+    #[arg(long, default_value_t = 5.0)]
+    wait: f64,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a key pair: PREFIX.key (secret, keep it safe) and PREFIX.pub (goes in box configs)
+    Generate {
+        /// Path prefix of the two files
+        #[arg(long, default_value = "loaxa-district")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PublishCommand {
+    /// Probe an audio file, upload it in chunks and publish its signed manifest
+    Bulletin {
+        file: PathBuf,
+        /// The id schedules use as `bulletin:ID`
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        title: String,
+        #[command(flatten)]
+        target: SignedTarget,
+        /// After this instant (RFC 3339) boxes delete it and refuse to air it
+        #[arg(long)]
+        valid_until: Option<DateTime<chrono::FixedOffset>>,
+    },
+    /// Validate a schedule file, give it the scope's next revision, sign it and publish it
+    Schedule {
+        file: PathBuf,
+        #[command(flatten)]
+        target: SignedTarget,
+        /// Use this revision instead of the next one
+        #[arg(long)]
+        revision: Option<u64>,
+        /// Where the boxes' media files are mirrored, to check the items (default: beside the
+        /// schedule's directory, as `loaxa validate`)
+        #[arg(long)]
+        media_dir: Option<PathBuf>,
+        /// The receiving boxes' broadcast window, e.g. `05:00-22:00` (repeat for several;
+        /// default 05:00-22:00): a programme airing outside is refused before it is sent
+        #[arg(long = "window", value_name = "FROM-TO")]
+        windows: Vec<String>,
+    },
+}
+
+/// Where a signed publication goes, who signs it, and through which broker.
+#[derive(clap::Args)]
+struct SignedTarget {
+    /// all, district/ID, commune/ID or box/ID
+    #[arg(long)]
+    to: Scope,
+    /// Secret key file (from `loaxa key generate` or `minisign -G -W`)
+    #[arg(long)]
+    key: PathBuf,
+    #[command(flatten)]
+    broker: BrokerArgs,
+    /// Who approves it, shown to boxes and in reports
+    #[arg(long, default_value = "district office")]
+    approver: String,
+}
+
+impl From<BrokerArgs> for loaxa_district::publish::Broker {
+    fn from(args: BrokerArgs) -> Self {
+        loaxa_district::publish::Broker {
+            url: args.broker,
+            username: args.username,
+            password: args.password,
+            ca_file: args.ca_file,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct BrokerArgs {
+    /// mqtt://host:port or mqtts://host:port
+    #[arg(long)]
+    broker: String,
+    #[arg(long)]
+    username: Option<String>,
+    #[arg(long, env = "LOAXA_BROKER_PASSWORD")]
+    password: Option<String>,
+    /// CA certificate for mqtts://
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Key {
+            action: KeyCommand::Generate { out },
+        } => generate_key(&out),
+        Command::Fleet { broker, wait } => {
+            let wait = std::time::Duration::try_from_secs_f64(wait)
+                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+            let rows = block_on(loaxa_district::fleet::collect(&broker.into(), wait))??;
+            print!(
+                "{}",
+                loaxa_district::fleet::table(&rows, loaxa_core::schedule::DEFAULT_TIMEZONE)
+            );
+            Ok(())
+        }
+        Command::Send { action } => {
+            use loaxa_core::protocol::RemoteAction;
+            let (action, target, force) = match action {
+                SendCommand::PlayNow {
+                    bulletin,
+                    priority,
+                    force,
+                    target,
+                } => {
+                    let priority =
+                        serde_json::from_value(serde_json::Value::String(priority.clone()))
+                            .map_err(|_| {
+                                anyhow::anyhow!(
+                                    "--priority {priority}: expected normal, priority or emergency"
+                                )
+                            })?;
+                    (RemoteAction::PlayNow { bulletin, priority }, target, force)
+                }
+                SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
+                SendCommand::Volume { percent, target } => {
+                    (RemoteAction::Volume { percent }, target, false)
+                }
+            };
+            let CommandTarget {
+                signed:
+                    SignedTarget {
+                        to,
+                        key,
+                        broker,
+                        approver,
+                    },
+                valid_minutes,
+                wait,
+            } = target;
+            let answer_wait = std::time::Duration::try_from_secs_f64(wait)
+                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+            let key = read_secret_key(&key)?;
+            let what = action.to_string();
+            let spec = loaxa_district::publish::CommandSpec {
+                scope: &to,
+                action,
+                approver: &approver,
+                valid_for: std::time::Duration::from_secs(valid_minutes * 60),
+                answer_wait,
+                force,
+            };
+            let answers = block_on(loaxa_district::publish::send_command(
+                &broker.into(),
+                &key,
+                spec,
+            ))??;
+            print!("{}", answers_report(&what, &to, &answers));
+            if answers.acted.is_empty() {
+                anyhow::bail!("no box acted on {what}");
+            }
+            Ok(())
+        }
+        Command::Publish {
+            what:
+                PublishCommand::Bulletin {
+                    file,
+                    id,
+                    title,
+                    target:
+                        SignedTarget {
+                            to,
+                            key,
+                            broker,
+                            approver,
+                        },
+                    valid_until,
+                },
+        } => {
+            let key = read_secret_key(&key)?;
+            let spec = loaxa_district::publish::BulletinSpec {
+                file: &file,
+                id: &id,
+                title: &title,
+                scope: &to,
+                approver: &approver,
+                valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
+            };
+            let progress = |done: usize, total: usize| eprint!("\ruploading {done}/{total} chunks");
+            let manifest = block_on(loaxa_district::publish::publish_bulletin(
+                &broker.into(),
+                &key,
+                &spec,
+                progress,
+            ))??;
+            eprintln!();
+            println!(
+                "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
+                manifest.size,
+                manifest.chunks.len(),
+                manifest.duration_ms as f64 / 1000.0,
+                manifest.codec,
+                manifest
+                    .loudness_lufs
+                    .map_or(String::new(), |l| format!(", {l:.1} LUFS"))
+            );
+            Ok(())
+        }
+        Command::Publish {
+            what:
+                PublishCommand::Schedule {
+                    file,
+                    target:
+                        SignedTarget {
+                            to,
+                            key,
+                            broker,
+                            approver,
+                        },
+                    revision,
+                    media_dir,
+                    windows,
+                },
+        } => {
+            let mut options = LoadOptions {
+                author: schedule::Author::District,
+                ..LoadOptions::standalone(&file, Some(loaxa_media::decode::check_file))
+            };
+            options.media_dir = media_dir.unwrap_or(options.media_dir);
+            if !windows.is_empty() {
+                options.windows = Some(parse_windows(&windows)?);
+            }
+            publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
+        }
+    }
+}
+
+/// What `loaxa send` prints: how many boxes acted and refused (with why), and who was silent.
+fn answers_report(what: &str, scope: &Scope, answers: &loaxa_district::publish::Answers) -> String {
+    let mut out = format!(
+        "sent {what} to {scope}: {} acted, {} refused, {} did not answer ({} online",
+        answers.acted.len(),
+        answers.refused.len(),
+        answers.silent().len(),
+        answers.online.len()
+    );
+    if !answers.offline.is_empty() {
+        out.push_str(&format!(
+            ", {} offline will not hear it",
+            answers.offline.len()
+        ));
+    }
+    out.push_str(")\n");
+    for (box_id, reason) in &answers.refused {
+        out.push_str(&format!("  {box_id} refused: {reason}\n"));
+    }
+    for box_id in answers.silent() {
+        out.push_str(&format!("  {box_id} did not answer\n"));
+    }
+    out
+}
+
+/// `--window 05:00-22:00` flags.
+fn parse_windows(specs: &[String]) -> Result<schedule::windows::Windows> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (from, to) = spec
+                .split_once('-')
+                .with_context(|| format!("--window {spec}: expected FROM-TO, e.g. 05:00-22:00"))?;
+            schedule::windows::RawWindow {
+                from: from.into(),
+                to: to.into(),
+                volume: None,
+            }
+            .resolve()
+            .map_err(|e| anyhow::anyhow!("--window {spec}: {e}"))
+        })
+        .collect::<Result<_>>()
+        .map(schedule::windows::Windows)
+}
+
+fn read_secret_key(path: &Path) -> Result<loaxa_core::trust::SecretKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read key", path.display()))?;
+    loaxa_core::trust::SecretKey::parse(&text).with_context(|| path.display().to_string())
+}
+
+fn generate_key(prefix: &Path) -> Result<()> {
+    let key = loaxa_core::trust::SecretKey::generate();
+    let with_ext = |ext: &str| {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    let (secret, public) = (with_ext(".key"), with_ext(".pub"));
+    for path in [&secret, &public] {
+        if path.exists() {
+            bail!("{} exists; not overwriting a key", path.display());
+        }
+    }
+    let id = key.public_key().key_id();
+    std::fs::write(&secret, key.to_file_text(&format!("loaxa secret key {id}")))
+        .with_context(|| format!("{}: cannot write", secret.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::write(
+        &public,
+        key.public_key()
+            .to_file_text(&format!("loaxa public key {id}")),
+    )
+    .with_context(|| format!("{}: cannot write", public.display()))?;
+    println!(
+        "key {id}: secret in {}, public in {}",
+        secret.display(),
+        public.display()
+    );
+    Ok(())
+}
+
+fn publish_schedule(
+    file: &Path,
+    options: &LoadOptions,
+    scope: &Scope,
+    key: &Path,
+    broker: BrokerArgs,
+    approver: &str,
+    revision: Option<u64>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let loaded = schedule::parse(&text, file, options);
+    for error in &loaded.errors {
+        eprintln!("{error}");
+    }
+    for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+        eprintln!("warning: {warning}");
+    }
+    if !loaded.errors.is_empty() {
+        bail!(
+            "{} problem(s) found; nothing published",
+            loaded.errors.len()
+        );
+    }
+    let key = read_secret_key(key)?;
+    let broker = broker.into();
+    let revision = block_on(loaxa_district::publish::publish_schedule(
+        &broker, &key, scope, &text, approver, revision,
+    ))??;
+    println!(
+        "published {} to {scope} as revision {revision}",
+        file.display()
+    );
+    Ok(())
+}
+
+fn init_logging() {
+    // The commands print results; the log says only what went wrong. symphonia's own log
+    // lines duplicate our errors.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,symphonia=off"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(future))
+}
