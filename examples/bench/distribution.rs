@@ -16,14 +16,14 @@ use chrono::Utc;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 
-use loaxa::district::{BulletinSpec, publish_bulletin, publish_schedule};
 use loaxa::link::bulletins::{Bulletins, Progress, stored_manifests};
-use loaxa::link::connection::{Link, LinkConfig, LinkEvent};
 use loaxa::link::inbox::{Inbox, Verdict};
-use loaxa::link::protocol::{Manifest, Scope, topic};
-use loaxa::schedule::LoadOptions;
 use loaxa::store::Store;
-use loaxa::trust::{Keyring, SecretKey};
+use loaxa_core::protocol::{Manifest, Scope, topic};
+use loaxa_core::schedule::LoadOptions;
+use loaxa_core::trust::{Keyring, SecretKey};
+use loaxa_district::publish::{BulletinSpec, publish_bulletin, publish_schedule};
+use loaxa_link::{Link, LinkConfig, LinkEvent};
 
 use crate::Paths;
 use crate::broker::Broker;
@@ -415,7 +415,7 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
     if connected < n {
         return Err(format!("only {connected} of {n} boxes connected"));
     }
-    let district = loaxa::district::Broker {
+    let district = loaxa_district::publish::Broker {
         url: broker.url(),
         username: None,
         password: None,
@@ -445,8 +445,8 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
     // The district's own work on the file (probe, loudness), timed alone so it can be taken
     // out of the boxes' CPU: the district runs on the same core here, not on a box.
     let prep = self_cpu();
-    let _ = loaxa::audio::decode::probe(&media.bulletin);
-    let _ = loaxa::audio::loudness::measure_file(&media.bulletin);
+    let _ = loaxa_media::decode::probe(&media.bulletin);
+    let _ = loaxa_media::loudness::measure_file(&media.bulletin);
     let district_cpu = self_cpu().saturating_sub(prep);
 
     let base = bytes_after(&mut sys, Instant::now()).await;
@@ -531,9 +531,9 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
         load_options: LoadOptions {
             default_timezone: chrono_tz::UTC,
             media_dir: dir.clone(),
-            check_audio: false,
+            check_audio: None,
             windows: None,
-            author: loaxa::schedule::Author::District,
+            author: loaxa_core::schedule::Author::District,
         },
     };
     let mut bulletins = Bulletins::new(&dir);

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use loaxa::schedule::plan::{Plan, next_occurrences};
-use loaxa::schedule::{self, LoadOptions};
+use loaxa_core::schedule::plan::{Plan, next_occurrences};
+use loaxa_core::schedule::{self, LoadOptions};
 
 use crate::Paths;
 use crate::daemon::BoxDir;
@@ -64,7 +64,7 @@ fn small(report: &mut Report) -> Vec<Row> {
     let options = LoadOptions {
         default_timezone: schedule::DEFAULT_TIMEZONE,
         media_dir: Path::new(".").to_owned(),
-        check_audio: false,
+        check_audio: None,
         windows: None,
         author: schedule::Author::District,
     };
@@ -163,7 +163,7 @@ fn large(paths: &Paths, report: &mut Report) -> Vec<Row> {
     let options = LoadOptions {
         default_timezone: schedule::DEFAULT_TIMEZONE,
         media_dir: paths.repo.clone(),
-        check_audio: false,
+        check_audio: None,
         windows: Some(schedule::windows::Windows::default()),
         author: schedule::Author::District,
     };
