@@ -45,9 +45,10 @@ deny: deps-deny
 faults: deps-test
 	LOAXA_FAULTS=long cargo test --test faults -- --nocapture
 
-# A Debian package of the release build: target/debian/loaxa_VERSION_ARCH.deb.
+# Debian packages of the release build: target/debian/loaxa_VERSION_ARCH.deb (the box) and
+# loaxa-district_VERSION_ARCH.deb (the office's tool, no ALSA).
 deb: deps-build
-	cargo build --release --quiet
+	cargo build --release --quiet -p loaxa -p loaxa-district
 	@scripts/build-deb
 
 # Installs that package in a fresh minimal Debian root (debootstrap, cached in target/clean-root/),

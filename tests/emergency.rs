@@ -1,5 +1,5 @@
 //! An emergency cuts into a normal programme, end to end: a box airs a steady 440 Hz programme
-//! into a `wav:` output; the district sends `loaxa send play-now` for an emergency bulletin over
+//! into a `wav:` output; the district sends `loaxa-district send play-now` for an emergency bulletin over
 //! a real Mosquitto; the WAV shows the programme fading out, the emergency attention tone, the
 //! bulletin (a 1 kHz tone), then the programme resuming, each boundary within 50 ms of the
 //! instant the daemon logs for it.
@@ -176,7 +176,7 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
     }
     let fade_ms = wav.ms(chime_onset - fade_start);
     let latency = (chime - sent).num_milliseconds();
-    eprintln!("faded out in {fade_ms:.0} ms; chime {latency} ms after `loaxa send` began");
+    eprintln!("faded out in {fade_ms:.0} ms; chime {latency} ms after `loaxa-district send` began");
     assert!(fade_ms <= 300.0, "the fade took {fade_ms:.0} ms");
     assert!(
         latency <= 2000,

@@ -362,7 +362,7 @@ pub fn best_alignment(signal: &[f32], reference: &[f32], around: i64, radius: i6
         )
 }
 
-/// The district office of a test: a signing key made by `loaxa key generate`.
+/// The district office of a test: a signing key made by `loaxa-district key generate`.
 pub struct District {
     pub dir: tempfile::TempDir,
 }
@@ -434,7 +434,7 @@ impl broker::Broker {
 }
 
 impl District {
-    /// `loaxa send play-now BULLETIN --priority emergency --to SCOPE` with this district's key,
+    /// `loaxa-district send play-now BULLETIN --priority emergency --to SCOPE` with this district's key,
     /// and `extra` arguments.
     pub fn send_play_now(
         &self,
@@ -492,7 +492,7 @@ impl District {
         file
     }
 
-    /// `loaxa publish bulletin FILE --to SCOPE --id ID --title TITLE` with this district's key;
+    /// `loaxa-district publish bulletin FILE --to SCOPE --id ID --title TITLE` with this district's key;
     /// panics (failing the test) if it does not succeed.
     pub fn publish_bulletin(
         &self,
@@ -507,7 +507,7 @@ impl District {
         out
     }
 
-    /// `loaxa publish schedule FILE --to SCOPE` with this district's key, checking items
+    /// `loaxa-district publish schedule FILE --to SCOPE` with this district's key, checking items
     /// against the repository's media; `extra` is appended.
     pub fn publish_schedule(
         &self,
@@ -551,7 +551,7 @@ impl District {
     }
 }
 
-/// `loaxa publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`, whatever
+/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`, whatever
 /// its outcome; for threads that publish while a test breaks things (they own their arguments).
 pub fn publish_bulletin_with(
     key: &Path,

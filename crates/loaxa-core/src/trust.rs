@@ -65,7 +65,7 @@ pub enum TrustError {
     TrustedCommentAltered,
     #[error(
         "secret key is encrypted: loaxa cannot ask for a password; create an unencrypted key \
-         with `minisign -G -W` or `loaxa key generate`"
+         with `minisign -G -W` or `loaxa-district key generate`"
     )]
     SecretKeyEncrypted,
     #[error("malformed secret key: {0}")]

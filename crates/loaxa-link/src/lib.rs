@@ -73,7 +73,7 @@ pub struct LinkConfig {
     /// Fixed per box, so the broker keeps its session across reconnections and restarts.
     pub client_id: String,
     /// `clean_session = false`: the broker keeps subscriptions and queues QoS 1 messages while
-    /// the client is away. True for boxes and `loaxa fleet` (fixed ids); false for one-shot
+    /// the client is away. True for boxes and `loaxa-district fleet` (fixed ids); false for one-shot
     /// district commands, which would otherwise leave an abandoned session per run.
     pub persistent_session: bool,
     pub username: Option<String>,
