@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use rubato::{FftFixedIn, Resampler};
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
 use loaxa_media::decode::{AudioError, Decoder};
 
@@ -178,7 +179,7 @@ fn apply_gain(samples: &mut [f32], gain: f32) {
 
 /// Rate conversion with rubato's FFT resampler, kept in step with the input.
 ///
-/// `FftFixedIn` is chosen over the sinc resamplers because it does the whole
+/// The FFT resampler (fixed input size) is chosen over the sinc resamplers because it does the whole
 /// filter as one FFT multiply per chunk: several times cheaper than
 /// per-sample sinc interpolation for the same filter length, which matters on a
 /// Raspberry Pi that also has to keep the ring buffer fed. It only handles
@@ -186,15 +187,14 @@ fn apply_gain(samples: &mut [f32], gain: f32) {
 /// input chunk suits a decoder whose packets come in all sizes: we gather
 /// frames until a chunk is full.
 struct Resampling {
-    resampler: FftFixedIn<f32>,
+    resampler: Fft<f32>,
     in_rate: u64,
     out_rate: u64,
-    /// Input frames gathered for the next chunk, one vector per channel.
-    pending: Vec<Vec<f32>>,
-    /// The resampler's output for one chunk, one vector per channel.
-    output: Vec<Vec<f32>>,
-    /// One resampled frame on its way to the output channel map.
-    frame: Vec<f32>,
+    channels: usize,
+    /// Input frames gathered for the next chunk, interleaved.
+    pending: Vec<f32>,
+    /// The resampler's output for one chunk, interleaved.
+    output: Vec<f32>,
     /// Output frames still to drop: the resampler's filter delay.
     skip: usize,
     frames_in: u64,
@@ -203,12 +203,15 @@ struct Resampling {
 
 impl Resampling {
     fn new(in_rate: u32, out_rate: u32, channels: usize) -> Result<Resampling, ConvertError> {
-        let resampler = FftFixedIn::new(
+        // One sub-chunk: the longest filter (the sharpest anti-aliasing) for the chunk size.
+        let resampler = Fft::new_custom(
             in_rate as usize,
             out_rate as usize,
             CHUNK_FRAMES,
             1,
             channels,
+            WindowFunction::BlackmanHarris2,
+            FixedSync::Input,
         )
         .map_err(|source| ConvertError::Resampler {
             from: in_rate,
@@ -216,24 +219,22 @@ impl Resampling {
             source,
         })?;
         Ok(Resampling {
-            pending: vec![Vec::with_capacity(CHUNK_FRAMES); channels],
-            output: resampler.output_buffer_allocate(true),
-            frame: Vec::with_capacity(channels),
+            pending: Vec::with_capacity(CHUNK_FRAMES * channels),
+            output: vec![0.0; resampler.output_frames_max() * channels],
             skip: resampler.output_delay(),
             resampler,
             in_rate: u64::from(in_rate),
             out_rate: u64::from(out_rate),
+            channels,
             frames_in: 0,
             frames_out: 0,
         })
     }
 
     fn push_frame(&mut self, frame: &[f32], after: &ChannelMap, out: &mut Vec<f32>) {
-        for (channel, sample) in self.pending.iter_mut().zip(frame) {
-            channel.push(*sample);
-        }
+        self.pending.extend_from_slice(&frame[..self.channels]);
         self.frames_in += 1;
-        if self.pending[0].len() == CHUNK_FRAMES {
+        if self.pending.len() == CHUNK_FRAMES * self.channels {
             self.process_chunk(after, out, u64::MAX);
         }
     }
@@ -243,35 +244,32 @@ impl Resampling {
     fn flush(&mut self, after: &ChannelMap, out: &mut Vec<f32>) {
         let total = (self.frames_in * self.out_rate + self.in_rate / 2) / self.in_rate;
         while self.frames_out < total {
-            for channel in &mut self.pending {
-                channel.resize(CHUNK_FRAMES, 0.0);
-            }
+            self.pending.resize(CHUNK_FRAMES * self.channels, 0.0);
             self.process_chunk(after, out, total);
         }
-        for channel in &mut self.pending {
-            channel.clear();
-        }
+        self.pending.clear();
     }
 
     /// Resamples the full `pending` chunk and appends its output, minus the
     /// delay still to skip, up to `limit` output frames in all.
     fn process_chunk(&mut self, after: &ChannelMap, out: &mut Vec<f32>, limit: u64) {
+        let frames_out = self.output.len() / self.channels;
+        let input = InterleavedSlice::new(&self.pending, self.channels, CHUNK_FRAMES)
+            .expect("the pending chunk holds CHUNK_FRAMES frames");
+        let mut output = InterleavedSlice::new_mut(&mut self.output, self.channels, frames_out)
+            .expect("the output is sized by the resampler's own maximum");
         let (_, produced) = self
             .resampler
-            .process_into_buffer(&self.pending, &mut self.output, None)
+            .process_into_buffer(&input, &mut output, None)
             .expect("buffers are sized by the resampler's own chunk and output sizes");
-        for channel in &mut self.pending {
-            channel.clear();
-        }
+        self.pending.clear();
         let skipped = self.skip.min(produced);
         self.skip -= skipped;
         let room = usize::try_from(limit - self.frames_out).unwrap_or(usize::MAX);
         let end = produced.min(skipped.saturating_add(room));
-        for index in skipped..end {
-            self.frame.clear();
-            self.frame
-                .extend(self.output.iter().map(|channel| channel[index]));
-            after.map(&self.frame, out);
+        for frame in self.output[skipped * self.channels..end * self.channels].chunks(self.channels)
+        {
+            after.map(frame, out);
         }
         self.frames_out += (end - skipped) as u64;
     }
