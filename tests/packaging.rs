@@ -1,5 +1,6 @@
 //! The systemd unit shipped in the Debian package (`make deb`) is one systemd accepts, with the
-//! hardening the box relies on.
+//! hardening the box relies on; and the crates keep to their rooms: the pure core pulls in no
+//! I/O, the office's tool no audio device.
 
 use std::process::Command;
 
@@ -40,6 +41,67 @@ fn systemd_analyze_verify_accepts_the_unit() {
         out.status.success() && complaints.trim().is_empty(),
         "{complaints}"
     );
+}
+
+/// The names of the packages `cargo tree` lists as normal (not dev, not build) dependencies of
+/// `package`, from the lock file alone.
+fn dependencies_of(package: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--locked",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}", "-p", package])
+        .current_dir(REPO)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_core_crate_has_no_async_runtime_broker_client_audio_device_or_database() {
+    let deps = dependencies_of("loaxa-core");
+    assert!(deps.iter().any(|d| d == "ed25519-dalek"), "{deps:?}");
+    for forbidden in [
+        "tokio",
+        "rumqttc-v4-next",
+        "cpal",
+        "alsa",
+        "alsa-sys",
+        "rusqlite",
+        "symphonia",
+    ] {
+        assert!(
+            !deps.iter().any(|d| d == forbidden),
+            "loaxa-core depends on {forbidden}"
+        );
+    }
+}
+
+#[test]
+fn the_district_tool_builds_without_alsa_or_a_database() {
+    let deps = dependencies_of("loaxa-district");
+    assert!(deps.iter().any(|d| d == "loaxa-link"), "{deps:?}");
+    for forbidden in ["cpal", "alsa", "alsa-sys", "rusqlite", "loaxa"] {
+        assert!(
+            !deps.iter().any(|d| d == forbidden),
+            "loaxa-district depends on {forbidden}"
+        );
+    }
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {
