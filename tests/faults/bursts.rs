@@ -252,7 +252,7 @@ impl Prober {
                     .await
                 });
                 slowest = slowest.max(asked.elapsed());
-                if !matches!(answered, Ok(Ok(reply)) if reply.ok) {
+                if !matches!(answered, Ok(Ok(loaxa::control::Reply::Done(_)))) {
                     count.fetch_add(1, Ordering::SeqCst);
                 }
                 std::thread::sleep(Duration::from_millis(200));
