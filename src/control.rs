@@ -425,7 +425,10 @@ mod tests {
             std::future::pending::<()>().await;
             drop(stream);
         });
-        let error = ask(&path, &Request::Status).await.unwrap_err().to_string();
+        let error = ask(&path, &Request::Status {})
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("did not answer within 15 s"), "{error}");
         silent.abort();
     }
@@ -489,7 +492,7 @@ mod tests {
             silent.push(UnixStream::connect(&path).await.unwrap());
         }
         let started = Instant::now();
-        let refused = ask(&path, &Request::Status).await.unwrap();
+        let refused = ask(&path, &Request::Status {}).await.unwrap();
         assert!(
             matches!(&refused, Reply::Refused(e) if e.starts_with("the daemon is busy: 2 control connections")),
             "{refused:?}"
@@ -502,7 +505,7 @@ mod tests {
             assert!(rest.is_empty(), "dropped without a reply");
         }
         assert!(started.elapsed() >= limits.request_wait);
-        let answered = ask(&path, &Request::Status).await.unwrap();
+        let answered = ask(&path, &Request::Status {}).await.unwrap();
         assert_eq!(answered, Reply::Done(Answer::Stop {}));
     }
 

@@ -194,13 +194,13 @@ fn every_control_example_in_the_docs_parses_and_each_reply_answers_the_request_a
 fn cmd(request: &loaxa::control::Request) -> &'static str {
     use loaxa::control::Request;
     match request {
-        Request::Status => "status",
-        Request::Today => "today",
-        Request::Stop => "stop",
+        Request::Status {} => "status",
+        Request::Today {} => "today",
+        Request::Stop {} => "stop",
         Request::Volume { .. } => "volume",
         Request::PlayNow { .. } => "play_now",
         Request::ProgramAdd { .. } => "program_add",
-        Request::ProgramList => "program_list",
+        Request::ProgramList {} => "program_list",
         Request::ProgramRemove { .. } => "program_remove",
         Request::ProgramEnable { .. } => "program_enable",
     }

@@ -99,20 +99,20 @@ pub fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Status { config } => {
             let config = Config::load(&config)?;
-            match request(&config, Request::Status)? {
+            match request(&config, Request::Status {})? {
                 Answer::Status(status) => print_status(&status, &config),
                 other => return Err(mismatched(&other)),
             }
         }
         OperatorCommand::Today { config } => {
             let config = Config::load(&config)?;
-            match request(&config, Request::Today)? {
+            match request(&config, Request::Today {})? {
                 Answer::Today(today) => print_today(&today, &config),
                 other => return Err(mismatched(&other)),
             }
         }
         OperatorCommand::Stop { config } => {
-            match request(&Config::load(&config)?, Request::Stop)? {
+            match request(&Config::load(&config)?, Request::Stop {})? {
                 Answer::Stop {} => println!("stopping the programme on air"),
                 other => return Err(mismatched(&other)),
             }
@@ -188,7 +188,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             }
         }
         ProgramCommand::List { config } => {
-            let programs = match request(&Config::load(&config)?, Request::ProgramList)? {
+            let programs = match request(&Config::load(&config)?, Request::ProgramList {})? {
                 Answer::ProgramList { programs } => programs,
                 other => return Err(mismatched(&other)),
             };

@@ -15,12 +15,15 @@ use crate::store::AsRunEntry;
 use loaxa_core::schedule::Priority;
 
 /// One request, tagged by `cmd`.
+///
+/// The requests without parameters are empty structs, not unit variants: serde lets a unit
+/// variant of a tagged enum carry any fields at all, and an unknown field is to be refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
-    Status,
-    Today,
-    Stop,
+    Status {},
+    Today {},
+    Stop {},
     Volume {
         percent: u8,
     },
@@ -33,7 +36,7 @@ pub enum Request {
     ProgramAdd {
         schedule: String,
     },
-    ProgramList,
+    ProgramList {},
     ProgramRemove {
         id: String,
     },
@@ -60,10 +63,8 @@ impl Reply {
     }
 }
 
-/// What was asked for, tagged by `answer`: the `cmd` of the request it answers.
-///
-/// The answers with nothing to say are empty structs, not unit variants: serde lets a unit
-/// variant of a tagged enum carry any fields at all, and an unknown field is to be refused.
+/// What was asked for, tagged by `answer`: the `cmd` of the request it answers. The answers
+/// with nothing to say are empty structs, as in `Request`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Answer {
@@ -276,6 +277,7 @@ mod tests {
             r#"{"cmd":"reboot"}"#,
             r#"{"cmd":"volume","percent":300}"#,
             r#"{"cmd":"volume"}"#,
+            r#"{"cmd":"status","verbose":true}"#,
             "not json",
         ] {
             assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
@@ -285,9 +287,9 @@ mod tests {
     #[test]
     fn every_request_reads_back_as_it_was_written() {
         for request in [
-            Request::Status,
-            Request::Today,
-            Request::Stop,
+            Request::Status {},
+            Request::Today {},
+            Request::Stop {},
             Request::Volume { percent: 70 },
             Request::PlayNow {
                 item: "bulletin:bao-lu".into(),
@@ -296,7 +298,7 @@ mod tests {
             Request::ProgramAdd {
                 schedule: "[[program]]\nid = \"tiem\"\n".into(),
             },
-            Request::ProgramList,
+            Request::ProgramList {},
             Request::ProgramRemove { id: "tiem".into() },
             Request::ProgramEnable {
                 id: "tiem".into(),

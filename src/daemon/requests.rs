@@ -16,9 +16,9 @@ impl Daemon<'_> {
     pub(super) async fn serve(&mut self, request: Request) -> Result<Reply, DaemonError> {
         tracing::info!(request = ?request, "control request");
         Ok(match request {
-            Request::Status => Reply::Done(Answer::Status(self.status())),
-            Request::Today => Reply::Done(Answer::Today(self.today()?)),
-            Request::Stop => {
+            Request::Status {} => Reply::Done(Answer::Status(self.status())),
+            Request::Today {} => Reply::Done(Answer::Today(self.today()?)),
+            Request::Stop {} => {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
                 }
@@ -38,7 +38,7 @@ impl Daemon<'_> {
             }
             Request::PlayNow { item, priority } => self.play_now(&item, priority).await?,
             Request::ProgramAdd { schedule } => self.add_program(&schedule)?,
-            Request::ProgramList => Reply::Done(Answer::ProgramList {
+            Request::ProgramList {} => Reply::Done(Answer::ProgramList {
                 programs: self.program_list()?,
             }),
             Request::ProgramRemove { id } => {

@@ -247,7 +247,7 @@ impl Prober {
                 let answered = runtime.block_on(async {
                     tokio::time::timeout(
                         ANSWER_WITHIN,
-                        loaxa::control::ask(&socket, &loaxa::control::Request::Status),
+                        loaxa::control::ask(&socket, &loaxa::control::Request::Status {}),
                     )
                     .await
                 });
