@@ -1,7 +1,8 @@
 //! The local control socket: how commune staff steer a running daemon (`loaxa status`, `stop`,
 //! `play-now`, `volume`, `today`, `program …`).
 //!
-//! One JSON request per connection, one JSON reply. The socket file is `0660` and belongs to the
+//! One JSON request per connection, one JSON reply (the messages are in `protocol`, the wire in
+//! `docs/control.md`). The socket file is `0660` and belongs to the
 //! `loaxa` group when there is one; on top of that every request's sender is checked by its
 //! kernel-reported credentials (`SO_PEERCRED`): root, the daemon's own user, or a member of the
 //! `loaxa` group. A village has more people with shell access to the box than people who should
@@ -21,10 +22,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+
+mod protocol;
+pub use protocol::*;
 
 /// The group whose members may use the socket.
 pub const GROUP: &str = "loaxa";
@@ -44,62 +47,6 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 /// After a failed accept (out of descriptors, most likely) the connection is still queued and
 /// would fail again at once: wait a little instead of spinning.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Request {
-    Status,
-    Today,
-    Stop,
-    Volume {
-        percent: u8,
-    },
-    /// `item` as in a schedule: `bulletin:ID`, `chime` or an audio path.
-    PlayNow {
-        item: String,
-        priority: loaxa_core::schedule::Priority,
-    },
-    /// A local programme as one `[[program]]` table of a schedule file.
-    ProgramAdd {
-        schedule: String,
-    },
-    ProgramList,
-    ProgramRemove {
-        id: String,
-    },
-    ProgramEnable {
-        id: String,
-        enabled: bool,
-    },
-}
-
-/// The daemon's answer: `ok` and either `error` or what was asked for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reply {
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub data: serde_json::Value,
-}
-
-impl Reply {
-    pub fn done(data: serde_json::Value) -> Reply {
-        Reply {
-            ok: true,
-            error: None,
-            data,
-        }
-    }
-
-    pub fn refused(error: impl Into<String>) -> Reply {
-        Reply {
-            ok: false,
-            error: Some(error.into()),
-            data: serde_json::Value::Null,
-        }
-    }
-}
 
 /// A request waiting for the daemon, with where its reply goes.
 pub struct Pending {
@@ -121,6 +68,11 @@ pub enum ControlError {
     },
     #[error("{path}: {reason}")]
     Exchange { path: PathBuf, reason: String },
+    #[error("{path}: unreadable reply from the daemon: {source}")]
+    Reply {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 /// Opens the socket and serves it in the background; requests come out of the receiver.
@@ -446,9 +398,10 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
             ))
         })?;
     match (sent, read) {
-        (_, Ok(n)) if n > 0 => {
-            serde_json::from_str(&line).map_err(|e| exchange(format!("unreadable reply: {e}")))
-        }
+        (_, Ok(n)) if n > 0 => serde_json::from_str(&line).map_err(|source| ControlError::Reply {
+            path: path.to_owned(),
+            source,
+        }),
         (Err(e), _) => Err(exchange(e.to_string())),
         (Ok(()), Err(e)) => Err(exchange(e.to_string())),
         (Ok(()), Ok(_)) => Err(exchange(
@@ -472,32 +425,35 @@ mod tests {
             std::future::pending::<()>().await;
             drop(stream);
         });
-        let error = ask(&path, &Request::Status).await.unwrap_err().to_string();
+        let error = ask(&path, &Request::Status {})
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("did not answer within 15 s"), "{error}");
         silent.abort();
     }
 
-    #[test]
-    fn requests_read_as_the_cli_writes_them_and_unknown_ones_are_refused() {
-        let request: Request = serde_json::from_str(
-            r#"{"cmd":"play_now","item":"bulletin:bao-lu","priority":"emergency"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            request,
-            Request::PlayNow {
-                item: "bulletin:bao-lu".into(),
-                priority: loaxa_core::schedule::Priority::Emergency
-            }
+    #[tokio::test]
+    async fn a_reply_the_cli_cannot_read_is_reported_with_the_field_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let daemon = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream
+                .write_all(b"{\"ok\":true,\"data\":{\"answer\":\"volume\",\"percent\":4}}\n")
+                .await
+                .unwrap();
+        });
+        let error = ask(&path, &Request::Volume { percent: 4 })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unreadable reply from the daemon: unknown field `percent`"),
+            "{error}"
         );
-        for bad in [
-            r#"{"cmd":"reboot"}"#,
-            r#"{"cmd":"volume","percent":300}"#,
-            r#"{"cmd":"volume"}"#,
-            "not json",
-        ] {
-            assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
-        }
+        daemon.await.unwrap();
     }
 
     #[test]
@@ -527,9 +483,7 @@ mod tests {
         tokio::spawn(accept_all(listener, pending, limits));
         tokio::spawn(async move {
             while let Some(asked) = requests.recv().await {
-                let _ = asked
-                    .reply
-                    .send(Reply::done(serde_json::json!("on air: nothing")));
+                let _ = asked.reply.send(Reply::Done(Answer::Stop {}));
             }
         });
 
@@ -538,13 +492,9 @@ mod tests {
             silent.push(UnixStream::connect(&path).await.unwrap());
         }
         let started = Instant::now();
-        let refused = ask(&path, &Request::Status).await.unwrap();
-        assert!(!refused.ok);
+        let refused = ask(&path, &Request::Status {}).await.unwrap();
         assert!(
-            refused
-                .error
-                .as_deref()
-                .is_some_and(|e| e.starts_with("the daemon is busy: 2 control connections")),
+            matches!(&refused, Reply::Refused(e) if e.starts_with("the daemon is busy: 2 control connections")),
             "{refused:?}"
         );
         assert!(started.elapsed() < limits.request_wait, "refused at once");
@@ -555,8 +505,8 @@ mod tests {
             assert!(rest.is_empty(), "dropped without a reply");
         }
         assert!(started.elapsed() >= limits.request_wait);
-        let answered = ask(&path, &Request::Status).await.unwrap();
-        assert_eq!(answered.data, serde_json::json!("on air: nothing"));
+        let answered = ask(&path, &Request::Status {}).await.unwrap();
+        assert_eq!(answered, Reply::Done(Answer::Stop {}));
     }
 
     #[test]

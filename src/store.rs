@@ -88,8 +88,10 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// One row of the as-run log.
+/// One row of the as-run log. Read back only from the control socket's `today` reply, which
+/// refuses fields it does not know.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AsRunEntry {
     pub id: i64,
     pub program_id: String,

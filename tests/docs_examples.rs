@@ -135,3 +135,73 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
     }
     assert_eq!(answers, 2, "the command answers name their command");
 }
+
+#[test]
+fn every_control_example_in_the_docs_parses_and_each_reply_answers_the_request_above_it() {
+    use loaxa::control::{Reply, Request};
+    let doc = "docs/control.md";
+    let mut examples: Vec<(usize, bool, String)> = blocks(doc, "json request")
+        .into_iter()
+        .map(|(line, text)| (line, true, text))
+        .chain(
+            blocks(doc, "json reply")
+                .into_iter()
+                .map(|(line, text)| (line, false, text)),
+        )
+        .collect();
+    examples.sort_by_key(|(line, ..)| *line);
+
+    // The request each reply follows, and whether it has shown a done reply.
+    let mut asked: Option<(Request, bool)> = None;
+    let mut shown = std::collections::BTreeSet::new();
+    for (line, is_request, text) in examples {
+        if is_request {
+            let request = serde_json::from_str::<Request>(&text)
+                .unwrap_or_else(|e| panic!("control.md:{line}: {e}"));
+            if let Some((before, done)) = asked.replace((request, false)) {
+                assert!(done, "control.md:{line}: no done reply to {before:?}");
+            }
+            continue;
+        }
+        let reply = serde_json::from_str::<Reply>(&text)
+            .unwrap_or_else(|e| panic!("control.md:{line}: {e}"));
+        let Some((request, done)) = &mut asked else {
+            panic!("control.md:{line}: a reply before any request");
+        };
+        if let Reply::Done(answer) = reply {
+            let answer = serde_json::to_value(answer).unwrap();
+            assert_eq!(
+                answer["answer"],
+                cmd(request),
+                "control.md:{line}: answers another request"
+            );
+            *done = true;
+            shown.insert(cmd(request));
+        }
+    }
+    assert!(
+        asked.is_some_and(|(_, done)| done),
+        "the last request has a done reply"
+    );
+    assert_eq!(
+        shown.len(),
+        9,
+        "every request is shown with its answer: {shown:?}"
+    );
+}
+
+/// Every request kind; a new one fails to compile here until its example is in the docs.
+fn cmd(request: &loaxa::control::Request) -> &'static str {
+    use loaxa::control::Request;
+    match request {
+        Request::Status {} => "status",
+        Request::Today {} => "today",
+        Request::Stop {} => "stop",
+        Request::Volume { .. } => "volume",
+        Request::PlayNow { .. } => "play_now",
+        Request::ProgramAdd { .. } => "program_add",
+        Request::ProgramList {} => "program_list",
+        Request::ProgramRemove { .. } => "program_remove",
+        Request::ProgramEnable { .. } => "program_enable",
+    }
+}

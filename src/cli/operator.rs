@@ -3,14 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Utc};
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, FixedOffset};
 use clap::Subcommand;
 use serde_json::Value;
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
-use crate::control::{Request, ask};
-use crate::store::AsRunEntry;
+use crate::control::{Airing, Answer, Reply, Request, Status, Today, Upcoming, ask};
 use loaxa_core::schedule::Priority;
 
 #[derive(Subcommand)]
@@ -100,19 +99,29 @@ pub fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Status { config } => {
             let config = Config::load(&config)?;
-            print_status(&request(&config, Request::Status)?, &config);
+            match request(&config, Request::Status {})? {
+                Answer::Status(status) => print_status(&status, &config),
+                other => return Err(mismatched(&other)),
+            }
         }
         OperatorCommand::Today { config } => {
             let config = Config::load(&config)?;
-            print_today(&request(&config, Request::Today)?, &config)?;
+            match request(&config, Request::Today {})? {
+                Answer::Today(today) => print_today(&today, &config),
+                other => return Err(mismatched(&other)),
+            }
         }
         OperatorCommand::Stop { config } => {
-            request(&Config::load(&config)?, Request::Stop)?;
-            println!("stopping the programme on air");
+            match request(&Config::load(&config)?, Request::Stop {})? {
+                Answer::Stop {} => println!("stopping the programme on air"),
+                other => return Err(mismatched(&other)),
+            }
         }
         OperatorCommand::Volume { percent, config } => {
-            request(&Config::load(&config)?, Request::Volume { percent })?;
-            println!("volume {percent}%");
+            match request(&Config::load(&config)?, Request::Volume { percent })? {
+                Answer::Volume { volume } => println!("volume {volume}%"),
+                other => return Err(mismatched(&other)),
+            }
         }
         OperatorCommand::PlayNow {
             item,
@@ -122,14 +131,17 @@ pub fn run(command: OperatorCommand) -> Result<()> {
             let config = Config::load(&config)?;
             let item = item_for_box(&item, &config.media_dir)?;
             let priority = parse_priority(&priority)?;
-            request(
-                &config,
-                Request::PlayNow {
-                    item: item.clone(),
-                    priority,
-                },
-            )?;
-            println!("on air now: {item} ({priority})");
+            let asked = Request::PlayNow {
+                item: item.clone(),
+                priority,
+            };
+            match request(&config, asked)? {
+                Answer::PlayNow { queued: false } => println!("on air now: {item} ({priority})"),
+                Answer::PlayNow { queued: true } => {
+                    println!("queued: {item} ({priority}) airs once the programme on air ends")
+                }
+                other => return Err(mismatched(&other)),
+            }
         }
         OperatorCommand::Program { action } => program(action)?,
     }
@@ -167,35 +179,37 @@ fn program(action: ProgramCommand) -> Result<()> {
                 quoted(&item),
                 parse_priority(&priority)?,
             );
-            let reply = request(&config, Request::ProgramAdd { schedule })?;
-            let next = reply["next"].as_str().unwrap_or("never (no time ahead)");
-            println!("added {id}; next on air {next}");
+            match request(&config, Request::ProgramAdd { schedule })? {
+                Answer::ProgramAdd { id, next } => println!(
+                    "added {id}; next on air {}",
+                    next.map_or("never (no time ahead)".into(), |t| t.to_rfc3339())
+                ),
+                other => return Err(mismatched(&other)),
+            }
         }
         ProgramCommand::List { config } => {
-            let reply = request(&Config::load(&config)?, Request::ProgramList)?;
-            let list = reply.as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
+            let programs = match request(&Config::load(&config)?, Request::ProgramList {})? {
+                Answer::ProgramList { programs } => programs,
+                other => return Err(mismatched(&other)),
+            };
+            if programs.is_empty() {
                 println!("no local programmes");
             }
-            for p in list {
+            for p in programs {
                 println!(
                     "{:<24} {:<9} next {}",
-                    p["id"].as_str().unwrap_or("?"),
-                    if p["enabled"].as_bool() == Some(true) {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    },
-                    p["next"].as_str().unwrap_or("-"),
+                    p.id,
+                    if p.enabled { "enabled" } else { "disabled" },
+                    p.next.map_or("-".into(), |t| t.to_rfc3339()),
                 );
             }
         }
         ProgramCommand::Remove { id, config } => {
-            request(
-                &Config::load(&config)?,
-                Request::ProgramRemove { id: id.clone() },
-            )?;
-            println!("removed {id}");
+            let asked = Request::ProgramRemove { id: id.clone() };
+            match request(&Config::load(&config)?, asked)? {
+                Answer::ProgramRemove {} => println!("removed {id}"),
+                other => return Err(mismatched(&other)),
+            }
         }
         ProgramCommand::Enable { id, config } => enable(&id, &config, true)?,
         ProgramCommand::Disable { id, config } => enable(&id, &config, false)?,
@@ -208,22 +222,32 @@ fn enable(id: &str, config: &Path, enabled: bool) -> Result<()> {
         id: id.to_owned(),
         enabled,
     };
-    request(&Config::load(config)?, request_)?;
-    println!("{} {id}", if enabled { "enabled" } else { "disabled" });
-    Ok(())
+    match request(&Config::load(config)?, request_)? {
+        Answer::ProgramEnable {} => {
+            println!("{} {id}", if enabled { "enabled" } else { "disabled" });
+            Ok(())
+        }
+        other => Err(mismatched(&other)),
+    }
 }
 
-/// Sends `request` to the daemon of `config`; its data, or its refusal as an error.
-fn request(config: &Config, request: Request) -> Result<Value> {
+/// Sends `request` to the daemon of `config`; its answer, or its refusal as an error.
+fn request(config: &Config, request: Request) -> Result<Answer> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let reply = runtime.block_on(ask(&config.control_socket, &request))?;
-    match reply.error {
-        Some(error) if !reply.ok => bail!("{error}"),
-        _ => Ok(reply.data),
+    match runtime.block_on(ask(&config.control_socket, &request))? {
+        Reply::Done(answer) => Ok(answer),
+        Reply::Refused(error) => bail!("{error}"),
     }
+}
+
+/// A daemon that answers another request than the one asked is broken (or not the same
+/// version); showing its answer as if it were the one asked for would mislead the operator.
+fn mismatched(answer: &Answer) -> anyhow::Error {
+    let shown = serde_json::to_string(answer).unwrap_or_else(|e| e.to_string());
+    anyhow!("the daemon's reply does not answer this command: {shown}")
 }
 
 fn parse_priority(text: &str) -> Result<Priority> {
@@ -272,76 +296,75 @@ fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-fn print_status(status: &Value, config: &Config) {
-    let disk = status["disk_free"]
-        .as_u64()
+fn print_status(status: &Status, config: &Config) {
+    let disk = status
+        .disk_free
         .map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
     println!(
         "box {}: link {}, disk free {disk}, volume {}%, broadcast windows {}",
-        status["box_id"].as_str().unwrap_or("?"),
-        status["link"].as_str().unwrap_or("?"),
-        status["volume"],
-        status["windows"].as_str().unwrap_or("?"),
+        status.box_id, status.link, status.volume, status.windows,
     );
-    match status["on_air"].as_array().map(Vec::as_slice) {
-        Some([top, below @ ..]) => {
+    match status.on_air.as_slice() {
+        [top, below @ ..] => {
             println!("on air: {}", describe(top));
             for cut in below {
                 println!("  (cut, resumes afterwards: {})", describe(cut));
             }
         }
-        _ => println!("on air: nothing"),
+        [] => println!("on air: nothing"),
     }
     println!("next:");
-    for next in status["next"].as_array().cloned().unwrap_or_default() {
-        println!("  {}  {}", local_time(&next["at"], config), describe(&next));
+    for next in &status.next {
+        println!(
+            "  {}  {}",
+            local_time(next.at, config),
+            describe_upcoming(next)
+        );
     }
-    let problems = status["problems"].as_array().cloned().unwrap_or_default();
-    if problems.is_empty() {
+    if status.problems.is_empty() {
         println!("recent problems: none");
     } else {
         println!("recent problems:");
-        for problem in problems {
-            println!("  {}", problem.as_str().unwrap_or("?"));
+        for problem in &status.problems {
+            println!("  {problem}");
         }
     }
 }
 
-fn print_today(today: &Value, config: &Config) -> Result<()> {
-    let log: Vec<AsRunEntry> = serde_json::from_value(today["log"].clone())
-        .context("unreadable as-run log from the daemon")?;
-    if log.is_empty() {
+fn print_today(today: &Today, config: &Config) {
+    if today.log.is_empty() {
         println!("Nothing aired yet today.");
     } else {
-        print!("{}", super::log_table(&log, config.timezone));
+        print!("{}", super::log_table(&today.log, config.timezone));
     }
-    let coming = today["coming"].as_array().cloned().unwrap_or_default();
-    if coming.is_empty() {
+    if today.coming.is_empty() {
         println!("\nNothing more today.");
     } else {
         println!("\nStill to come today:");
-        for next in coming {
-            println!("  {}  {}", local_time(&next["at"], config), describe(&next));
+        for next in &today.coming {
+            println!(
+                "  {}  {}",
+                local_time(next.at, config),
+                describe_upcoming(next)
+            );
         }
     }
-    Ok(())
 }
 
-fn describe(programme: &Value) -> String {
-    format!(
-        "{} \"{}\" ({})",
-        programme["program"].as_str().unwrap_or("?"),
-        programme["title"].as_str().unwrap_or(""),
-        programme["level"].as_str().unwrap_or("?"),
-    )
+fn describe(programme: &Airing) -> String {
+    described(&programme.program, &programme.title, programme.level)
 }
 
-fn local_time(at: &Value, config: &Config) -> String {
-    at.as_str()
-        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-        .map_or("?".into(), |t| {
-            t.with_timezone(&config.timezone)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
+fn describe_upcoming(programme: &Upcoming) -> String {
+    described(&programme.program, &programme.title, programme.level)
+}
+
+fn described(program: &str, title: &str, level: Priority) -> String {
+    format!("{program} \"{title}\" ({level})")
+}
+
+fn local_time(at: DateTime<FixedOffset>, config: &Config) -> String {
+    at.with_timezone(&config.timezone)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }

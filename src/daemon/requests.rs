@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use chrono::Utc;
 
 use super::{Claimed, Daemon, DaemonError};
-use crate::control::{Reply, Request};
+use crate::control::{Airing, Answer, Link, LocalProgram, Reply, Request, Status, Today, Upcoming};
 use loaxa_core::protocol::RemoteAction;
 use loaxa_core::schedule::plan::{Occurrence, next_occurrences};
 use loaxa_core::schedule::{self, Item, Priority, Program};
@@ -17,20 +16,20 @@ impl Daemon<'_> {
     pub(super) async fn serve(&mut self, request: Request) -> Result<Reply, DaemonError> {
         tracing::info!(request = ?request, "control request");
         Ok(match request {
-            Request::Status => Reply::done(self.status()),
-            Request::Today => Reply::done(self.today()?),
-            Request::Stop => {
+            Request::Status {} => Reply::Done(Answer::Status(self.status())),
+            Request::Today {} => Reply::Done(Answer::Today(self.today()?)),
+            Request::Stop {} => {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
                 }
                 match self.carry_out(RemoteAction::Stop).await? {
-                    Ok(_) => Reply::done(Value::Null),
+                    Ok(_) => Reply::Done(Answer::Stop {}),
                     Err(why) => Reply::refused(why),
                 }
             }
             Request::Volume { percent } if percent <= 100 => {
                 match self.carry_out(RemoteAction::Volume { percent }).await? {
-                    Ok(_) => Reply::done(json!({ "volume": percent })),
+                    Ok(_) => Reply::Done(Answer::Volume { volume: percent }),
                     Err(why) => Reply::refused(why),
                 }
             }
@@ -39,11 +38,13 @@ impl Daemon<'_> {
             }
             Request::PlayNow { item, priority } => self.play_now(&item, priority).await?,
             Request::ProgramAdd { schedule } => self.add_program(&schedule)?,
-            Request::ProgramList => Reply::done(self.program_list()?),
+            Request::ProgramList {} => Reply::Done(Answer::ProgramList {
+                programs: self.program_list()?,
+            }),
             Request::ProgramRemove { id } => {
                 if self.store.remove_local_program(&id)? {
                     self.reload_schedules(true);
-                    Reply::done(Value::Null)
+                    Reply::Done(Answer::ProgramRemove {})
                 } else {
                     Reply::refused(format!("no local programme {id}"))
                 }
@@ -51,7 +52,7 @@ impl Daemon<'_> {
             Request::ProgramEnable { id, enabled } => {
                 if self.store.enable_local_program(&id, enabled)? {
                     self.reload_schedules(true);
-                    Reply::done(Value::Null)
+                    Reply::Done(Answer::ProgramEnable {})
                 } else {
                     Reply::refused(format!("no local programme {id}"))
                 }
@@ -59,39 +60,43 @@ impl Daemon<'_> {
         })
     }
 
-    fn status(&self) -> Value {
-        let on_air: Vec<Value> = self
+    fn status(&self) -> Status {
+        let on_air = self
             .on_air
             .iter()
             .rev()
             .map(|a| {
                 let p = &a.occurrence.program;
-                json!({ "program": p.id, "title": p.title, "level": p.priority.to_string() })
+                Airing {
+                    program: p.id.clone(),
+                    title: p.title.clone(),
+                    level: p.priority,
+                }
             })
             .collect();
-        let next: Vec<Value> = next_occurrences(&self.programs, Utc::now(), 5)
+        let next = next_occurrences(&self.programs, Utc::now(), 5)
             .iter()
-            .map(occurrence_json)
+            .map(upcoming)
             .collect();
         let link = match &self.remote {
-            None => "none (offline box)",
-            Some(remote) if remote.is_connected() => "connected",
-            Some(_) => "disconnected (retrying)",
+            None => Link::Offline,
+            Some(remote) if remote.is_connected() => Link::Connected,
+            Some(_) => Link::Disconnected,
         };
-        json!({
-            "box_id": self.config.box_id,
-            "on_air": on_air,
-            "volume": self.volume,
-            "next": next,
-            "link": link,
-            "disk_free": crate::store::free_space(&self.config.state_dir),
-            "windows": self.config.windows.to_string(),
-            "problems": self.problems,
-        })
+        Status {
+            box_id: self.config.box_id.clone(),
+            on_air,
+            volume: self.volume,
+            next,
+            link,
+            disk_free: crate::store::free_space(&self.config.state_dir),
+            windows: self.config.windows.to_string(),
+            problems: self.problems.iter().cloned().collect(),
+        }
     }
 
     /// What aired today (local time) and what is still to come before midnight.
-    fn today(&self) -> Result<Value, DaemonError> {
+    fn today(&self) -> Result<Today, DaemonError> {
         let tz = self.config.timezone;
         let now = Utc::now();
         let local = now.with_timezone(&tz).date_naive();
@@ -101,12 +106,12 @@ impl Daemon<'_> {
         let start = midnight(local);
         let end = midnight(local.succ_opt().unwrap_or(local));
         let log = self.store.entries_since(start)?;
-        let coming: Vec<Value> = next_occurrences(&self.programs, now, 500)
+        let coming = next_occurrences(&self.programs, now, 500)
             .iter()
             .take_while(|o| o.scheduled < end)
-            .map(occurrence_json)
+            .map(upcoming)
             .collect();
-        Ok(json!({ "log": log, "coming": coming }))
+        Ok(Today { log, coming })
     }
 
     async fn play_now(&mut self, item: &str, priority: Priority) -> Result<Reply, DaemonError> {
@@ -142,7 +147,8 @@ impl Daemon<'_> {
             scheduled: now,
         };
         Ok(match self.claim(occurrence, now, None).await? {
-            Claimed::OnAir | Claimed::Queued => Reply::done(Value::Null),
+            Claimed::OnAir => Reply::Done(Answer::PlayNow { queued: false }),
+            Claimed::Queued => Reply::Done(Answer::PlayNow { queued: true }),
             Claimed::Refused(why) => Reply::refused(format!("play-now: not aired: {why}")),
         })
     }
@@ -150,7 +156,7 @@ impl Daemon<'_> {
     fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {
         let program = match self.load_one(text, "new local programme") {
             Ok(program) => program,
-            Err(reply) => return Ok(reply),
+            Err(why) => return Ok(Reply::Refused(why)),
         };
         let taken = self.programs.iter().any(|p| {
             p.id == program.id && !p.source.to_string_lossy().starts_with("local programme")
@@ -165,30 +171,31 @@ impl Daemon<'_> {
             .save_local_program(&program.id, text, Utc::now())?;
         self.reload_schedules(true);
         let next = program.next_after(Utc::now());
-        Ok(Reply::done(json!({
-            "id": program.id,
-            "next": next.map(|t| t.with_timezone(&program.timezone).to_rfc3339()),
-        })))
+        Ok(Reply::Done(Answer::ProgramAdd {
+            next: next.map(|t| t.with_timezone(&program.timezone).fixed_offset()),
+            id: program.id,
+        }))
     }
 
-    /// Parses a schedule holding exactly one programme, as the box would load it.
-    fn load_one(&self, text: &str, name: &str) -> Result<schedule::Program, Reply> {
+    /// Parses a schedule holding exactly one programme, as the box would load it; or says
+    /// why it is refused.
+    fn load_one(&self, text: &str, name: &str) -> Result<schedule::Program, String> {
         let options = self
             .config
             .local_schedule_options(Some(loaxa_media::decode::check_file));
         let mut loaded = schedule::parse(text, std::path::Path::new(name), &options);
         if let Some(error) = loaded.errors.first() {
-            return Err(Reply::refused(error.to_string()));
+            return Err(error.to_string());
         }
         match loaded.programs.len() {
             1 => Ok(loaded.programs.remove(0)),
-            n => Err(Reply::refused(format!("expected one programme, found {n}"))),
+            n => Err(format!("expected one programme, found {n}")),
         }
     }
 
-    fn program_list(&self) -> Result<Value, DaemonError> {
+    fn program_list(&self) -> Result<Vec<LocalProgram>, DaemonError> {
         let now = Utc::now();
-        let list: Vec<Value> = self
+        let list = self
             .store
             .local_programs()?
             .into_iter()
@@ -198,20 +205,22 @@ impl Daemon<'_> {
                     .iter()
                     .find(|p| p.id == id)
                     .and_then(|p| p.next_after(now))
-                    .map(|t| t.with_timezone(&self.config.timezone).to_rfc3339());
-                json!({ "id": id, "enabled": enabled, "next": next })
+                    .map(|t| t.with_timezone(&self.config.timezone).fixed_offset());
+                LocalProgram { id, enabled, next }
             })
             .collect();
-        Ok(Value::Array(list))
+        Ok(list)
     }
 }
 
-fn occurrence_json(o: &Occurrence) -> Value {
-    let at: DateTime<_> = o.scheduled.with_timezone(&o.program.timezone);
-    json!({
-        "program": o.program.id,
-        "title": o.program.title,
-        "level": o.program.priority.to_string(),
-        "at": at.to_rfc3339(),
-    })
+fn upcoming(o: &Occurrence) -> Upcoming {
+    Upcoming {
+        program: o.program.id.clone(),
+        title: o.program.title.clone(),
+        level: o.program.priority,
+        at: o
+            .scheduled
+            .with_timezone(&o.program.timezone)
+            .fixed_offset(),
+    }
 }

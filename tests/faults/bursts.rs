@@ -247,12 +247,12 @@ impl Prober {
                 let answered = runtime.block_on(async {
                     tokio::time::timeout(
                         ANSWER_WITHIN,
-                        loaxa::control::ask(&socket, &loaxa::control::Request::Status),
+                        loaxa::control::ask(&socket, &loaxa::control::Request::Status {}),
                     )
                     .await
                 });
                 slowest = slowest.max(asked.elapsed());
-                if !matches!(answered, Ok(Ok(reply)) if reply.ok) {
+                if !matches!(answered, Ok(Ok(loaxa::control::Reply::Done(_)))) {
                     count.fetch_add(1, Ordering::SeqCst);
                 }
                 std::thread::sleep(Duration::from_millis(200));
