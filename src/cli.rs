@@ -381,43 +381,30 @@ pub fn log_table(entries: &[AsRunEntry], tz: Tz) -> String {
             t.with_timezone(&tz).format(fmt).to_string()
         })
     };
-    let mut rows = vec![[
-        "SCHEDULED".to_owned(),
-        "PROGRAMME".to_owned(),
-        "STARTED".to_owned(),
-        "ENDED".to_owned(),
-        "RESULT".to_owned(),
-        "DETAIL".to_owned(),
-    ]];
-    for e in entries {
+    let header = [
+        "SCHEDULED",
+        "PROGRAMME",
+        "STARTED",
+        "ENDED",
+        "RESULT",
+        "DETAIL",
+    ];
+    let rows = entries.iter().map(|e| {
         let result = if e.attempt > 1 {
             format!("{} (try {})", e.outcome, e.attempt)
         } else {
             e.outcome.to_string()
         };
-        rows.push([
+        [
             local(Some(e.scheduled), "%Y-%m-%d %H:%M:%S"),
             e.program_id.clone(),
             local(e.started, "%H:%M:%S%.3f"),
             local(e.ended, "%H:%M:%S%.3f"),
             result,
             e.detail.clone(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
+        ]
+    });
+    loaxa_core::report::table(&header, rows)
 }
 
 fn devices() -> Result<()> {
