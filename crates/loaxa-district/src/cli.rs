@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use loaxa_core::protocol::Scope;
 use loaxa_core::schedule::{self, LoadOptions};
 
@@ -273,14 +274,23 @@ pub fn main() -> Result<()> {
                 approver: &approver,
                 valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
             };
-            let progress = |done: usize, total: usize| eprint!("\ruploading {done}/{total} chunks");
+            let bar = upload_bar()?;
+            let progress = |done: usize, total: usize| {
+                if bar.length().is_none() {
+                    // The upload starts now: the probing and measuring before it must not count
+                    // in the rate and the time left.
+                    bar.reset();
+                    bar.set_length(total as u64);
+                }
+                bar.set_position(done as u64);
+            };
             let manifest = block_on(loaxa_district::publish::publish_bulletin(
                 &broker.into(),
                 &key,
                 &spec,
                 progress,
             ))??;
-            eprintln!();
+            drop(bar);
             println!(
                 "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
                 manifest.size,
@@ -320,6 +330,19 @@ pub fn main() -> Result<()> {
             publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
         }
     }
+}
+
+/// The bulletin upload's progress on stderr: chunks sent, rate, time left. indicatif draws it only
+/// when stderr is a terminal, so scripts and logs get the result line alone; it is cleared when
+/// dropped, on success or error, so the line that follows starts clean.
+fn upload_bar() -> Result<ProgressBar> {
+    let style = ProgressStyle::with_template(
+        "uploading {wide_bar} {pos}/{len} chunks, {per_sec:1}, {eta} left",
+    )
+    .context("the progress bar's template")?;
+    Ok(ProgressBar::no_length()
+        .with_style(style)
+        .with_finish(ProgressFinish::AndClear))
 }
 
 /// What `loaxa send` prints: how many boxes acted and refused (with why), and who was silent.
