@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use loaxa_core::protocol::Scope;
-use loaxa_core::schedule::{self, LoadOptions};
+use loaxa_core::schedule::{self, LoadOptions, Priority};
 
 #[derive(Parser)]
 #[command(
@@ -53,9 +53,9 @@ enum SendCommand {
     /// Air a bulletin the boxes hold, now
     PlayNow {
         bulletin: String,
-        /// normal, priority or emergency (an emergency cuts whatever is on air)
-        #[arg(long, default_value = "emergency")]
-        priority: String,
+        /// The bulletin's level: what it may cut in on
+        #[arg(long, value_enum, default_value_t = PriorityArg::Emergency)]
+        priority: PriorityArg,
         /// Send it even if no box in the scope reports holding the bulletin
         #[arg(long)]
         force: bool,
@@ -73,6 +73,28 @@ enum SendCommand {
         #[command(flatten)]
         target: CommandTarget,
     },
+}
+
+/// The levels `--priority` takes: a clap type of the command line's own, since loaxa-core (where
+/// [`Priority`] lives) does not depend on clap.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PriorityArg {
+    /// Cuts in on a normal programme; waits for a priority or emergency one to end
+    Normal,
+    /// Cuts in on a normal or priority programme; waits for an emergency to end
+    Priority,
+    /// Cuts in on anything but another emergency
+    Emergency,
+}
+
+impl From<PriorityArg> for Priority {
+    fn from(arg: PriorityArg) -> Self {
+        match arg {
+            PriorityArg::Normal => Priority::Normal,
+            PriorityArg::Priority => Priority::Priority,
+            PriorityArg::Emergency => Priority::Emergency,
+        }
+    }
 }
 
 /// Where a command goes, who signs it, and how long it stays good.
@@ -201,13 +223,7 @@ pub fn main() -> Result<()> {
                     force,
                     target,
                 } => {
-                    let priority =
-                        serde_json::from_value(serde_json::Value::String(priority.clone()))
-                            .map_err(|_| {
-                                anyhow::anyhow!(
-                                    "--priority {priority}: expected normal, priority or emergency"
-                                )
-                            })?;
+                    let priority = priority.into();
                     (RemoteAction::PlayNow { bulletin, priority }, target, force)
                 }
                 SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
