@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use super::ConfigArg;
+use crate::config::Config;
 use crate::control::{Request, ask};
 use crate::store::AsRunEntry;
 use loaxa_core::schedule::Priority;
@@ -17,24 +18,24 @@ use loaxa_core::schedule::Priority;
 pub enum OperatorCommand {
     /// What is on air, what comes next, the link, the disk, recent problems
     Status {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Today's timeline: what aired, what was missed and why, what is still to come
     Today {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Fade out and end the programme on air
     Stop {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Set the master volume, 0–100
     Volume {
         percent: u8,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Air a file or a bulletin now (after the chime), through the cut-in rules
     PlayNow {
@@ -43,8 +44,8 @@ pub enum OperatorCommand {
         /// normal, priority or emergency (an emergency cuts whatever is on air)
         #[arg(long, default_value = "normal")]
         priority: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Local programmes, kept in the box's store
     Program {
@@ -71,47 +72,47 @@ pub enum ProgramCommand {
         title: Option<String>,
         #[arg(long, default_value = "normal")]
         priority: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// The local programmes, with their next airing
     List {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Remove {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Enable {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Disable {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
 pub fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Status { config } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             print_status(&request(&config, Request::Status)?, &config);
         }
         OperatorCommand::Today { config } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             print_today(&request(&config, Request::Today)?, &config)?;
         }
         OperatorCommand::Stop { config } => {
-            request(&Config::load(&config)?, Request::Stop)?;
+            request(&config.load()?, Request::Stop)?;
             println!("stopping the programme on air");
         }
         OperatorCommand::Volume { percent, config } => {
-            request(&Config::load(&config)?, Request::Volume { percent })?;
+            request(&config.load()?, Request::Volume { percent })?;
             println!("volume {percent}%");
         }
         OperatorCommand::PlayNow {
@@ -119,7 +120,7 @@ pub fn run(command: OperatorCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             let item = item_for_box(&item, &config.media_dir)?;
             let priority = parse_priority(&priority)?;
             request(
@@ -147,7 +148,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             let item = item_for_box(&file.to_string_lossy(), &config.media_dir)?;
             let id = match id {
                 Some(id) => id,
@@ -172,7 +173,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             println!("added {id}; next on air {next}");
         }
         ProgramCommand::List { config } => {
-            let reply = request(&Config::load(&config)?, Request::ProgramList)?;
+            let reply = request(&config.load()?, Request::ProgramList)?;
             let list = reply.as_array().cloned().unwrap_or_default();
             if list.is_empty() {
                 println!("no local programmes");
@@ -191,10 +192,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             }
         }
         ProgramCommand::Remove { id, config } => {
-            request(
-                &Config::load(&config)?,
-                Request::ProgramRemove { id: id.clone() },
-            )?;
+            request(&config.load()?, Request::ProgramRemove { id: id.clone() })?;
             println!("removed {id}");
         }
         ProgramCommand::Enable { id, config } => enable(&id, &config, true)?,
@@ -203,12 +201,12 @@ fn program(action: ProgramCommand) -> Result<()> {
     Ok(())
 }
 
-fn enable(id: &str, config: &Path, enabled: bool) -> Result<()> {
+fn enable(id: &str, config: &ConfigArg, enabled: bool) -> Result<()> {
     let request_ = Request::ProgramEnable {
         id: id.to_owned(),
         enabled,
     };
-    request(&Config::load(config)?, request_)?;
+    request(&config.load()?, request_)?;
     println!("{} {id}", if enabled { "enabled" } else { "disabled" });
     Ok(())
 }

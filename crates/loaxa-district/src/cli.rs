@@ -503,3 +503,12 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
         .context("cannot start the async runtime")?;
     Ok(runtime.block_on(future))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_declares_every_argument_consistently() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
