@@ -33,8 +33,8 @@ struct Cli {
 enum Command {
     /// Run the box daemon: air the schedules at their times (SIGTERM stops, SIGHUP reloads)
     Daemon {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Override the config's audio output: default, null, wav:PATH or a device name
         #[arg(long)]
         output: Option<OutputSpec>,
@@ -61,8 +61,8 @@ enum Command {
     Next {
         /// Schedule files (default: the config's schedules directory)
         files: Vec<PathBuf>,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Start from this instant (RFC 3339) instead of now
         #[arg(long)]
         from: Option<DateTime<chrono::FixedOffset>>,
@@ -78,13 +78,13 @@ enum Command {
         /// Volume, 0.0–1.0
         #[arg(long, default_value_t = 1.0)]
         volume: f32,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Show the as-run log: what aired, was missed or failed, and when
     Log {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Only entries scheduled on or after this date (YYYY-MM-DD, local)
         #[arg(long)]
         since: Option<NaiveDate>,
@@ -108,6 +108,21 @@ enum Command {
     Key(Moved),
 }
 
+/// `--config`, which most subcommands take.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The box's configuration (TOML: id, directories, time zone, output, link); none at the
+    /// default path means every default
+    #[arg(long = "config", value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
+    path: PathBuf,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<Config> {
+        Ok(Config::load(&self.path)?)
+    }
+}
+
 #[derive(clap::Args)]
 struct Moved {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -116,21 +131,9 @@ struct Moved {
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
-    // The long-running commands narrate what they do; the others print results, and log only
-    // what went wrong. symphonia's own log lines duplicate our errors and are left out.
-    init_logging(match cli.command {
-        Command::Daemon { .. } | Command::Demo { .. } => "info,symphonia=off",
-        _ => "error,symphonia=off",
-    });
+    init_logging(cli.command.log_filter());
     match cli.command {
-        Command::Daemon { config, output } => {
-            let mut config = Config::load(&config)?;
-            if let Some(output) = output {
-                config.output = output;
-            }
-            block_on(daemon::run(&config, RunUntil::Signalled))??;
-            Ok(())
-        }
+        Command::Daemon { config, output } => run_daemon(&config, output),
         Command::Demo {
             output,
             keep_running,
@@ -141,7 +144,7 @@ pub fn main() -> Result<()> {
             config,
             from,
             count,
-        } => next(&files, &config, from.map(|f| f.with_timezone(&Utc)), count),
+        } => next(&files, &config, from, count),
         Command::Play {
             files,
             output,
@@ -152,7 +155,7 @@ pub fn main() -> Result<()> {
             config,
             since,
             json,
-        } => log(&Config::load(&config)?, since, json),
+        } => log(&config, since, json),
         Command::Devices => devices(),
         Command::Operator(command) => operator::run(command),
         Command::Publish(_) => moved("publish"),
@@ -160,6 +163,26 @@ pub fn main() -> Result<()> {
         Command::Fleet(_) => moved("fleet"),
         Command::Key(_) => moved("key"),
     }
+}
+
+impl Command {
+    /// The long-running commands narrate what they do; the others print results, and log only
+    /// what went wrong. symphonia's own log lines duplicate our errors and are left out.
+    fn log_filter(&self) -> &'static str {
+        match self {
+            Command::Daemon { .. } | Command::Demo { .. } => "info,symphonia=off",
+            _ => "error,symphonia=off",
+        }
+    }
+}
+
+fn run_daemon(config: &ConfigArg, output: Option<OutputSpec>) -> Result<()> {
+    let mut config = config.load()?;
+    if let Some(output) = output {
+        config.output = output;
+    }
+    block_on(daemon::run(&config, RunUntil::Signalled))??;
+    Ok(())
 }
 
 fn moved(command: &str) -> Result<()> {
@@ -266,9 +289,14 @@ fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: usize) -> Result<()> {
+fn next(
+    files: &[PathBuf],
+    config: &ConfigArg,
+    from: Option<DateTime<chrono::FixedOffset>>,
+    count: usize,
+) -> Result<()> {
     let loaded = if files.is_empty() {
-        let config = Config::load(config)?;
+        let config = config.load()?;
         let options = LoadOptions {
             windows: None,
             ..config.local_schedule_options(None)
@@ -289,7 +317,8 @@ fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: us
         eprintln!("warning: {error} (skipped)");
     }
     let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
-    for occurrence in next_occurrences(&programs, from.unwrap_or_else(Utc::now), count) {
+    let from = from.map_or_else(Utc::now, |from| from.with_timezone(&Utc));
+    for occurrence in next_occurrences(&programs, from, count) {
         let program = &occurrence.program;
         let local = occurrence.scheduled.with_timezone(&program.timezone);
         println!("{}  {}  {}", local.to_rfc3339(), program.id, program.title);
@@ -297,11 +326,16 @@ fn next(files: &[PathBuf], config: &Path, from: Option<DateTime<Utc>>, count: us
     Ok(())
 }
 
-fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path) -> Result<()> {
+fn play(
+    files: &[String],
+    output: Option<OutputSpec>,
+    volume: f32,
+    config: &ConfigArg,
+) -> Result<()> {
     if !(0.0..=1.0).contains(&volume) {
         bail!("--volume {volume} out of range 0.0–1.0");
     }
-    let config = Config::load(config)?;
+    let config = config.load()?;
     let items = files
         .iter()
         .map(|name| match name.as_str() {
@@ -353,7 +387,8 @@ fn play(files: &[String], output: Option<OutputSpec>, volume: f32, config: &Path
     Ok(())
 }
 
-fn log(config: &Config, since: Option<NaiveDate>, json: bool) -> Result<()> {
+fn log(config: &ConfigArg, since: Option<NaiveDate>, json: bool) -> Result<()> {
+    let config = config.load()?;
     let Some(store) = Store::open_read_only(&config.state_dir)? else {
         if !json {
             println!("no as-run log yet in {}", config.state_dir.display());
@@ -381,43 +416,30 @@ pub fn log_table(entries: &[AsRunEntry], tz: Tz) -> String {
             t.with_timezone(&tz).format(fmt).to_string()
         })
     };
-    let mut rows = vec![[
-        "SCHEDULED".to_owned(),
-        "PROGRAMME".to_owned(),
-        "STARTED".to_owned(),
-        "ENDED".to_owned(),
-        "RESULT".to_owned(),
-        "DETAIL".to_owned(),
-    ]];
-    for e in entries {
+    let header = [
+        "SCHEDULED",
+        "PROGRAMME",
+        "STARTED",
+        "ENDED",
+        "RESULT",
+        "DETAIL",
+    ];
+    let rows = entries.iter().map(|e| {
         let result = if e.attempt > 1 {
             format!("{} (try {})", e.outcome, e.attempt)
         } else {
             e.outcome.to_string()
         };
-        rows.push([
+        [
             local(Some(e.scheduled), "%Y-%m-%d %H:%M:%S"),
             e.program_id.clone(),
             local(e.started, "%H:%M:%S%.3f"),
             local(e.ended, "%H:%M:%S%.3f"),
             result,
             e.detail.clone(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
+        ]
+    });
+    loaxa_core::report::table(&header, rows)
 }
 
 fn devices() -> Result<()> {
@@ -509,4 +531,13 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_declares_every_argument_consistently() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, FixedOffset};
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use super::ConfigArg;
+use crate::config::Config;
 use crate::control::{Airing, Answer, Reply, Request, Status, Today, Upcoming, ask};
 use loaxa_core::schedule::Priority;
 
@@ -16,24 +17,24 @@ use loaxa_core::schedule::Priority;
 pub enum OperatorCommand {
     /// What is on air, what comes next, the link, the disk, recent problems
     Status {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Today's timeline: what aired, what was missed and why, what is still to come
     Today {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Fade out and end the programme on air
     Stop {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Set the master volume, 0–100
     Volume {
         percent: u8,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Air a file or a bulletin now (after the chime), through the cut-in rules
     PlayNow {
@@ -42,8 +43,8 @@ pub enum OperatorCommand {
         /// normal, priority or emergency (an emergency cuts whatever is on air)
         #[arg(long, default_value = "normal")]
         priority: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Local programmes, kept in the box's store
     Program {
@@ -70,55 +71,53 @@ pub enum ProgramCommand {
         title: Option<String>,
         #[arg(long, default_value = "normal")]
         priority: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// The local programmes, with their next airing
     List {
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Remove {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Enable {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     Disable {
         id: String,
-        #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
 pub fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Status { config } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             match request(&config, Request::Status {})? {
                 Answer::Status(status) => print_status(&status, &config),
                 other => return Err(mismatched(&other)),
             }
         }
         OperatorCommand::Today { config } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             match request(&config, Request::Today {})? {
                 Answer::Today(today) => print_today(&today, &config),
                 other => return Err(mismatched(&other)),
             }
         }
-        OperatorCommand::Stop { config } => {
-            match request(&Config::load(&config)?, Request::Stop {})? {
-                Answer::Stop {} => println!("stopping the programme on air"),
-                other => return Err(mismatched(&other)),
-            }
-        }
+        OperatorCommand::Stop { config } => match request(&config.load()?, Request::Stop {})? {
+            Answer::Stop {} => println!("stopping the programme on air"),
+            other => return Err(mismatched(&other)),
+        },
         OperatorCommand::Volume { percent, config } => {
-            match request(&Config::load(&config)?, Request::Volume { percent })? {
+            match request(&config.load()?, Request::Volume { percent })? {
                 Answer::Volume { volume } => println!("volume {volume}%"),
                 other => return Err(mismatched(&other)),
             }
@@ -128,7 +127,7 @@ pub fn run(command: OperatorCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             let item = item_for_box(&item, &config.media_dir)?;
             let priority = parse_priority(&priority)?;
             let asked = Request::PlayNow {
@@ -159,7 +158,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let config = Config::load(&config)?;
+            let config = config.load()?;
             let item = item_for_box(&file.to_string_lossy(), &config.media_dir)?;
             let id = match id {
                 Some(id) => id,
@@ -188,7 +187,7 @@ fn program(action: ProgramCommand) -> Result<()> {
             }
         }
         ProgramCommand::List { config } => {
-            let programs = match request(&Config::load(&config)?, Request::ProgramList {})? {
+            let programs = match request(&config.load()?, Request::ProgramList {})? {
                 Answer::ProgramList { programs } => programs,
                 other => return Err(mismatched(&other)),
             };
@@ -206,7 +205,7 @@ fn program(action: ProgramCommand) -> Result<()> {
         }
         ProgramCommand::Remove { id, config } => {
             let asked = Request::ProgramRemove { id: id.clone() };
-            match request(&Config::load(&config)?, asked)? {
+            match request(&config.load()?, asked)? {
                 Answer::ProgramRemove {} => println!("removed {id}"),
                 other => return Err(mismatched(&other)),
             }
@@ -217,12 +216,12 @@ fn program(action: ProgramCommand) -> Result<()> {
     Ok(())
 }
 
-fn enable(id: &str, config: &Path, enabled: bool) -> Result<()> {
+fn enable(id: &str, config: &ConfigArg, enabled: bool) -> Result<()> {
     let request_ = Request::ProgramEnable {
         id: id.to_owned(),
         enabled,
     };
-    match request(&Config::load(config)?, request_)? {
+    match request(&config.load()?, request_)? {
         Answer::ProgramEnable {} => {
             println!("{} {id}", if enabled { "enabled" } else { "disabled" });
             Ok(())

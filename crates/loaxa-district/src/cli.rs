@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use loaxa_core::protocol::Scope;
-use loaxa_core::schedule::{self, LoadOptions};
+use loaxa_core::schedule::{self, LoadOptions, Priority};
 
 #[derive(Parser)]
 #[command(
@@ -52,9 +53,9 @@ enum SendCommand {
     /// Air a bulletin the boxes hold, now
     PlayNow {
         bulletin: String,
-        /// normal, priority or emergency (an emergency cuts whatever is on air)
-        #[arg(long, default_value = "emergency")]
-        priority: String,
+        /// The bulletin's level: what it may cut in on
+        #[arg(long, value_enum, default_value_t = PriorityArg::Emergency)]
+        priority: PriorityArg,
         /// Send it even if no box in the scope reports holding the bulletin
         #[arg(long)]
         force: bool,
@@ -72,6 +73,28 @@ enum SendCommand {
         #[command(flatten)]
         target: CommandTarget,
     },
+}
+
+/// The levels `--priority` takes: a clap type of the command line's own, since loaxa-core (where
+/// [`Priority`] lives) does not depend on clap.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PriorityArg {
+    /// Cuts in on a normal programme; waits for a priority or emergency one to end
+    Normal,
+    /// Cuts in on a normal or priority programme; waits for an emergency to end
+    Priority,
+    /// Cuts in on anything but another emergency
+    Emergency,
+}
+
+impl From<PriorityArg> for Priority {
+    fn from(arg: PriorityArg) -> Self {
+        match arg {
+            PriorityArg::Normal => Priority::Normal,
+            PriorityArg::Priority => Priority::Priority,
+            PriorityArg::Emergency => Priority::Emergency,
+        }
+    }
 }
 
 /// Where a command goes, who signs it, and how long it stays good.
@@ -200,13 +223,7 @@ pub fn main() -> Result<()> {
                     force,
                     target,
                 } => {
-                    let priority =
-                        serde_json::from_value(serde_json::Value::String(priority.clone()))
-                            .map_err(|_| {
-                                anyhow::anyhow!(
-                                    "--priority {priority}: expected normal, priority or emergency"
-                                )
-                            })?;
+                    let priority = priority.into();
                     (RemoteAction::PlayNow { bulletin, priority }, target, force)
                 }
                 SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
@@ -273,14 +290,23 @@ pub fn main() -> Result<()> {
                 approver: &approver,
                 valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
             };
-            let progress = |done: usize, total: usize| eprint!("\ruploading {done}/{total} chunks");
+            let bar = upload_bar()?;
+            let progress = |done: usize, total: usize| {
+                if bar.length().is_none() {
+                    // The upload starts now: the probing and measuring before it must not count
+                    // in the rate and the time left.
+                    bar.reset();
+                    bar.set_length(total as u64);
+                }
+                bar.set_position(done as u64);
+            };
             let manifest = block_on(loaxa_district::publish::publish_bulletin(
                 &broker.into(),
                 &key,
                 &spec,
                 progress,
             ))??;
-            eprintln!();
+            drop(bar);
             println!(
                 "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
                 manifest.size,
@@ -320,6 +346,19 @@ pub fn main() -> Result<()> {
             publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
         }
     }
+}
+
+/// The bulletin upload's progress on stderr: chunks sent, rate, time left. indicatif draws it only
+/// when stderr is a terminal, so scripts and logs get the result line alone; it is cleared when
+/// dropped, on success or error, so the line that follows starts clean.
+fn upload_bar() -> Result<ProgressBar> {
+    let style = ProgressStyle::with_template(
+        "uploading {wide_bar} {pos}/{len} chunks, {per_sec:1}, {eta} left",
+    )
+    .context("the progress bar's template")?;
+    Ok(ProgressBar::no_length()
+        .with_style(style)
+        .with_finish(ProgressFinish::AndClear))
 }
 
 /// What `loaxa send` prints: how many boxes acted and refused (with why), and who was silent.
@@ -463,4 +502,13 @@ fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
         .build()
         .context("cannot start the async runtime")?;
     Ok(runtime.block_on(future))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_declares_every_argument_consistently() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

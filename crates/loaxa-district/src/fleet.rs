@@ -183,25 +183,25 @@ fn seen(row: &mut BoxRow, at: Option<DateTime<Utc>>) {
     row.last_seen = row.last_seen.max(at);
 }
 
-/// An aligned text table (two spaces between columns, no trailing spaces, "-" for nothing),
-/// times in `tz` — the boxes' time zone, so they read like the boxes' own as-run logs.
+/// The boxes as an aligned text table ([`loaxa_core::report::table`]), "-" for nothing, times
+/// in `tz` — the boxes' time zone, so they read like the boxes' own as-run logs.
 pub fn table(rows: &[BoxRow], tz: chrono_tz::Tz) -> String {
     let local = |at: DateTime<Utc>| {
         at.with_timezone(&tz)
             .format("%Y-%m-%d %H:%M:%S")
             .to_string()
     };
-    let mut lines = vec![[
-        "BOX".to_owned(),
-        "STATE".into(),
-        "LAST SEEN".into(),
-        "REVISIONS".into(),
-        "ON AIR".into(),
-        "PENDING".into(),
-        "DISK FREE".into(),
-        "LAST AIRED".into(),
-    ]];
-    for row in rows {
+    let header = [
+        "BOX",
+        "STATE",
+        "LAST SEEN",
+        "REVISIONS",
+        "ON AIR",
+        "PENDING",
+        "DISK FREE",
+        "LAST AIRED",
+    ];
+    let lines = rows.iter().map(|row| {
         let revisions: Vec<String> = row
             .revisions
             .iter()
@@ -227,24 +227,9 @@ pub fn table(rows: &[BoxRow], tz: chrono_tz::Tz) -> String {
             row.disk_free.map(human_bytes).unwrap_or_default(),
             aired,
         ];
-        lines.push(cells.map(|c| if c.is_empty() { "-".to_owned() } else { c }));
-    }
-    let mut widths = [0; 8];
-    for line in &lines {
-        for (width, cell) in widths.iter_mut().zip(line) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for line in &lines {
-        let mut out = String::new();
-        for (cell, width) in line.iter().zip(widths) {
-            out.push_str(&format!("{cell:<width$}  "));
-        }
-        text.push_str(out.trim_end());
-        text.push('\n');
-    }
-    text
+        cells.map(|c| if c.is_empty() { "-".to_owned() } else { c })
+    });
+    loaxa_core::report::table(&header, lines)
 }
 
 /// "512 MB", "3.2 GB": enough to tell a box that is filling up.
