@@ -171,7 +171,7 @@ fn build<T: SizedSample + FromSample<f32>>(
     // Grown (rarely) outside the steady state; a callback asks for the same size every time.
     let mut scratch: Vec<f32> = Vec::with_capacity(16_384);
     device.build_output_stream(
-        config.clone(),
+        *config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let timestamp = info.timestamp();
             let frames = (data.len() / usize::from(format.channels)) as u32;

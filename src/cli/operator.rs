@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, FixedOffset};
 use clap::Subcommand;
-use serde_json::Value;
 
 use super::ConfigArg;
 use crate::config::Config;
@@ -40,9 +39,9 @@ pub enum OperatorCommand {
     PlayNow {
         /// An audio file, or `bulletin:ID`
         item: String,
-        /// normal, priority or emergency (an emergency cuts whatever is on air)
-        #[arg(long, default_value = "normal")]
-        priority: String,
+        /// The bulletin level it airs at
+        #[arg(long, value_enum, default_value_t = Priority::Normal)]
+        priority: Priority,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -69,8 +68,9 @@ pub enum ProgramCommand {
         id: Option<String>,
         #[arg(long)]
         title: Option<String>,
-        #[arg(long, default_value = "normal")]
-        priority: String,
+        /// The bulletin level it airs at (an emergency is the district's, not a local programme's)
+        #[arg(long, value_enum, default_value_t = Priority::Normal)]
+        priority: Priority,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -129,7 +129,6 @@ pub fn run(command: OperatorCommand) -> Result<()> {
         } => {
             let config = config.load()?;
             let item = item_for_box(&item, &config.media_dir)?;
-            let priority = parse_priority(&priority)?;
             let asked = Request::PlayNow {
                 item: item.clone(),
                 priority,
@@ -176,7 +175,7 @@ fn program(action: ProgramCommand) -> Result<()> {
                 quoted(&id),
                 quoted(title.as_deref().unwrap_or(&id)),
                 quoted(&item),
-                parse_priority(&priority)?,
+                priority,
             );
             match request(&config, Request::ProgramAdd { schedule })? {
                 Answer::ProgramAdd { id, next } => println!(
@@ -247,11 +246,6 @@ fn request(config: &Config, request: Request) -> Result<Answer> {
 fn mismatched(answer: &Answer) -> anyhow::Error {
     let shown = serde_json::to_string(answer).unwrap_or_else(|e| e.to_string());
     anyhow!("the daemon's reply does not answer this command: {shown}")
-}
-
-fn parse_priority(text: &str) -> Result<Priority> {
-    serde_json::from_value(Value::String(text.to_owned()))
-        .map_err(|_| anyhow::anyhow!("--priority {text}: expected normal, priority or emergency"))
 }
 
 /// Files are passed to the daemon as absolute paths (it runs elsewhere); `bulletin:ID` and

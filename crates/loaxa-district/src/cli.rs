@@ -54,8 +54,8 @@ enum SendCommand {
     PlayNow {
         bulletin: String,
         /// The bulletin's level: what it may cut in on
-        #[arg(long, value_enum, default_value_t = PriorityArg::Emergency)]
-        priority: PriorityArg,
+        #[arg(long, value_enum, default_value_t = Priority::Emergency)]
+        priority: Priority,
         /// Send it even if no box in the scope reports holding the bulletin
         #[arg(long)]
         force: bool,
@@ -73,28 +73,6 @@ enum SendCommand {
         #[command(flatten)]
         target: CommandTarget,
     },
-}
-
-/// The levels `--priority` takes: a clap type of the command line's own, since loaxa-core (where
-/// [`Priority`] lives) does not depend on clap.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum PriorityArg {
-    /// Cuts in on a normal programme; waits for a priority or emergency one to end
-    Normal,
-    /// Cuts in on a normal or priority programme; waits for an emergency to end
-    Priority,
-    /// Cuts in on anything but another emergency
-    Emergency,
-}
-
-impl From<PriorityArg> for Priority {
-    fn from(arg: PriorityArg) -> Self {
-        match arg {
-            PriorityArg::Normal => Priority::Normal,
-            PriorityArg::Priority => Priority::Priority,
-            PriorityArg::Emergency => Priority::Emergency,
-        }
-    }
 }
 
 /// Where a command goes, who signs it, and how long it stays good.
@@ -222,10 +200,7 @@ pub fn main() -> Result<()> {
                     priority,
                     force,
                     target,
-                } => {
-                    let priority = priority.into();
-                    (RemoteAction::PlayNow { bulletin, priority }, target, force)
-                }
+                } => (RemoteAction::PlayNow { bulletin, priority }, target, force),
                 SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
                 SendCommand::Volume { percent, target } => {
                     (RemoteAction::Volume { percent }, target, false)

@@ -111,9 +111,13 @@ impl fmt::Display for Item {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Priority {
+    /// Cuts in on a normal programme; waits for a priority or emergency one to end
     Normal,
+    /// Cuts in on a normal or priority programme; waits for an emergency to end
     Priority,
+    /// Cuts in on anything but another emergency
     Emergency,
 }
 
