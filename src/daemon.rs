@@ -150,12 +150,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     result
 }
 
-/// Opens the audio output, waiting with growing delays (up to a minute) while it is missing: a
-/// box whose USB sound card is unplugged, or not yet up after a power cut, must start airing as
-/// soon as it is back rather than give up. None if a stop signal came first.
+/// Opens the audio output, waiting with growing delays (the player's, up to a minute) while it
+/// is missing: a box whose USB sound card is unplugged, or not yet up after a power cut, must
+/// start airing as soon as it is back rather than give up. None if a stop signal came first.
 async fn open_output(config: &Config, signals: &mut Signals) -> Option<Output> {
-    let mut delay = StdDuration::from_secs(1);
+    let mut attempt = 0;
     loop {
+        let delay = crate::player::timing::OUTPUT_REOPEN.delay(attempt);
         match Output::open(&config.output, config.sample_rate) {
             Ok(output) => return Some(output),
             Err(e) => {
@@ -171,7 +172,7 @@ async fn open_output(config: &Config, signals: &mut Signals) -> Option<Output> {
                 }
             }
         }
-        delay = (delay * 2).min(StdDuration::from_secs(60));
+        attempt = attempt.saturating_add(1);
     }
 }
 
