@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant, SystemTime};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -29,22 +29,16 @@ use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use loaxa_core::schedule::plan::{Occurrence, Plan};
 use loaxa_core::schedule::{self, LoadOptions, Program};
 
+use decisions::{Fingerprint, Reloads};
+
+mod decisions;
 mod requests;
 
-/// How often the schedules directory is checked for changes (SIGHUP reloads at once).
-const RELOAD_EVERY: StdDuration = StdDuration::from_secs(10);
-/// How often an idle daemon persists its cursor: the bound on how much a power cut can make it
-/// forget. Rare enough to spare the SD card.
-const CURSOR_EVERY: StdDuration = StdDuration::from_secs(60);
 /// Time to decode a programme's first second before its start, on top of the amplifier warm-up.
 const PREPARE: Duration = Duration::seconds(2);
-/// Lateness below this is jitter, not worth a note in the log.
-const ON_TIME: Duration = Duration::seconds(1);
 /// How far back a box that was off (or whose clock was far behind) lists what it missed, one
 /// row each: a day of a programme every minute is 1,440 rows; years of them would fill the card.
 const MISSED_LISTED: Duration = Duration::days(1);
-/// At most this many occurrences a clock step skipped over are logged missed one by one.
-const JUMPED_LISTED: usize = 100;
 /// How long the manifest of an expired bulletin whose audio was deleted is remembered, to say
 /// "expired" rather than "not held" to a programme still naming it.
 const RETIRED_KEPT: Duration = Duration::days(7);
@@ -128,9 +122,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         finished_reply,
         finished,
         levels: crate::levels::Levels::default(),
-        reloading: None,
-        schedules_seen: None,
-        last_reload_check: Instant::now(),
+        reloads: Reloads::new(Instant::now()),
         last_cursor_write: None,
         announced: None,
         aired: 0,
@@ -216,11 +208,8 @@ struct Daemon<'a> {
     finished: tokio::sync::mpsc::UnboundedReceiver<Finished>,
     /// Files whose loudness is still to be measured.
     levels: crate::levels::Levels,
-    /// A reload on a worker, and whether another was asked for meanwhile (forced or not).
-    reloading: Option<Option<bool>>,
-    /// The schedules directory as last loaded, to notice edits.
-    schedules_seen: Option<Vec<(PathBuf, SystemTime, u64)>>,
-    last_reload_check: Instant,
+    /// When the schedules are reloaded, and what was loaded.
+    reloads: Reloads,
     last_cursor_write: Option<Instant>,
     /// The next occurrence last logged, so "next" is logged once, not at every wake-up.
     announced: Option<(String, DateTime<Utc>)>,
@@ -332,6 +321,26 @@ impl Unsaved {
     }
 }
 
+/// What already accounts for an occurrence, so that it neither airs nor is logged twice: the
+/// arbiter holds it, the player has it, or the log has (or will have) its row.
+struct Accounted<'a> {
+    arbiter: &'a Arbiter,
+    on_air: &'a [OnAir],
+    unsaved: &'a [Unsaved],
+    store: &'a Store,
+}
+
+impl Accounted<'_> {
+    fn holds(&self, occurrence: &Occurrence) -> Result<bool, StoreError> {
+        Ok(self.arbiter.holds(occurrence)
+            || self.on_air.iter().any(|a| a.occurrence == *occurrence)
+            || self.unsaved.iter().any(|u| u.records(occurrence))
+            || self
+                .store
+                .is_recorded(&occurrence.program.id, occurrence.scheduled)?)
+    }
+}
+
 impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
         self.forget_long_ago()?;
@@ -377,7 +386,7 @@ impl Daemon<'_> {
         if let Some(jump) = self.clock.observe(Utc::now(), Instant::now()) {
             self.on_clock_jump(jump).await?;
         }
-        if self.last_reload_check.elapsed() >= RELOAD_EVERY {
+        if self.reloads.check_due(Instant::now()) {
             self.reload_schedules(false);
         }
         let now = Utc::now();
@@ -404,16 +413,15 @@ impl Daemon<'_> {
                 now
             }
         };
-        let store = &self.store;
-        let (arbiter, on_air, unsaved) = (&self.arbiter, &self.on_air, &self.unsaved);
+        let accounted = Accounted {
+            arbiter: &self.arbiter,
+            on_air: &self.on_air,
+            unsaved: &self.unsaved,
+            store: &self.store,
+        };
         let action = self.agenda.next_action(&mut self.plan, cursor, now, |o| {
             // A store that cannot answer counts as "recorded": better to skip than air twice.
-            arbiter.holds(o)
-                || on_air.iter().any(|a| a.occurrence == *o)
-                || unsaved.iter().any(|u| u.records(o))
-                || store
-                    .is_recorded(&o.program.id, o.scheduled)
-                    .unwrap_or(true)
+            accounted.holds(o).unwrap_or(true)
         });
         let flow = match action {
             Action::Air {
@@ -485,24 +493,15 @@ impl Daemon<'_> {
         }
         tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock jumped forward; what it skipped is missed, not caught up");
         self.note_problem(format!("clock jumped forward by {by}"));
-        let skipped = loaxa_core::schedule::plan::occurrences_between(
-            &self.programs,
-            jump.from,
-            jump.to,
-            JUMPED_LISTED,
-        );
-        let reason = format!(
-            "the clock jumped forward over it, from {} to {} (a clock corrected after boot?)",
-            jump.from.format("%Y-%m-%d %H:%M:%S UTC"),
-            jump.to.format("%Y-%m-%d %H:%M:%S UTC")
-        );
+        let (skipped, reason) = decisions::skipped_by(&jump, &self.programs);
         for occurrence in skipped {
-            let recorded = self.arbiter.holds(&occurrence)
-                || self.on_air.iter().any(|a| a.occurrence == occurrence)
-                || self.unsaved.iter().any(|u| u.records(&occurrence))
-                || self
-                    .store
-                    .is_recorded(&occurrence.program.id, occurrence.scheduled)?;
+            let recorded = Accounted {
+                arbiter: &self.arbiter,
+                on_air: &self.on_air,
+                unsaved: &self.unsaved,
+                store: &self.store,
+            }
+            .holds(&occurrence)?;
             if !recorded {
                 self.record_missed(&occurrence, &reason).await?;
             }
@@ -542,9 +541,7 @@ impl Daemon<'_> {
                     Claimed::Refused(reason)
                 }
                 Ruling::Air(claim) => {
-                    let note = late_by
-                        .filter(|l| *l >= ON_TIME)
-                        .map(|l| format!("late by {}", describe(l)));
+                    let note = decisions::late_note(late_by);
                     self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
                         .await?
                 }
@@ -713,27 +710,17 @@ impl Daemon<'_> {
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
     async fn retry(&mut self, entry: crate::store::AsRunEntry) -> Result<(), DaemonError> {
         let now = Utc::now();
-        let Some(program) = self
-            .programs
-            .iter()
-            .find(|p| p.id == entry.program_id)
-            .cloned()
+        let Some((occurrence, note)) =
+            decisions::retry_of(&entry, &self.programs, now, self.agenda.catch_up)
         else {
             return Ok(());
         };
-        if now - entry.scheduled > self.agenda.catch_up
-            || self.store.is_settled(&program.id, entry.scheduled)?
+        if self
+            .store
+            .is_settled(&occurrence.program.id, occurrence.scheduled)?
         {
             return Ok(());
         }
-        let occurrence = Occurrence {
-            program,
-            scheduled: entry.scheduled,
-        };
-        let note = format!(
-            "retry after interruption, late by {}",
-            describe(now - entry.scheduled)
-        );
         self.start(
             &occurrence,
             now,
@@ -943,10 +930,7 @@ impl Daemon<'_> {
         next: Option<Occurrence>,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<Flow, DaemonError> {
-        if self
-            .last_cursor_write
-            .is_none_or(|t| t.elapsed() >= CURSOR_EVERY)
-        {
+        if decisions::cursor_due(self.last_cursor_write, Instant::now()) {
             // Only a bound on what a power cut makes the box forget: a full disk may refuse it.
             if let Err(e) = self.store.set_cursor(now) {
                 tracing::warn!(error = %e, "cursor not saved");
@@ -961,13 +945,9 @@ impl Daemon<'_> {
                 self.announced = Some(key);
             }
         }
-        let until_reload = RELOAD_EVERY.saturating_sub(self.last_reload_check.elapsed());
-        let sleep = [wake_at, self.arbiter.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
-            .and_then(|w| (w - now).to_std().ok())
-            .map_or(until_reload, |d| d.min(until_reload));
+        let until_reload = self.reloads.until_check(Instant::now());
+        let sleep =
+            decisions::sleep_for(now, [wake_at, self.arbiter.next_deadline()], until_reload);
         // In order: a signal, what is due, the player, the workers, an operator's request, then
         // the link. A burst of link events (each ready at once) must not keep SIGTERM, a
         // reload's result or `loaxa status` waiting; the broker keeps what the link has not
@@ -1001,7 +981,7 @@ impl Daemon<'_> {
     fn on_finished(&mut self, finished: Finished) {
         match finished {
             Finished::Reloaded(reloaded) => {
-                let again = self.reloading.take().flatten();
+                let again = self.reloads.done();
                 self.swap_in(*reloaded);
                 if let Some(force) = again {
                     self.reload_schedules(force);
@@ -1140,14 +1120,11 @@ impl Daemon<'_> {
     /// or if anything in the directory changed since the last load. Parsing and planning run on
     /// a worker; the programmes loaded before keep airing until the result is swapped in.
     fn reload_schedules(&mut self, force: bool) {
-        self.last_reload_check = Instant::now();
-        if let Some(again) = &mut self.reloading {
-            // One at a time; the latest request is served once this one is in.
-            *again = Some(force || again.unwrap_or(false));
-            return;
+        if !self.reloads.ask(force, Instant::now()) {
+            return; // one at a time; this request is served once the running one is in
         }
         let seen = fingerprint(&self.config.schedules_dir);
-        if !force && self.schedules_seen.as_ref() == Some(&seen) {
+        if !self.reloads.wanted(force, &seen) {
             return;
         }
         let input = self.reload_input(seen);
@@ -1157,17 +1134,16 @@ impl Daemon<'_> {
             .submit(&self.finished_reply, stand_in, move || {
                 Finished::Reloaded(Box::new(reload(input)))
             }) {
-            Ok(()) => self.reloading = Some(None),
+            Ok(()) => self.reloads.started(),
             Err(e) => {
                 tracing::warn!(error = %e, "schedules not reloaded yet; trying again shortly");
-                // The next check then sees a change, whatever asked for this reload.
-                self.schedules_seen = None;
+                self.reloads.not_started();
             }
         }
     }
 
     /// What a reload reads: cheap reads of the store and the directory, on the loop.
-    fn reload_input(&self, seen: Vec<(PathBuf, SystemTime, u64)>) -> ReloadInput {
+    fn reload_input(&self, seen: Fingerprint) -> ReloadInput {
         let local = match self.store.local_programs() {
             Ok(local) => local
                 .into_iter()
@@ -1234,7 +1210,7 @@ impl Daemon<'_> {
         }
         self.levels
             .feed(&self.workers, &self.finished_reply, Finished::Measured);
-        self.schedules_seen = Some(reloaded.seen);
+        self.reloads.loaded(reloaded.seen);
         self.announced = None;
     }
 }
@@ -1288,7 +1264,7 @@ struct ReloadInput {
     local: Vec<(String, String)>,
     /// The district's schedules kept in the store, each with its name.
     district: Vec<(String, String)>,
-    seen: Vec<(PathBuf, SystemTime, u64)>,
+    seen: Fingerprint,
     /// Planning starts after this instant (just before the cursor).
     plan_after: DateTime<Utc>,
     /// The recorded chimes the configuration names, measured like the programmes' files.
@@ -1303,7 +1279,7 @@ struct Reloaded {
     warnings: Vec<schedule::ScheduleError>,
     /// Every audio file the programmes (and the chimes) name, once each.
     files: Vec<PathBuf>,
-    seen: Vec<(PathBuf, SystemTime, u64)>,
+    seen: Fingerprint,
     took: StdDuration,
 }
 
@@ -1439,7 +1415,7 @@ fn size_of(path: &std::path::Path) -> u64 {
 }
 
 /// Names, modification times and sizes of the schedule files: changes when an operator edits one.
-fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime, u64)> {
+fn fingerprint(dir: &std::path::Path) -> Fingerprint {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
