@@ -22,14 +22,14 @@ use crate::link::bulletins::{Bulletins, Held, Resolved};
 use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
-use crate::player::{AirReport, AirRequest, Ending, Player};
+use crate::player::{AirReport, AirRequest, Player};
 use crate::store::{Outcome, Store, StoreError};
 use crate::workers::Workers;
 use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use loaxa_core::schedule::plan::{Occurrence, Plan};
 use loaxa_core::schedule::{self, LoadOptions, Program};
 
-use decisions::{Fingerprint, Reloads};
+use decisions::{Fingerprint, Reloads, Retired};
 
 mod decisions;
 mod requests;
@@ -39,9 +39,6 @@ const PREPARE: Duration = Duration::seconds(2);
 /// How far back a box that was off (or whose clock was far behind) lists what it missed, one
 /// row each: a day of a programme every minute is 1,440 rows; years of them would fill the card.
 const MISSED_LISTED: Duration = Duration::days(1);
-/// How long the manifest of an expired bulletin whose audio was deleted is remembered, to say
-/// "expired" rather than "not held" to a programme still naming it.
-const RETIRED_KEPT: Duration = Duration::days(7);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
 
@@ -607,14 +604,10 @@ impl Daemon<'_> {
         let named = self.named_bulletins();
         let mut changed = false;
         for retired in &held.retired {
-            let expired_long_ago = retired
-                .valid_until
-                .is_some_and(|until| until < now - RETIRED_KEPT);
-            let replaced = held.manifests.iter().any(|m| m.id == retired.id);
-            let expired = retired.valid_until.is_some_and(|until| until < now);
-            if expired_long_ago || replaced {
+            let fate = decisions::retired_fate(retired, &held.manifests, &named, now);
+            if fate == Retired::Forget {
                 self.store.unretire(&retired.sha256)?;
-            } else if !expired && named.contains(&retired.id) {
+            } else if fate == Retired::Restore {
                 let json = serde_json::to_string(retired).unwrap_or_default();
                 self.store.save_manifest(
                     &retired.id,
@@ -840,7 +833,7 @@ impl Daemon<'_> {
         for mark in &report.marks {
             tracing::info!(program = %program.id, at = %mark.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), what = %mark.what, "boundary");
         }
-        let (outcome, detail) = judge(&report, done.note);
+        let (outcome, detail) = decisions::judge(&report, done.note);
         let entry = match done.row {
             Some(row) => Unsaved::Finish {
                 row,
@@ -1206,45 +1199,13 @@ impl Daemon<'_> {
             self.levels.want(&self.store, path);
         }
         if let Some(remote) = &mut self.remote {
-            remote.set_needed(bulletins_needed(&self.programs, Utc::now()));
+            remote.set_needed(decisions::bulletins_needed(&self.programs, Utc::now()));
         }
         self.levels
             .feed(&self.workers, &self.finished_reply, Finished::Measured);
         self.reloads.loaded(reloaded.seen);
         self.announced = None;
     }
-}
-
-/// When the programmes next air each bulletin they name, by bulletin id: the link fetches the
-/// one needed soonest first.
-fn bulletins_needed(
-    programs: &[Arc<Program>],
-    now: DateTime<Utc>,
-) -> std::collections::BTreeMap<String, DateTime<Utc>> {
-    let mut needed = std::collections::BTreeMap::new();
-    for program in programs {
-        let ids: Vec<&str> = program
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                schedule::Item::Bulletin { id } => Some(id.as_str()),
-                _ => None,
-            })
-            .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        let Some(at) = program.next_after(now) else {
-            continue;
-        };
-        for id in ids {
-            needed
-                .entry(id.to_owned())
-                .and_modify(|soonest: &mut DateTime<Utc>| *soonest = (*soonest).min(at))
-                .or_insert(at);
-        }
-    }
-    needed
 }
 
 /// What a worker tells the loop.
@@ -1369,37 +1330,6 @@ fn audio_files(items: &[schedule::Item]) -> Vec<PathBuf> {
             _ => Vec::new(),
         })
         .collect()
-}
-
-/// Turns a player report into the as-run outcome and its detail text.
-fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
-    let mut details: Vec<String> = note.into_iter().collect();
-    details.extend(
-        report
-            .items_failed
-            .iter()
-            .map(|(item, reason)| format!("item {item} failed: {reason}")),
-    );
-    let outcome = match &report.ending {
-        Ending::Stopped => {
-            details.push("stopped by a shutdown".into());
-            Outcome::Interrupted
-        }
-        Ending::Cut(why) => {
-            details.push(why.clone());
-            Outcome::Interrupted
-        }
-        Ending::OutputFailed(reason) => {
-            details.push(reason.clone());
-            Outcome::Failed
-        }
-        Ending::Completed if report.items_aired == 0 => {
-            details.push("nothing could be aired".into());
-            Outcome::Failed
-        }
-        Ending::Completed => Outcome::Aired,
-    };
-    (outcome, details.join("; "))
 }
 
 /// Bytes in a file, or in the files directly inside a directory (a transfer's chunks).

@@ -1,8 +1,10 @@
 //! The daemon's decisions on what happens to it, apart from carrying them out: when to reload
 //! the schedules and whether a reload must follow the one running, what a forward clock step
 //! skipped, whether an interrupted broadcast is retried, how long the loop may sleep, when the
-//! cursor is saved. Pure: the clocks are parameters.
+//! cursor is saved, what a player's report means for the as-run log, when each bulletin is
+//! needed, what becomes of a deleted bulletin's manifest. Pure: the clocks are parameters.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant, SystemTime};
@@ -11,9 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::agenda::describe;
 use crate::clock::Jump;
-use crate::store::AsRunEntry;
-use loaxa_core::schedule::Program;
+use crate::player::{AirReport, Ending};
+use crate::store::{AsRunEntry, Outcome};
+use loaxa_core::protocol::Manifest;
 use loaxa_core::schedule::plan::{Occurrence, occurrences_between};
+use loaxa_core::schedule::{self, Program};
 
 /// How often the schedules directory is checked for changes (SIGHUP reloads at once).
 pub const RELOAD_EVERY: StdDuration = StdDuration::from_secs(10);
@@ -162,10 +166,108 @@ pub fn cursor_due(last: Option<Instant>, now: Instant) -> bool {
     last.is_none_or(|t| now.saturating_duration_since(t) >= CURSOR_EVERY)
 }
 
+/// Turns a player report into the as-run outcome and its detail text.
+pub fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
+    let mut details: Vec<String> = note.into_iter().collect();
+    details.extend(
+        report
+            .items_failed
+            .iter()
+            .map(|(item, reason)| format!("item {item} failed: {reason}")),
+    );
+    let outcome = match &report.ending {
+        Ending::Stopped => {
+            details.push("stopped by a shutdown".into());
+            Outcome::Interrupted
+        }
+        Ending::Cut(why) => {
+            details.push(why.clone());
+            Outcome::Interrupted
+        }
+        Ending::OutputFailed(reason) => {
+            details.push(reason.clone());
+            Outcome::Failed
+        }
+        Ending::Completed if report.items_aired == 0 => {
+            details.push("nothing could be aired".into());
+            Outcome::Failed
+        }
+        Ending::Completed => Outcome::Aired,
+    };
+    (outcome, details.join("; "))
+}
+
+/// When the programmes next air each bulletin they name, by bulletin id: the link fetches the
+/// one needed soonest first.
+pub fn bulletins_needed(
+    programs: &[Arc<Program>],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, DateTime<Utc>> {
+    let mut needed = BTreeMap::new();
+    for program in programs {
+        let ids: Vec<&str> = program
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                schedule::Item::Bulletin { id } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let Some(at) = program.next_after(now) else {
+            continue;
+        };
+        for id in ids {
+            needed
+                .entry(id.to_owned())
+                .and_modify(|soonest: &mut DateTime<Utc>| *soonest = (*soonest).min(at))
+                .or_insert(at);
+        }
+    }
+    needed
+}
+
+/// What becomes of the manifest of a bulletin whose audio was deleted, at a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    /// Forgotten: expired long ago, or replaced by a newer manifest of the same id.
+    Forget,
+    /// Held again and fetched anew: a programme names it and it has not expired.
+    Restore,
+    /// Remembered, to say "expired" rather than "not held" to a programme still naming it.
+    Keep,
+}
+
+/// How long the manifest of an expired bulletin whose audio was deleted is remembered.
+const RETIRED_KEPT: Duration = Duration::days(7);
+
+/// What becomes of `retired` at `now`, given the manifests held and the bulletin ids the
+/// programmes name.
+pub fn retired_fate(
+    retired: &Manifest,
+    held: &[Manifest],
+    named: &BTreeSet<String>,
+    now: DateTime<Utc>,
+) -> Retired {
+    let expired_long_ago = retired
+        .valid_until
+        .is_some_and(|until| until < now - RETIRED_KEPT);
+    let replaced = held.iter().any(|m| m.id == retired.id);
+    let expired = retired.valid_until.is_some_and(|until| until < now);
+    if expired_long_ago || replaced {
+        Retired::Forget
+    } else if !expired && named.contains(&retired.id) {
+        Retired::Restore
+    } else {
+        Retired::Keep
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Outcome;
     use loaxa_core::schedule::{Priority, test_program};
 
     fn at(text: &str) -> DateTime<Utc> {
@@ -326,5 +428,137 @@ mod tests {
         assert!(cursor_due(None, start));
         assert!(!cursor_due(Some(start), start + secs(59)));
         assert!(cursor_due(Some(start), start + secs(60)));
+    }
+
+    fn report(ending: Ending, aired: usize, failed: &[(&str, &str)]) -> AirReport {
+        AirReport {
+            tag: 0,
+            started: Some(at("2026-11-24T06:00:00Z")),
+            ended: at("2026-11-24T06:05:00Z"),
+            items_aired: aired,
+            items_failed: failed
+                .iter()
+                .map(|(item, why)| (item.to_string(), why.to_string()))
+                .collect(),
+            ending,
+            marks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_complete_programme_is_aired_with_its_note_and_failed_items_said() {
+        let done = report(Ending::Completed, 2, &[("b.mp3", "corrupt")]);
+        assert_eq!(
+            judge(&done, Some("late by 2 s".into())),
+            (
+                Outcome::Aired,
+                "late by 2 s; item b.mp3 failed: corrupt".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_programme_that_aired_nothing_or_lost_its_output_failed() {
+        let nothing = report(Ending::Completed, 0, &[("a.mp3", "gone")]);
+        assert_eq!(
+            judge(&nothing, None),
+            (
+                Outcome::Failed,
+                "item a.mp3 failed: gone; nothing could be aired".to_owned()
+            )
+        );
+        let lost = report(Ending::OutputFailed("device gone".into()), 1, &[]);
+        assert_eq!(
+            judge(&lost, None),
+            (Outcome::Failed, "device gone".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_programme_cut_or_stopped_by_a_shutdown_was_interrupted() {
+        let cut = report(Ending::Cut("cut by alert, not resumed".into()), 1, &[]);
+        assert_eq!(
+            judge(&cut, None),
+            (Outcome::Interrupted, "cut by alert, not resumed".to_owned())
+        );
+        let stopped = report(Ending::Stopped, 1, &[]);
+        assert_eq!(judge(&stopped, None).0, Outcome::Interrupted);
+        assert_eq!(judge(&stopped, None).1, "stopped by a shutdown");
+    }
+
+    fn naming(id: &str, cron: &str, bulletins: &[&str]) -> Arc<Program> {
+        let program = test_program(id, cron, Priority::Normal);
+        Arc::new(Program {
+            items: bulletins
+                .iter()
+                .map(|b| schedule::Item::Bulletin { id: b.to_string() })
+                .collect(),
+            ..(*program).clone()
+        })
+    }
+
+    #[test]
+    fn each_bulletin_is_needed_at_the_soonest_airing_of_a_programme_naming_it() {
+        let programs = [
+            naming("morning", "0 6 * * *", &["news", "weather"]),
+            naming("noon", "0 12 * * *", &["news"]),
+            test_program("chime", "0 * * * *", Priority::Normal),
+        ];
+        // 07:00 in the programmes' time zone (UTC+7): noon comes first today, then the morning.
+        let needed = bulletins_needed(&programs, at("2026-11-24T00:00:00Z"));
+        assert_eq!(
+            needed.into_iter().collect::<Vec<_>>(),
+            [
+                ("news".to_owned(), at("2026-11-24T05:00:00Z")),
+                ("weather".to_owned(), at("2026-11-24T23:00:00Z")),
+            ]
+        );
+    }
+
+    fn retired(id: &str, valid_until: Option<&str>) -> Manifest {
+        Manifest {
+            scope: loaxa_core::protocol::Scope::All,
+            id: id.to_owned(),
+            issued_at: at("2026-11-01T00:00:00Z"),
+            title: id.to_owned(),
+            sha256: "a".repeat(64),
+            size: 1,
+            duration_ms: 1,
+            codec: "mp3".to_owned(),
+            chunk_size: 1,
+            chunks: vec!["a".repeat(64)],
+            valid_until: valid_until.map(at),
+            approver: "test".to_owned(),
+            loudness_lufs: None,
+        }
+    }
+
+    #[test]
+    fn a_deleted_bulletin_a_programme_names_again_is_restored_unless_expired() {
+        let now = at("2026-11-24T06:00:00Z");
+        let named: BTreeSet<String> = ["news".to_owned()].into();
+        let unused = retired("news", None);
+        assert_eq!(retired_fate(&unused, &[], &named, now), Retired::Restore);
+        assert_eq!(
+            retired_fate(&unused, &[], &BTreeSet::new(), now),
+            Retired::Keep
+        );
+        let expired = retired("news", Some("2026-11-23T00:00:00Z"));
+        assert_eq!(retired_fate(&expired, &[], &named, now), Retired::Keep);
+    }
+
+    #[test]
+    fn a_deleted_bulletins_manifest_is_forgotten_a_week_after_expiry_or_once_replaced() {
+        let now = at("2026-11-24T06:00:00Z");
+        let named = BTreeSet::new();
+        let old = retired("news", Some("2026-11-17T05:59:59Z"));
+        assert_eq!(retired_fate(&old, &[], &named, now), Retired::Forget);
+        let recent = retired("news", Some("2026-11-17T06:00:00Z"));
+        assert_eq!(retired_fate(&recent, &[], &named, now), Retired::Keep);
+        let newer = retired("news", None);
+        assert_eq!(
+            retired_fate(&retired("news", None), &[newer], &named, now),
+            Retired::Forget
+        );
     }
 }
