@@ -49,8 +49,6 @@ pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 const STALLED_REST: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(900));
 /// Refusals told one by one (log line and rejection event) per minute; the rest are summed up.
 const REFUSALS_TOLD: u32 = 10;
-/// How long a bulletin whose chunk could not be written waits before the box tries again.
-const HOLD_BACK: Duration = Duration::from_secs(60);
 
 pub struct Remote {
     link: Link,
@@ -474,30 +472,17 @@ impl Remote {
         Ok(true)
     }
 
-    /// The box's own disk failed `manifest`'s chunk or file. A full disk is looked at again at
-    /// every housekeeping, like a bulletin the space check held back; another failure waits a
-    /// while before the next try.
+    /// The box's own disk failed `manifest`'s chunk or file: it is held back (see
+    /// `LinkState::disk_failed`), and the district told why the first time (a disk that stays
+    /// full is reported once, not at every look).
     fn disk_failed(&mut self, store: &mut Store, manifest: &Manifest, error: &BulletinError) {
         let full = matches!(error, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
-        self.hold_back(
-            store,
-            manifest,
-            format!("bulletin {}: {error}", manifest.id),
-            if full { Duration::ZERO } else { HOLD_BACK },
-        );
-    }
-
-    /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
-    /// (a disk that stays full is reported once, not at every look).
-    fn hold_back(
-        &mut self,
-        store: &mut Store,
-        manifest: &Manifest,
-        reason: String,
-        pause: Duration,
-    ) {
-        if self.state.hold_back(manifest, pause, Instant::now()) {
-            self.told_held_back(store, manifest, reason);
+        if self.state.disk_failed(manifest, full, Instant::now()) {
+            self.told_held_back(
+                store,
+                manifest,
+                format!("bulletin {}: {error}", manifest.id),
+            );
         }
     }
 
@@ -566,9 +551,7 @@ impl Remote {
             Some(manifests) => manifests,
             None => Arc::new(stored_manifests(store)?),
         };
-        let list = Arc::make_mut(&mut manifests);
-        list.retain(|m| m.id != manifest.id);
-        list.push(manifest);
+        super::state::replace_manifest(Arc::make_mut(&mut manifests), manifest);
         self.manifests = Some(manifests);
         Ok(())
     }

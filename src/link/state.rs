@@ -19,6 +19,9 @@ pub const STATUS_GAP: Duration = Duration::from_secs(1);
 /// the district's "last seen" should not go stale on a quiet box).
 pub const STATUS_EVERY: Duration = Duration::from_secs(600);
 
+/// How long a bulletin whose chunk could not be written waits before the box tries again.
+const HOLD_BACK: Duration = Duration::from_secs(60);
+
 /// A manifest the box holds, and what of it is on disk.
 #[derive(Debug)]
 pub struct Held<'a> {
@@ -194,10 +197,18 @@ impl LinkState {
 
     /// Stops fetching `manifest` until `now + pause`; whether it was not held back already (and
     /// so the district is to be told).
-    pub fn hold_back(&mut self, manifest: &Manifest, pause: Duration, now: Instant) -> bool {
+    fn hold_back(&mut self, manifest: &Manifest, pause: Duration, now: Instant) -> bool {
         self.held_back
             .insert(manifest.sha256.clone(), now + pause)
             .is_none()
+    }
+
+    /// The box's own disk failed `manifest`'s chunk or file at `now`. A `full` disk is looked at
+    /// again at every housekeeping, like a bulletin the space check held back; another failure
+    /// waits [`HOLD_BACK`] before the next try. Whether the district is to be told.
+    pub fn disk_failed(&mut self, manifest: &Manifest, full: bool, now: Instant) -> bool {
+        let pause = if full { Duration::ZERO } else { HOLD_BACK };
+        self.hold_back(manifest, pause, now)
     }
 
     /// A chunk arrived (or was refused) at `now`: its slot is free.
@@ -267,6 +278,13 @@ impl LinkState {
         fetch.plan = self.transfers.plan(&pending, now.into_std());
         fetch
     }
+}
+
+/// Puts `manifest`, just stored, in `held` (oldest first) as the newest, in place of any of the
+/// same id: the inbox stores one manifest per bulletin id.
+pub fn replace_manifest(held: &mut Vec<Manifest>, manifest: Manifest) {
+    held.retain(|m| m.id != manifest.id);
+    held.push(manifest);
 }
 
 #[cfg(test)]
@@ -392,10 +410,16 @@ mod tests {
         let start = Instant::now();
         let mut s = state(start);
         let (old, new) = (manifest("news", 1, 3), manifest("news", 2, 3));
+        let mut held = vec![manifest("weather", 3, 0), old.clone()];
         let fetch = s.fetch(&[none_held(&old)], u64::MAX, start);
         assert_eq!(fetch.plan.ask.len(), 3);
-        // The remote keeps one manifest per id: the new one replaces the old in the list.
-        let fetch = s.fetch(&[none_held(&new)], u64::MAX, start + secs(1));
+        replace_manifest(&mut held, new.clone());
+        let ids: Vec<(&str, &str)> = held
+            .iter()
+            .map(|m| (m.id.as_str(), &m.sha256[..1]))
+            .collect();
+        assert_eq!(ids, [("weather", "3"), ("news", "2")], "the newest last");
+        let fetch = s.fetch(&[none_held(&held[1])], u64::MAX, start + secs(1));
         let old_topics: Vec<String> = (0..3).map(|i| topic::chunk(&old.sha256, i)).collect();
         let new_topics: Vec<String> = (0..3).map(|i| topic::chunk(&new.sha256, i)).collect();
         assert_eq!(fetch.plan.drop, old_topics);
@@ -442,12 +466,12 @@ mod tests {
     }
 
     #[test]
-    fn a_bulletin_held_back_after_a_write_failure_waits_out_its_pause() {
+    fn a_bulletin_held_back_after_a_write_failure_waits_a_minute() {
         let start = Instant::now();
         let mut s = state(start);
         let bulletin = manifest("news", 1, 2);
-        assert!(s.hold_back(&bulletin, secs(60), start));
-        assert!(!s.hold_back(&bulletin, secs(60), start), "told once");
+        assert!(s.disk_failed(&bulletin, false, start));
+        assert!(!s.disk_failed(&bulletin, false, start), "told once");
         let held = [none_held(&bulletin)];
         assert!(
             s.fetch(&held, u64::MAX, start + secs(59))
@@ -456,6 +480,16 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(s.fetch(&held, u64::MAX, start + secs(60)).plan.ask.len(), 2);
+    }
+
+    #[test]
+    fn a_bulletin_a_full_disk_failed_is_looked_at_again_at_once() {
+        let start = Instant::now();
+        let mut s = state(start);
+        let bulletin = manifest("news", 1, 2);
+        assert!(s.disk_failed(&bulletin, true, start));
+        let fetch = s.fetch(&[none_held(&bulletin)], u64::MAX, start);
+        assert_eq!(fetch.plan.ask.len(), 2);
     }
 
     #[test]
