@@ -385,13 +385,10 @@ impl Layer {
         self.prepare(frames, channels, needed);
         let n = frames.min(self.ready.len() / channels) * channels;
         let block: Vec<f32> = self.ready.drain(..n).collect();
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_marks)
-            .into_iter()
-            .partition(|(_, at)| *at < n.max(1) && !block.is_empty());
-        for (what, at) in now {
-            self.marks.push((what, written + (at / channels) as u64));
-        }
-        self.ready_marks = later.into_iter().map(|(i, at)| (i, at - n)).collect();
+        let (now, later) =
+            timing::place_marks(std::mem::take(&mut self.ready_marks), n, channels, written);
+        self.marks.extend(now);
+        self.ready_marks = later;
         if !block.is_empty() {
             self.first_frame.get_or_insert(written);
         }

@@ -80,6 +80,31 @@ pub fn relay_give_up(slot: Duration, most: Duration) -> Duration {
     most.min(slot / 3)
 }
 
+/// A boundary (what begins there) at a position: a sample offset among ready samples, or a
+/// frame of the timeline.
+pub type Boundary<At> = (String, At);
+
+/// Boundaries among ready samples (sample offsets) when the first `taken` samples go to the
+/// timeline at frame `written`: those among them, at their frames, and the rest, their offsets
+/// moved back by what was taken.
+pub fn place_marks(
+    marks: Vec<Boundary<usize>>,
+    taken: usize,
+    channels: usize,
+    written: u64,
+) -> (Vec<Boundary<u64>>, Vec<Boundary<usize>>) {
+    let (now, later): (Vec<_>, Vec<_>) = marks.into_iter().partition(|(_, at)| *at < taken);
+    let placed = now
+        .into_iter()
+        .map(|(what, at)| (what, written + (at / channels) as u64))
+        .collect();
+    let left = later
+        .into_iter()
+        .map(|(what, at)| (what, at - taken))
+        .collect();
+    (placed, left)
+}
+
 /// When to try opening a failed output again, by [`OUTPUT_REOPEN`].
 #[derive(Debug, Clone, Copy)]
 pub struct Reopen {
@@ -193,6 +218,23 @@ mod tests {
             relay_give_up(Duration::from_secs(30), most),
             Duration::from_secs(10)
         );
+    }
+
+    #[test]
+    fn boundaries_among_the_samples_taken_are_placed_at_their_frames_and_the_rest_wait() {
+        let marks = vec![
+            ("a".to_owned(), 0),
+            ("b".to_owned(), 6),
+            ("c".to_owned(), 10),
+        ];
+        // Stereo: 8 samples are 4 frames, written from frame 100.
+        let (placed, left) = place_marks(marks, 8, 2, 100);
+        assert_eq!(placed, [("a".to_owned(), 100), ("b".to_owned(), 103)]);
+        assert_eq!(left, [("c".to_owned(), 2)]);
+        // Nothing taken (a stream with nothing yet): a boundary at the front waits too.
+        let (placed, left) = place_marks(vec![("d".to_owned(), 0)], 0, 2, 100);
+        assert!(placed.is_empty());
+        assert_eq!(left, [("d".to_owned(), 0)]);
     }
 
     #[test]
