@@ -31,9 +31,7 @@ use crate::config::Config;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
 use crate::workers::Workers;
 use loaxa_core::backoff::Backoff;
-use loaxa_core::protocol::{
-    Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic,
-};
+use loaxa_core::protocol::{Event, EventBody, LastAired, Manifest, Status, VERSION, topic};
 use loaxa_core::trust::Keyring;
 use loaxa_link::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 
@@ -353,18 +351,7 @@ impl Remote {
         self.tell_untold(store);
         let manifests = self.manifests(store)?;
         let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
-        let held: Vec<Held<'_>> = manifests
-            .iter()
-            .map(|manifest| {
-                let missing = self.bulletins.missing(manifest);
-                let complete = missing.is_empty() && self.bulletins.is_complete(manifest);
-                Held {
-                    manifest,
-                    missing,
-                    complete,
-                }
-            })
-            .collect();
+        let held = self.held(&manifests);
         let fetch = self.state.fetch(&held, free, Instant::now());
         for manifest in fetch.assemble {
             self.assemble(manifest);
@@ -690,17 +677,7 @@ impl Remote {
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
         let manifests = self.manifests(store)?;
-        let transfers = manifests
-            .iter()
-            .filter_map(|manifest| {
-                let missing = self.bulletins.missing(manifest).len();
-                (missing > 0).then(|| Transfer {
-                    chunks_held: manifest.chunks.len() - missing,
-                    chunks: manifest.chunks.len(),
-                    bulletin: manifest.id.clone(),
-                })
-            })
-            .collect();
+        let shown = super::state::shown(&self.held(&manifests), Utc::now());
         let last_aired = store.last_aired()?.map(|entry| LastAired {
             started: entry.started.unwrap_or(entry.scheduled),
             program: entry.program_id,
@@ -709,11 +686,11 @@ impl Remote {
         let status = Status {
             revisions,
             scopes: self.inbox.scopes.iter().map(ToString::to_string).collect(),
-            bulletins: self.airable(&manifests),
+            bulletins: shown.airable,
             last_aired,
             disk_free: free_space(&self.state_dir),
             now_playing: self.now_playing.clone(),
-            transfers,
+            transfers: shown.transfers,
             ..Status::new(&self.inbox.box_id, "online")
         };
         let sent = self.link.try_publish(
@@ -740,14 +717,19 @@ impl Remote {
         self.status_changed(store)
     }
 
-    /// The ids of the bulletins held whole and not expired, for the status.
-    fn airable(&self, manifests: &[Manifest]) -> Vec<String> {
-        let now = Utc::now();
+    /// What of each of `manifests` is on disk.
+    fn held<'a>(&mut self, manifests: &'a [Manifest]) -> Vec<Held<'a>> {
         manifests
             .iter()
-            .filter(|m| m.valid_until.is_none_or(|until| until >= now))
-            .filter(|m| self.bulletins.is_complete(m))
-            .map(|m| m.id.clone())
+            .map(|manifest| {
+                let missing = self.bulletins.missing(manifest);
+                let complete = missing.is_empty() && self.bulletins.is_complete(manifest);
+                Held {
+                    manifest,
+                    missing,
+                    complete,
+                }
+            })
             .collect()
     }
 

@@ -1,7 +1,7 @@
 //! What the box's link knows and decides, apart from the connection and the disk: whether it is
 //! up, which outbox rows are in flight, which bulletins to fetch now (the chunk slots, held-back
-//! and refused chunks), and when the status is due. Pure: `link::remote` says what happened and
-//! what time it is, and carries out what this returns.
+//! and refused chunks), when the status is due and what it shows of the bulletins. Pure:
+//! `link::remote` says what happened and what time it is, and carries out what this returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::transfers::{Pending, Plan, Transfers};
-use loaxa_core::protocol::{Manifest, topic};
+use loaxa_core::protocol::{Manifest, Transfer, topic};
 
 /// The status is published at most this often: a burst of manifests or programmes changes
 /// it many times a second, and each copy would be sent to the district.
@@ -280,6 +280,34 @@ impl LinkState {
     }
 }
 
+/// The bulletins as the status shows them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Shown {
+    /// The ids of those held whole and not expired at the time.
+    pub airable: Vec<String>,
+    /// How far along those still missing chunks are.
+    pub transfers: Vec<Transfer>,
+}
+
+/// What the status shows of the bulletins `held`, at `now`.
+pub fn shown(held: &[Held<'_>], now: DateTime<Utc>) -> Shown {
+    let airable = held
+        .iter()
+        .filter(|h| h.complete && h.manifest.valid_until.is_none_or(|until| until >= now))
+        .map(|h| h.manifest.id.clone())
+        .collect();
+    let transfers = held
+        .iter()
+        .filter(|h| !h.missing.is_empty())
+        .map(|h| Transfer {
+            chunks_held: h.manifest.chunks.len() - h.missing.len(),
+            chunks: h.manifest.chunks.len(),
+            bulletin: h.manifest.id.clone(),
+        })
+        .collect();
+    Shown { airable, transfers }
+}
+
 /// Puts `manifest`, just stored, in `held` (oldest first) as the newest, in place of any of the
 /// same id: the inbox stores one manifest per bulletin id.
 pub fn replace_manifest(held: &mut Vec<Manifest>, manifest: Manifest) {
@@ -490,6 +518,47 @@ mod tests {
         assert!(s.disk_failed(&bulletin, true, start));
         let fetch = s.fetch(&[none_held(&bulletin)], u64::MAX, start);
         assert_eq!(fetch.plan.ask.len(), 2);
+    }
+
+    #[test]
+    fn the_status_shows_whole_unexpired_bulletins_as_airable_and_the_others_progress() {
+        let now = DateTime::UNIX_EPOCH + chrono::Duration::days(1);
+        let whole = manifest("whole", 1, 2);
+        let mut expired = manifest("expired", 2, 2);
+        expired.valid_until = Some(now - chrono::Duration::seconds(1));
+        let mut today = manifest("today", 3, 2);
+        today.valid_until = Some(now);
+        let (coming, assembling) = (manifest("coming", 4, 3), manifest("assembling", 5, 2));
+        let complete = |manifest| Held {
+            manifest,
+            missing: Vec::new(),
+            complete: true,
+        };
+        let held = [
+            complete(&whole),
+            complete(&expired),
+            complete(&today),
+            Held {
+                manifest: &coming,
+                missing: vec![1, 2],
+                complete: false,
+            },
+            Held {
+                manifest: &assembling,
+                missing: Vec::new(),
+                complete: false,
+            },
+        ];
+        let shown = shown(&held, now);
+        assert_eq!(shown.airable, ["whole", "today"]);
+        assert_eq!(
+            shown.transfers,
+            [Transfer {
+                bulletin: "coming".to_owned(),
+                chunks: 3,
+                chunks_held: 1,
+            }]
+        );
     }
 
     #[test]
