@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant, SystemTime};
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -22,32 +22,23 @@ use crate::link::bulletins::{Bulletins, Held, Resolved};
 use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
-use crate::player::{AirReport, AirRequest, Ending, Player};
+use crate::player::{AirReport, AirRequest, Player};
 use crate::store::{Outcome, Store, StoreError};
 use crate::workers::Workers;
 use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use loaxa_core::schedule::plan::{Occurrence, Plan};
 use loaxa_core::schedule::{self, LoadOptions, Program};
 
+use decisions::{Fingerprint, Reloads, Retired};
+
+mod decisions;
 mod requests;
 
-/// How often the schedules directory is checked for changes (SIGHUP reloads at once).
-const RELOAD_EVERY: StdDuration = StdDuration::from_secs(10);
-/// How often an idle daemon persists its cursor: the bound on how much a power cut can make it
-/// forget. Rare enough to spare the SD card.
-const CURSOR_EVERY: StdDuration = StdDuration::from_secs(60);
 /// Time to decode a programme's first second before its start, on top of the amplifier warm-up.
 const PREPARE: Duration = Duration::seconds(2);
-/// Lateness below this is jitter, not worth a note in the log.
-const ON_TIME: Duration = Duration::seconds(1);
 /// How far back a box that was off (or whose clock was far behind) lists what it missed, one
 /// row each: a day of a programme every minute is 1,440 rows; years of them would fill the card.
 const MISSED_LISTED: Duration = Duration::days(1);
-/// At most this many occurrences a clock step skipped over are logged missed one by one.
-const JUMPED_LISTED: usize = 100;
-/// How long the manifest of an expired bulletin whose audio was deleted is remembered, to say
-/// "expired" rather than "not held" to a programme still naming it.
-const RETIRED_KEPT: Duration = Duration::days(7);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
 
@@ -128,9 +119,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         finished_reply,
         finished,
         levels: crate::levels::Levels::default(),
-        reloading: None,
-        schedules_seen: None,
-        last_reload_check: Instant::now(),
+        reloads: Reloads::new(Instant::now()),
         last_cursor_write: None,
         announced: None,
         aired: 0,
@@ -150,12 +139,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     result
 }
 
-/// Opens the audio output, waiting with growing delays (up to a minute) while it is missing: a
-/// box whose USB sound card is unplugged, or not yet up after a power cut, must start airing as
-/// soon as it is back rather than give up. None if a stop signal came first.
+/// Opens the audio output, waiting with growing delays (the player's, up to a minute) while it
+/// is missing: a box whose USB sound card is unplugged, or not yet up after a power cut, must
+/// start airing as soon as it is back rather than give up. None if a stop signal came first.
 async fn open_output(config: &Config, signals: &mut Signals) -> Option<Output> {
-    let mut delay = StdDuration::from_secs(1);
+    let mut attempt = 0;
     loop {
+        let delay = crate::player::timing::OUTPUT_REOPEN.delay(attempt);
         match Output::open(&config.output, config.sample_rate) {
             Ok(output) => return Some(output),
             Err(e) => {
@@ -171,7 +161,7 @@ async fn open_output(config: &Config, signals: &mut Signals) -> Option<Output> {
                 }
             }
         }
-        delay = (delay * 2).min(StdDuration::from_secs(60));
+        attempt = attempt.saturating_add(1);
     }
 }
 
@@ -215,11 +205,8 @@ struct Daemon<'a> {
     finished: tokio::sync::mpsc::UnboundedReceiver<Finished>,
     /// Files whose loudness is still to be measured.
     levels: crate::levels::Levels,
-    /// A reload on a worker, and whether another was asked for meanwhile (forced or not).
-    reloading: Option<Option<bool>>,
-    /// The schedules directory as last loaded, to notice edits.
-    schedules_seen: Option<Vec<(PathBuf, SystemTime, u64)>>,
-    last_reload_check: Instant,
+    /// When the schedules are reloaded, and what was loaded.
+    reloads: Reloads,
     last_cursor_write: Option<Instant>,
     /// The next occurrence last logged, so "next" is logged once, not at every wake-up.
     announced: Option<(String, DateTime<Utc>)>,
@@ -331,6 +318,26 @@ impl Unsaved {
     }
 }
 
+/// What already accounts for an occurrence, so that it neither airs nor is logged twice: the
+/// arbiter holds it, the player has it, or the log has (or will have) its row.
+struct Accounted<'a> {
+    arbiter: &'a Arbiter,
+    on_air: &'a [OnAir],
+    unsaved: &'a [Unsaved],
+    store: &'a Store,
+}
+
+impl Accounted<'_> {
+    fn holds(&self, occurrence: &Occurrence) -> Result<bool, StoreError> {
+        Ok(self.arbiter.holds(occurrence)
+            || self.on_air.iter().any(|a| a.occurrence == *occurrence)
+            || self.unsaved.iter().any(|u| u.records(occurrence))
+            || self
+                .store
+                .is_recorded(&occurrence.program.id, occurrence.scheduled)?)
+    }
+}
+
 impl Daemon<'_> {
     async fn main_loop(&mut self) -> Result<(), DaemonError> {
         self.forget_long_ago()?;
@@ -376,7 +383,7 @@ impl Daemon<'_> {
         if let Some(jump) = self.clock.observe(Utc::now(), Instant::now()) {
             self.on_clock_jump(jump).await?;
         }
-        if self.last_reload_check.elapsed() >= RELOAD_EVERY {
+        if self.reloads.check_due(Instant::now()) {
             self.reload_schedules(false);
         }
         let now = Utc::now();
@@ -403,16 +410,15 @@ impl Daemon<'_> {
                 now
             }
         };
-        let store = &self.store;
-        let (arbiter, on_air, unsaved) = (&self.arbiter, &self.on_air, &self.unsaved);
+        let accounted = Accounted {
+            arbiter: &self.arbiter,
+            on_air: &self.on_air,
+            unsaved: &self.unsaved,
+            store: &self.store,
+        };
         let action = self.agenda.next_action(&mut self.plan, cursor, now, |o| {
             // A store that cannot answer counts as "recorded": better to skip than air twice.
-            arbiter.holds(o)
-                || on_air.iter().any(|a| a.occurrence == *o)
-                || unsaved.iter().any(|u| u.records(o))
-                || store
-                    .is_recorded(&o.program.id, o.scheduled)
-                    .unwrap_or(true)
+            accounted.holds(o).unwrap_or(true)
         });
         let flow = match action {
             Action::Air {
@@ -484,24 +490,15 @@ impl Daemon<'_> {
         }
         tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock jumped forward; what it skipped is missed, not caught up");
         self.note_problem(format!("clock jumped forward by {by}"));
-        let skipped = loaxa_core::schedule::plan::occurrences_between(
-            &self.programs,
-            jump.from,
-            jump.to,
-            JUMPED_LISTED,
-        );
-        let reason = format!(
-            "the clock jumped forward over it, from {} to {} (a clock corrected after boot?)",
-            jump.from.format("%Y-%m-%d %H:%M:%S UTC"),
-            jump.to.format("%Y-%m-%d %H:%M:%S UTC")
-        );
+        let (skipped, reason) = decisions::skipped_by(&jump, &self.programs);
         for occurrence in skipped {
-            let recorded = self.arbiter.holds(&occurrence)
-                || self.on_air.iter().any(|a| a.occurrence == occurrence)
-                || self.unsaved.iter().any(|u| u.records(&occurrence))
-                || self
-                    .store
-                    .is_recorded(&occurrence.program.id, occurrence.scheduled)?;
+            let recorded = Accounted {
+                arbiter: &self.arbiter,
+                on_air: &self.on_air,
+                unsaved: &self.unsaved,
+                store: &self.store,
+            }
+            .holds(&occurrence)?;
             if !recorded {
                 self.record_missed(&occurrence, &reason).await?;
             }
@@ -541,9 +538,7 @@ impl Daemon<'_> {
                     Claimed::Refused(reason)
                 }
                 Ruling::Air(claim) => {
-                    let note = late_by
-                        .filter(|l| *l >= ON_TIME)
-                        .map(|l| format!("late by {}", describe(l)));
+                    let note = decisions::late_note(late_by);
                     self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
                         .await?
                 }
@@ -609,14 +604,10 @@ impl Daemon<'_> {
         let named = self.named_bulletins();
         let mut changed = false;
         for retired in &held.retired {
-            let expired_long_ago = retired
-                .valid_until
-                .is_some_and(|until| until < now - RETIRED_KEPT);
-            let replaced = held.manifests.iter().any(|m| m.id == retired.id);
-            let expired = retired.valid_until.is_some_and(|until| until < now);
-            if expired_long_ago || replaced {
+            let fate = decisions::retired_fate(retired, &held.manifests, &named, now);
+            if fate == Retired::Forget {
                 self.store.unretire(&retired.sha256)?;
-            } else if !expired && named.contains(&retired.id) {
+            } else if fate == Retired::Restore {
                 let json = serde_json::to_string(retired).unwrap_or_default();
                 self.store.save_manifest(
                     &retired.id,
@@ -712,27 +703,17 @@ impl Daemon<'_> {
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
     async fn retry(&mut self, entry: crate::store::AsRunEntry) -> Result<(), DaemonError> {
         let now = Utc::now();
-        let Some(program) = self
-            .programs
-            .iter()
-            .find(|p| p.id == entry.program_id)
-            .cloned()
+        let Some((occurrence, note)) =
+            decisions::retry_of(&entry, &self.programs, now, self.agenda.catch_up)
         else {
             return Ok(());
         };
-        if now - entry.scheduled > self.agenda.catch_up
-            || self.store.is_settled(&program.id, entry.scheduled)?
+        if self
+            .store
+            .is_settled(&occurrence.program.id, occurrence.scheduled)?
         {
             return Ok(());
         }
-        let occurrence = Occurrence {
-            program,
-            scheduled: entry.scheduled,
-        };
-        let note = format!(
-            "retry after interruption, late by {}",
-            describe(now - entry.scheduled)
-        );
         self.start(
             &occurrence,
             now,
@@ -852,7 +833,7 @@ impl Daemon<'_> {
         for mark in &report.marks {
             tracing::info!(program = %program.id, at = %mark.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), what = %mark.what, "boundary");
         }
-        let (outcome, detail) = judge(&report, done.note);
+        let (outcome, detail) = decisions::judge(&report, done.note);
         let entry = match done.row {
             Some(row) => Unsaved::Finish {
                 row,
@@ -942,10 +923,7 @@ impl Daemon<'_> {
         next: Option<Occurrence>,
         wake_at: Option<DateTime<Utc>>,
     ) -> Result<Flow, DaemonError> {
-        if self
-            .last_cursor_write
-            .is_none_or(|t| t.elapsed() >= CURSOR_EVERY)
-        {
+        if decisions::cursor_due(self.last_cursor_write, Instant::now()) {
             // Only a bound on what a power cut makes the box forget: a full disk may refuse it.
             if let Err(e) = self.store.set_cursor(now) {
                 tracing::warn!(error = %e, "cursor not saved");
@@ -960,13 +938,9 @@ impl Daemon<'_> {
                 self.announced = Some(key);
             }
         }
-        let until_reload = RELOAD_EVERY.saturating_sub(self.last_reload_check.elapsed());
-        let sleep = [wake_at, self.arbiter.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
-            .and_then(|w| (w - now).to_std().ok())
-            .map_or(until_reload, |d| d.min(until_reload));
+        let until_reload = self.reloads.until_check(Instant::now());
+        let sleep =
+            decisions::sleep_for(now, [wake_at, self.arbiter.next_deadline()], until_reload);
         // In order: a signal, what is due, the player, the workers, an operator's request, then
         // the link. A burst of link events (each ready at once) must not keep SIGTERM, a
         // reload's result or `loaxa status` waiting; the broker keeps what the link has not
@@ -1000,7 +974,7 @@ impl Daemon<'_> {
     fn on_finished(&mut self, finished: Finished) {
         match finished {
             Finished::Reloaded(reloaded) => {
-                let again = self.reloading.take().flatten();
+                let again = self.reloads.done();
                 self.swap_in(*reloaded);
                 if let Some(force) = again {
                     self.reload_schedules(force);
@@ -1139,14 +1113,11 @@ impl Daemon<'_> {
     /// or if anything in the directory changed since the last load. Parsing and planning run on
     /// a worker; the programmes loaded before keep airing until the result is swapped in.
     fn reload_schedules(&mut self, force: bool) {
-        self.last_reload_check = Instant::now();
-        if let Some(again) = &mut self.reloading {
-            // One at a time; the latest request is served once this one is in.
-            *again = Some(force || again.unwrap_or(false));
-            return;
+        if !self.reloads.ask(force, Instant::now()) {
+            return; // one at a time; this request is served once the running one is in
         }
         let seen = fingerprint(&self.config.schedules_dir);
-        if !force && self.schedules_seen.as_ref() == Some(&seen) {
+        if !self.reloads.wanted(force, &seen) {
             return;
         }
         let input = self.reload_input(seen);
@@ -1156,17 +1127,16 @@ impl Daemon<'_> {
             .submit(&self.finished_reply, stand_in, move || {
                 Finished::Reloaded(Box::new(reload(input)))
             }) {
-            Ok(()) => self.reloading = Some(None),
+            Ok(()) => self.reloads.started(),
             Err(e) => {
                 tracing::warn!(error = %e, "schedules not reloaded yet; trying again shortly");
-                // The next check then sees a change, whatever asked for this reload.
-                self.schedules_seen = None;
+                self.reloads.not_started();
             }
         }
     }
 
     /// What a reload reads: cheap reads of the store and the directory, on the loop.
-    fn reload_input(&self, seen: Vec<(PathBuf, SystemTime, u64)>) -> ReloadInput {
+    fn reload_input(&self, seen: Fingerprint) -> ReloadInput {
         let local = match self.store.local_programs() {
             Ok(local) => local
                 .into_iter()
@@ -1229,45 +1199,13 @@ impl Daemon<'_> {
             self.levels.want(&self.store, path);
         }
         if let Some(remote) = &mut self.remote {
-            remote.set_needed(bulletins_needed(&self.programs, Utc::now()));
+            remote.set_needed(decisions::bulletins_needed(&self.programs, Utc::now()));
         }
         self.levels
             .feed(&self.workers, &self.finished_reply, Finished::Measured);
-        self.schedules_seen = Some(reloaded.seen);
+        self.reloads.loaded(reloaded.seen);
         self.announced = None;
     }
-}
-
-/// When the programmes next air each bulletin they name, by bulletin id: the link fetches the
-/// one needed soonest first.
-fn bulletins_needed(
-    programs: &[Arc<Program>],
-    now: DateTime<Utc>,
-) -> std::collections::BTreeMap<String, DateTime<Utc>> {
-    let mut needed = std::collections::BTreeMap::new();
-    for program in programs {
-        let ids: Vec<&str> = program
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                schedule::Item::Bulletin { id } => Some(id.as_str()),
-                _ => None,
-            })
-            .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        let Some(at) = program.next_after(now) else {
-            continue;
-        };
-        for id in ids {
-            needed
-                .entry(id.to_owned())
-                .and_modify(|soonest: &mut DateTime<Utc>| *soonest = (*soonest).min(at))
-                .or_insert(at);
-        }
-    }
-    needed
 }
 
 /// What a worker tells the loop.
@@ -1287,7 +1225,7 @@ struct ReloadInput {
     local: Vec<(String, String)>,
     /// The district's schedules kept in the store, each with its name.
     district: Vec<(String, String)>,
-    seen: Vec<(PathBuf, SystemTime, u64)>,
+    seen: Fingerprint,
     /// Planning starts after this instant (just before the cursor).
     plan_after: DateTime<Utc>,
     /// The recorded chimes the configuration names, measured like the programmes' files.
@@ -1302,7 +1240,7 @@ struct Reloaded {
     warnings: Vec<schedule::ScheduleError>,
     /// Every audio file the programmes (and the chimes) name, once each.
     files: Vec<PathBuf>,
-    seen: Vec<(PathBuf, SystemTime, u64)>,
+    seen: Fingerprint,
     took: StdDuration,
 }
 
@@ -1394,37 +1332,6 @@ fn audio_files(items: &[schedule::Item]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Turns a player report into the as-run outcome and its detail text.
-fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
-    let mut details: Vec<String> = note.into_iter().collect();
-    details.extend(
-        report
-            .items_failed
-            .iter()
-            .map(|(item, reason)| format!("item {item} failed: {reason}")),
-    );
-    let outcome = match &report.ending {
-        Ending::Stopped => {
-            details.push("stopped by a shutdown".into());
-            Outcome::Interrupted
-        }
-        Ending::Cut(why) => {
-            details.push(why.clone());
-            Outcome::Interrupted
-        }
-        Ending::OutputFailed(reason) => {
-            details.push(reason.clone());
-            Outcome::Failed
-        }
-        Ending::Completed if report.items_aired == 0 => {
-            details.push("nothing could be aired".into());
-            Outcome::Failed
-        }
-        Ending::Completed => Outcome::Aired,
-    };
-    (outcome, details.join("; "))
-}
-
 /// Bytes in a file, or in the files directly inside a directory (a transfer's chunks).
 fn size_of(path: &std::path::Path) -> u64 {
     match std::fs::read_dir(path) {
@@ -1438,7 +1345,7 @@ fn size_of(path: &std::path::Path) -> u64 {
 }
 
 /// Names, modification times and sizes of the schedule files: changes when an operator edits one.
-fn fingerprint(dir: &std::path::Path) -> Vec<(PathBuf, SystemTime, u64)> {
+fn fingerprint(dir: &std::path::Path) -> Fingerprint {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

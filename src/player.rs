@@ -39,6 +39,9 @@ use crate::audio::convert::Source;
 use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
 use loaxa_core::schedule::{self, Item, Priority, Program};
+use timing::{Reopen, duration_of, frames_in};
+
+pub mod timing;
 
 /// How long what is on air takes to fade out when something cuts in.
 pub const FADE: Duration = Duration::from_millis(250);
@@ -146,10 +149,6 @@ pub struct Device {
     pub paced_rate: u32,
 }
 
-/// The first wait before opening a failed output again; it doubles up to [`REOPEN_MAX`].
-const REOPEN_FIRST: Duration = Duration::from_secs(1);
-const REOPEN_MAX: Duration = Duration::from_secs(60);
-
 impl Player {
     /// Starts the player thread on `output`, opened from `device` (which it opens again if the
     /// output fails).
@@ -232,10 +231,10 @@ fn run(
     let mut volume = 1.0;
     let mut waiting = VecDeque::new();
     let mut output = Ok(output);
-    let mut reopen = Reopen::new();
+    let mut reopen = Reopen::new(Instant::now());
     while !stop.load(Ordering::Acquire) {
-        if output.is_err() && reopen.is_due() {
-            output = reopen.attempt(device);
+        if output.is_err() && reopen.is_due(Instant::now()) {
+            output = reopen_output(device, &mut reopen);
         }
         let request = match waiting.pop_front() {
             Some(request) => request,
@@ -246,7 +245,7 @@ fn run(
                     Duration::from_secs(3600)
                 };
                 if output.is_err() {
-                    wait = wait.min(reopen.until_due());
+                    wait = wait.min(reopen.until_due(Instant::now()));
                 }
                 match inbox.recv_timeout(wait) {
                     // Nothing is on air, so a cut-in simply airs.
@@ -271,7 +270,7 @@ fn run(
         }
         // A programme falling due is worth an attempt of its own: the device may be back.
         if output.is_err() {
-            output = reopen.attempt(device);
+            output = reopen_output(device, &mut reopen);
         }
         let live = match &mut output {
             Ok(live) => live,
@@ -312,47 +311,23 @@ fn run(
                     .name("loaxa-close-output".into())
                     .spawn(move || drop(failed));
             }
-            reopen = Reopen::new();
+            reopen = Reopen::new(Instant::now());
         }
     }
     amp.switch_off();
 }
 
-/// When to try opening a failed output again: after 1 s, then twice as long each time, up to a
-/// minute, so a box whose card is gone for hours neither spins nor waits long once it is back.
-struct Reopen {
-    at: Instant,
-    delay: Duration,
-}
-
-impl Reopen {
-    fn new() -> Reopen {
-        Reopen {
-            at: Instant::now() + REOPEN_FIRST,
-            delay: REOPEN_FIRST,
+/// Opens `device` again; a failure puts the next try off by `reopen`.
+fn reopen_output(device: &Device, reopen: &mut Reopen) -> Result<Output, String> {
+    match Output::open(&device.spec, device.paced_rate) {
+        Ok(output) => {
+            tracing::info!(output = output.description(), "audio output back");
+            Ok(output)
         }
-    }
-
-    fn is_due(&self) -> bool {
-        Instant::now() >= self.at
-    }
-
-    fn until_due(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
-    }
-
-    fn attempt(&mut self, device: &Device) -> Result<Output, String> {
-        match Output::open(&device.spec, device.paced_rate) {
-            Ok(output) => {
-                tracing::info!(output = output.description(), "audio output back");
-                Ok(output)
-            }
-            Err(e) => {
-                self.delay = (self.delay * 2).min(REOPEN_MAX);
-                self.at = Instant::now() + self.delay;
-                tracing::warn!(error = %e, retry_in_s = self.delay.as_secs(), "no audio output; retrying");
-                Err(e.to_string())
-            }
+        Err(e) => {
+            let delay = reopen.failed(Instant::now());
+            tracing::warn!(error = %e, retry_in_s = delay.as_secs(), "no audio output; retrying");
+            Err(e.to_string())
         }
     }
 }
@@ -410,13 +385,10 @@ impl Layer {
         self.prepare(frames, channels, needed);
         let n = frames.min(self.ready.len() / channels) * channels;
         let block: Vec<f32> = self.ready.drain(..n).collect();
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.ready_marks)
-            .into_iter()
-            .partition(|(_, at)| *at < n.max(1) && !block.is_empty());
-        for (what, at) in now {
-            self.marks.push((what, written + (at / channels) as u64));
-        }
-        self.ready_marks = later.into_iter().map(|(i, at)| (i, at - n)).collect();
+        let (now, later) =
+            timing::place_marks(std::mem::take(&mut self.ready_marks), n, channels, written);
+        self.marks.extend(now);
+        self.ready_marks = later;
         if !block.is_empty() {
             self.first_frame.get_or_insert(written);
         }
@@ -468,7 +440,7 @@ impl Session<'_> {
 
     fn play(&mut self, inbox: &mpsc::Receiver<Command>, format: Format) -> Result<(), OutputError> {
         let channels = usize::from(format.channels);
-        let frames_of = |d: Duration| (d.as_secs_f64() * f64::from(format.sample_rate)) as u64;
+        let frames_of = |d: Duration| frames_in(d, format.sample_rate);
         let (fade, fade_in, ahead, block) = (
             frames_of(FADE),
             frames_of(FADE_IN),
@@ -478,7 +450,7 @@ impl Session<'_> {
         loop {
             self.commands(inbox, format, fade)?;
             if let Some((_, at, _)) = &self.pending_cut
-                && self.written + fade >= *at
+                && timing::cut_is_due(self.written, fade, *at)
             {
                 self.cut(fade, fade_in, channels)?;
             }
@@ -487,10 +459,8 @@ impl Session<'_> {
                 return Ok(());
             };
             // Do not write past the point where a pending cut must begin fading.
-            let room = match &self.pending_cut {
-                Some((_, at, _)) => (at.saturating_sub(fade + self.written) as usize).max(1),
-                None => block,
-            };
+            let cut_at = self.pending_cut.as_ref().map(|(_, at, _)| *at);
+            let room = timing::room(self.written, fade, cut_at, block);
             let mut samples = top.take(block.min(room), channels, self.written, needed);
             if samples.is_empty() && top.is_done() {
                 if self.stack.len() == 1 && self.pending_cut.is_none() {
@@ -506,11 +476,7 @@ impl Session<'_> {
             // A resumed programme comes back with a short fade-in rather than a click.
             let fade_left = top.fade_in;
             for (i, frame) in samples.chunks_mut(channels).enumerate() {
-                let ramp = if (i as u64) < fade_left {
-                    (fade_in - fade_left + i as u64) as f32 / fade_in as f32
-                } else {
-                    1.0
-                };
+                let ramp = timing::fade_in_gain(fade_in, fade_left, i as u64);
                 frame.iter_mut().for_each(|s| *s *= *self.volume * ramp);
             }
             top.fade_in = fade_left.saturating_sub((samples.len() / channels) as u64);
@@ -606,7 +572,7 @@ impl Session<'_> {
         let n = (fade as usize).min(top.ready.len() / channels);
         let mut faded: Vec<f32> = top.ready[..n * channels].to_vec();
         for (i, frame) in faded.chunks_mut(channels).enumerate() {
-            let gain = 1.0 - i as f32 / fade as f32;
+            let gain = timing::fade_out_gain(fade, i as u64);
             frame.iter_mut().for_each(|s| *s *= *self.volume * gain);
         }
         self.write(&faded, u64::MAX, channels)
@@ -615,8 +581,7 @@ impl Session<'_> {
     /// The timeline frame that goes out at `instant` (before frame 0: frame 0).
     fn frame_at(&self, instant: DateTime<Utc>, format: Format) -> u64 {
         let origin = self.output.segment_start().unwrap_or(self.origin);
-        let nanos = (instant - origin).num_nanoseconds().unwrap_or(0).max(0);
-        (nanos as u128 * u128::from(format.sample_rate) / 1_000_000_000) as u64
+        timing::frame_at(origin, instant, format.sample_rate)
     }
 
     fn instant_of(&self, frame: u64) -> DateTime<Utc> {
@@ -638,8 +603,7 @@ impl Session<'_> {
             2 * self.output.largest_request(),
             self.output.format().sample_rate,
         );
-        let lead = (goes_out - now).to_std().unwrap_or_default();
-        Instant::now() + lead.saturating_sub(grab)
+        Instant::now() + timing::lead(goes_out, now, grab)
     }
 
     /// Reports the top programme with `ending` and takes it off the timeline.
@@ -692,16 +656,6 @@ impl Session<'_> {
         }
         !matches!(error, OutputError::Stopped)
     }
-}
-
-/// The time `frames` take at `rate`.
-fn duration_of(frames: u64, rate: u32) -> Duration {
-    Duration::from_secs_f64(frames as f64 / f64::from(rate.max(1)))
-}
-
-/// Whole frames in `duration` at `rate`.
-fn frames_in(duration: Duration, rate: u32) -> u64 {
-    (duration.as_secs_f64() * f64::from(rate)) as u64
 }
 
 /// A programme's items in order, each opened when the previous one ends.
@@ -939,7 +893,7 @@ impl Relay {
             done: 0,
             relayed: 0,
             flowing: false,
-            give_up: frames_in(RELAY_GIVE_UP.min(duration / 3), rate),
+            give_up: frames_in(timing::relay_give_up(duration, RELAY_GIVE_UP), rate),
             last_error,
             fallback: (!fallback.items.is_empty()).then_some(fallback),
             instead: None,

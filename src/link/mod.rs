@@ -7,5 +7,6 @@ pub mod bulletins;
 pub mod inbox;
 pub mod refusals;
 pub mod remote;
+pub mod state;
 pub mod sweep;
 pub mod transfers;

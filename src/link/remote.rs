@@ -25,14 +25,13 @@ use tokio::time::Instant;
 use super::bulletins::{BulletinError, Bulletins, Checked, Progress, stored_manifests};
 use super::inbox::{Inbox, Verdict};
 use super::refusals::RefusalLimit;
-use super::transfers::{Pending, Transfers};
+use super::state::{Held, LinkState};
+use super::transfers::Transfers;
 use crate::config::Config;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
 use crate::workers::Workers;
 use loaxa_core::backoff::Backoff;
-use loaxa_core::protocol::{
-    Event, EventBody, LastAired, Manifest, Status, Transfer, VERSION, topic,
-};
+use loaxa_core::protocol::{Event, EventBody, LastAired, Manifest, Status, VERSION, topic};
 use loaxa_core::trust::Keyring;
 use loaxa_link::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 
@@ -48,14 +47,6 @@ pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 const STALLED_REST: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(900));
 /// Refusals told one by one (log line and rejection event) per minute; the rest are summed up.
 const REFUSALS_TOLD: u32 = 10;
-/// The status is published at most this often: a burst of manifests or programmes changes
-/// it many times a second, and each copy would be sent to the district.
-const STATUS_GAP: Duration = Duration::from_secs(1);
-/// How long a bulletin whose chunk could not be written waits before the box tries again.
-const HOLD_BACK: Duration = Duration::from_secs(60);
-/// How often the status is re-published when nothing else changed it (disk space drifts, and
-/// the district's "last seen" should not go stale on a quiet box).
-const STATUS_EVERY: Duration = Duration::from_secs(600);
 
 pub struct Remote {
     link: Link,
@@ -65,32 +56,19 @@ pub struct Remote {
     state_dir: PathBuf,
     /// This box's events topic, subscribed to for the echo that confirms delivery.
     events_topic: String,
-    /// Which chunks are asked for, shared fairly between the bulletins still arriving.
-    transfers: Transfers,
-    /// When the schedules next air each bulletin, by id: the one needed soonest is fetched
-    /// first.
-    needed: BTreeMap<String, DateTime<Utc>>,
+    /// Connected or not, what is in flight, which chunks to ask for, when the status is due.
+    state: LinkState,
     /// Refusals past a few a minute are counted, not told one by one.
     refusals: RefusalLimit,
-    /// Chunk topics whose content did not match the manifest. Not asked for again until the
-    /// district announces that bulletin anew (or the box restarts): the broker would only hand
-    /// back the same bad retained message, in a loop.
-    refused: BTreeSet<String>,
-    /// Bulletins not fetched for now, by sha256, and until when: the disk is too full for them
-    /// (looked at again at every housekeeping), or writing a chunk failed (after a pause).
-    /// Reported to the district once.
-    held_back: BTreeMap<String, Instant>,
     /// Events the outbox refused (a full disk), oldest first: queued at the next flush.
     unqueued: Vec<EventBody>,
-    /// What the disk must keep free (`disk_reserve_mb`).
+    /// What the disk must keep free (`disk_reserve_mb`), for messages.
     disk_reserve: u64,
     /// The manifests in the store, oldest first: read once, then kept up to date as the inbox
     /// stores new ones (it is their only writer). Every chunk needs its manifest, and reading
     /// and parsing them all from SQLite for each chunk, or each of a burst of manifests, is
     /// work thrown away.
     manifests: Option<Arc<Vec<Manifest>>>,
-    /// Outbox rows published but not yet echoed back, with when they went out.
-    in_flight: BTreeMap<u64, Instant>,
     now_playing: Option<String>,
     /// Putting complete bulletins together (copy, hash, decode) is done on these.
     workers: Workers,
@@ -98,11 +76,6 @@ pub struct Remote {
     assembling: BTreeSet<String>,
     checked_reply: UnboundedSender<Checked>,
     checked: UnboundedReceiver<Checked>,
-    connected: bool,
-    next_housekeeping: Instant,
-    last_status: Instant,
-    /// A status change waiting for [`STATUS_GAP`] to pass since the last one went out.
-    status_due: Option<Instant>,
 }
 
 /// What wakes the link side of the daemon.
@@ -111,7 +84,7 @@ pub enum RemoteEvent {
     Link(LinkEvent),
     /// Time to re-send unconfirmed events, look at stalled transfers, refresh the status.
     Housekeeping,
-    /// Time to publish a status change held back by [`STATUS_GAP`].
+    /// Time to publish a status change held back by [`super::state::STATUS_GAP`].
     StatusDue,
     /// A worker is done putting a bulletin together.
     Assembled(Box<Checked>),
@@ -166,50 +139,48 @@ impl Remote {
             bulletins: Bulletins::new(&config.state_dir),
             state_dir: config.state_dir.clone(),
             events_topic,
-            transfers: Transfers::new(
-                CHUNK_WINDOW,
+            state: LinkState::new(
+                Transfers::new(
+                    CHUNK_WINDOW,
+                    RESEND_AFTER,
+                    Backoff {
+                        initial: STALLED_REST.0,
+                        max: STALLED_REST.1,
+                        jitter: 0.2,
+                        stable_after: Duration::ZERO,
+                    },
+                ),
+                config.disk_reserve,
                 RESEND_AFTER,
-                Backoff {
-                    initial: STALLED_REST.0,
-                    max: STALLED_REST.1,
-                    jitter: 0.2,
-                    stable_after: Duration::ZERO,
-                },
+                Instant::now(),
             ),
-            needed: BTreeMap::new(),
             refusals: RefusalLimit::new(REFUSALS_TOLD, Duration::from_secs(60)),
-            refused: BTreeSet::new(),
-            held_back: BTreeMap::new(),
             unqueued: Vec::new(),
             disk_reserve: config.disk_reserve,
             manifests: None,
-            in_flight: BTreeMap::new(),
             now_playing: None,
             workers: workers.clone(),
             assembling: BTreeSet::new(),
             checked_reply,
             checked,
-            connected: false,
-            next_housekeeping: Instant::now() + RESEND_AFTER,
-            last_status: Instant::now(),
-            status_due: None,
         }))
     }
 
     pub fn is_connected(&self) -> bool {
-        self.connected
+        self.state.is_connected()
     }
 
     /// The next event from the connection, or the housekeeping timer.
     pub async fn next_event(&mut self) -> RemoteEvent {
-        let status_due = self.status_due;
+        let status_due = self.state.status_due();
+        let housekeeping = self.state.housekeeping_at();
         tokio::select! {
             event = self.events.recv() => match event {
                 Some(event) => RemoteEvent::Link(event),
                 // The connection task is gone (shut down): only the timers are left.
                 None => std::future::pending().await,
             },
-            () = tokio::time::sleep_until(self.next_housekeeping) => RemoteEvent::Housekeeping,
+            () = tokio::time::sleep_until(housekeeping) => RemoteEvent::Housekeeping,
             () = async { tokio::time::sleep_until(status_due.unwrap_or_else(Instant::now)).await },
                 if status_due.is_some() => RemoteEvent::StatusDue,
             Some(checked) = self.checked.recv() => RemoteEvent::Assembled(Box::new(checked)),
@@ -218,7 +189,7 @@ impl Remote {
 
     /// When the schedules next air each bulletin, by id (after every reload).
     pub fn set_needed(&mut self, needed: BTreeMap<String, DateTime<Utc>>) {
-        self.needed = needed;
+        self.state.set_needed(needed);
     }
 
     /// Acts on one event: stores what is accepted, acknowledges it, reports, publishes status.
@@ -232,7 +203,7 @@ impl Remote {
         let event = match event {
             RemoteEvent::Link(event) => event,
             RemoteEvent::StatusDue => {
-                self.status_due = None;
+                self.state.status_taken();
                 self.publish_status(store)?;
                 return Ok(handled);
             }
@@ -242,11 +213,10 @@ impl Remote {
                 return Ok(handled);
             }
             RemoteEvent::Housekeeping => {
-                self.next_housekeeping = Instant::now() + RESEND_AFTER;
-                if self.connected && self.last_status.elapsed() >= STATUS_EVERY {
+                if self.state.housekeeping(Instant::now()) {
                     self.status_changed(store)?;
                 }
-                if self.connected {
+                if self.state.is_connected() {
                     // Stalled transfers, and space freed for a held-back bulletin.
                     self.plan_transfers(store)?;
                 }
@@ -256,13 +226,7 @@ impl Remote {
         };
         match event {
             LinkEvent::Connected { session_present } => {
-                self.connected = true;
-                // Whatever was in flight may have died with the old connection.
-                self.in_flight.clear();
-                if !session_present {
-                    // The broker forgot the chunk subscriptions; make them again.
-                    self.transfers.forget_asked();
-                }
+                self.state.connected(session_present);
                 self.status_changed(store)?;
                 self.plan_transfers(store)?;
             }
@@ -274,7 +238,7 @@ impl Remote {
                 self.chunk(store, &message)?;
                 let _ = self.link.ack(&message);
             }
-            LinkEvent::Disconnected { .. } => self.connected = false,
+            LinkEvent::Disconnected { .. } => self.state.disconnected(),
             LinkEvent::Message(message) => {
                 let verdict =
                     self.inbox
@@ -292,10 +256,7 @@ impl Remote {
                     }
                     Verdict::BulletinAnnounced(manifest) => {
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
-                        self.refused.retain(|t| {
-                            topic::parse_chunk(t).is_none_or(|(sha, _)| sha != manifest.sha256)
-                        });
-                        self.held_back.remove(&manifest.sha256);
+                        self.state.announced(&manifest);
                         let what = format!("bulletin {} manifest", manifest.id);
                         self.remember(store, *manifest)?;
                         self.plan_transfers(store)?;
@@ -390,68 +351,31 @@ impl Remote {
         self.tell_untold(store);
         let manifests = self.manifests(store)?;
         let free = free_space(&self.state_dir).unwrap_or(u64::MAX);
-        let now = Instant::now();
-        let mut pending = Vec::new();
-        for manifest in manifests.iter() {
-            let missing = self.bulletins.missing(manifest);
-            if missing.is_empty() {
-                // Every chunk on disk but no file: the box died between the last chunk and
-                // putting the file together.
-                if !self.bulletins.is_complete(manifest) {
-                    self.assemble(manifest);
-                }
-                continue;
-            }
-            if self
-                .held_back
-                .get(&manifest.sha256)
-                .is_some_and(|until| now < *until)
-            {
-                continue;
-            }
-            let still_to_come: u64 = missing.iter().map(|&i| manifest.chunk_len(i) as u64).sum();
-            let needed = still_to_come + manifest.size + self.disk_reserve;
-            if free < needed {
-                let reason = format!(
-                    "bulletin {}: not fetched, the disk is too full: {} needs {} MB free in {} \
-                     (its chunks, the assembled file and the {} MB kept for the as-run log), {} MB \
-                     are; fetched once space is freed",
-                    manifest.id,
-                    megabytes(manifest.size),
-                    megabytes(needed),
-                    self.state_dir.display(),
-                    megabytes(self.disk_reserve),
-                    megabytes(free),
-                );
-                // Looked at again at the next chunk or housekeeping: statvfs is cheap.
-                self.hold_back(store, manifest, reason, Duration::ZERO);
-                continue;
-            }
-            self.held_back.remove(&manifest.sha256);
-            let missing: Vec<usize> = missing
-                .into_iter()
-                .filter(|&index| {
-                    !self
-                        .refused
-                        .contains(&topic::chunk(&manifest.sha256, index))
-                })
-                .collect();
-            if missing.is_empty() {
-                continue; // every chunk still to come was refused: nothing to ask for
-            }
-            pending.push(Pending {
-                sha256: &manifest.sha256,
-                id: &manifest.id,
-                missing,
-                needed_at: self.needed.get(&manifest.id).copied(),
-            });
+        let held = self.held(&manifests);
+        let fetch = self.state.fetch(&held, free, Instant::now());
+        for manifest in fetch.assemble {
+            self.assemble(manifest);
         }
-        let plan = self.transfers.plan(&pending, now.into_std());
+        for (manifest, needed) in fetch.too_full {
+            let reason = format!(
+                "bulletin {}: not fetched, the disk is too full: {} needs {} MB free in {} \
+                 (its chunks, the assembled file and the {} MB kept for the as-run log), {} MB \
+                 are; fetched once space is freed",
+                manifest.id,
+                megabytes(manifest.size),
+                megabytes(needed),
+                self.state_dir.display(),
+                megabytes(self.disk_reserve),
+                megabytes(free),
+            );
+            self.told_held_back(store, manifest, reason);
+        }
+        let plan = fetch.plan;
         for (sha, rest) in &plan.resting {
-            let id = pending
+            let id = manifests
                 .iter()
-                .find(|p| p.sha256 == sha)
-                .map_or("?", |p| p.id);
+                .find(|m| m.sha256 == *sha)
+                .map_or("?", |m| m.id.as_str());
             tracing::warn!(bulletin = %id, rest_s = rest.as_secs(), "no chunk of this bulletin came; it rests and the others go first");
         }
         for chunk_topic in &plan.drop {
@@ -460,7 +384,7 @@ impl Remote {
         for chunk_topic in &plan.ask {
             if let Err(e) = self.link.subscribe_in_session(chunk_topic) {
                 tracing::debug!(topic = %chunk_topic, error = %e, "chunk not asked for yet");
-                self.transfers.not_asked(chunk_topic);
+                self.state.not_asked(chunk_topic);
             }
         }
         Ok(())
@@ -515,8 +439,7 @@ impl Remote {
             Err(e @ BulletinError::WrongLength { .. }) => {
                 tracing::warn!(bulletin = %manifest.id, reason = %e, "bulletin refused");
                 // Its chunks are gone; the broker would only hand back the same ones.
-                self.refused
-                    .extend((0..manifest.chunks.len()).map(|i| topic::chunk(&manifest.sha256, i)));
+                self.state.refuse_bulletin(manifest);
                 EventBody::Rejected {
                     topic,
                     reason: e.to_string(),
@@ -536,42 +459,31 @@ impl Remote {
         Ok(true)
     }
 
-    /// The box's own disk failed `manifest`'s chunk or file. A full disk is looked at again at
-    /// every housekeeping, like a bulletin the space check held back; another failure waits a
-    /// while before the next try.
+    /// The box's own disk failed `manifest`'s chunk or file: it is held back (see
+    /// `LinkState::disk_failed`), and the district told why the first time (a disk that stays
+    /// full is reported once, not at every look).
     fn disk_failed(&mut self, store: &mut Store, manifest: &Manifest, error: &BulletinError) {
         let full = matches!(error, BulletinError::Io { error, .. } if error.kind() == std::io::ErrorKind::StorageFull);
-        self.hold_back(
-            store,
-            manifest,
-            format!("bulletin {}: {error}", manifest.id),
-            if full { Duration::ZERO } else { HOLD_BACK },
-        );
-    }
-
-    /// Stops fetching `manifest` for `pause` at least, telling the district why the first time
-    /// (a disk that stays full is reported once, not at every look).
-    fn hold_back(
-        &mut self,
-        store: &mut Store,
-        manifest: &Manifest,
-        reason: String,
-        pause: Duration,
-    ) {
-        let first = !self.held_back.contains_key(&manifest.sha256);
-        self.held_back
-            .insert(manifest.sha256.clone(), Instant::now() + pause);
-        if first {
-            tracing::warn!(bulletin = %manifest.id, reason = %reason, "bulletin held back");
-            self.report(
+        if self.state.disk_failed(manifest, full, Instant::now()) {
+            self.told_held_back(
                 store,
-                EventBody::Rejected {
-                    topic: topic::bulletin(&manifest.scope, &manifest.id),
-                    reason,
-                    command: None,
-                },
+                manifest,
+                format!("bulletin {}: {error}", manifest.id),
             );
         }
+    }
+
+    /// Tells the district why `manifest` is not fetched for now.
+    fn told_held_back(&mut self, store: &mut Store, manifest: &Manifest, reason: String) {
+        tracing::warn!(bulletin = %manifest.id, reason = %reason, "bulletin held back");
+        self.report(
+            store,
+            EventBody::Rejected {
+                topic: topic::bulletin(&manifest.scope, &manifest.id),
+                reason,
+                command: None,
+            },
+        );
     }
 
     /// Keeps a chunk if it matches its manifest; completes the file when it was the last.
@@ -581,8 +493,7 @@ impl Remote {
         };
         // Unsubscribed even if not asked for by this process: it may be left over in the
         // session from before a restart.
-        self.transfers
-            .arrived(&message.topic, Instant::now().into_std());
+        self.state.chunk_arrived(&message.topic, Instant::now());
         let _ = self.link.unsubscribe(&message.topic);
         let manifests = self.manifests(store)?;
         let Some(manifest) = manifests.iter().find(|m| m.sha256 == sha) else {
@@ -600,7 +511,7 @@ impl Remote {
                 None
             }
             Err(e) => {
-                self.refused.insert(message.topic.clone());
+                self.state.refuse_chunk(&message.topic);
                 self.refuse(store, &message.topic, format!("chunk refused: {e}"));
                 None
             }
@@ -627,9 +538,7 @@ impl Remote {
             Some(manifests) => manifests,
             None => Arc::new(stored_manifests(store)?),
         };
-        let list = Arc::make_mut(&mut manifests);
-        list.retain(|m| m.id != manifest.id);
-        list.push(manifest);
+        super::state::replace_manifest(Arc::make_mut(&mut manifests), manifest);
         self.manifests = Some(manifests);
         Ok(())
     }
@@ -693,7 +602,7 @@ impl Remote {
     fn confirm(&mut self, store: &mut Store, message: &Incoming) -> Result<(), StoreError> {
         match serde_json::from_slice::<Event>(&message.payload) {
             Ok(event) if event.box_id == self.inbox.box_id => {
-                self.in_flight.remove(&event.seq);
+                self.state.confirmed(event.seq);
                 if store.delivered(event.seq, &message.payload)? {
                     tracing::debug!(seq = event.seq, "event delivered");
                 }
@@ -716,20 +625,16 @@ impl Remote {
     /// go on at the next flush, when the link's send queue is full.
     pub fn flush(&mut self, store: &mut Store) -> Result<(), StoreError> {
         self.queue_unqueued(store);
-        if !self.connected {
+        if !self.state.is_connected() {
             return Ok(());
         }
         for (seq, topic, payload) in store.outbox(FLUSH_BATCH)? {
-            if self
-                .in_flight
-                .get(&seq)
-                .is_some_and(|sent| sent.elapsed() < RESEND_AFTER)
-            {
+            if !self.state.to_send(seq, Instant::now()) {
                 continue;
             }
             match self.link.try_publish(&topic, payload.clone(), false) {
                 Ok(()) => {
-                    self.in_flight.insert(seq, Instant::now());
+                    self.state.sent(seq, Instant::now());
                 }
                 Err(e @ LinkError::TooLarge { .. }) => {
                     // It can never go; keeping it would block the queue for good.
@@ -752,18 +657,18 @@ impl Remote {
         self.status_changed(store)
     }
 
-    /// Publishes the status now, or once [`STATUS_GAP`] has passed since the last one.
+    /// Publishes the status now, or once [`super::state::STATUS_GAP`] has passed since the
+    /// last one.
     fn status_changed(&mut self, store: &Store) -> Result<(), StoreError> {
-        if self.last_status.elapsed() >= STATUS_GAP {
+        if self.state.status_changed(Instant::now()) {
             self.publish_status(store)
         } else {
-            self.status_due.get_or_insert(self.last_status + STATUS_GAP);
             Ok(())
         }
     }
 
     fn publish_status(&mut self, store: &Store) -> Result<(), StoreError> {
-        if !self.connected {
+        if !self.state.is_connected() {
             return Ok(());
         }
         let revisions = store
@@ -772,17 +677,7 @@ impl Remote {
             .map(|(scope, revision, _)| (scope, revision))
             .collect();
         let manifests = self.manifests(store)?;
-        let transfers = manifests
-            .iter()
-            .filter_map(|manifest| {
-                let missing = self.bulletins.missing(manifest).len();
-                (missing > 0).then(|| Transfer {
-                    chunks_held: manifest.chunks.len() - missing,
-                    chunks: manifest.chunks.len(),
-                    bulletin: manifest.id.clone(),
-                })
-            })
-            .collect();
+        let shown = super::state::shown(&self.held(&manifests), Utc::now());
         let last_aired = store.last_aired()?.map(|entry| LastAired {
             started: entry.started.unwrap_or(entry.scheduled),
             program: entry.program_id,
@@ -791,24 +686,25 @@ impl Remote {
         let status = Status {
             revisions,
             scopes: self.inbox.scopes.iter().map(ToString::to_string).collect(),
-            bulletins: self.airable(&manifests),
+            bulletins: shown.airable,
             last_aired,
             disk_free: free_space(&self.state_dir),
             now_playing: self.now_playing.clone(),
-            transfers,
+            transfers: shown.transfers,
             ..Status::new(&self.inbox.box_id, "online")
         };
-        self.last_status = Instant::now();
-        self.status_due = None;
-        match self.link.try_publish(
+        let sent = self.link.try_publish(
             &topic::status(&self.inbox.box_id),
             status_bytes(status),
             true,
-        ) {
-            Ok(()) => {}
-            // Sent once the queue has room again.
-            Err(LinkError::Busy) => self.status_due = Some(Instant::now() + STATUS_GAP),
-            Err(e) => tracing::warn!(error = %e, "status not published"),
+        );
+        // Busy: sent once the queue has room again.
+        self.state
+            .status_published(Instant::now(), matches!(sent, Err(LinkError::Busy)));
+        if let Err(e) = sent
+            && !matches!(e, LinkError::Busy)
+        {
+            tracing::warn!(error = %e, "status not published");
         }
         Ok(())
     }
@@ -821,14 +717,19 @@ impl Remote {
         self.status_changed(store)
     }
 
-    /// The ids of the bulletins held whole and not expired, for the status.
-    fn airable(&self, manifests: &[Manifest]) -> Vec<String> {
-        let now = Utc::now();
+    /// What of each of `manifests` is on disk.
+    fn held<'a>(&mut self, manifests: &'a [Manifest]) -> Vec<Held<'a>> {
         manifests
             .iter()
-            .filter(|m| m.valid_until.is_none_or(|until| until >= now))
-            .filter(|m| self.bulletins.is_complete(m))
-            .map(|m| m.id.clone())
+            .map(|manifest| {
+                let missing = self.bulletins.missing(manifest);
+                let complete = missing.is_empty() && self.bulletins.is_complete(manifest);
+                Held {
+                    manifest,
+                    missing,
+                    complete,
+                }
+            })
             .collect()
     }
 

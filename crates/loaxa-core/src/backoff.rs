@@ -1,5 +1,5 @@
 //! Growing delays between retries, with jitter: one policy for everything that retries (the
-//! broker connection, a stalled bulletin transfer).
+//! broker connection, a stalled bulletin transfer, reopening the audio output).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
