@@ -1,5 +1,6 @@
 //! Section 2: CPU seconds per hour of audio to decode a file into what the output takes
-//! (44.1 kHz stereo), for loaxa's playback path, mpg123 and ffmpeg.
+//! (44.1 kHz stereo), for loaxa's playback path, mpg123 and ffmpeg; and to measure its
+//! loudness, for loaxa's `measure_file` and ffmpeg's ebur128 filter.
 //!
 //! All three run the same way, as a child process, and are charged the child's user + system
 //! CPU (getrusage RUSAGE_CHILDREN around it), so start-up and every thread count alike.
@@ -50,6 +51,24 @@ pub fn child(path: Option<&str>) -> i32 {
     }
     println!("{frames}");
     0
+}
+
+/// `bench loudness FILE`: measure FILE's loudness as a box does once per file, then exit.
+pub fn loudness_child(path: Option<&str>) -> i32 {
+    let Some(path) = path else {
+        eprintln!("usage: bench loudness FILE");
+        return 2;
+    };
+    match loaxa_media::loudness::measure_file(Path::new(path)) {
+        Ok(loudness) => {
+            println!("{loudness:?}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
 
 /// CPU time of one run of `program args…`, output discarded.
@@ -138,6 +157,7 @@ pub fn run(_paths: &Paths, media: Option<&Media>, report: &mut Report) -> Vec<Ro
             Row::new(SECTION, format!("{} vs ffmpeg", file.label), loaxa)
                 .versus("ffmpeg", cell(2, "ffmpeg not installed")),
         );
+        rows.push(loudness_row(file, path, repeat, &exe, ffmpeg.as_deref()));
     }
     report.note(format!(
         "Decode cost: {}-minute files made by ffmpeg from a speech-like source, each decoded to \
@@ -149,5 +169,64 @@ pub fn run(_paths: &Paths, media: Option<&Media>, report: &mut Report) -> Vec<Ro
          -i FILE -ac 2 -ar 44100 -f null -` (swresample). mpg123 reads MPEG audio only.",
         crate::media::LONG_SECONDS / 60
     ));
+    report.note(format!(
+        "Loudness cost: the same files, median of {repeat} runs, CPU seconds per hour of audio \
+         for decoding and measuring integrated loudness and true peak. loaxa = this bench \
+         binary run as `bench loudness FILE`: `loaxa_media::loudness::measure_file` (symphonia, \
+         the ebur128 crate); ffmpeg = `ffmpeg -i FILE -af ebur128=peak=true -f null -` (which \
+         resamples to 192 kHz for the true peak)."
+    ));
     rows
+}
+
+/// CPU per hour of audio to measure `file`'s loudness, loaxa against ffmpeg, interleaved.
+fn loudness_row(
+    file: &crate::media::TestFile,
+    path: &str,
+    repeat: usize,
+    exe: &Path,
+    ffmpeg: Option<&Path>,
+) -> Row {
+    eprintln!("[loudness] {} ×{repeat}", file.label);
+    let per_hour = |cpu: Duration| cpu.as_secs_f64() * 3600.0 / file.seconds;
+    let ffmpeg_args = [
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        path,
+        "-af",
+        "ebur128=peak=true",
+        "-f",
+        "null",
+        "-",
+    ];
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut our_failure, mut their_failure) = (None, None);
+    for _ in 0..repeat {
+        match child_cpu(exe, &["loudness", path]) {
+            Ok(cpu) => ours.push(per_hour(cpu)),
+            Err(e) => our_failure = Some(e),
+        }
+        if let Some(ffmpeg) = ffmpeg {
+            match child_cpu(ffmpeg, &ffmpeg_args) {
+                Ok(cpu) => theirs.push(per_hour(cpu)),
+                Err(e) => their_failure = Some(e),
+            }
+        }
+    }
+    let cell = |failure: Option<String>, runs: &mut Vec<f64>, missing: &str| match failure {
+        Some(e) => Cell::na(e),
+        None if runs.is_empty() => Cell::na(missing),
+        None => Cell::new(median(runs), "CPU s/h"),
+    };
+    Row::new(
+        SECTION,
+        format!("{} loudness vs ffmpeg ebur128", file.label),
+        cell(our_failure, &mut ours, ""),
+    )
+    .versus(
+        "ffmpeg",
+        cell(their_failure, &mut theirs, "ffmpeg not installed"),
+    )
 }

@@ -11,7 +11,8 @@
 //! (comma list of starts, decode, footprint, distribution, planning; default all).
 //!
 //! Run as `bench decode FILE`, the binary decodes FILE through loaxa's playback path and exits:
-//! the decode section times it as a child process, exactly like mpg123 and ffmpeg. Run as
+//! the decode section times it as a child process, exactly like mpg123 and ffmpeg; run as
+//! `bench loudness FILE`, it measures FILE's loudness, timed the same way. Run as
 //! `bench toml FILE`, it parses FILE with `toml` alone: the planning section's floor.
 
 mod broker;
@@ -51,6 +52,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("decode") {
         std::process::exit(decode::child(args.get(2).map(String::as_str)));
+    }
+    if args.get(1).map(String::as_str) == Some("loudness") {
+        std::process::exit(decode::loudness_child(args.get(2).map(String::as_str)));
     }
     if args.get(1).map(String::as_str) == Some("toml") {
         std::process::exit(planning::toml_child(args.get(2).map(String::as_str)));

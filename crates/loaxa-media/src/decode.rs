@@ -17,13 +17,15 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
-use symphonia::core::codecs::{CODEC_TYPE_AAC, CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::codecs::CodecParameters;
+use symphonia::core::codecs::audio::well_known::CODEC_ID_AAC;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::packet::Packet;
 
 /// More consecutive undecodable packets than this means the stream is not
 /// audio any more (or never was: the MP3 reader happily syncs to false frame
@@ -142,12 +144,12 @@ pub fn probe(path: &Path) -> Result<AudioInfo, AudioError> {
 pub struct Decoder {
     path: PathBuf,
     reader: Box<dyn FormatReader>,
-    codec: Box<dyn symphonia::core::codecs::Decoder>,
+    codec: Box<dyn AudioDecoder>,
     track_id: u32,
     sample_rate: u32,
     channels: u16,
-    /// The last decoded packet, interleaved; allocated once its size is known.
-    block: Option<SampleBuffer<f32>>,
+    /// The last decoded packet, interleaved; grown to the largest packet so far.
+    block: Vec<f32>,
     /// Index in `block` of the first sample handed out (non-zero only while
     /// the start of the stream is being trimmed).
     block_start: usize,
@@ -204,8 +206,7 @@ impl Decoder {
         let reader = match hint_extension.and_then(stream_reader) {
             Some(new_reader) => {
                 let stream = MediaSourceStream::new(Box::new(source), Default::default());
-                let options = format_options();
-                guarded(move || new_reader(stream, &options))
+                guarded(move || new_reader(stream, FormatOptions::default()))
                     .map_err(|error| reader_error(&path, error))?
             }
             None => probe_reader(Box::new(source), &Hint::new(), &path)?,
@@ -228,8 +229,11 @@ impl Decoder {
             .ok_or_else(|| AudioError::NoAudioTrack { path: path.clone() })?;
         let params = codec.codec_params();
         let sample_rate = params.sample_rate.unwrap_or(0);
-        let channels = params.channels.map_or(0, |c| channel_count(c.count()));
-        let skip = if params.codec == CODEC_TYPE_AAC && sample_rate != 0 {
+        let channels = params
+            .channels
+            .as_ref()
+            .map_or(0, |c| channel_count(c.count()));
+        let skip = if params.codec == CODEC_ID_AAC && sample_rate != 0 {
             priming(sample_rate)
         } else {
             0
@@ -241,7 +245,7 @@ impl Decoder {
             track_id,
             sample_rate,
             channels,
-            block: None,
+            block: Vec::new(),
             block_start: 0,
             skip,
             held: Vec::new(),
@@ -291,9 +295,7 @@ impl Decoder {
 
     /// The audio of the packet decoded last.
     fn current_block(&self) -> &[f32] {
-        self.block
-            .as_ref()
-            .map_or(&[], |block| &block.samples()[self.block_start..])
+        self.block.get(self.block_start..).unwrap_or_default()
     }
 
     /// Decodes the start of the stream into `held` and judges it.
@@ -313,18 +315,13 @@ impl Decoder {
     }
 
     fn hold_current_block(&mut self) {
-        if let Some(block) = &self.block {
-            self.held
-                .extend_from_slice(&block.samples()[self.block_start..]);
-        }
+        let block = self.block.get(self.block_start..).unwrap_or_default();
+        self.held.extend_from_slice(block);
     }
 
     /// Short codec name of the chosen track, as `AudioInfo` reports it.
     fn codec_name(&self) -> String {
-        let codec = self.codec.codec_params().codec;
-        let name = symphonia::default::get_codecs()
-            .get_codec(codec)
-            .map_or("unknown", |descriptor| descriptor.short_name);
+        let name = self.codec.codec_info().short_name;
         // The PCM decoder names every sample layout ("pcm_s16le", "pcm_f32be"…);
         // for the programme they are all just uncompressed audio.
         if name.starts_with("pcm") { "pcm" } else { name }.to_string()
@@ -387,8 +384,10 @@ impl Decoder {
         loop {
             let reader = &mut self.reader;
             match guarded(move || reader.next_packet()) {
-                Ok(packet) if packet.track_id() == self.track_id => return Ok(Some(packet)),
-                Ok(_) => {} // A packet of another track.
+                Ok(Some(packet)) if packet.track_id == self.track_id => return Ok(Some(packet)),
+                Ok(Some(_)) => {} // A packet of another track.
+                Ok(None) => return Ok(None),
+                // A file cut off inside its last packet.
                 Err(SymphoniaError::IoError(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     return Ok(None);
                 }
@@ -426,7 +425,7 @@ impl Decoder {
         match guarded(move || codec.decode(packet)) {
             Ok(decoded) => {
                 let spec = decoded.spec();
-                let format = (spec.rate, channel_count(spec.channels.count()));
+                let format = (spec.rate(), channel_count(spec.channels().count()));
                 if self.sample_rate == 0 || self.channels == 0 {
                     (self.sample_rate, self.channels) = format;
                 } else if format != (self.sample_rate, self.channels) {
@@ -435,7 +434,8 @@ impl Decoder {
                         self.sample_rate, self.channels, format.0, format.1
                     ));
                 }
-                Outcome::Audio(copy_interleaved(&mut self.block, decoded))
+                decoded.copy_to_vec_interleaved(&mut self.block);
+                Outcome::Audio(decoded.frames())
             }
             Err(SymphoniaError::ResetRequired) => {
                 self.codec.reset();
@@ -612,15 +612,6 @@ fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
     probe_reader(Box::new(file), &hint, path)
 }
 
-/// Gapless mode on, so MP3 encoder delay and padding are trimmed the way
-/// ffmpeg trims them: the output then lines up in time with the source.
-fn format_options() -> FormatOptions {
-    FormatOptions {
-        enable_gapless: true,
-        ..Default::default()
-    }
-}
-
 /// Finds a container reader for `source` by its format markers.
 fn probe_reader(
     source: Box<dyn MediaSource>,
@@ -628,18 +619,15 @@ fn probe_reader(
     path: &Path,
 ) -> Result<Box<dyn FormatReader>, AudioError> {
     let stream = MediaSourceStream::new(source, Default::default());
-    let format_options = format_options();
     let probed = guarded(move || {
-        symphonia::default::get_probe().format(
+        symphonia::default::get_probe().probe(
             hint,
             stream,
-            &format_options,
-            &MetadataOptions::default(),
+            FormatOptions::default(),
+            MetadataOptions::default(),
         )
     });
-    probed
-        .map(|probed| probed.format)
-        .map_err(|error| reader_error(path, error))
+    probed.map_err(|error| reader_error(path, error))
 }
 
 /// What a failure to set up a container reader means for the programme.
@@ -665,8 +653,10 @@ fn reader_error(path: &Path, error: SymphoniaError) -> AudioError {
 
 /// Makes a container reader for a live stream in the format `extension`
 /// names, for the formats that are broadcast as a plain byte stream.
-type NewReader =
-    fn(MediaSourceStream, &FormatOptions) -> symphonia::core::errors::Result<Box<dyn FormatReader>>;
+type NewReader = fn(
+    MediaSourceStream<'static>,
+    FormatOptions,
+) -> symphonia::core::errors::Result<Box<dyn FormatReader>>;
 
 fn stream_reader(extension: &str) -> Option<NewReader> {
     use symphonia::default::formats::{AdtsReader, MpaReader, OggReader};
@@ -683,37 +673,20 @@ fn stream_reader(extension: &str) -> Option<NewReader> {
 }
 
 /// The first track that is audio in a codec we can decode, with its decoder.
-fn pick_track(
-    reader: &dyn FormatReader,
-) -> Option<(u32, Box<dyn symphonia::core::codecs::Decoder>)> {
+fn pick_track(reader: &dyn FormatReader) -> Option<(u32, Box<dyn AudioDecoder>)> {
     let codecs = symphonia::default::get_codecs();
-    reader
-        .tracks()
-        .iter()
-        .filter(|track| track.codec_params.codec != CODEC_TYPE_NULL)
-        .find_map(|track| {
-            let decoder = codecs
-                .make(&track.codec_params, &DecoderOptions::default())
-                .ok()?;
-            Some((track.id, decoder))
-        })
-}
-
-/// Copies a decoded packet into `block` as interleaved f32, growing the buffer
-/// when a packet is larger than any before. Returns the number of frames.
-fn copy_interleaved(block: &mut Option<SampleBuffer<f32>>, decoded: AudioBufferRef<'_>) -> usize {
-    let frames = decoded.frames();
-    let needed = frames * decoded.spec().channels.count();
-    if block.as_ref().is_none_or(|b| b.capacity() < needed) {
-        *block = Some(SampleBuffer::new(
-            decoded.capacity() as u64,
-            *decoded.spec(),
-        ));
-    }
-    if let Some(buffer) = block {
-        buffer.copy_interleaved_ref(decoded);
-    }
-    frames
+    reader.tracks().iter().find_map(|track| {
+        let Some(CodecParameters::Audio(params)) = &track.codec_params else {
+            return None;
+        };
+        if params.codec == CODEC_ID_NULL_AUDIO {
+            return None;
+        }
+        let decoder = codecs
+            .make_audio_decoder(params, &AudioDecoderOptions::default())
+            .ok()?;
+        Some((track.id, decoder))
+    })
 }
 
 /// Runs a symphonia call, turning a panic inside it into a decode error.

@@ -9,7 +9,9 @@
 //!
 //! The measurement is made once, when a file is ingested, and stored with it; airing then only
 //! applies a fixed gain. It is streaming so that an hour-long recording on a Raspberry Pi costs
-//! linear time and a few hundred kilobytes (one number per 100 ms), never the whole file.
+//! linear time and a few hundred kilobytes (one number per 100 ms), never the whole file. The
+//! K-weighting, gating and 4× true-peak oversampling are the `ebur128` crate's (a port of
+//! libebur128, which ffmpeg's measurement follows too).
 //!
 //! True peak is measured alongside because turning a quiet file up can push the waveform
 //! *between* samples past full scale, where the DAC or the amplifier clips; the gain is lowered
@@ -21,38 +23,7 @@
 
 use std::f64::consts::PI;
 
-/// Gating blocks are 400 ms long and start every 100 ms (75 % overlap), so energy is summed per
-/// 100 ms step and each block is four consecutive steps: one number per step is all the history
-/// the meter needs.
-const STEPS_PER_SECOND: u32 = 10;
-const STEPS_PER_BLOCK: usize = 4;
-
-/// Blocks quieter than this are silence between programme, not programme (BS.1770-4).
-const ABSOLUTE_GATE_LUFS: f64 = -70.0;
-
-/// Blocks this far below the programme's own average are pauses and background, which would
-/// otherwise make speech with long pauses read too quiet (BS.1770-4).
-const RELATIVE_GATE_LU: f64 = 10.0;
-
-/// BS.1770's offset that cancels K-weighting's gain at 1 kHz, so a full-scale 997 Hz sine in one
-/// channel reads −3.01 LUFS, the same as its RMS level.
-const LOUDNESS_OFFSET_DB: f64 = -0.691;
-
-/// Inter-sample peaks are found by interpolating three extra points between samples
-/// (BS.1770-4 Annex 2). At 96 kHz and above 2× would do, but 4× is never wrong and keeps one
-/// code path.
-const OVERSAMPLING: usize = 4;
-
-/// Length of each interpolation phase. 32 taps with the window below keep every interpolated
-/// point within 0.01 dB of the ideal up to 0.4 × the sample rate and within 0.4 dB up to
-/// 0.45 × (19.8 kHz at 44.1 kHz, 3.6 kHz at 8 kHz). Only noise filling the band to Nyquist
-/// notices the difference from longer filters, and it costs a third less than the 48 taps
-/// that would be exact there.
-const TAPS_PER_PHASE: usize = 32;
-
-/// Kaiser window shape: about 70 dB of stopband rejection, so images of loud low frequencies
-/// cannot pose as peaks, with a transition band narrow enough for 32 taps.
-const KAISER_BETA: f64 = 7.0;
+use ebur128::{Channel, EbuR128, Mode};
 
 /// Largest boost `playback_gain` will apply. A recording that needs more than this is mostly
 /// hiss, hum and room noise with a faint voice in it; lifting it further would air the noise at
@@ -60,22 +31,10 @@ const KAISER_BETA: f64 = 7.0;
 /// phone recording (around −40 LUFS) up to a −20 LUFS target.
 const MAX_BOOST_DB: f64 = 20.0;
 
-/// Filter state below this is set to zero after each step. In digital silence the state
-/// shrinks geometrically, and the high-pass stage's slowly enough that it would spend
-/// thousands of samples as subnormal numbers, which some CPUs handle many times slower. A
-/// value this small affects nothing audible.
-const SUBNORMAL_GUARD: f64 = 1e-20;
-
-/// Width of a 128-bit SIMD register (SSE, NEON) in f32 lanes.
-const LANES: usize = 4;
-
-/// Samples each channel carries over from one step to the next, so the interpolator's window
-/// reaches back across the step boundary.
-const HISTORY: usize = TAPS_PER_PHASE - 1;
-
-/// Most frames of a step buffered up front; a step at an absurd sample rate grows its buffer
-/// only as audio actually arrives.
-const PREALLOCATED_FRAMES: usize = 19_200;
+/// Zero frames fed to the true-peak meter at the end. Its interpolator reaches up to 24
+/// samples ahead (12 taps per phase at 4×, 24 at 2×), so without them the points between the
+/// last samples would never be looked at; on air what follows a file is silence.
+const TRAILING_SILENCE_FRAMES: usize = 24;
 
 /// Result of measuring a whole recording.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,136 +47,173 @@ pub struct Loudness {
     pub true_peak_dbtp: Option<f64>,
 }
 
+impl Loudness {
+    const UNMEASURED: Loudness = Loudness {
+        integrated_lufs: None,
+        true_peak_dbtp: None,
+    };
+}
+
 /// Streaming loudness and true-peak meter. Feed it interleaved samples in pieces of any size
 /// (they need not be whole frames), then call [`LoudnessMeter::finish`].
 ///
-/// Audio is buffered for one 100 ms step per channel and processed a step at a time, one channel
-/// after the other: each filter then runs over contiguous memory, and the true-peak search can
-/// skip a whole step at once when it cannot reach a new peak.
-///
-/// A channel count of 0 is treated as mono. A sample rate of 0 cannot be measured and gives a
+/// A channel count of 0 is treated as mono. A sample rate or channel count that cannot be
+/// measured (a rate of 0, below 16 Hz or above 2.8 MHz; more than 64 channels) gives a
 /// [`Loudness`] with both values `None`. Non-finite samples (NaN, ±∞) count as 0.0, so one
 /// corrupt sample cannot poison a whole measurement.
 pub struct LoudnessMeter {
-    channels: Vec<ChannelState>,
-    /// Channel the next pushed sample belongs to; kept across pushes so pieces may split frames.
-    next_channel: usize,
-    /// Frames in one 100 ms step; 0 when the sample rate is unusable.
-    frames_per_step: usize,
-    /// Whole frames buffered towards the current step.
-    frames_in_step: usize,
-    /// K-weighted energy of every completed step, summed over channels.
-    step_energies: Vec<f64>,
-    interpolator: Interpolator,
-    /// Largest absolute value so far, at the samples or between them.
-    peak: f32,
+    /// None when the format cannot be measured.
+    meters: Option<Meters>,
+    channels: usize,
+    /// The start of a frame split between pieces, held until the frame is whole.
+    partial_frame: Vec<f32>,
+    /// A piece with its non-finite samples zeroed; kept to reuse its allocation.
+    cleaned: Vec<f32>,
+}
+
+/// Two meters rather than one in both modes, so that the trailing silence which lets the
+/// true-peak interpolator finish cannot complete a loudness block.
+struct Meters {
+    loudness: EbuR128,
+    peak: EbuR128,
+    /// Added to the integrated loudness: see [`high_pass_correction_db`].
+    correction_db: f64,
+}
+
+impl Meters {
+    fn new(sample_rate: u32, channels: usize) -> Option<Meters> {
+        let count = u32::try_from(channels).ok()?;
+        let unweighted = vec![Channel::Center; channels];
+        let mut loudness = EbuR128::new(count, sample_rate, Mode::I).ok()?;
+        loudness.set_channel_map(&unweighted).ok()?;
+        let peak = EbuR128::new(count, sample_rate, Mode::TRUE_PEAK).ok()?;
+        Some(Meters {
+            loudness,
+            peak,
+            correction_db: high_pass_correction_db(sample_rate),
+        })
+    }
+
+    /// `frames` holds whole frames of finite samples.
+    fn add(&mut self, frames: &[f32]) -> Result<(), ebur128::Error> {
+        self.loudness.add_frames_f32(frames)?;
+        self.peak.add_frames_f32(frames)
+    }
 }
 
 impl LoudnessMeter {
     /// A meter for audio at `sample_rate` with `channels` interleaved channels.
     pub fn new(sample_rate: u32, channels: u16) -> LoudnessMeter {
-        let channel_count = usize::from(channels.max(1));
-        let frames_per_step = if sample_rate == 0 {
-            0
-        } else {
-            // Rounded, and at least one frame, so that odd rates still gate in ~100 ms steps.
-            let rate = u64::from(sample_rate);
-            let step = (rate + u64::from(STEPS_PER_SECOND) / 2) / u64::from(STEPS_PER_SECOND);
-            usize::try_from(step.max(1)).unwrap_or(usize::MAX)
-        };
-        let channels = if frames_per_step == 0 {
-            Vec::new()
-        } else {
-            let rate = f64::from(sample_rate);
-            (0..channel_count)
-                .map(|_| ChannelState::new(rate, frames_per_step))
-                .collect()
-        };
+        let channels = usize::from(channels.max(1));
         LoudnessMeter {
+            meters: Meters::new(sample_rate, channels),
             channels,
-            next_channel: 0,
-            frames_per_step,
-            frames_in_step: 0,
-            step_energies: Vec::new(),
-            interpolator: Interpolator::new(),
-            peak: 0.0,
+            partial_frame: Vec::with_capacity(channels),
+            cleaned: Vec::new(),
         }
     }
 
     /// interleaved samples, any length (not necessarily whole 100 ms blocks, nor whole frames)
     pub fn push(&mut self, interleaved: &[f32]) {
-        let channel_count = self.channels.len();
-        if channel_count == 0 {
+        let LoudnessMeter {
+            meters: Some(meters),
+            channels,
+            partial_frame,
+            cleaned,
+        } = self
+        else {
             return;
-        }
+        };
+        let channels = *channels;
         let mut rest = interleaved;
-        while !rest.is_empty() {
-            let frames_wanted = self.frames_per_step - self.frames_in_step;
-            let whole_frames = (rest.len() / channel_count).min(frames_wanted);
-            if self.next_channel == 0 && whole_frames > 0 {
-                // The usual case: whole frames, split into channels one channel at a time.
-                let (frames, after) = rest.split_at(whole_frames * channel_count);
-                for (index, channel) in self.channels.iter_mut().enumerate() {
-                    let samples = frames.iter().skip(index).step_by(channel_count);
-                    channel.signal.extend(samples.map(|&sample| finite(sample)));
-                }
-                self.frames_in_step += whole_frames;
-                rest = after;
-            } else if let Some((&sample, after)) = rest.split_first() {
-                // A frame split between pieces: a sample at a time until it is whole.
-                self.channels[self.next_channel].signal.push(finite(sample));
-                self.next_channel += 1;
-                if self.next_channel == channel_count {
-                    self.next_channel = 0;
-                    self.frames_in_step += 1;
-                }
-                rest = after;
-            }
-            if self.frames_in_step == self.frames_per_step {
-                self.end_step();
+        let mut added = Ok(());
+        if !partial_frame.is_empty() {
+            let missing = (channels - partial_frame.len()).min(rest.len());
+            let (completing, after) = rest.split_at(missing);
+            partial_frame.extend(completing.iter().map(|&sample| finite(sample)));
+            rest = after;
+            if partial_frame.len() == channels {
+                added = meters.add(partial_frame);
+                partial_frame.clear();
             }
         }
-    }
-
-    /// The loudness and true peak of everything pushed.
-    pub fn finish(mut self) -> Loudness {
-        if self.channels.is_empty() {
-            return Loudness {
-                integrated_lufs: None,
-                true_peak_dbtp: None,
+        let (frames, tail) = rest.split_at(rest.len() - rest.len() % channels);
+        if added.is_ok() && !frames.is_empty() {
+            added = if frames.iter().all(|sample| sample.is_finite()) {
+                meters.add(frames)
+            } else {
+                cleaned.clear();
+                cleaned.extend(frames.iter().map(|&sample| finite(sample)));
+                meters.add(cleaned)
             };
         }
-        // A trailing partial step is left out of the loudness, as BS.1770 leaves out incomplete
-        // blocks, but its peaks count. The points between the last samples depend on what
-        // follows them, and on air that is silence, so the interpolator is fed zeros. A partial
-        // frame is dropped.
-        let frames = HISTORY + self.frames_in_step;
-        for channel in &mut self.channels {
-            channel.signal.truncate(frames);
-            channel.signal.resize(frames + TAPS_PER_PHASE, 0.0);
-            self.peak = channel.true_peak(&self.interpolator, self.peak);
-        }
-        let peak = f64::from(self.peak.min(f32::MAX));
-        Loudness {
-            integrated_lufs: gated_loudness(&self.step_energies, self.frames_per_step),
-            true_peak_dbtp: (peak > 0.0).then(|| 20.0 * peak.log10()),
+        partial_frame.extend(tail.iter().map(|&sample| finite(sample)));
+        if added.is_err() {
+            // Whole frames of finite samples at a rate and channel count the meters accepted:
+            // nothing should fail, and a meter that did cannot be trusted with the rest.
+            self.meters = None;
         }
     }
 
-    fn end_step(&mut self) {
-        let mut energy = 0.0;
-        for channel in &mut self.channels {
-            energy += channel.k_weighted_energy();
-            self.peak = channel.true_peak(&self.interpolator, self.peak);
-            channel.keep_history();
+    /// The loudness and true peak of everything pushed. A trailing partial 100 ms step is left
+    /// out of the loudness, as BS.1770 leaves out incomplete blocks, but its peaks count; a
+    /// partial frame is dropped.
+    pub fn finish(self) -> Loudness {
+        let Some(mut meters) = self.meters else {
+            return Loudness::UNMEASURED;
+        };
+        let silence = vec![0.0; TRAILING_SILENCE_FRAMES * self.channels];
+        if meters.peak.add_frames_f32(&silence).is_err() {
+            return Loudness::UNMEASURED;
         }
-        self.step_energies.push(energy);
-        self.frames_in_step = 0;
+        let integrated = meters
+            .loudness
+            .loudness_global()
+            .ok()
+            .filter(|lufs| lufs.is_finite())
+            .map(|lufs| lufs + meters.correction_db);
+        let mut peak = 0.0_f64;
+        for channel in 0..u32::try_from(self.channels).unwrap_or(u32::MAX) {
+            match meters.peak.true_peak(channel) {
+                Ok(channel_peak) => peak = peak.max(channel_peak),
+                Err(_) => return Loudness::UNMEASURED,
+            }
+        }
+        // The interpolation runs in f32: samples near f32::MAX can overshoot to infinity.
+        let peak = peak.min(f64::from(f32::MAX));
+        Loudness {
+            integrated_lufs: integrated,
+            true_peak_dbtp: (peak > 0.0).then(|| 20.0 * peak.log10()),
+        }
     }
 }
 
 fn finite(sample: f32) -> f32 {
     if sample.is_finite() { sample } else { 0.0 }
+}
+
+/// Decibels that bring the K-weighting's pass-band gain at `sample_rate` to its gain at
+/// 48 kHz. BS.1770 tables the 48 kHz high-pass numerator unnormalised, as 1, −2, 1, which
+/// leaves the pass band 0.04 dB above unity, and its −0.691 dB offset includes that. ebur128,
+/// like ffmpeg, keeps 1, −2, 1 at every rate, so the pass-band gain grows as the rate falls
+/// (+0.09 dB at 16 kHz, +0.21 dB at 8 kHz) and telephone-band recordings would read hot. The
+/// high-pass passes `a0 = 1 + K/Q + K²` at Nyquist and above its corner, so the ratio of the
+/// two `a0`s is the exact correction: the filter's shape is unchanged, only its scale.
+fn high_pass_correction_db(sample_rate: u32) -> f64 {
+    // ebur128's (and BS.1770's) high-pass corner and Q.
+    const FREQUENCY: f64 = 38.135_470_876_024_44;
+    const Q: f64 = 0.500_327_037_323_877_3;
+    let pass_band_gain = |rate: f64| {
+        let k = (PI * FREQUENCY / rate).tan();
+        1.0 + k / Q + k * k
+    };
+    let correction =
+        20.0 * (pass_band_gain(48_000.0) / pass_band_gain(f64::from(sample_rate))).log10();
+    if correction.is_finite() {
+        correction
+    } else {
+        0.0
+    }
 }
 
 /// Decodes a whole file and measures it: what a box does once per bulletin (and per local
@@ -256,301 +252,6 @@ pub fn playback_gain(measured: &Loudness, target_lufs: f64, ceiling_dbtp: f64) -
     }
     // Narrowed to f32 for the output path; any gain that survived the checks above fits.
     10f64.powf(gain_db / 20.0) as f32
-}
-
-/// Integrated loudness of the steps' energies, gated as BS.1770-4 describes.
-fn gated_loudness(step_energies: &[f64], frames_per_step: usize) -> Option<f64> {
-    let block_frames = (STEPS_PER_BLOCK * frames_per_step) as f64;
-    let blocks = || {
-        step_energies
-            .windows(STEPS_PER_BLOCK)
-            .map(move |steps| steps.iter().sum::<f64>() / block_frames)
-    };
-    let absolute_gate = energy_of(ABSOLUTE_GATE_LUFS);
-    let ungated = mean_above(blocks(), absolute_gate)?;
-    let relative_gate = energy_of(loudness_of(ungated) - RELATIVE_GATE_LU).max(absolute_gate);
-    mean_above(blocks(), relative_gate).map(loudness_of)
-}
-
-/// Mean of the block energies strictly above `threshold` (the standard's gates are strict).
-fn mean_above(blocks: impl Iterator<Item = f64>, threshold: f64) -> Option<f64> {
-    let (sum, count) = blocks
-        .filter(|&energy| energy > threshold)
-        .fold((0.0, 0_usize), |(sum, count), energy| {
-            (sum + energy, count + 1)
-        });
-    (count > 0).then(|| sum / count as f64)
-}
-
-fn loudness_of(energy: f64) -> f64 {
-    LOUDNESS_OFFSET_DB + 10.0 * energy.log10()
-}
-
-/// Inverse of `loudness_of`, so gates can be compared in the energy domain without a logarithm
-/// per block.
-fn energy_of(loudness: f64) -> f64 {
-    10f64.powf((loudness - LOUDNESS_OFFSET_DB) / 10.0)
-}
-
-/// Per-channel state: the two K-weighting filters and the step's samples.
-struct ChannelState {
-    shelf: Biquad,
-    high_pass: Biquad,
-    /// The last `HISTORY` samples of the previous step, then this step's samples so far.
-    signal: Vec<f32>,
-}
-
-impl ChannelState {
-    fn new(sample_rate: f64, frames_per_step: usize) -> ChannelState {
-        let mut signal = Vec::with_capacity(HISTORY + frames_per_step.min(PREALLOCATED_FRAMES));
-        signal.resize(HISTORY, 0.0);
-        ChannelState {
-            shelf: Biquad::k_weighting_shelf(sample_rate),
-            high_pass: Biquad::k_weighting_high_pass(sample_rate),
-            signal,
-        }
-    }
-
-    /// Sum of the squared K-weighted samples of this step.
-    fn k_weighted_energy(&mut self) -> f64 {
-        let mut energy = 0.0;
-        for &sample in self.signal.get(HISTORY..).unwrap_or_default() {
-            let weighted = self
-                .high_pass
-                .process(self.shelf.process(f64::from(sample)));
-            energy += weighted * weighted;
-        }
-        self.shelf.flush_subnormals();
-        self.high_pass.flush_subnormals();
-        energy
-    }
-
-    /// The larger of `peak` and this step's peak, at the samples and between them.
-    fn true_peak(&self, interpolator: &Interpolator, peak: f32) -> f32 {
-        let signal = self.signal.as_slice();
-        let sample_peak = signal
-            .iter()
-            .fold(0.0_f32, |max, sample| max.max(sample.abs()));
-        // No point between samples can exceed the largest sample in reach times the
-        // interpolator's worst-case gain. When even that cannot beat the peak so far, the
-        // interpolation, most of the meter's work, is skipped: once a recording has reached
-        // its loudest, its quieter passages and pauses cost little more than the loudness.
-        if sample_peak * interpolator.worst_case_gain <= peak {
-            return peak;
-        }
-        let mut peak = peak.max(sample_peak);
-        // A plain index loop rather than `windows()`: unoptimised test builds run the
-        // iterator version several times slower, and this runs once per sample.
-        let mut end = TAPS_PER_PHASE;
-        while let Some(window) = signal.get(end - TAPS_PER_PHASE..end) {
-            if let Ok(window) = <&[f32; TAPS_PER_PHASE]>::try_from(window) {
-                let [a, b, c] = interpolator.interpolate(window);
-                peak = peak.max(a.abs()).max(b.abs()).max(c.abs());
-            }
-            end += 1;
-        }
-        peak
-    }
-
-    fn keep_history(&mut self) {
-        let start = self.signal.len().saturating_sub(HISTORY);
-        self.signal.copy_within(start.., 0);
-        self.signal.truncate(HISTORY);
-    }
-}
-
-/// 4× oversampling interpolator for the true peak: a Kaiser-windowed sinc cut off at the
-/// original Nyquist frequency, split into its four phases. Phase 0 falls on the original
-/// samples, where the sinc is zero except at its centre, so it is the identity and only phases
-/// 1 to 3 are computed.
-struct Interpolator {
-    /// Phases 1, 2 and 3, oldest-first to match the order of samples in a window.
-    phases: [[[f32; LANES]; TAPS_PER_PHASE / LANES]; OVERSAMPLING - 1],
-    /// Largest sum of coefficient magnitudes of any phase, with a margin for rounding: the
-    /// most an interpolated point can exceed the largest sample in its window.
-    worst_case_gain: f32,
-}
-
-impl Interpolator {
-    fn new() -> Interpolator {
-        let half_length = (OVERSAMPLING * TAPS_PER_PHASE / 2) as f64;
-        let window_norm = bessel_i0(KAISER_BETA);
-        let mut phases = [[0.0_f64; TAPS_PER_PHASE]; OVERSAMPLING - 1];
-        for (index, phase) in phases.iter_mut().enumerate() {
-            for (k, tap) in phase.iter_mut().enumerate() {
-                // Where this tap sits in the whole filter, from its centre, in output samples;
-                // tap k multiplies the sample k places before the newest.
-                let offset = (k * OVERSAMPLING + index + 1) as f64 - half_length;
-                let t = offset / OVERSAMPLING as f64;
-                let sinc = (PI * t).sin() / (PI * t);
-                let r = offset / half_length;
-                let window = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / window_norm;
-                *tap = sinc * window;
-            }
-            // Unity gain at DC for every phase, so a constant signal interpolates to itself
-            // rather than rippling at 4× the sample rate.
-            let sum: f64 = phase.iter().sum();
-            for tap in phase.iter_mut() {
-                *tap /= sum;
-            }
-            phase.reverse();
-        }
-        let worst_case_gain = phases
-            .iter()
-            .map(|phase| phase.iter().map(|tap| tap.abs()).sum::<f64>())
-            .fold(1.0, f64::max);
-        Interpolator {
-            phases: phases.map(|phase| {
-                let mut lanes = [[0.0; LANES]; TAPS_PER_PHASE / LANES];
-                for (lane, tap) in lanes.as_flattened_mut().iter_mut().zip(phase) {
-                    *lane = tap as f32;
-                }
-                lanes
-            }),
-            worst_case_gain: (worst_case_gain * 1.001) as f32,
-        }
-    }
-
-    /// The three points between `window[TAPS_PER_PHASE / 2 - 1]` and the sample after it.
-    /// Each phase keeps four partial sums, one per lane of a 128-bit SIMD register (SSE,
-    /// NEON): written this way the compiler vectorises it, where a single running sum would
-    /// have to add one product at a time, in order.
-    fn interpolate(&self, window: &[f32; TAPS_PER_PHASE]) -> [f32; OVERSAMPLING - 1] {
-        let (samples, _) = window.as_chunks::<LANES>();
-        let mut points = [0.0_f32; OVERSAMPLING - 1];
-        let mut phase = 0;
-        // Index loops over fixed-size arrays: bounds checks vanish in optimised builds, and
-        // unoptimised test builds avoid an iterator call per group of taps.
-        while phase < OVERSAMPLING - 1 {
-            let taps = &self.phases[phase];
-            let mut s = [0.0_f32; LANES];
-            let mut group = 0;
-            while group < TAPS_PER_PHASE / LANES {
-                let (x, g) = (&samples[group], &taps[group]);
-                s = [
-                    s[0] + x[0] * g[0],
-                    s[1] + x[1] * g[1],
-                    s[2] + x[2] * g[2],
-                    s[3] + x[3] * g[3],
-                ];
-                group += 1;
-            }
-            points[phase] = (s[0] + s[1]) + (s[2] + s[3]);
-            phase += 1;
-        }
-        points
-    }
-}
-
-/// Modified Bessel function of the first kind, order 0, for the Kaiser window; its power series
-/// converges fast for the arguments used here.
-fn bessel_i0(x: f64) -> f64 {
-    let quarter_square = x * x / 4.0;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    let mut k = 1.0;
-    while term > sum * 1e-17 {
-        term *= quarter_square / (k * k);
-        sum += term;
-        k += 1.0;
-    }
-    sum
-}
-
-/// Second-order IIR section, transposed direct form II in f64: the high-pass pole sits within
-/// 0.005 of the unit circle at 48 kHz, where f32 would audibly misplace it.
-struct Biquad {
-    b0: f64,
-    b1: f64,
-    b2: f64,
-    a1: f64,
-    a2: f64,
-    z1: f64,
-    z2: f64,
-}
-
-impl Biquad {
-    /// K-weighting stage 1: a high shelf of about +4 dB above ~1.7 kHz, modelling the
-    /// acoustic effect of the head. BS.1770 tables its coefficients for 48 kHz only; here they
-    /// come from the analog prototype by the bilinear transform, pre-warped at the shelf
-    /// frequency, so every sample rate gets the same shelf frequency and gains. Only at low
-    /// rates does the transform bend the slope noticeably: at 8 kHz tones between 1 and
-    /// 2.5 kHz weigh up to 0.3 dB differently than at 48 kHz (speech as a whole, about 0.1).
-    fn k_weighting_shelf(sample_rate: f64) -> Biquad {
-        const FREQUENCY: f64 = 1_681.974_450_955_533;
-        const GAIN_DB: f64 = 3.999_843_853_973_347;
-        const Q: f64 = 0.707_175_236_955_419_6;
-        // The prototype's mid-band gain: the fitted exponent puts it at about the geometric
-        // mean of unity and the shelf gain.
-        const BAND_EXPONENT: f64 = 0.499_666_774_154_541_6;
-        let k = prewarp(FREQUENCY, sample_rate);
-        let high_gain = 10f64.powf(GAIN_DB / 20.0);
-        let band_gain = high_gain.powf(BAND_EXPONENT);
-        let a0 = 1.0 + k / Q + k * k;
-        Biquad::new(
-            (high_gain + band_gain * k / Q + k * k) / a0,
-            2.0 * (k * k - high_gain) / a0,
-            (high_gain - band_gain * k / Q + k * k) / a0,
-            2.0 * (k * k - 1.0) / a0,
-            (1.0 - k / Q + k * k) / a0,
-        )
-    }
-
-    /// K-weighting stage 2 (the "RLB" curve): a second-order high-pass at ~38 Hz, because
-    /// rumble and hum carry energy without sounding loud.
-    fn k_weighting_high_pass(sample_rate: f64) -> Biquad {
-        const FREQUENCY: f64 = 38.135_470_876_024_44;
-        const Q: f64 = 0.500_327_037_323_877_3;
-        let a0 = |k: f64| 1.0 + k / Q + k * k;
-        let k = prewarp(FREQUENCY, sample_rate);
-        // BS.1770 tables the 48 kHz numerator unnormalised, as 1, −2, 1, which leaves the
-        // pass-band gain 0.04 dB above unity, and its −0.691 dB offset includes that. Keeping
-        // 1, −2, 1 at other rates, as ffmpeg does, makes the gain depend on the rate (+0.09 dB
-        // at 16 kHz, +0.21 dB at 8 kHz), so the numerator is scaled to give every rate the
-        // 48 kHz pass-band gain.
-        let gain = a0(prewarp(FREQUENCY, 48_000.0)) / a0(k);
-        Biquad::new(
-            gain,
-            -2.0 * gain,
-            gain,
-            2.0 * (k * k - 1.0) / a0(k),
-            (1.0 - k / Q + k * k) / a0(k),
-        )
-    }
-
-    fn new(b0: f64, b1: f64, b2: f64, a1: f64, a2: f64) -> Biquad {
-        Biquad {
-            b0,
-            b1,
-            b2,
-            a1,
-            a2,
-            z1: 0.0,
-            z2: 0.0,
-        }
-    }
-
-    fn process(&mut self, x: f64) -> f64 {
-        let y = self.b0 * x + self.z1;
-        self.z1 = self.b1 * x - self.a1 * y + self.z2;
-        self.z2 = self.b2 * x - self.a2 * y;
-        y
-    }
-
-    fn flush_subnormals(&mut self) {
-        for state in [&mut self.z1, &mut self.z2] {
-            if state.abs() < SUBNORMAL_GUARD {
-                *state = 0.0;
-            }
-        }
-    }
-}
-
-/// Bilinear-transform frequency warping, tan(π f / fs). Rates too low to carry the frequency
-/// (below ~3.4 kHz for the shelf) get it pinned just under Nyquist, which keeps the filter
-/// stable; such audio is not meaningfully measurable anyway.
-fn prewarp(frequency: f64, sample_rate: f64) -> f64 {
-    (PI * frequency.min(0.45 * sample_rate) / sample_rate).tan()
 }
 
 #[cfg(test)]
@@ -758,39 +459,6 @@ mod tests {
                 let loudness = measure(rate, 1, &tone(rate, 1, frequency, -20.0, 1.0));
                 assert_near(integrated(loudness), integrated(reference), tolerance);
             }
-        }
-    }
-
-    #[test]
-    fn at_48_khz_the_derived_k_weighting_matches_the_coefficients_tabled_in_bs_1770() {
-        let shelf = Biquad::k_weighting_shelf(48_000.0);
-        let high_pass = Biquad::k_weighting_high_pass(48_000.0);
-        let derived = [
-            shelf.b0,
-            shelf.b1,
-            shelf.b2,
-            shelf.a1,
-            shelf.a2,
-            high_pass.b0,
-            high_pass.b1,
-            high_pass.b2,
-            high_pass.a1,
-            high_pass.a2,
-        ];
-        let tabled = [
-            1.535_124_859_586_97,
-            -2.691_696_189_406_38,
-            1.198_392_810_852_85,
-            -1.690_659_293_182_41,
-            0.732_480_774_215_85,
-            1.0,
-            -2.0,
-            1.0,
-            -1.990_047_454_833_98,
-            0.990_072_250_366_21,
-        ];
-        for (derived, tabled) in derived.into_iter().zip(tabled) {
-            assert_near(derived, tabled, 1e-9);
         }
     }
 
@@ -1026,6 +694,18 @@ mod tests {
         assert!(status.success(), "ffmpeg failed on {args:?}");
     }
 
+    /// How far our true peak may stray from ffmpeg's, which resamples to 192 kHz with a long
+    /// filter. ebur128's interpolator (12 taps per phase) rolls off towards Nyquist, so noise
+    /// filling the whole band reads up to 0.7 dB low; speech and music, whose energy lies well
+    /// below Nyquist, read within 0.3 dB.
+    fn peak_tolerance(name: &str) -> f64 {
+        if name.starts_with("white-noise") {
+            0.8
+        } else {
+            0.3
+        }
+    }
+
     #[test]
     fn measurements_agree_with_ffmpeg_ebur128() {
         if !runs("ffmpeg", "-version") {
@@ -1114,7 +794,8 @@ mod tests {
                 "{name}: integrated {lufs:.2} LUFS (ffmpeg {ffmpeg_lufs:.1}), \
                  true peak {peak:.2} dBTP (ffmpeg {ffmpeg_peak:.1})"
             );
-            if (lufs - ffmpeg_lufs).abs() > 0.2 || (peak - ffmpeg_peak).abs() > 0.3 {
+            if (lufs - ffmpeg_lufs).abs() > 0.2 || (peak - ffmpeg_peak).abs() > peak_tolerance(name)
+            {
                 disagreements.push(name);
             }
         }
