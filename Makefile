@@ -1,11 +1,12 @@
 # The two commands of the README: `make demo` and `make test`. Both install what they need.
 
 BUILD_PACKAGES := pkg-config libasound2-dev
-# ffmpeg: the tests check loaxa's output against an independent decode.
+# ffmpeg: the tests check loaxa's output against an independent decode (and loudness); espeak-ng:
+# Vietnamese speech for the loudness cross-check.
 # pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
 # minisign: signatures are checked against the real tool; mosquitto (+ openssl for a test CA):
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
-TEST_PACKAGES := $(BUILD_PACKAGES) faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
+TEST_PACKAGES := $(BUILD_PACKAGES) espeak-ng faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
 
 # The RustSec advisory database `make test` checks the dependencies against: an offline
 # snapshot kept next to the repository (see its SNAPSHOT.md). Override: make test ADVISORY_DB=…

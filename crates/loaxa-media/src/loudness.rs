@@ -772,7 +772,7 @@ mod tests {
 
             // Telephone-band speech. ffmpeg measures it as a 48 kHz copy because, at 8 kHz, it
             // keeps BS.1770's 48 kHz high-pass numerator (1, −2, 1), which reads 0.2 dB hot
-            // there; this meter corrects for that (see `k_weighting_high_pass`).
+            // there; this meter corrects for that (see `high_pass_correction_db`).
             let phone = temp.new_wav("espeak-vietnamese-8k");
             let speech_path = speech.to_string_lossy().into_owned();
             ffmpeg(&["-i", &speech_path, "-ar", "8000"], &phone);
