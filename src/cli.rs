@@ -131,7 +131,7 @@ struct Moved {
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.command.log_filter());
+    loaxa_core::report::init_logging(cli.command.log_filter());
     match cli.command {
         Command::Daemon { config, output } => run_daemon(&config, output),
         Command::Demo {
@@ -191,23 +191,9 @@ fn moved(command: &str) -> Result<()> {
     )
 }
 
-fn init_logging(default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    Ok(runtime.block_on(future))
+/// A one-shot runtime for a command's async work.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
+    loaxa_link::block_on(future).context("cannot start the async runtime")
 }
 
 fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {

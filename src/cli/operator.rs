@@ -231,11 +231,7 @@ fn enable(id: &str, config: &ConfigArg, enabled: bool) -> Result<()> {
 
 /// Sends `request` to the daemon of `config`; its answer, or its refusal as an error.
 fn request(config: &Config, request: Request) -> Result<Answer> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    match runtime.block_on(ask(&config.control_socket, &request))? {
+    match super::block_on(ask(&config.control_socket, &request))?? {
         Reply::Done(answer) => Ok(answer),
         Reply::Refused(error) => bail!("{error}"),
     }

@@ -87,7 +87,9 @@ fn one_trial(dice: &mut Dice, trial: usize, row: &mut Row) -> String {
         + usize::from(outcomes[2] != "aired");
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     if outcomes[2] != "aired" {
-        eprintln!("sound card lost: the programme after the card came back did not air: {settled:#?}\n{log}");
+        eprintln!(
+            "sound card lost: the programme after the card came back did not air: {settled:#?}\n{log}"
+        );
     }
     let retries = log.matches("no audio output; retrying").count();
     // And the bulletin after the card came back was heard, from its start.

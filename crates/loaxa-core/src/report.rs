@@ -44,6 +44,19 @@ pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Log lines on stderr, coloured on a terminal; `RUST_LOG` overrides `default_filter`.
+#[cfg(feature = "cli")]
+pub fn init_logging(default_filter: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,150 +177,172 @@ struct BrokerArgs {
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    // The commands print results; the log says only what went wrong. symphonia's own log
+    // lines duplicate our errors.
+    loaxa_core::report::init_logging("error,symphonia=off");
     match cli.command {
         Command::Key {
             action: KeyCommand::Generate { out },
         } => generate_key(&out),
-        Command::Fleet { broker, wait } => {
-            let wait = std::time::Duration::try_from_secs_f64(wait)
-                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
-            let rows = block_on(loaxa_district::fleet::collect(&broker.into(), wait))??;
-            print!(
-                "{}",
-                loaxa_district::fleet::table(&rows, loaxa_core::schedule::DEFAULT_TIMEZONE)
-            );
-            Ok(())
-        }
-        Command::Send { action } => {
-            use loaxa_core::protocol::RemoteAction;
-            let (action, target, force) = match action {
-                SendCommand::PlayNow {
-                    bulletin,
-                    priority,
-                    force,
-                    target,
-                } => (RemoteAction::PlayNow { bulletin, priority }, target, force),
-                SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
-                SendCommand::Volume { percent, target } => {
-                    (RemoteAction::Volume { percent }, target, false)
-                }
-            };
-            let CommandTarget {
-                signed:
-                    SignedTarget {
-                        to,
-                        key,
-                        broker,
-                        approver,
-                    },
-                valid_minutes,
-                wait,
-            } = target;
-            let answer_wait = std::time::Duration::try_from_secs_f64(wait)
-                .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
-            let key = read_secret_key(&key)?;
-            let what = action.to_string();
-            let spec = loaxa_district::publish::CommandSpec {
-                scope: &to,
-                action,
-                approver: &approver,
-                valid_for: std::time::Duration::from_secs(valid_minutes * 60),
-                answer_wait,
-                force,
-            };
-            let answers = block_on(loaxa_district::publish::send_command(
-                &broker.into(),
-                &key,
-                spec,
-            ))??;
-            print!("{}", answers_report(&what, &to, &answers));
-            if answers.acted.is_empty() {
-                anyhow::bail!("no box acted on {what}");
-            }
-            Ok(())
-        }
-        Command::Publish {
-            what:
-                PublishCommand::Bulletin {
-                    file,
-                    id,
-                    title,
-                    target:
-                        SignedTarget {
-                            to,
-                            key,
-                            broker,
-                            approver,
-                        },
-                    valid_until,
-                },
-        } => {
-            let key = read_secret_key(&key)?;
-            let spec = loaxa_district::publish::BulletinSpec {
-                file: &file,
-                id: &id,
-                title: &title,
-                scope: &to,
-                approver: &approver,
-                valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
-            };
-            let bar = upload_bar()?;
-            let progress = |done: usize, total: usize| {
-                if bar.length().is_none() {
-                    // The upload starts now: the probing and measuring before it must not count
-                    // in the rate and the time left.
-                    bar.reset();
-                    bar.set_length(total as u64);
-                }
-                bar.set_position(done as u64);
-            };
-            let manifest = block_on(loaxa_district::publish::publish_bulletin(
-                &broker.into(),
-                &key,
-                &spec,
-                progress,
-            ))??;
-            drop(bar);
-            println!(
-                "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
-                manifest.size,
-                manifest.chunks.len(),
-                manifest.duration_ms as f64 / 1000.0,
-                manifest.codec,
-                manifest
-                    .loudness_lufs
-                    .map_or(String::new(), |l| format!(", {l:.1} LUFS"))
-            );
-            Ok(())
-        }
-        Command::Publish {
-            what:
-                PublishCommand::Schedule {
-                    file,
-                    target:
-                        SignedTarget {
-                            to,
-                            key,
-                            broker,
-                            approver,
-                        },
-                    revision,
-                    media_dir,
-                    windows,
-                },
-        } => {
-            let mut options = LoadOptions {
-                author: schedule::Author::District,
-                ..LoadOptions::standalone(&file, Some(loaxa_media::decode::check_file))
-            };
-            options.media_dir = media_dir.unwrap_or(options.media_dir);
-            if !windows.is_empty() {
-                options.windows = Some(parse_windows(&windows)?);
-            }
-            publish_schedule(&file, &options, &to, &key, broker, &approver, revision)
-        }
+        Command::Fleet { broker, wait } => fleet(broker, wait),
+        Command::Send { action } => send(action),
+        Command::Publish { what } => match what {
+            PublishCommand::Bulletin {
+                file,
+                id,
+                title,
+                target,
+                valid_until,
+            } => publish_bulletin(&file, &id, &title, target, valid_until),
+            PublishCommand::Schedule {
+                file,
+                target,
+                revision,
+                media_dir,
+                windows,
+            } => publish_schedule_file(&file, target, revision, media_dir, &windows),
+        },
     }
+}
+
+/// `fleet`: the table of boxes, after listening `wait` seconds.
+fn fleet(broker: BrokerArgs, wait: f64) -> Result<()> {
+    let wait = std::time::Duration::try_from_secs_f64(wait)
+        .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+    let rows = block_on(loaxa_district::fleet::collect(&broker.into(), wait))??;
+    print!(
+        "{}",
+        loaxa_district::fleet::table(&rows, loaxa_core::schedule::DEFAULT_TIMEZONE)
+    );
+    Ok(())
+}
+
+/// `send`: a signed command to the scope's boxes, and how many acted.
+fn send(action: SendCommand) -> Result<()> {
+    use loaxa_core::protocol::RemoteAction;
+    let (action, target, force) = match action {
+        SendCommand::PlayNow {
+            bulletin,
+            priority,
+            force,
+            target,
+        } => (RemoteAction::PlayNow { bulletin, priority }, target, force),
+        SendCommand::Stop { target } => (RemoteAction::Stop, target, false),
+        SendCommand::Volume { percent, target } => {
+            (RemoteAction::Volume { percent }, target, false)
+        }
+    };
+    let CommandTarget {
+        signed:
+            SignedTarget {
+                to,
+                key,
+                broker,
+                approver,
+            },
+        valid_minutes,
+        wait,
+    } = target;
+    let answer_wait = std::time::Duration::try_from_secs_f64(wait)
+        .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+    let key = read_secret_key(&key)?;
+    let what = action.to_string();
+    let spec = loaxa_district::publish::CommandSpec {
+        scope: &to,
+        action,
+        approver: &approver,
+        valid_for: std::time::Duration::from_secs(valid_minutes * 60),
+        answer_wait,
+        force,
+    };
+    let answers = block_on(loaxa_district::publish::send_command(
+        &broker.into(),
+        &key,
+        spec,
+    ))??;
+    print!("{}", answers_report(&what, &to, &answers));
+    if answers.acted.is_empty() {
+        anyhow::bail!("no box acted on {what}");
+    }
+    Ok(())
+}
+
+/// `publish bulletin`: the audio in chunks, then its signed manifest.
+fn publish_bulletin(
+    file: &Path,
+    id: &str,
+    title: &str,
+    target: SignedTarget,
+    valid_until: Option<DateTime<chrono::FixedOffset>>,
+) -> Result<()> {
+    let SignedTarget {
+        to,
+        key,
+        broker,
+        approver,
+    } = target;
+    let key = read_secret_key(&key)?;
+    let spec = loaxa_district::publish::BulletinSpec {
+        file,
+        id,
+        title,
+        scope: &to,
+        approver: &approver,
+        valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
+    };
+    let bar = upload_bar()?;
+    let progress = |done: usize, total: usize| {
+        if bar.length().is_none() {
+            // The upload starts now: the probing and measuring before it must not count
+            // in the rate and the time left.
+            bar.reset();
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
+    };
+    let manifest = block_on(loaxa_district::publish::publish_bulletin(
+        &broker.into(),
+        &key,
+        &spec,
+        progress,
+    ))??;
+    drop(bar);
+    println!(
+        "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
+        manifest.size,
+        manifest.chunks.len(),
+        manifest.duration_ms as f64 / 1000.0,
+        manifest.codec,
+        manifest
+            .loudness_lufs
+            .map_or(String::new(), |l| format!(", {l:.1} LUFS"))
+    );
+    Ok(())
+}
+
+/// `publish schedule`: checked as the receiving boxes would, then signed with the next revision.
+fn publish_schedule_file(
+    file: &Path,
+    target: SignedTarget,
+    revision: Option<u64>,
+    media_dir: Option<PathBuf>,
+    windows: &[String],
+) -> Result<()> {
+    let SignedTarget {
+        to,
+        key,
+        broker,
+        approver,
+    } = target;
+    let mut options = LoadOptions {
+        author: schedule::Author::District,
+        ..LoadOptions::standalone(file, Some(loaxa_media::decode::check_file))
+    };
+    options.media_dir = media_dir.unwrap_or(options.media_dir);
+    if !windows.is_empty() {
+        options.windows = Some(parse_windows(windows)?);
+    }
+    publish_schedule(file, &options, &to, &key, broker, &approver, revision)
 }
 
 /// The bulletin upload's progress on stderr: chunks sent, rate, time left. indicatif draws it only
@@ -458,25 +480,9 @@ fn publish_schedule(
     Ok(())
 }
 
-fn init_logging() {
-    // The commands print results; the log says only what went wrong. symphonia's own log
-    // lines duplicate our errors.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,symphonia=off"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
+/// A one-shot runtime for a command's work over the link.
 fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    Ok(runtime.block_on(future))
+    loaxa_link::block_on(future).context("cannot start the async runtime")
 }
 
 #[cfg(test)]

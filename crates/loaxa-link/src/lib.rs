@@ -465,6 +465,15 @@ enum Scheme {
     Tls,
 }
 
+/// Runs `future` to completion on a runtime of its own: for the command lines, which do one
+/// thing over the link (or the box's control socket) and exit.
+pub fn block_on<F: std::future::Future>(future: F) -> std::io::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(future))
+}
+
 /// Splits `mqtt://host:port` into its parts.
 fn parse_url(url: &str) -> Result<(Scheme, String, u16), LinkError> {
     let bad = |why: &str| LinkError::Config(format!("broker url {url:?}: {why}"));

@@ -111,7 +111,7 @@ impl fmt::Display for Item {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Priority {
     /// Cuts in on a normal programme; waits for a priority or emergency one to end
     Normal,
