@@ -275,19 +275,13 @@ fn publish_bulletin(
     target: SignedTarget,
     valid_until: Option<DateTime<chrono::FixedOffset>>,
 ) -> Result<()> {
-    let SignedTarget {
-        to,
-        key,
-        broker,
-        approver,
-    } = target;
-    let key = read_secret_key(&key)?;
+    let key = read_secret_key(&target.key)?;
     let spec = loaxa_district::publish::BulletinSpec {
         file,
         id,
         title,
-        scope: &to,
-        approver: &approver,
+        scope: &target.to,
+        approver: &target.approver,
         valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
     };
     let bar = upload_bar()?;
@@ -301,21 +295,22 @@ fn publish_bulletin(
         bar.set_position(done as u64);
     };
     let manifest = block_on(loaxa_district::publish::publish_bulletin(
-        &broker.into(),
+        &target.broker.into(),
         &key,
         &spec,
         progress,
     ))??;
     drop(bar);
     println!(
-        "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {to}",
+        "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {}",
         manifest.size,
         manifest.chunks.len(),
         manifest.duration_ms as f64 / 1000.0,
         manifest.codec,
         manifest
             .loudness_lufs
-            .map_or(String::new(), |l| format!(", {l:.1} LUFS"))
+            .map_or(String::new(), |l| format!(", {l:.1} LUFS")),
+        target.to
     );
     Ok(())
 }
@@ -328,12 +323,6 @@ fn publish_schedule_file(
     media_dir: Option<PathBuf>,
     windows: &[String],
 ) -> Result<()> {
-    let SignedTarget {
-        to,
-        key,
-        broker,
-        approver,
-    } = target;
     let mut options = LoadOptions {
         author: schedule::Author::District,
         ..LoadOptions::standalone(file, Some(loaxa_media::decode::check_file))
@@ -342,7 +331,7 @@ fn publish_schedule_file(
     if !windows.is_empty() {
         options.windows = Some(parse_windows(windows)?);
     }
-    publish_schedule(file, &options, &to, &key, broker, &approver, revision)
+    publish_schedule(file, &options, target, revision)
 }
 
 /// The bulletin upload's progress on stderr: chunks sent, rate, time left. indicatif draws it only
@@ -447,12 +436,15 @@ fn generate_key(prefix: &Path) -> Result<()> {
 fn publish_schedule(
     file: &Path,
     options: &LoadOptions,
-    scope: &Scope,
-    key: &Path,
-    broker: BrokerArgs,
-    approver: &str,
+    target: SignedTarget,
     revision: Option<u64>,
 ) -> Result<()> {
+    let SignedTarget {
+        to: scope,
+        key,
+        broker,
+        approver,
+    } = target;
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("{}: cannot read", file.display()))?;
     let loaded = schedule::parse(&text, file, options);
@@ -468,10 +460,10 @@ fn publish_schedule(
             loaded.errors.len()
         );
     }
-    let key = read_secret_key(key)?;
+    let key = read_secret_key(&key)?;
     let broker = broker.into();
     let revision = block_on(loaxa_district::publish::publish_schedule(
-        &broker, &key, scope, &text, approver, revision,
+        &broker, &key, &scope, &text, &approver, revision,
     ))??;
     println!(
         "published {} to {scope} as revision {revision}",
