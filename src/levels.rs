@@ -1,4 +1,4 @@
-//! How loud each audio file is, measured once (EBU R128, `audio::loudness`) and remembered in
+//! How loud each audio file is, measured once (EBU R128, `loaxa_media::loudness`) and remembered in
 //! the store, so that a quiet phone recording and a loud studio file come out of the
 //! loudspeakers at the same level without decoding anything twice at air time.
 //!
