@@ -25,9 +25,12 @@ demo: deps-build
 # cargo-nextest, where installed, runs the tests side by side (see .config/nextest.toml);
 # plain `cargo test` runs the same tests one binary at a time.
 # The dependency check runs first (seconds) but does not stop the suite: both verdicts count.
+# The end-to-end tests run the office's tool as well as the box's: it is built first (cargo
+# builds only the binaries of the package under test for its tests).
 test: deps-test deps-deny
 	@deny=0; scripts/check-dependencies "$(ADVISORY_DB)" || deny=1; \
 	suite=0; \
+	cargo build --quiet -p loaxa-district --bin loaxa-district || suite=1; \
 	if cargo nextest --version >/dev/null 2>&1; then \
 		cargo nextest run --workspace --lib --bins --tests || suite=1; \
 	else \

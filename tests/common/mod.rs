@@ -25,7 +25,7 @@ pub fn loaxa_district() -> Command {
     let path = Path::new(env!("CARGO_BIN_EXE_loaxa")).with_file_name("loaxa-district");
     assert!(
         path.is_file(),
-        "{} is missing: build the workspace (make test does)",
+        "{} is missing: `cargo build -p loaxa-district` first (make test does)",
         path.display()
     );
     let mut command = Command::new(path);
