@@ -962,7 +962,12 @@ impl Daemon<'_> {
                 Ok(Flow::Continue)
             }
             pending = next_request(&mut self.control) => {
-                let reply = self.serve(pending.request).await?;
+                // A store that fails to answer one request (a failing card, a locked file)
+                // is the operator's to hear about, not a reason to stop airing.
+                let reply = self.serve(pending.request).await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "control request failed");
+                    crate::control::Reply::refused(error.to_string())
+                });
                 let _ = pending.reply.send(reply);
                 Ok(Flow::Continue)
             }
