@@ -281,18 +281,23 @@ async fn serve(
     let (reader, mut writer) = stream.into_split();
     // Read first, judge after: a client refused before it has written would see a broken pipe
     // instead of the reason.
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut reader = BufReader::new(reader.take(MAX_REQUEST as u64));
-    tokio::time::timeout(wait, reader.read_line(&mut line))
+    tokio::time::timeout(wait, reader.read_until(b'\n', &mut bytes))
         .await
         .map_err(|_| "no request in time".to_owned())?
         .map_err(|e| e.to_string())?;
+    // Bytes that are not UTF-8 are refused as malformed, not dropped without a word.
+    let line = std::str::from_utf8(&bytes)
+        .map_err(|e| format!("not UTF-8 text from byte {}", e.valid_up_to()));
     let reply = match allowed(credentials.uid()) {
         Err(reason) => {
             tracing::warn!(uid = credentials.uid(), reason = %reason, "control request refused");
             Reply::refused(reason)
         }
-        Ok(()) => match serde_json::from_str::<Request>(&line) {
+        Ok(()) => match line
+            .and_then(|line| serde_json::from_str::<Request>(line).map_err(|e| e.to_string()))
+        {
             Err(e) => Reply::refused(format!("malformed request: {e}")),
             Ok(request) => {
                 let (reply, answer) = oneshot::channel();
@@ -454,6 +459,31 @@ mod tests {
             "{error}"
         );
         daemon.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_that_is_not_utf8_is_refused_as_malformed_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let (pending, _requests) = mpsc::channel::<Pending>(4);
+        let limits = Limits {
+            connections: 2,
+            request_wait: Duration::from_secs(5),
+        };
+        tokio::spawn(accept_all(listener, pending, limits));
+        let mut client = UnixStream::connect(&path).await.unwrap();
+        client
+            .write_all(b"{\"cmd\":\"st\xffatus\"}\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        client.read_to_string(&mut reply).await.unwrap();
+        let reply: Reply = serde_json::from_str(&reply).unwrap();
+        assert_eq!(
+            reply,
+            Reply::refused("malformed request: not UTF-8 text from byte 10")
+        );
     }
 
     #[test]
