@@ -195,15 +195,17 @@ impl Daemon<'_> {
 
     fn program_list(&self) -> Result<Vec<LocalProgram>, DaemonError> {
         let now = Utc::now();
+        // From the stored text, not the loaded programmes: a programme just added is listed
+        // with its next airing even while the reload that brings it in is still on a worker.
+        let options = self.config.local_schedule_options(None);
         let list = self
             .store
             .local_programs()?
             .into_iter()
-            .map(|(id, _, enabled)| {
-                let next = self
-                    .programs
-                    .iter()
-                    .find(|p| p.id == id)
+            .map(|(id, text, enabled)| {
+                let next = enabled
+                    .then(|| schedule::parse(&text, std::path::Path::new(&id), &options))
+                    .and_then(|loaded| loaded.programs.into_iter().next())
                     .and_then(|p| p.next_after(now))
                     .map(|t| t.with_timezone(&self.config.timezone).fixed_offset());
                 LocalProgram { id, enabled, next }

@@ -158,7 +158,13 @@ fn one_trial(dice: &mut Dice, trial: usize, row: &mut Row) -> String {
                 )
             })
             .collect();
-        eprintln!("clock steps: {wrong:?}\n{}", rows.join("\n"));
+        let daemon_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = daemon_log.lines().rev().take(40).collect();
+        eprintln!(
+            "clock steps: {wrong:?}\n{}\nthe daemon's last lines:\n{}",
+            rows.join("\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
     // No burst: nothing aired late after the step forward. A tick that fell due while a
     // one-off held the air and aired when it ended ("the air was taken") waited its turn; that
