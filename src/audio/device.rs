@@ -25,17 +25,17 @@ pub struct DeviceInfo {
 
 pub fn list() -> Result<Vec<DeviceInfo>, OutputError> {
     let host = cpal::default_host();
-    let default_name = host.default_output_device().map(|d| d.to_string());
+    let default_name = host.default_output_device().and_then(|d| d.name().ok());
     let devices = host
         .output_devices()
         .map_err(|e| OutputError::NoDevice(format!("s: {e}")))?;
     Ok(devices
         .map(|device| {
-            let name = device.to_string();
+            let name = device.name().unwrap_or_else(|e| format!("(unnamed: {e})"));
             let config = match device.default_output_config() {
                 Ok(c) => format!(
                     "{} Hz, {} ch, {}",
-                    c.sample_rate(),
+                    c.sample_rate().0,
                     c.channels(),
                     c.sample_format()
                 ),
@@ -117,7 +117,7 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
         Some(wanted) => host
             .output_devices()
             .map_err(|e| OutputError::NoDevice(format!(" {wanted}: {e}")))?
-            .find(|d| d.to_string() == wanted),
+            .find(|d| d.name().is_ok_and(|n| n == wanted)),
     }
     .ok_or_else(|| OutputError::NoDevice(format!(" named {label} (see `loaxa devices`)")))?;
     let device_error = |message: String| OutputError::Device {
@@ -132,7 +132,7 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
     // buffer two seconds), and it can be estimated when the driver reports no timestamps.
     let buffer_frames = match supported.buffer_size() {
         cpal::SupportedBufferSize::Range { min, max } => {
-            Some((config.sample_rate / 1000 * BUFFER_MS).clamp(*min, *max))
+            Some((config.sample_rate.0 / 1000 * BUFFER_MS).clamp(*min, *max))
         }
         cpal::SupportedBufferSize::Unknown => None,
     };
@@ -140,7 +140,7 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
         config.buffer_size = cpal::BufferSize::Fixed(frames);
     }
     let format = Format {
-        sample_rate: config.sample_rate,
+        sample_rate: config.sample_rate.0,
         channels: config.channels,
     };
     let (shared, ring, feed) = Output::pair(format);
@@ -165,18 +165,18 @@ fn build<T: SizedSample + FromSample<f32>>(
     config: &cpal::StreamConfig,
     buffer_frames: Option<u32>,
     mut feed: Feed,
-) -> Result<cpal::Stream, cpal::Error> {
+) -> Result<cpal::Stream, cpal::BuildStreamError> {
     let format = feed.shared.format;
     let failures = Arc::clone(&feed.shared);
     // Grown (rarely) outside the steady state; a callback asks for the same size every time.
     let mut scratch: Vec<f32> = Vec::with_capacity(16_384);
     device.build_output_stream(
-        *config,
+        config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let timestamp = info.timestamp();
             let frames = (data.len() / usize::from(format.channels)) as u32;
-            let latency = match timestamp.playback.duration_since(timestamp.callback) {
-                latency if !latency.is_zero() => latency.as_nanos() as i64,
+            let latency = match timestamp.playback.duration_since(&timestamp.callback) {
+                Some(latency) if !latency.is_zero() => latency.as_nanos() as i64,
                 // No timestamps (ALSA's pulse plugin, for one): the device keeps its buffer
                 // full, so this block's first frame is heard once the rest of the buffer has been.
                 _ => buffer_frames.map_or(0, |b| {
