@@ -6,6 +6,8 @@
 
 pub mod address;
 pub mod backoff;
+#[cfg(feature = "i18n")]
+pub mod i18n;
 pub mod ids;
 pub mod protocol;
 pub mod report;

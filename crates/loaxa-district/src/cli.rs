@@ -23,6 +23,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create the web console's database and its first admin, and print the admin's one-time
+    /// password
+    Init {
+        /// The console's configuration file
+        #[arg(long, default_value = "/etc/loaxa-district/console.toml")]
+        config: PathBuf,
+        /// The first admin's user name
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
+    /// Serve the web console
+    Serve {
+        /// The console's configuration file
+        #[arg(long, default_value = "/etc/loaxa-district/console.toml")]
+        config: PathBuf,
+    },
     /// Signing keys of the district (minisign format)
     Key {
         #[command(subcommand)]
@@ -177,10 +193,15 @@ struct BrokerArgs {
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
-    // The commands print results; the log says only what went wrong. symphonia's own log
-    // lines duplicate our errors.
-    loaxa_core::report::init_logging("error,symphonia=off");
+    // The commands print results; the log says only what went wrong, except for the console,
+    // a service whose log is its record. symphonia's own log lines duplicate our errors.
+    loaxa_core::report::init_logging(match cli.command {
+        Command::Serve { .. } => "info,symphonia=off",
+        _ => "error,symphonia=off",
+    });
     match cli.command {
+        Command::Init { config, admin } => init_console(&config, &admin),
+        Command::Serve { config } => serve_console(&config),
         Command::Key {
             action: KeyCommand::Generate { out },
         } => generate_key(&out),
@@ -203,6 +224,30 @@ pub fn main() -> Result<()> {
             } => publish_schedule_file(&file, target, revision, media_dir, &windows),
         },
     }
+}
+
+/// `init`: the console's database and first admin.
+fn init_console(config: &Path, admin: &str) -> Result<()> {
+    let config = loaxa_district::console::ConsoleConfig::load(config)?;
+    let password = loaxa_district::console::init(&config, admin)?;
+    println!(
+        "console database {} ready; log in at http://{}/ as {admin} with the one-time password {password}",
+        config.database.display(),
+        config.listen
+    );
+    Ok(())
+}
+
+/// `serve`: the web console, until SIGTERM or Ctrl-C.
+fn serve_console(config: &Path) -> Result<()> {
+    let config = loaxa_district::console::ConsoleConfig::load(config)?;
+    let app = loaxa_district::console::App::open(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(loaxa_district::console::serve(app))?;
+    Ok(())
 }
 
 /// `fleet`: the table of boxes, after listening `wait` seconds.

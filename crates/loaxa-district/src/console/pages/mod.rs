@@ -1,0 +1,65 @@
+//! The console's pages, one module per part of the office's work.
+
+mod account;
+mod bulletins;
+mod publish;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+
+use super::Shared;
+
+pub fn routes(app: Shared) -> Router<Shared> {
+    // Uploads may be as large as the office allows; every other body is small.
+    let upload_limit = usize::try_from(app.config.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/fleet") }))
+        .route("/assets/console.css", get(stylesheet))
+        .route("/assets/console.js", get(script))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route(
+            "/password",
+            get(account::password_form).post(account::change_password),
+        )
+        .route("/lang/{code}", get(account::choose_language))
+        .route(
+            "/accounts",
+            get(account::accounts).post(account::create_account),
+        )
+        .route("/audit", get(account::audit_log))
+        .route("/bulletins", get(bulletins::list))
+        .route("/bulletins/new", get(bulletins::new_form))
+        .route(
+            "/bulletins/upload",
+            post(bulletins::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/bulletins/{id}", get(bulletins::show))
+        .route("/bulletins/{id}/audio", get(bulletins::audio))
+        .route("/bulletins/{id}/approve", post(bulletins::approve))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../assets/console.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/console.js"),
+    )
+}
+
+/// The commune of each box, from the boxes' own statuses.
+pub async fn box_commune_lookup(
+    _app: &super::App,
+) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
+    |_box_id: &str| None
+}
