@@ -17,6 +17,7 @@ pub mod content;
 pub mod db;
 pub mod html;
 pub mod pages;
+pub mod programmes;
 pub mod targets;
 
 use std::net::SocketAddr;

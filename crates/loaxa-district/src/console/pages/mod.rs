@@ -3,6 +3,7 @@
 mod account;
 mod bulletins;
 mod publish;
+mod schedules;
 
 use axum::Router;
 use axum::http::header;
@@ -41,6 +42,14 @@ pub fn routes(app: Shared) -> Router<Shared> {
         .route("/bulletins/{id}", get(bulletins::show))
         .route("/bulletins/{id}/audio", get(bulletins::audio))
         .route("/bulletins/{id}/approve", post(bulletins::approve))
+        .route("/schedules", get(schedules::list).post(schedules::create))
+        .route("/schedules/new", get(schedules::new_form))
+        .route("/schedules/{id}/delete", post(schedules::delete))
+        .route(
+            "/schedules/publish",
+            get(schedules::review).post(schedules::publish),
+        )
+        .route("/schedules/week", get(schedules::week))
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -62,4 +71,12 @@ pub async fn box_commune_lookup(
     _app: &super::App,
 ) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
     |_box_id: &str| None
+}
+
+/// The broadcast windows the boxes of `scope` report.
+pub async fn scope_windows(
+    _app: &super::App,
+    _scope: &loaxa_core::protocol::Scope,
+) -> loaxa_core::schedule::windows::Windows {
+    loaxa_core::schedule::windows::Windows::all_day()
 }
