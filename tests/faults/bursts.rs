@@ -155,7 +155,13 @@ impl Burst {
                 .iter()
                 .any(|codec| state.join(format!("bulletins/{sha}.{codec}")).exists())
         };
-        let arrived = wait_until(Duration::from_secs(120), || {
+        // Ten hours of audio are decoded to check its length and measure it: 12 s on an idle
+        // core in a release build, minutes on a loaded one.
+        let patience = match self {
+            Burst::TenHours => Duration::from_secs(300),
+            _ => Duration::from_secs(120),
+        };
+        let arrived = wait_until(patience, || {
             expected_bulletins.iter().all(complete)
         });
         if !arrived {
