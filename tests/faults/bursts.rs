@@ -161,9 +161,7 @@ impl Burst {
             Burst::TenHours => Duration::from_secs(300),
             _ => Duration::from_secs(120),
         };
-        let arrived = wait_until(patience, || {
-            expected_bulletins.iter().all(complete)
-        });
+        let arrived = wait_until(patience, || expected_bulletins.iter().all(complete));
         if !arrived {
             let missing = expected_bulletins.iter().filter(|s| !complete(s)).count();
             seen.lost += missing;

@@ -131,3 +131,5 @@ schedule-publish = Sign and publish the schedule
 schedule-unpublished-bulletin = { $programme }: bulletin { $bulletin } is not approved and sent; it will not air.
 schedule-week-of = The week ahead for { $scope }
 schedule-week-empty = Nothing airs in the next 7 days.
+fleet-box = Box
+fleet-state = State

@@ -128,3 +128,5 @@ schedule-publish = Ký và phát hành lịch
 schedule-unpublished-bulletin = { $programme }: bản tin { $bulletin } chưa được duyệt và gửi, sẽ không phát được.
 schedule-week-of = Tuần tới của { $scope }
 schedule-week-empty = Không có gì phát trong 7 ngày tới.
+fleet-box = Cụm loa
+fleet-state = Trạng thái

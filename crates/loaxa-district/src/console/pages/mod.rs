@@ -2,6 +2,7 @@
 
 mod account;
 mod bulletins;
+mod fleet;
 mod publish;
 mod schedules;
 
@@ -21,6 +22,7 @@ pub fn routes(app: Shared) -> Router<Shared> {
         .route("/", get(|| async { Redirect::to("/fleet") }))
         .route("/assets/console.css", get(stylesheet))
         .route("/assets/console.js", get(script))
+        .route("/fleet", get(fleet::list))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route(

@@ -1,0 +1,411 @@
+//! The district console as office staff use it: the real `loaxa-district serve`, a real
+//! Mosquitto, real boxes airing to WAV files, and Debian's Chromium driven by Playwright
+//! (`tests/browser/office.mjs`, one step per run). Screenshots of every page a step ends on are
+//! kept in `target/tmp/console-screenshots/TEST/`, and of a failed step beside them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::broker::Broker;
+use common::*;
+use serde_json::Value;
+
+/// A running console with its directory, and the admin logged in.
+struct Console {
+    dir: tempfile::TempDir,
+    child: Child,
+    url: String,
+    shots: PathBuf,
+}
+
+const ADMIN_PASSWORD: &str = "quan-tri-mat-khau";
+
+impl Console {
+    /// `loaxa-district init` then `serve`, with `extra` settings; logs the admin in and replaces
+    /// the one-time password.
+    fn start(test: &str, broker: &Broker, district: &District, extra: &str) -> Console {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        std::fs::write(
+            dir.path().join("console.toml"),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndatabase = \"console.sqlite\"\nmedia_dir = \"media\"\n\
+                 signing_key = \"{}\"\n{extra}\n[office]\nid = \"gia-lam\"\nname = \"Phòng VHTT huyện Gia Lâm\"\n\
+                 [broker]\nurl = \"{}\"\n",
+                district.key().display(),
+                broker.url()
+            ),
+        )
+        .expect("console.toml");
+        let config = dir.path().join("console.toml");
+        let init = run_district(&["init", "--config", config.to_str().unwrap()]);
+        assert!(init.status.success(), "init: {}", stderr(&init));
+        let password = stdout(&init)
+            .split_whitespace()
+            .last()
+            .expect("a one-time password")
+            .to_owned();
+        let child = loaxa_district()
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("console.log")).expect("log"))
+            .spawn()
+            .expect("console starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the console never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("console-screenshots")
+            .join(test);
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        std::fs::create_dir_all(dir.path().join("browser")).expect("browser state dir");
+        let console = Console {
+            dir,
+            child,
+            url,
+            shots,
+        };
+        let login = console.step("login", "admin", &[&password, ADMIN_PASSWORD]);
+        assert!(
+            login["url"].as_str().unwrap().ends_with("/fleet"),
+            "{login}"
+        );
+        console
+    }
+
+    fn browser(&self, step: &str, user: &str, args: &[&str]) -> Command {
+        let mut command = Command::new("node");
+        command
+            .arg(Path::new(REPO).join("tests/browser/office.mjs"))
+            .arg(step)
+            .arg(user)
+            .args(args)
+            .env("LOAXA_CONSOLE", &self.url)
+            .env("LOAXA_STATE_DIR", self.dir.path().join("browser"))
+            .env("LOAXA_SCREENSHOTS", &self.shots)
+            .env(
+                "NODE_PATH",
+                Path::new(REPO).join("tests/browser/node_modules"),
+            );
+        command
+    }
+
+    /// One browser step as `user`; what it printed last.
+    fn step(&self, step: &str, user: &str, args: &[&str]) -> Value {
+        let out = self
+            .browser(step, user, args)
+            .output()
+            .expect("node runs (make test installs it and Playwright)");
+        assert!(
+            out.status.success(),
+            "browser step {step} as {user} failed:\n{}\nconsole log:\n{}",
+            stderr(&out),
+            self.log()
+        );
+        let text = stdout(&out);
+        serde_json::from_str(text.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("step {step}: {e}: {text}"))
+    }
+
+    /// An account made by the admin through the Accounts page, logged in once with its own
+    /// password.
+    fn account(&self, username: &str, name: &str, role: &str, commune: &str) {
+        let made = self.step("create-account", "admin", &[username, name, role, commune]);
+        let one_time = made["password"].as_str().expect("a one-time password");
+        let password = format!("{username}-mat-khau-moi");
+        let login = self.step("login", username, &[one_time, &password]);
+        assert!(
+            login["url"].as_str().unwrap().ends_with("/fleet"),
+            "{login}"
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("console.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A spoken Vietnamese bulletin, made by espeak-ng as a WAV file.
+fn spoken_bulletin(dir: &Path) -> PathBuf {
+    let file = dir.join("tiem-chung.wav");
+    let out = Command::new("espeak-ng")
+        .args(["-v", "vi", "-s", "150", "-w"])
+        .arg(&file)
+        .arg("Thông báo của Ủy ban nhân dân xã Phù Đổng về đợt tiêm chủng thứ hai.")
+        .output()
+        .expect("espeak-ng runs (make test installs it)");
+    assert!(out.status.success(), "espeak-ng: {}", stderr(&out));
+    file
+}
+
+/// `dd/mm/yyyy HH:MM:SS` in Vietnam, as an office clerk types a one-off time.
+fn typed_local_time(instant: chrono::DateTime<chrono::Utc>) -> String {
+    instant
+        .with_timezone(&chrono_tz::Asia::Ho_Chi_Minh)
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string()
+}
+
+#[test]
+fn an_editor_uploads_an_approver_publishes_and_the_communes_two_boxes_air_it_on_the_second() {
+    let broker = Broker::start();
+    let district = District::new();
+    let console = Console::start("publish", &broker, &district, "");
+    console.account("bien-tap", "Trần Văn Biên", "editor", "");
+    console.account("duyet", "Lê Thị Duyệt", "approver", "");
+
+    let boxes = [
+        district.linked_box(&broker, "pd-01", "phu-dong", ""),
+        district.linked_box(&broker, "pd-02", "phu-dong", ""),
+        district.linked_box(&broker, "kh-01", "kim-hoa", ""),
+    ];
+    let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    for id in ["pd-01", "pd-02", "kh-01"] {
+        broker.wait_for_status(id, Duration::from_secs(20), |s| s["state"] == "online");
+    }
+
+    let audio = spoken_bulletin(console.dir.path());
+    let title = "Thông báo tiêm chủng đợt 2";
+    let uploaded = console.step(
+        "upload",
+        "bien-tap",
+        &[audio.to_str().unwrap(), title, "normal", "commune/phu-dong"],
+    );
+    let id = uploaded["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"));
+    assert_eq!(id, "thong-bao-tiem-chung-dot-2");
+    assert_eq!(uploaded["title"], title);
+
+    let approved = console.step("approve", "duyet", &[id]);
+    assert_eq!(approved["approved"], true, "{approved}");
+    assert_eq!(approved["state"], "Đã duyệt và gửi", "{approved}");
+    for id_box in ["pd-01", "pd-02"] {
+        broker.wait_for_status(id_box, Duration::from_secs(30), |s| {
+            s["bulletins"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| b == id))
+        });
+    }
+
+    let (_, instant) = local_second_ahead(Duration::from_secs(20));
+    let made = console.step(
+        "programme",
+        "bien-tap",
+        &[
+            "Tiêm chủng",
+            "commune/phu-dong",
+            id,
+            &typed_local_time(instant),
+        ],
+    );
+    assert_eq!(made["problem"], Value::Null, "{made}");
+    let published = console.step("publish-schedule", "duyet", &["commune/phu-dong"]);
+    assert_eq!(published["published"], true, "{published}");
+    assert_eq!(published["problem"], Value::Null, "{published}");
+
+    for commune_box in &boxes[..2] {
+        commune_box.wait_for_log(Duration::from_secs(60), |log| {
+            log.iter().any(|e| e["outcome"] == "aired")
+        });
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
+    let reference = ffmpeg_decode(&audio, 44_100);
+    // The box brings speech to its loudness target, so the onset of the louder copy comes a
+    // little earlier in the waveform: align by correlation, which gain does not change.
+    let lead_in = onset(&reference, 0.02).expect("speech") as i64;
+    let half_second = &reference[lead_in as usize..lead_in as usize + 22_050];
+    for commune_box in &boxes[..2] {
+        let recording = Recording::read(&commune_box.path("out.wav"));
+        let heard = onset(&recording.left, 0.02).expect("the bulletin aired") as i64;
+        let (at, similarity) = best_alignment(&recording.left, half_second, heard, 4_410);
+        assert!(
+            similarity > 0.9,
+            "what aired is not the bulletin ({similarity:.3})"
+        );
+        let error_ms = recording.ms(at - lead_in - recording.index_at(instant));
+        assert!(
+            error_ms.abs() <= 10.0,
+            "first sample {error_ms:+.2} ms from the instant"
+        );
+    }
+    assert!(
+        boxes[2].as_run().is_empty(),
+        "the box of another commune aired nothing"
+    );
+}
+
+#[test]
+fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads() {
+    let broker = Broker::start();
+    let district = District::new();
+    let console = Console::start("refusals", &broker, &district, "max_upload_mb = 1");
+    console.account("bien-tap", "Trần Văn Biên", "editor", "");
+    console.account("duyet", "Lê Thị Duyệt", "approver", "");
+    console.account("xa-pd", "Cán bộ xã Phù Đổng", "approver", "phu-dong");
+
+    // A title with markup is shown as text.
+    let tone = Path::new(REPO).join("tests/fixtures/tone.wav");
+    let script_title = "<script>alert(1)</script> Bản tin";
+    let uploaded = console.step(
+        "upload",
+        "bien-tap",
+        &[
+            tone.to_str().unwrap(),
+            script_title,
+            "normal",
+            "commune/phu-dong",
+        ],
+    );
+    let id = uploaded["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"))
+        .to_owned();
+    assert_eq!(uploaded["title"], script_title);
+    let shown = console.step("page", "bien-tap", &["/bulletins"]);
+    let html = shown["html"].as_str().unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Bản tin"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+
+    // An editor cannot approve: no button, and a POST with a valid token is refused too.
+    let editor = console.step("approve", "bien-tap", &[&id]);
+    assert_eq!(editor["approved"], false, "{editor}");
+    let approve_path = format!("/bulletins/{id}/approve");
+    let forced = console.step("post", "bien-tap", &[&approve_path, "csrf=@"]);
+    assert_eq!(forced["status"], 403, "{forced}");
+    assert!(
+        forced["body"].as_str().unwrap().contains("không có quyền"),
+        "{forced}"
+    );
+
+    // A POST without the CSRF token is refused, even from an approver.
+    let forged = console.step("post", "duyet", &[&approve_path]);
+    assert_eq!(forged["status"], 403, "{forged}");
+    assert!(
+        forged["body"]
+            .as_str()
+            .unwrap()
+            .contains("Biểu mẫu đã hết hạn"),
+        "{forged}"
+    );
+    let still = console.step("page", "duyet", &[&format!("/bulletins/{id}")]);
+    assert!(
+        still["text"].as_str().unwrap().contains("Bản nháp"),
+        "{still}"
+    );
+
+    // A commune account cannot send to another commune.
+    let other = console.step(
+        "upload",
+        "xa-pd",
+        &[
+            tone.to_str().unwrap(),
+            "Tin xã khác",
+            "normal",
+            "commune/kim-hoa",
+        ],
+    );
+    assert!(
+        other["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nằm ngoài xã phu-dong"),
+        "{other}"
+    );
+    let publish = console.step(
+        "post",
+        "xa-pd",
+        &["/schedules/publish", "csrf=@", "scope=commune/kim-hoa"],
+    );
+    assert_eq!(publish["status"], 403, "{publish}");
+    assert!(
+        publish["body"]
+            .as_str()
+            .unwrap()
+            .contains("nằm ngoài xã phu-dong"),
+        "{publish}"
+    );
+
+    // Uploads are checked by decoding, not by name, and the size limit holds.
+    let fake = console.dir.path().join("khong-phai-am-thanh.mp3");
+    std::fs::write(&fake, "đây là văn bản, không phải âm thanh\n".repeat(100)).unwrap();
+    let refused = console.step(
+        "upload",
+        "bien-tap",
+        &[fake.to_str().unwrap(), "Giả", "normal", "commune/phu-dong"],
+    );
+    assert_eq!(refused["id"], Value::Null, "{refused}");
+    assert!(
+        refused["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Không phải tệp âm thanh phát được"),
+        "{refused}"
+    );
+    let big = console.dir.path().join("lon.wav");
+    std::fs::write(&big, vec![0u8; 1_500_000]).unwrap();
+    let too_big = console.step(
+        "upload",
+        "bien-tap",
+        &[big.to_str().unwrap(), "Lớn", "normal", "commune/phu-dong"],
+    );
+    assert!(
+        too_big["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Tệp quá lớn: tối đa 1 MB"),
+        "{too_big}"
+    );
+    let media = std::fs::read_dir(console.dir.path().join("media"))
+        .unwrap()
+        .count();
+    assert_eq!(media, 1, "only the accepted upload is kept");
+
+    // A wrong password is refused, and recorded.
+    let wrong = console.step("login", "nguoi-la", &["sai-mat-khau"]);
+    assert_eq!(
+        wrong["problem"], "Sai tên đăng nhập hoặc mật khẩu.",
+        "{wrong}"
+    );
+
+    // Every action is in the audit log.
+    let audit = console.step("page", "admin", &["/audit"]);
+    let text = audit["text"].as_str().unwrap();
+    for action in [
+        "login",
+        "login_failed",
+        "account_created",
+        "bulletin_uploaded",
+    ] {
+        assert!(
+            text.contains(action),
+            "{action} missing from the audit log: {text}"
+        );
+    }
+}
