@@ -21,6 +21,7 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
         district.linked_box(&broker, "kh-01", "khac", ""),
     ];
     let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    broker.wait_online(&["pd-01", "pd-02", "kh-01"]);
 
     let (at, instant) = local_second_ahead(Duration::from_secs(7));
     let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
@@ -28,10 +29,15 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
         |extra: &[&str]| district.publish_schedule(&broker, &schedule, "commune/phu-dong", extra);
     let out = publish(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // Each box of the commune says it took it; the other commune's box is not asked.
     assert_eq!(
-        stdout(&out).trim(),
+        stdout(&out),
         format!(
-            "published {} to commune/phu-dong as revision 1",
+            "published {} to commune/phu-dong as revision 1: 2 received, 0 rejected, 0 no \
+             answer, 0 offline\n\
+             BOX    ANSWER    SAID\n\
+             pd-01  received  schedule revision 1\n\
+             pd-02  received  schedule revision 1\n",
             schedule.display()
         )
     );
@@ -96,6 +102,7 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
         .chain([&other])
         .map(|b| b.start_daemon("out.wav"))
         .collect();
+    broker.wait_online(&["pd-01", "pd-02"]);
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
     let out = district.publish_bulletin(
@@ -287,6 +294,7 @@ fn a_replaced_bulletins_old_audio_is_deleted_after_the_grace_period() {
     // No grace: gone at the first housekeeping tick (at most 30 s) after it became unused.
     let test_box = box_with(&district, &broker, "unused_bulletin_grace_hours = 0");
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
     let old = ffmpeg_tone(district.dir.path(), "old.mp3", 440, 1, -6, 128);
     let new = ffmpeg_tone(district.dir.path(), "new.mp3", 880, 1, -6, 128);
     let schedule = district.one_off("tin", "2099-01-01T07:00:00", "bulletin:tin");
@@ -327,6 +335,7 @@ fn an_expired_bulletin_is_deleted_and_said_to_be_expired() {
     // The default grace (a day) does not hold back an expired bulletin, even one a schedule names.
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
     let schedule = district.one_off("canh-bao", "2099-01-01T07:00:00", "bulletin:bao");
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));

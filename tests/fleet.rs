@@ -56,13 +56,14 @@ fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offlin
         district.linked_box(&broker, "kh-01", "khac", "keep_alive_seconds = 2\n"),
     ];
     let mut daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    broker.wait_online(&["pd-01", "pd-02"]);
 
     let (at, _) = local_second_ahead(Duration::from_secs(4));
     let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).ends_with("as revision 1\n"),
+        stdout(&out).contains("as revision 1: 2 received"),
         "{}",
         stdout(&out)
     );

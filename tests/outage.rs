@@ -16,6 +16,7 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     broker.district_sub("loaxa/events/pd-01", 1, 1); // makes the district's session; it times out at once
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
 
     let (at, _) = local_second_ahead(Duration::from_secs(5));
     let schedule = district.one_off("offline-ok", &at, "audio/thong-bao-demo.mp3");

@@ -25,6 +25,8 @@ pub enum Verdict {
     Command(protocol::CommandDoc),
     /// Refused, with the reason logged and reported to the district.
     Rejected(String),
+    /// A schedule refused once its revision was read: the district is told which one.
+    RevisionRejected { revision: u64, reason: String },
 }
 
 /// How far ahead of the box's clock a signed issue time may be: enough for two clocks that
@@ -151,10 +153,13 @@ impl Inbox {
                 )));
             }
             RevisionDecision::Stale { held } => {
-                return Ok(Verdict::Rejected(format!(
-                    "revision {} is older than the held revision {held} (replay?)",
-                    doc.revision
-                )));
+                return Ok(Verdict::RevisionRejected {
+                    revision: doc.revision,
+                    reason: format!(
+                        "revision {} is older than the held revision {held} (replay?)",
+                        doc.revision
+                    ),
+                });
             }
             RevisionDecision::Apply => {}
         }
@@ -164,9 +169,10 @@ impl Inbox {
             &self.load_options,
         );
         if let Some(error) = checked.errors.first() {
-            return Ok(Verdict::Rejected(format!(
-                "schedule does not validate: {error}"
-            )));
+            return Ok(Verdict::RevisionRejected {
+                revision: doc.revision,
+                reason: format!("schedule does not validate: {error}"),
+            });
         }
         store.save_schedule(&scope_name, doc.revision, &doc.schedule, payload, now)?;
         Ok(Verdict::ScheduleApplied {
@@ -326,7 +332,10 @@ mod tests {
         );
         assert_eq!(
             receive(&mut f, TOPIC, &v1),
-            Verdict::Rejected("revision 1 is older than the held revision 2 (replay?)".into())
+            Verdict::RevisionRejected {
+                revision: 1,
+                reason: "revision 1 is older than the held revision 2 (replay?)".into()
+            }
         );
         assert_eq!(
             f.store.remote_schedules().unwrap(),
@@ -376,6 +385,11 @@ mod tests {
         for (case, payload, expected) in cases {
             match receive(&mut f, TOPIC, &payload) {
                 Verdict::Rejected(reason) => {
+                    assert!(reason.contains(&expected), "{case}: {reason}")
+                }
+                // Only a schedule whose signature checked out has a revision to name.
+                Verdict::RevisionRejected { revision, reason } if case == "bad schedule" => {
+                    assert_eq!(revision, 1);
                     assert!(reason.contains(&expected), "{case}: {reason}")
                 }
                 other => panic!("{case}: {other:?}"),

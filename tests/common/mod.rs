@@ -409,6 +409,14 @@ impl District {
 }
 
 impl broker::Broker {
+    /// Waits until each of `box_ids` has said it is online: the district publishes to the
+    /// boxes it knows of, and hears them answer.
+    pub fn wait_online(&self, box_ids: &[&str]) {
+        for box_id in box_ids {
+            self.wait_for_status(box_id, Duration::from_secs(20), |s| s["state"] == "online");
+        }
+    }
+
     /// Polls the retained status of `box_id` until `done` holds for it, or panics after
     /// `timeout`.
     pub fn wait_for_status(
@@ -492,9 +500,9 @@ impl District {
         file
     }
 
-    /// `loaxa-district publish bulletin FILE --to SCOPE --id ID --title TITLE` with this district's key;
-    /// panics (failing the test) if it does not succeed.
-    pub fn publish_bulletin(
+    /// Publishes a bulletin for boxes of `scope` that are not listening yet (see
+    /// [`publish_bulletin_with`]); panics (failing the test) if the broker does not take it.
+    pub fn publish_bulletin_ahead(
         &self,
         broker: &broker::Broker,
         file: &Path,
@@ -503,6 +511,36 @@ impl District {
         title: &str,
     ) -> Output {
         let out = publish_bulletin_with(&self.key(), &broker.url(), file, scope, id, title);
+        assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
+        out
+    }
+
+    /// `loaxa-district publish bulletin FILE --to SCOPE --id ID --title TITLE` with this
+    /// district's key, to boxes that are listening; panics (failing the test) if none of them
+    /// received it.
+    pub fn publish_bulletin(
+        &self,
+        broker: &broker::Broker,
+        file: &Path,
+        scope: &str,
+        id: &str,
+        title: &str,
+    ) -> Output {
+        let out = run_district(&[
+            "publish",
+            "bulletin",
+            file.to_str().unwrap(),
+            "--to",
+            scope,
+            "--key",
+            self.key().to_str().unwrap(),
+            "--broker",
+            &broker.url(),
+            "--id",
+            id,
+            "--title",
+            title,
+        ]);
         assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
         out
     }
@@ -551,8 +589,9 @@ impl District {
     }
 }
 
-/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`, whatever
-/// its outcome; for threads that publish while a test breaks things (they own their arguments).
+/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE
+/// --force --wait 0`, whatever its outcome: for boxes that may not be there to answer (not started
+/// yet, or being broken by the test); for threads too (they own their arguments).
 pub fn publish_bulletin_with(
     key: &Path,
     url: &str,
@@ -575,6 +614,9 @@ pub fn publish_bulletin_with(
         id,
         "--title",
         title,
+        "--force",
+        "--wait",
+        "0",
     ])
 }
 
