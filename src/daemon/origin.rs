@@ -114,4 +114,26 @@ mod tests {
             assert_eq!(origin(Path::new(local)), Origin::Local, "{local}");
         }
     }
+
+    #[test]
+    fn the_bulletins_a_programme_names_are_listed_once_each_relay_fallbacks_too() {
+        let bulletin = |id: &str| Item::Bulletin { id: id.into() };
+        let program = Program::immediate(
+            "p",
+            "P",
+            vec![
+                Item::Chime,
+                bulletin("a"),
+                Item::Relay {
+                    url: "http://radio.local/live".into(),
+                    duration: std::time::Duration::from_secs(60),
+                    fallback: vec![bulletin("b"), bulletin("a")],
+                },
+            ],
+            loaxa_core::schedule::Priority::Normal,
+            chrono_tz::Asia::Ho_Chi_Minh,
+            OPERATOR,
+        );
+        assert_eq!(bulletins(&program), ["a", "b"]);
+    }
 }

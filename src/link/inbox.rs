@@ -146,6 +146,20 @@ impl Inbox {
         };
         let scope_name = scope.to_string();
         match decide_revision(store.schedule_revision(&scope_name)?, doc.revision) {
+            // The same revision with another schedule is not a re-delivery: the district gave
+            // the number again (it withdrew a revision this box had taken). Said, not ignored:
+            // ignored, the box would keep airing what the district took back.
+            RevisionDecision::AlreadyHeld
+                if store.schedule_text(&scope_name)?.as_deref() != Some(&doc.schedule) =>
+            {
+                return Ok(Verdict::RevisionRejected {
+                    revision: doc.revision,
+                    reason: format!(
+                        "revision {} differs from the revision {} held: publish a newer one",
+                        doc.revision, doc.revision
+                    ),
+                });
+            }
             RevisionDecision::AlreadyHeld => {
                 return Ok(Verdict::Unchanged(format!(
                     "revision {} already held",
@@ -335,6 +349,29 @@ mod tests {
             Verdict::RevisionRejected {
                 revision: 1,
                 reason: "revision 1 is older than the held revision 2 (replay?)".into()
+            }
+        );
+        assert_eq!(
+            f.store.remote_schedules().unwrap(),
+            [("commune/phu-dong".into(), 2, GOOD.into())]
+        );
+    }
+
+    #[test]
+    fn a_revision_given_again_with_another_schedule_is_refused_not_ignored() {
+        let mut f = fixture();
+        let taken = schedule("commune/phu-dong", 2, GOOD, &f.key);
+        assert!(matches!(
+            receive(&mut f, TOPIC, &taken),
+            Verdict::ScheduleApplied { revision: 2, .. }
+        ));
+        let other = GOOD.replace("30 5", "45 5");
+        let reused = schedule("commune/phu-dong", 2, &other, &f.key);
+        assert_eq!(
+            receive(&mut f, TOPIC, &reused),
+            Verdict::RevisionRejected {
+                revision: 2,
+                reason: "revision 2 differs from the revision 2 held: publish a newer one".into()
             }
         );
         assert_eq!(

@@ -384,6 +384,15 @@ impl District {
         self.dir.path().join("district.key")
     }
 
+    /// The id of the district's key, as boxes report the keys they trust.
+    pub fn key_id(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("district.pub")).expect("district.pub");
+        loaxa_core::trust::PublicKey::parse(&text)
+            .expect("a public key")
+            .key_id()
+    }
+
     /// The public key line boxes list in `trusted_keys`.
     pub fn public_key(&self) -> String {
         let text =
@@ -546,7 +555,8 @@ impl District {
     }
 
     /// `loaxa-district publish schedule FILE --to SCOPE` with this district's key, checking items
-    /// against the repository's media; `extra` is appended.
+    /// against the repository's media (and the windows against those the boxes report); `extra`
+    /// is appended.
     pub fn publish_schedule(
         &self,
         broker: &broker::Broker,
@@ -581,8 +591,6 @@ impl District {
             url.into(),
             "--media-dir".into(),
             REPO.into(),
-            "--window".into(),
-            "00:00-24:00".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         run_district(&args)
