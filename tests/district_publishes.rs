@@ -117,6 +117,17 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
         "{}",
         stdout(&out)
     );
+    // Both boxes of the commune took the manifest, and fetch the audio.
+    assert!(
+        stdout(&out).contains(
+            "to commune/phu-dong: 2 received, 0 rejected, 0 no answer, 0 offline\n\
+             BOX    ANSWER    SAID\n\
+             pd-01  received  bulletin ban-tin-sang manifest\n\
+             pd-02  received  bulletin ban-tin-sang manifest\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
 
     let (at, instant) = local_second_ahead(Duration::from_secs(6));
     let schedule = district.one_off("sang", &at, "bulletin:ban-tin-sang");
