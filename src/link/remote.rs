@@ -268,7 +268,8 @@ impl Remote {
                 let _ = self.link.ack(&message);
             }
             LinkEvent::Disconnected { .. } => self.state.disconnected(),
-            LinkEvent::Subscribed { .. } => {}
+            // One per chunk asked for: nothing to do, not even a flush.
+            LinkEvent::Subscribed { .. } => return Ok(handled),
             LinkEvent::Message(message) => {
                 let verdict =
                     self.inbox
@@ -288,16 +289,21 @@ impl Remote {
                     Verdict::BulletinAnnounced(manifest) => {
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
                         self.state.announced(&manifest);
-                        let what = format!("bulletin {} manifest", manifest.id);
+                        // The receipt goes before what fetching may have to say (a disk too
+                        // full): the district hears first that the manifest itself was taken.
+                        self.report(
+                            store,
+                            EventBody::Received {
+                                topic: message.topic.clone(),
+                                what: format!("bulletin {} manifest", manifest.id),
+                                command: None,
+                                revision: None,
+                            },
+                        );
                         self.remember(store, *manifest)?;
                         self.plan_transfers(store)?;
                         handled.status_changed = true;
-                        Some(EventBody::Received {
-                            topic: message.topic.clone(),
-                            what,
-                            command: None,
-                            revision: None,
-                        })
+                        None
                     }
                     Verdict::Command(command) => {
                         tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");

@@ -535,21 +535,8 @@ impl District {
         id: &str,
         title: &str,
     ) -> Output {
-        let out = run_district(&[
-            "publish",
-            "bulletin",
-            file.to_str().unwrap(),
-            "--to",
-            scope,
-            "--key",
-            self.key().to_str().unwrap(),
-            "--broker",
-            &broker.url(),
-            "--id",
-            id,
-            "--title",
-            title,
-        ]);
+        let (key, url) = (self.key(), broker.url());
+        let out = publish_bulletin_args(&key, &url, file, scope, id, title, &[]);
         assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
         out
     }
@@ -608,7 +595,22 @@ pub fn publish_bulletin_with(
     id: &str,
     title: &str,
 ) -> Output {
-    run_district(&[
+    let unheard = ["--force", "--wait", "0"];
+    publish_bulletin_args(key, url, file, scope, id, title, &unheard)
+}
+
+/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`
+/// and `extra`.
+fn publish_bulletin_args(
+    key: &Path,
+    url: &str,
+    file: &Path,
+    scope: &str,
+    id: &str,
+    title: &str,
+    extra: &[&str],
+) -> Output {
+    let args = [
         "publish",
         "bulletin",
         file.to_str().unwrap(),
@@ -622,10 +624,8 @@ pub fn publish_bulletin_with(
         id,
         "--title",
         title,
-        "--force",
-        "--wait",
-        "0",
-    ])
+    ];
+    run_district(&[&args[..], extra].concat())
 }
 
 /// Ten hours of digital silence, 8 kHz mono FLAC (about 120 KB, in frames of 32,768 samples), made once and kept beside the

@@ -589,15 +589,7 @@ impl Session {
     /// The revision a new schedule must be newer than: the retained one's, or a higher one a
     /// box holds (a withdrawn revision it took before it was withdrawn).
     fn held_revision(&self) -> Option<u64> {
-        let retained = self
-            .held
-            .as_deref()
-            .and_then(|bytes| Envelope::from_bytes(bytes).ok())
-            .and_then(|e| Document::parse(&e.signed).ok())
-            .and_then(|d| match d {
-                Document::Schedule(doc) => Some(doc.revision),
-                Document::Bulletin(_) | Document::Command(_) => None,
-            });
+        let retained = self.held.as_deref().and_then(schedule_revision);
         let scope = self.hearing.scope.to_string();
         let boxes = self
             .hearing
@@ -652,15 +644,9 @@ impl Session {
 
     /// Puts back on `topic` what the broker retained before we published, or clears it.
     async fn withdraw(&mut self, topic: &str) -> Result<Withdrawal, PublishError> {
-        let withdrawal = match &self.held {
-            Some(_) => Withdrawal::Restored {
-                revision: self.held.as_deref().and_then(|bytes| {
-                    let envelope = Envelope::from_bytes(bytes).ok()?;
-                    match Document::parse(&envelope.signed).ok()? {
-                        Document::Schedule(doc) => Some(doc.revision),
-                        Document::Bulletin(_) | Document::Command(_) => None,
-                    }
-                }),
+        let withdrawal = match self.held.as_deref() {
+            Some(bytes) => Withdrawal::Restored {
+                revision: schedule_revision(bytes),
             },
             None => Withdrawal::Cleared,
         };
@@ -672,6 +658,16 @@ impl Session {
 
     async fn close(self) {
         self.link.shutdown().await;
+    }
+}
+
+/// The revision of the schedule envelope `bytes`, if they are one. Read, not verified: it is
+/// ours, as the broker holds it.
+fn schedule_revision(bytes: &[u8]) -> Option<u64> {
+    let envelope = Envelope::from_bytes(bytes).ok()?;
+    match Document::parse(&envelope.signed).ok()? {
+        Document::Schedule(doc) => Some(doc.revision),
+        Document::Bulletin(_) | Document::Command(_) => None,
     }
 }
 
