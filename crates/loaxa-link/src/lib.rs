@@ -418,21 +418,19 @@ impl Link {
     /// district learns the client is gone, and the stop never waits longer than `within` plus
     /// [`Link::shutdown`]'s grace. Whether the broker acknowledged the last word.
     pub async fn shutdown_with(self, topic: &str, payload: Vec<u8>, within: Duration) -> bool {
-        let acked =
-            match self.check_publish(topic, &payload) {
-                Ok(()) => match self.shared.client.try_publish_tracked(
-                    topic,
-                    payload,
-                    publish_options(true),
-                ) {
-                    Ok(notice) => matches!(
-                        tokio::time::timeout(within, notice.wait_async()).await,
-                        Ok(Ok(_))
-                    ),
-                    Err(_) => false,
-                },
-                Err(_) => false,
-            };
+        let notice = self.check_publish(topic, &payload).ok().and_then(|()| {
+            self.shared
+                .client
+                .try_publish_tracked(topic, payload, publish_options(true))
+                .ok()
+        });
+        let acked = match notice {
+            Some(notice) => matches!(
+                tokio::time::timeout(within, notice.wait_async()).await,
+                Ok(Ok(_))
+            ),
+            None => false,
+        };
         if acked {
             self.shutdown().await;
         } else {
