@@ -32,6 +32,7 @@ use loaxa_core::schedule::{self, LoadOptions, Program};
 use decisions::{Fingerprint, Reloads, Retired};
 
 mod decisions;
+mod origin;
 mod requests;
 
 /// Time to decode a programme's first second before its start, on top of the amplifier warm-up.
@@ -41,6 +42,8 @@ const PREPARE: Duration = Duration::seconds(2);
 const MISSED_LISTED: Duration = Duration::days(1);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
+/// The master volume a box starts at, percent.
+const START_VOLUME: u8 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -81,7 +84,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     let workers = Workers::start(crate::workers::THREADS, crate::workers::QUEUE)
         .map_err(|e| DaemonError::Start(format!("worker threads: {e}")))?;
     let (finished_reply, finished) = tokio::sync::mpsc::unbounded_channel();
-    let remote = Remote::start(config, &workers)
+    let remote = Remote::start(config, &workers, START_VOLUME)
         .map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     // Without its control socket the box still airs; it only cannot be steered locally.
     let control = match crate::control::listen(&config.control_socket) {
@@ -105,7 +108,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         arbiter: Arbiter::new(config.windows.clone()),
         on_air: Vec::new(),
         control,
-        volume: 100,
+        volume: START_VOLUME,
         problems: VecDeque::new(),
         sweep: Sweep::new(config.unused_bulletin_grace),
         systemd: crate::systemd::Notifier::from_env(),
@@ -134,7 +137,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     let result = daemon.main_loop().await;
     daemon.systemd.stopping();
     if let Some(remote) = daemon.remote.take() {
-        remote.shutdown().await;
+        remote.shutdown(&daemon.store).await;
     }
     result
 }
@@ -258,13 +261,14 @@ enum Unsaved {
     /// Completing a row `begin` wrote.
     Finish {
         row: i64,
+        occurrence: Occurrence,
         started: Option<DateTime<Utc>>,
         ended: DateTime<Utc>,
         outcome: Outcome,
         detail: String,
     },
     /// Telling the district about a row already written (the outbox refused it).
-    Report { row: i64 },
+    Report { row: i64, occurrence: Occurrence },
     /// A whole row: an occurrence missed, or one aired whose start could not be written.
     Row {
         occurrence: Occurrence,
@@ -282,12 +286,22 @@ impl Unsaved {
         matches!(self, Unsaved::Row { occurrence: o, .. } if o == occurrence)
     }
 
+    /// The occurrence whose record this is: its programme says what the district is told.
+    fn occurrence(&self) -> &Occurrence {
+        match self {
+            Unsaved::Finish { occurrence, .. }
+            | Unsaved::Report { occurrence, .. }
+            | Unsaved::Row { occurrence, .. } => occurrence,
+        }
+    }
+
     /// Writes it; the row written.
     fn save(&self, store: &mut Store) -> Result<i64, StoreError> {
         match self {
-            Unsaved::Report { row } => Ok(*row),
+            Unsaved::Report { row, .. } => Ok(*row),
             Unsaved::Finish {
                 row,
+                occurrence: _,
                 started,
                 ended,
                 outcome,
@@ -445,8 +459,9 @@ impl Daemon<'_> {
             let Ok(row) = first.save(&mut self.store) else {
                 return Ok(());
             };
-            if let Err(DaemonError::Store(_)) = self.report_as_run(row).await {
-                self.unsaved[0] = Unsaved::Report { row };
+            let occurrence = first.occurrence().clone();
+            if let Err(DaemonError::Store(_)) = self.report_as_run(row, &occurrence).await {
+                self.unsaved[0] = Unsaved::Report { row, occurrence };
                 return Ok(());
             }
             tracing::info!(row, "as-run entry saved late; the store takes writes again");
@@ -460,9 +475,10 @@ impl Daemon<'_> {
         if self.unsaved.is_empty() {
             match entry.save(&mut self.store) {
                 Ok(row) => {
-                    if let Err(DaemonError::Store(e)) = self.report_as_run(row).await {
+                    let occurrence = entry.occurrence().clone();
+                    if let Err(DaemonError::Store(e)) = self.report_as_run(row, &occurrence).await {
                         tracing::error!(error = %e, "as-run event not queued for the district; kept to queue later");
-                        self.unsaved.push(Unsaved::Report { row });
+                        self.unsaved.push(Unsaved::Report { row, occurrence });
                     }
                     return Ok(());
                 }
@@ -574,25 +590,14 @@ impl Daemon<'_> {
 
     /// The bulletin ids that the programmes loaded, on air or waiting for the air name.
     fn named_bulletins(&self) -> BTreeSet<String> {
-        fn add(items: &[schedule::Item], named: &mut BTreeSet<String>) {
-            for item in items {
-                match item {
-                    schedule::Item::Bulletin { id } => {
-                        named.insert(id.clone());
-                    }
-                    schedule::Item::Relay { fallback, .. } => add(fallback, named),
-                    schedule::Item::Chime | schedule::Item::File { .. } => {}
-                }
-            }
-        }
-        let mut named = BTreeSet::new();
         let programs = self.programs.iter().map(Arc::as_ref);
         let on_air = self.on_air.iter().map(|a| a.occurrence.program.as_ref());
         let waiting = self.arbiter.waiting().map(|o| o.program.as_ref());
-        for program in programs.chain(on_air).chain(waiting) {
-            add(&program.items, &mut named);
-        }
-        named
+        programs
+            .chain(on_air)
+            .chain(waiting)
+            .flat_map(origin::bulletins)
+            .collect()
     }
 
     /// Deletes the bulletin audio nothing needs any more and brings back a retired bulletin a
@@ -694,6 +699,7 @@ impl Daemon<'_> {
                 topic: topic::bulletin(&scope, id),
                 reason: format!("programme {}: content missing: {why}", resolved.program.id),
                 command: None,
+                revision: None,
             };
             remote.tell(&mut self.store, body)?;
         }
@@ -837,6 +843,7 @@ impl Daemon<'_> {
         let entry = match done.row {
             Some(row) => Unsaved::Finish {
                 row,
+                occurrence: done.occurrence.clone(),
                 started: report.started,
                 ended: report.ended,
                 outcome,
@@ -1015,7 +1022,8 @@ impl Daemon<'_> {
                     self.reload_schedules(true);
                 }
                 if let Some(command) = handled.command {
-                    let answer = self.carry_out(command.action.clone()).await?;
+                    let source = origin::command_source(&command);
+                    let answer = self.carry_out(command.action.clone(), &source).await?;
                     self.answer(&command, answer).await?;
                 }
             }
@@ -1023,9 +1031,14 @@ impl Daemon<'_> {
         Ok(Flow::Continue)
     }
 
-    /// A command from the district (or, through the control socket, an operator). What was
-    /// done, or why nothing could be.
-    async fn carry_out(&mut self, action: RemoteAction) -> Result<Answer, DaemonError> {
+    /// A command from the district (or, through the control socket, an operator), whose
+    /// programme, if it makes one, names `source` (see `origin`). What was done, or why nothing
+    /// could be.
+    async fn carry_out(
+        &mut self,
+        action: RemoteAction,
+        source: &str,
+    ) -> Result<Answer, DaemonError> {
         match action {
             RemoteAction::PlayNow { bulletin, priority } => {
                 let title = crate::link::bulletins::stored_manifests(&self.store)?
@@ -1041,7 +1054,7 @@ impl Daemon<'_> {
                     ],
                     priority,
                     self.config.timezone,
-                    "play-now command",
+                    source,
                 );
                 let now = Utc::now();
                 let occurrence = Occurrence {
@@ -1073,6 +1086,9 @@ impl Daemon<'_> {
                 tracing::info!(percent, "volume set");
                 self.volume = percent;
                 self.player.set_volume(f32::from(percent) / 100.0);
+                if let Some(remote) = &mut self.remote {
+                    remote.set_volume(&self.store, percent)?;
+                }
                 Ok(Ok("set".into()))
             }
         }
@@ -1090,6 +1106,7 @@ impl Daemon<'_> {
                 topic,
                 what: format!("command {}: {what}", command.action),
                 command: Some(command.issued_at),
+                revision: None,
             },
             Err(reason) => {
                 tracing::warn!(scope = %command.scope, action = %command.action, reason = %reason, "command not carried out");
@@ -1097,6 +1114,7 @@ impl Daemon<'_> {
                     topic,
                     reason: format!("command {}: {reason}", command.action),
                     command: Some(command.issued_at),
+                    revision: None,
                 }
             }
         };
@@ -1104,11 +1122,22 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// Sends an as-run row to the district (through the outbox), if the box has a link.
-    async fn report_as_run(&mut self, row: i64) -> Result<(), DaemonError> {
+    /// Sends an as-run row, the record of `occurrence`, to the district (through the outbox),
+    /// if the box has a link.
+    async fn report_as_run(
+        &mut self,
+        row: i64,
+        occurrence: &Occurrence,
+    ) -> Result<(), DaemonError> {
         if let Some(remote) = &mut self.remote {
             let entry = self.store.entry(row)?;
-            remote.report_as_run(&mut self.store, &entry);
+            let program = &occurrence.program;
+            remote.report_as_run(
+                &mut self.store,
+                &entry,
+                origin::origin(&program.source),
+                origin::bulletins(program),
+            );
             remote.flush(&mut self.store)?;
         }
         Ok(())
@@ -1156,12 +1185,7 @@ impl Daemon<'_> {
         let district = match self.store.remote_schedules() {
             Ok(remote) => remote
                 .into_iter()
-                .map(|(scope, revision, text)| {
-                    (
-                        format!("district schedule {scope} revision {revision}"),
-                        text,
-                    )
-                })
+                .map(|(scope, revision, text)| (origin::schedule_source(&scope, revision), text))
                 .collect(),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the district's schedules; airing local ones");

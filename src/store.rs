@@ -540,6 +540,18 @@ impl Store {
             .map_err(self.sqlite())
     }
 
+    /// The schedule text held for `scope`, if any.
+    pub fn schedule_text(&self, scope: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT schedule FROM remote_schedule WHERE scope = ?1",
+                params![scope],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())
+    }
+
     /// Stores a verified schedule for `scope`, replacing the previous revision. The envelope is
     /// kept as received, so the signature can be checked again later.
     pub fn save_schedule(

@@ -21,6 +21,7 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
         district.linked_box(&broker, "kh-01", "khac", ""),
     ];
     let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    broker.wait_online(&["pd-01", "pd-02", "kh-01"]);
 
     let (at, instant) = local_second_ahead(Duration::from_secs(7));
     let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
@@ -28,10 +29,15 @@ fn a_schedule_published_to_a_commune_airs_on_its_boxes_at_the_set_second_and_now
         |extra: &[&str]| district.publish_schedule(&broker, &schedule, "commune/phu-dong", extra);
     let out = publish(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // Each box of the commune says it took it; the other commune's box is not asked.
     assert_eq!(
-        stdout(&out).trim(),
+        stdout(&out),
         format!(
-            "published {} to commune/phu-dong as revision 1",
+            "published {} to commune/phu-dong as revision 1: 2 received, 0 rejected, 0 no \
+             answer, 0 offline\n\
+             BOX    ANSWER    SAID\n\
+             pd-01  received  schedule revision 1\n\
+             pd-02  received  schedule revision 1\n",
             schedule.display()
         )
     );
@@ -96,6 +102,7 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
         .chain([&other])
         .map(|b| b.start_daemon("out.wav"))
         .collect();
+    broker.wait_online(&["pd-01", "pd-02"]);
 
     let audio = Path::new(REPO).join("audio/ban-tin-sang.mp3");
     let out = district.publish_bulletin(
@@ -107,6 +114,17 @@ fn a_bulletin_published_to_a_commune_arrives_whole_and_airs_by_id_on_its_boxes_o
     );
     assert!(
         stdout(&out).starts_with("published bulletin ban-tin-sang (101145 bytes, 2 chunks"),
+        "{}",
+        stdout(&out)
+    );
+    // Both boxes of the commune took the manifest, and fetch the audio.
+    assert!(
+        stdout(&out).contains(
+            "to commune/phu-dong: 2 received, 0 rejected, 0 no answer, 0 offline\n\
+             BOX    ANSWER    SAID\n\
+             pd-01  received  bulletin ban-tin-sang manifest\n\
+             pd-02  received  bulletin ban-tin-sang manifest\n"
+        ),
         "{}",
         stdout(&out)
     );
@@ -287,6 +305,7 @@ fn a_replaced_bulletins_old_audio_is_deleted_after_the_grace_period() {
     // No grace: gone at the first housekeeping tick (at most 30 s) after it became unused.
     let test_box = box_with(&district, &broker, "unused_bulletin_grace_hours = 0");
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
     let old = ffmpeg_tone(district.dir.path(), "old.mp3", 440, 1, -6, 128);
     let new = ffmpeg_tone(district.dir.path(), "new.mp3", 880, 1, -6, 128);
     let schedule = district.one_off("tin", "2099-01-01T07:00:00", "bulletin:tin");
@@ -327,6 +346,7 @@ fn an_expired_bulletin_is_deleted_and_said_to_be_expired() {
     // The default grace (a day) does not hold back an expired bulletin, even one a schedule names.
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
     let schedule = district.one_off("canh-bao", "2099-01-01T07:00:00", "bulletin:bao");
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -384,4 +404,159 @@ fn an_expired_bulletin_is_deleted_and_said_to_be_expired() {
             && detail.ends_with("(its audio has been deleted)"),
         "{detail}"
     );
+}
+
+#[test]
+fn a_schedule_for_a_scope_no_box_listens_to_or_signed_with_a_key_no_box_trusts_is_refused_unless_forced()
+ {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
+    let schedule = district.one_off("sang", "2099-01-01T07:00:00", "audio/thong-bao-demo.mp3");
+
+    // A typo in the commune's name.
+    let typo = district.publish_schedule(&broker, &schedule, "commune/dang-xaa", &[]);
+    assert!(!typo.status.success());
+    assert!(
+        stderr(&typo).contains(
+            "no known box listens to commune/dang-xaa; known communes: phu-dong (publish with \
+             --force for a new scope's first box)"
+        ),
+        "{}",
+        stderr(&typo)
+    );
+    // The wrong key: no box of the commune would take what it signs.
+    let stranger = District::new();
+    let untrusted = stranger.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
+    assert!(!untrusted.status.success());
+    assert!(
+        stderr(&untrusted).contains(&format!(
+            "no box of commune/phu-dong trusts key {}: they trust {}",
+            stranger.key_id(),
+            district.key_id()
+        )),
+        "{}",
+        stderr(&untrusted)
+    );
+    assert!(
+        broker
+            .retained("loaxa/commune/phu-dong/schedule")
+            .is_empty(),
+        "nothing was sent"
+    );
+
+    // A new commune's first box is not installed yet: forced, the schedule waits for it on the
+    // broker, and the district is told that nobody has it yet.
+    let first = district.publish_schedule(&broker, &schedule, "commune/dang-xa", &["--force"]);
+    assert!(!first.status.success());
+    assert_eq!(
+        stdout(&first),
+        format!(
+            "published {} to commune/dang-xa as revision 1: 0 received, 0 rejected, 0 no answer, \
+             0 offline\n",
+            schedule.display()
+        )
+    );
+    assert!(
+        stderr(&first).contains("no box received revision 1"),
+        "{}",
+        stderr(&first)
+    );
+    assert!(!broker.retained("loaxa/commune/dang-xa/schedule").is_empty());
+    assert!(daemon.stop());
+}
+
+#[test]
+fn a_revision_one_box_refuses_is_withdrawn_and_the_scope_keeps_the_revision_before_it() {
+    let broker = Broker::start();
+    let district = District::new();
+    let pd_01 = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    // pd-02 may sound from 05:00 to 05:01 only.
+    let pd_02 = district.linked_box(&broker, "pd-02", "phu-dong", "");
+    let config = std::fs::read_to_string(pd_02.config()).unwrap();
+    std::fs::write(
+        pd_02.config(),
+        config.replace(ALL_DAY, "[[window]]\nfrom = \"05:00\"\nto = \"05:01\"\n"),
+    )
+    .unwrap();
+    let daemons = [pd_01.start_daemon("out.wav"), pd_02.start_daemon("out.wav")];
+    broker.wait_online(&["pd-01", "pd-02"]);
+    let topic = "loaxa/commune/phu-dong/schedule";
+
+    let early = district.one_off("som", "2099-01-01T05:00:30", "audio/thong-bao-demo.mp3");
+    let out = district.publish_schedule(&broker, &early, "commune/phu-dong", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let revision_1 = broker.retained(topic);
+
+    // Checked against each box's own windows, a noon programme is refused before it is sent,
+    // for the box it would not air on.
+    let noon = district.one_off("trua", "2099-01-01T12:00:00", "audio/thong-bao-demo.mp3");
+    let refused = district.publish_schedule(&broker, &noon, "commune/phu-dong", &[]);
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(
+        said.lines().any(|l| l.contains(
+            "trua.at[0]: airs at 12:00:00, outside the broadcast \
+             windows (05:00–05:01)"
+        ) && l.ends_with("(for pd-02)")),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 problem(s) found; nothing published"),
+        "{said}"
+    );
+    assert_eq!(broker.retained(topic), revision_1);
+
+    // Checked against an all-day window instead, it goes out: pd-02 refuses it, so it does
+    // not stay the commune's schedule.
+    let overridden = ["--window", "00:00-24:00"];
+    let withdrawn = district.publish_schedule(&broker, &noon, "commune/phu-dong", &overridden);
+    assert!(!withdrawn.status.success());
+    let table = stdout(&withdrawn);
+    assert!(
+        table.starts_with(&format!(
+            "published {} to commune/phu-dong as revision 2: 1 received, 1 rejected, 0 no \
+             answer, 0 offline\n",
+            noon.display()
+        )),
+        "{table}"
+    );
+    assert!(
+        table.contains("pd-01  received  schedule revision 2\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("pd-02  rejected  schedule does not validate: "),
+        "{table}"
+    );
+    assert!(
+        stderr(&withdrawn).contains(
+            "revision 2 withdrawn: a box refused it; revision 1 is the scope's schedule again"
+        ),
+        "{}",
+        stderr(&withdrawn)
+    );
+    assert_eq!(
+        broker.retained(topic),
+        revision_1,
+        "the broker holds revision 1 again, byte for byte"
+    );
+
+    // pd-01 took revision 2 before it was withdrawn, and its status says so: the next one is
+    // 3, which both take.
+    broker.wait_for_status("pd-01", Duration::from_secs(10), |s| {
+        s["revisions"]["commune/phu-dong"] == 2
+    });
+    let again = district.publish_schedule(&broker, &early, "commune/phu-dong", &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("as revision 3: 2 received"),
+        "{}",
+        stdout(&again)
+    );
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
 }

@@ -96,7 +96,7 @@ fn the_bundled_schedules_are_valid() {
 
 #[test]
 fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
-    use loaxa_core::protocol::{Document, Envelope, Event, Status};
+    use loaxa_core::protocol::{Document, Envelope, Event, EventBody, Status};
     let doc = "docs/protocol.md";
     let envelopes = blocks(doc, "json envelope");
     assert_eq!(envelopes.len(), 1);
@@ -119,21 +119,51 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
         }
     }
     for (line, text) in blocks(doc, "json status") {
-        serde_json::from_str::<Status>(&text).unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        let status = serde_json::from_str::<Status>(&text)
+            .unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
+        assert!(
+            loaxa_core::protocol::WindowSpan::resolve_all(&status.windows).is_some(),
+            "protocol.md:{line}: the windows read as windows"
+        );
+        let timezone = status.timezone.unwrap_or_default();
+        assert!(
+            timezone.parse::<chrono_tz::Tz>().is_ok(),
+            "protocol.md:{line}: {timezone} is a time zone"
+        );
+        assert!(!status.trusted_keys.is_empty() && status.volume.is_some());
     }
     let events = blocks(doc, "json event");
-    assert_eq!(events.len(), 6);
-    let mut answers = 0;
+    assert_eq!(events.len(), 7);
+    let (mut answers, mut revisions, mut as_runs, mut told_origin) = (0, 0, 0, 0);
     for (line, text) in events {
         let event = serde_json::from_str::<Event>(&text)
             .unwrap_or_else(|e| panic!("protocol.md:{line}: {e}"));
-        if let loaxa_core::protocol::EventBody::Received { command, .. }
-        | loaxa_core::protocol::EventBody::Rejected { command, .. } = event.body
-        {
-            answers += usize::from(command.is_some());
+        match event.body {
+            EventBody::Received {
+                command, revision, ..
+            }
+            | EventBody::Rejected {
+                command, revision, ..
+            } => {
+                answers += usize::from(command.is_some());
+                revisions += usize::from(revision.is_some());
+            }
+            EventBody::AsRun { origin, .. } => {
+                as_runs += 1;
+                told_origin += usize::from(origin.is_some());
+            }
         }
     }
     assert_eq!(answers, 2, "the command answers name their command");
+    assert_eq!(
+        revisions, 2,
+        "the schedule's receipt and rejection name the revision"
+    );
+    assert_eq!(
+        (as_runs, told_origin),
+        (2, 1),
+        "an as-run entry with its origin, and an older box's without"
+    );
 }
 
 #[test]

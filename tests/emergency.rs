@@ -62,6 +62,7 @@ fn an_emergency_play_now_fades_out_the_programme_airs_chime_and_bulletin_then_re
         ),
     );
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
 
     district.publish_bulletin(
         &broker,

@@ -1,6 +1,7 @@
 //! The district's table of boxes, end to end with a real Mosquitto and real box daemons: three
-//! boxes show up online with the revisions they hold and what they aired, and a box that dies
-//! without a word turns offline through its last will. Plus the table's exact layout.
+//! boxes show up online with the revisions they hold and what they aired, a box that dies
+//! without a word turns offline through its last will, and one stopped cleanly says so itself
+//! at once. Plus the table's exact layout.
 
 mod common;
 
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::broker::Broker;
 use common::*;
-use loaxa_core::protocol::Transfer;
+use loaxa_core::protocol::{Transfer, topic};
 use loaxa_district::fleet::{BoxRow, collect, table};
+use loaxa_link::{Link, LinkConfig, LinkEvent};
 
 /// Runs `collect` (one second each) until `done` holds for the rows, or panics after `timeout`.
 /// Every row seen on the way goes to `seen`, as events are consumed by the run that gets them.
@@ -56,13 +58,14 @@ fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offlin
         district.linked_box(&broker, "kh-01", "khac", "keep_alive_seconds = 2\n"),
     ];
     let mut daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    broker.wait_online(&["pd-01", "pd-02"]);
 
     let (at, _) = local_second_ahead(Duration::from_secs(4));
     let schedule = district.one_off("thong-bao", &at, "audio/thong-bao-demo.mp3");
     let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).ends_with("as revision 1\n"),
+        stdout(&out).contains("as revision 1: 2 received"),
         "{}",
         stdout(&out)
     );
@@ -107,6 +110,11 @@ fn the_fleet_shows_every_box_with_its_revisions_and_a_box_that_dies_turns_offlin
     );
     assert_eq!(rows.len(), 3);
     assert!(rows[1..].iter().all(|r| r.state == "online"), "{rows:#?}");
+    // The will still says which scopes the vanished box listens to.
+    let will: serde_json::Value =
+        serde_json::from_slice(&broker.retained("loaxa/status/kh-01")).unwrap();
+    assert_eq!(will["state"], "offline");
+    assert_eq!(will["scopes"][1], "commune/khac", "{will:#}");
     // The as-run event reached whichever run was connected (or the next one, from the session).
     assert!(
         seen.iter()
@@ -157,4 +165,68 @@ kh-01  offline  -                    -                         -             -  
 pd-01  online   2026-11-23 15:00:05  all=3,commune/phu-dong=7  Bản tin sáng  tiem-chung 3/80  3.2 GB     morning at 2026-11-24 05:30:00
 "
     );
+}
+
+#[test]
+fn a_box_stopped_cleanly_leaves_its_status_offline_within_two_seconds() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (offline, after) = runtime.block_on(async {
+        // A watcher of the box's status, as `fleet` and the office's console are.
+        let mut config = LinkConfig::new(broker.url(), "status-watcher");
+        config.persistent_session = false;
+        let (link, mut events) = Link::start(config, vec![topic::status("pd-01")]).unwrap();
+        let mut next_status = async || loop {
+            match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+                Ok(Some(LinkEvent::Message(message))) => {
+                    let _ = link.ack(&message);
+                    return serde_json::from_slice::<serde_json::Value>(&message.payload).unwrap();
+                }
+                Ok(Some(_)) => {}
+                _ => panic!("no status within 10 s"),
+            }
+        };
+        let online = next_status().await;
+        assert_eq!(online["state"], "online", "{online:#}");
+        let stopped = Instant::now();
+        let stopping = std::thread::spawn(move || daemon.stop());
+        let offline = loop {
+            let status = next_status().await;
+            if status["state"] == "offline" {
+                break status;
+            }
+        };
+        let after = stopped.elapsed();
+        assert!(stopping.join().unwrap(), "the daemon stopped cleanly");
+        link.shutdown().await;
+        (offline, after)
+    });
+    println!("offline status seen {} ms after SIGTERM", after.as_millis());
+    assert!(
+        after <= Duration::from_secs(2),
+        "the offline status came {after:?} after SIGTERM"
+    );
+    // It is the whole status, not the bare will: what the box holds, listens to and trusts.
+    assert_eq!(offline["scopes"][1], "commune/phu-dong", "{offline:#}");
+    assert_eq!(
+        offline["trusted_keys"],
+        serde_json::json!([district.key_id()])
+    );
+    assert_eq!(
+        offline["windows"],
+        serde_json::json!([{ "from": "00:00", "to": "24:00" }])
+    );
+    assert_eq!(offline["timezone"], "Asia/Ho_Chi_Minh");
+    assert_eq!(offline["volume"], 100);
+    assert_eq!(offline["now_playing"], serde_json::Value::Null);
+    let log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
+    assert!(log.contains("offline status left with the broker"), "{log}");
 }

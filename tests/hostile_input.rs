@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::broker::Broker;
 use common::*;
 use loaxa_core::protocol::hex_sha256;
-use loaxa_core::protocol::{Document, Envelope, Manifest};
+use loaxa_core::protocol::{Document, Envelope, Manifest, ScheduleDoc};
 use loaxa_core::trust::SecretKey;
 
 const TOPIC: &str = "loaxa/commune/phu-dong/schedule";
@@ -33,6 +33,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     district_events(&broker, 1); // makes the district's session
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
 
     let (at, _) = local_second_ahead(Duration::from_secs(16));
     let schedule = district.one_off("still-on", &at, "audio/thong-bao-demo.mp3");
@@ -44,8 +45,18 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
 
     // 1. An old revision replayed.
     broker.publish_retained(TOPIC, &revision_1);
-    // 2. A well-formed schedule signed by a key the box does not trust.
-    publish(&stranger);
+    // 2. A well-formed schedule signed by a key the box does not trust (published as anyone
+    //    could: `loaxa-district` would refuse a key no box of the scope trusts).
+    let stranger_key = SecretKey::parse(&std::fs::read_to_string(stranger.key()).unwrap()).unwrap();
+    let forged = Document::Schedule(ScheduleDoc {
+        scope: "commune/phu-dong".parse().unwrap(),
+        revision: 3,
+        issued_at: chrono::Utc::now(),
+        approver: "x".into(),
+        schedule: std::fs::read_to_string(&schedule).unwrap(),
+    });
+    let forged = Envelope::seal(&forged, &stranger_key).unwrap();
+    broker.publish_retained(TOPIC, &forged.to_bytes());
     // 3. A genuine envelope whose signed text was altered.
     let mut envelope: serde_json::Value = serde_json::from_slice(&revision_1).unwrap();
     let signed = envelope["signed"]
@@ -59,7 +70,7 @@ fn every_kind_of_hostile_message_is_refused_reported_and_the_box_airs_its_schedu
     // 5. A correctly signed manifest whose chunk hashes are not those of the chunks on the
     //    broker (uploaded genuinely, for another commune).
     let audio = std::path::Path::new(REPO).join("audio/ban-tin-sang.mp3");
-    district.publish_bulletin(&broker, &audio, "commune/khac", "that", "Tin xã khác");
+    district.publish_bulletin_ahead(&broker, &audio, "commune/khac", "that", "Tin xã khác");
     let bytes = std::fs::read(&audio).unwrap();
     let manifest: Manifest = serde_json::from_value(serde_json::json!({
         "scope": "commune/phu-dong", "id": "doi-tra", "issued_at": chrono::Utc::now(),
@@ -149,6 +160,7 @@ fn a_replayed_old_manifest_is_refused_and_the_newer_audio_still_airs() {
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     district_events(&broker, 1); // makes the district's session
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
 
     // Bulletin `tin` is published, then replaced by a newer one; someone re-publishes the
     // first signed manifest, retained, so it is what the broker now hands out for `tin`.

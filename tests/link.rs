@@ -471,7 +471,7 @@ async fn a_broker_certificate_from_another_ca_is_refused() {
     let reason = wait_for(&mut events, "Disconnected", |event| match event {
         LinkEvent::Connected { .. } => panic!("connected despite the wrong CA"),
         LinkEvent::Disconnected { reason, .. } => Some(reason),
-        LinkEvent::Message(_) => None,
+        LinkEvent::Message(_) | LinkEvent::Subscribed { .. } => None,
     })
     .await;
     assert!(reason.contains("TLS"), "{reason}");

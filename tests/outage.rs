@@ -16,6 +16,7 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     broker.district_sub("loaxa/events/pd-01", 1, 1); // makes the district's session; it times out at once
     let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
 
     let (at, _) = local_second_ahead(Duration::from_secs(5));
     let schedule = district.one_off("offline-ok", &at, "audio/thong-bao-demo.mp3");
@@ -51,4 +52,19 @@ fn a_programme_airs_through_a_broker_outage_and_its_as_run_entry_reaches_the_dis
         (as_run[0]["program"].as_str(), as_run[0]["outcome"].as_str()),
         (Some("offline-ok"), Some("aired"))
     );
+    // What aired and why: the district's schedule of the commune, at the revision it took.
+    assert_eq!(
+        as_run[0]["origin"],
+        serde_json::json!({ "kind": "schedule", "scope": "commune/phu-dong", "revision": 1 })
+    );
+    assert_eq!(as_run[0]["title"], "offline-ok");
+    assert_eq!(as_run[0]["bulletins"], serde_json::json!([]));
+    let late_ms = as_run[0]["late_ms"].as_i64().expect("late_ms");
+    assert!((0..1000).contains(&late_ms), "started {late_ms} ms late");
+    let receipt: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["kind"] == "received")
+        .expect("the schedule's receipt");
+    assert_eq!(receipt["revision"], 1, "{receipt}");
 }

@@ -30,6 +30,29 @@ fn wait_for_text(file: &std::path::Path, text: &str) -> String {
     }
 }
 
+/// Polls `loaxa-district fleet` (logged in with `login`) until `box_id` shows online: the
+/// district publishes to the boxes it knows of.
+fn wait_online_over_tls(broker: &Broker, box_id: &str, login: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = broker.url();
+        let fleet = run_district(&[&["fleet", "--broker", &url, "--wait", "0.5"], login].concat());
+        let online = stdout(&fleet).lines().any(|line| {
+            let mut cells = line.split_whitespace();
+            cells.next() == Some(box_id) && cells.next() == Some("online")
+        });
+        if online {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{box_id} never online: {}{}",
+            stdout(&fleet),
+            stderr(&fleet)
+        );
+    }
+}
+
 #[test]
 fn over_tls_with_logins_the_right_box_airs_and_a_wrong_password_or_certificate_is_refused_clearly()
 {
@@ -75,12 +98,9 @@ fn over_tls_with_logins_the_right_box_airs_and_a_wrong_password_or_certificate_i
         "{}",
         stderr(&refused)
     );
-    let out = district.publish_schedule(
-        &broker,
-        &schedule,
-        "commune/phu-dong",
-        &[&district_login[..], &["--password", "huyen-pw"]].concat(),
-    );
+    let district_login = [&district_login[..], &["--password", "huyen-pw"]].concat();
+    wait_online_over_tls(&broker, "pd-01", &district_login);
+    let out = district.publish_schedule(&broker, &schedule, "commune/phu-dong", &district_login);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let log = good.wait_for_log(Duration::from_secs(30), |log| {

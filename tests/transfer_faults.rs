@@ -40,7 +40,8 @@ fn a_5_mb_bulletin_survives_a_dropped_link_a_broker_restart_and_a_killed_box_and
     let sha = loaxa_core::protocol::hex_sha256(&original);
     let chunk_count = original.len().div_ceil(64 * 1024);
 
-    district.publish_bulletin(
+    // Published before the box exists: it fetches the audio when it first connects.
+    district.publish_bulletin_ahead(
         &broker,
         &audio,
         "commune/phu-dong",

@@ -20,9 +20,9 @@ use loaxa::link::bulletins::{Bulletins, Progress, stored_manifests};
 use loaxa::link::inbox::{Inbox, Verdict};
 use loaxa::store::Store;
 use loaxa_core::protocol::{Manifest, Scope, topic};
-use loaxa_core::schedule::LoadOptions;
+use loaxa_core::schedule::{LoadOptions, windows::Windows};
 use loaxa_core::trust::{Keyring, SecretKey};
-use loaxa_district::publish::{BulletinSpec, publish_bulletin, publish_schedule};
+use loaxa_district::publish::{BulletinSpec, ScheduleSpec, publish_bulletin, publish_schedule};
 use loaxa_link::{Link, LinkConfig, LinkEvent};
 
 use crate::Paths;
@@ -422,7 +422,24 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
         ca_file: None,
     };
     let scope = Scope::District(DISTRICT.into());
-    publish_schedule(&district, &key, &scope, SCHEDULE, "bench", None)
+    let options = LoadOptions {
+        windows: None,
+        author: loaxa_core::schedule::Author::District,
+        ..LoadOptions::standalone(Path::new("bench.toml"), None)
+    };
+    let schedule = ScheduleSpec {
+        scope: &scope,
+        schedule: SCHEDULE,
+        file: Path::new("bench.toml"),
+        options: &options,
+        windows: Some(Windows::all_day()),
+        approver: "bench",
+        revision: None,
+        // These boxes leave no status: the district neither knows them nor hears them answer.
+        force: true,
+        answer_wait: Duration::ZERO,
+    };
+    publish_schedule(&district, &key, &schedule)
         .await
         .map_err(|e| format!("warm-up schedule: {e}"))?;
     let (warm, _) = wait_all(
@@ -452,9 +469,10 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
     let base = bytes_after(&mut sys, Instant::now()).await;
     let (cpu0, broker0) = (self_cpu(), proc_sample(broker.pid()));
     let t0 = Instant::now();
-    let revision = publish_schedule(&district, &key, &scope, SCHEDULE, "bench", None)
+    let revision = publish_schedule(&district, &key, &schedule)
         .await
-        .map_err(|e| format!("schedule: {e}"))?;
+        .map_err(|e| format!("schedule: {e}"))?
+        .revision;
     let spec = BulletinSpec {
         file: &media.bulletin,
         id: BULLETIN_ID,
@@ -462,6 +480,8 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
         scope: &scope,
         approver: "bench",
         valid_until: None,
+        force: true,
+        answer_wait: Duration::ZERO,
     };
     publish_bulletin(&district, &key, &spec, |_, _| {})
         .await
@@ -554,6 +574,7 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
                 report(BoxEvent::Problem(format!("disconnected: {reason}")));
                 continue;
             }
+            LinkEvent::Subscribed { .. } => continue,
             LinkEvent::Message(message) => message,
         };
         let mut done = None;
@@ -591,7 +612,9 @@ async fn run_box(index: usize, url: String, keyring: Keyring, dir: PathBuf, tx: 
                     manifests = None;
                     fetch(&link, &mut bulletins, &manifest, &mut fetching).await;
                 }
-                Ok(Verdict::Rejected(reason)) => report(BoxEvent::Problem(reason)),
+                Ok(Verdict::Rejected(reason) | Verdict::RevisionRejected { reason, .. }) => {
+                    report(BoxEvent::Problem(reason))
+                }
                 Ok(Verdict::Unchanged(_) | Verdict::Command(_)) => {}
                 Err(e) => report(BoxEvent::Problem(e.to_string())),
             }

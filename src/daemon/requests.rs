@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::origin::OPERATOR;
 use super::{Claimed, Daemon, DaemonError};
 use crate::control::{Airing, Answer, Link, LocalProgram, Reply, Request, Status, Today, Upcoming};
 use loaxa_core::protocol::RemoteAction;
@@ -22,13 +23,16 @@ impl Daemon<'_> {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
                 }
-                match self.carry_out(RemoteAction::Stop).await? {
+                match self.carry_out(RemoteAction::Stop, OPERATOR).await? {
                     Ok(_) => Reply::Done(Answer::Stop {}),
                     Err(why) => Reply::refused(why),
                 }
             }
             Request::Volume { percent } if percent <= 100 => {
-                match self.carry_out(RemoteAction::Volume { percent }).await? {
+                match self
+                    .carry_out(RemoteAction::Volume { percent }, OPERATOR)
+                    .await?
+                {
                     Ok(_) => Reply::Done(Answer::Volume { volume: percent }),
                     Err(why) => Reply::refused(why),
                 }
@@ -140,7 +144,7 @@ impl Daemon<'_> {
             vec![Item::Chime, item],
             priority,
             self.config.timezone,
-            "play-now request",
+            OPERATOR,
         );
         let occurrence = Occurrence {
             program: Arc::new(program),

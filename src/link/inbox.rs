@@ -25,6 +25,8 @@ pub enum Verdict {
     Command(protocol::CommandDoc),
     /// Refused, with the reason logged and reported to the district.
     Rejected(String),
+    /// A schedule refused once its revision was read: the district is told which one.
+    RevisionRejected { revision: u64, reason: String },
 }
 
 /// How far ahead of the box's clock a signed issue time may be: enough for two clocks that
@@ -144,6 +146,20 @@ impl Inbox {
         };
         let scope_name = scope.to_string();
         match decide_revision(store.schedule_revision(&scope_name)?, doc.revision) {
+            // The same revision with another schedule is not a re-delivery: the district gave
+            // the number again (it withdrew a revision this box had taken). Said, not ignored:
+            // ignored, the box would keep airing what the district took back.
+            RevisionDecision::AlreadyHeld
+                if store.schedule_text(&scope_name)?.as_deref() != Some(&doc.schedule) =>
+            {
+                return Ok(Verdict::RevisionRejected {
+                    revision: doc.revision,
+                    reason: format!(
+                        "revision {} differs from the revision {} held: publish a newer one",
+                        doc.revision, doc.revision
+                    ),
+                });
+            }
             RevisionDecision::AlreadyHeld => {
                 return Ok(Verdict::Unchanged(format!(
                     "revision {} already held",
@@ -151,10 +167,13 @@ impl Inbox {
                 )));
             }
             RevisionDecision::Stale { held } => {
-                return Ok(Verdict::Rejected(format!(
-                    "revision {} is older than the held revision {held} (replay?)",
-                    doc.revision
-                )));
+                return Ok(Verdict::RevisionRejected {
+                    revision: doc.revision,
+                    reason: format!(
+                        "revision {} is older than the held revision {held} (replay?)",
+                        doc.revision
+                    ),
+                });
             }
             RevisionDecision::Apply => {}
         }
@@ -164,9 +183,10 @@ impl Inbox {
             &self.load_options,
         );
         if let Some(error) = checked.errors.first() {
-            return Ok(Verdict::Rejected(format!(
-                "schedule does not validate: {error}"
-            )));
+            return Ok(Verdict::RevisionRejected {
+                revision: doc.revision,
+                reason: format!("schedule does not validate: {error}"),
+            });
         }
         store.save_schedule(&scope_name, doc.revision, &doc.schedule, payload, now)?;
         Ok(Verdict::ScheduleApplied {
@@ -326,7 +346,33 @@ mod tests {
         );
         assert_eq!(
             receive(&mut f, TOPIC, &v1),
-            Verdict::Rejected("revision 1 is older than the held revision 2 (replay?)".into())
+            Verdict::RevisionRejected {
+                revision: 1,
+                reason: "revision 1 is older than the held revision 2 (replay?)".into()
+            }
+        );
+        assert_eq!(
+            f.store.remote_schedules().unwrap(),
+            [("commune/phu-dong".into(), 2, GOOD.into())]
+        );
+    }
+
+    #[test]
+    fn a_revision_given_again_with_another_schedule_is_refused_not_ignored() {
+        let mut f = fixture();
+        let taken = schedule("commune/phu-dong", 2, GOOD, &f.key);
+        assert!(matches!(
+            receive(&mut f, TOPIC, &taken),
+            Verdict::ScheduleApplied { revision: 2, .. }
+        ));
+        let other = GOOD.replace("30 5", "45 5");
+        let reused = schedule("commune/phu-dong", 2, &other, &f.key);
+        assert_eq!(
+            receive(&mut f, TOPIC, &reused),
+            Verdict::RevisionRejected {
+                revision: 2,
+                reason: "revision 2 differs from the revision 2 held: publish a newer one".into()
+            }
         );
         assert_eq!(
             f.store.remote_schedules().unwrap(),
@@ -376,6 +422,11 @@ mod tests {
         for (case, payload, expected) in cases {
             match receive(&mut f, TOPIC, &payload) {
                 Verdict::Rejected(reason) => {
+                    assert!(reason.contains(&expected), "{case}: {reason}")
+                }
+                // Only a schedule whose signature checked out has a revision to name.
+                Verdict::RevisionRejected { revision, reason } if case == "bad schedule" => {
+                    assert_eq!(revision, 1);
                     assert!(reason.contains(&expected), "{case}: {reason}")
                 }
                 other => panic!("{case}: {other:?}"),

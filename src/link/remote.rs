@@ -31,7 +31,9 @@ use crate::config::Config;
 use crate::store::{AsRunEntry, Store, StoreError, free_space};
 use crate::workers::Workers;
 use loaxa_core::backoff::Backoff;
-use loaxa_core::protocol::{Event, EventBody, LastAired, Manifest, Status, VERSION, topic};
+use loaxa_core::protocol::{
+    Event, EventBody, LastAired, Manifest, Origin, Status, VERSION, WindowSpan, topic,
+};
 use loaxa_core::trust::Keyring;
 use loaxa_link::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 
@@ -47,6 +49,9 @@ pub const RESEND_AFTER: Duration = Duration::from_secs(30);
 const STALLED_REST: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(900));
 /// Refusals told one by one (log line and rejection event) per minute; the rest are summed up.
 const REFUSALS_TOLD: u32 = 10;
+/// How long a stopping box waits for the broker to take its offline status. Short: the stop
+/// must not wait on a broker, and the district needs to see it within two seconds.
+const OFFLINE_STATUS_WAIT: Duration = Duration::from_secs(1);
 
 pub struct Remote {
     link: Link,
@@ -70,6 +75,11 @@ pub struct Remote {
     /// work thrown away.
     manifests: Option<Arc<Vec<Manifest>>>,
     now_playing: Option<String>,
+    /// What every status says that does not change while the box runs: who it is, what it
+    /// listens to, its windows, time zone and keys.
+    profile: Status,
+    /// The master volume, percent.
+    volume: u8,
     /// Putting complete bulletins together (copy, hash, decode) is done on these.
     workers: Workers,
     /// Assemblies handed to the workers, by sha256, and where their results come back.
@@ -102,20 +112,37 @@ pub struct Handled {
 
 impl Remote {
     /// Connects (in the background) to the broker in the config; None when the box has no link.
-    pub fn start(config: &Config, workers: &Workers) -> Result<Option<Remote>, LinkError> {
+    /// `volume` is the master volume the box starts at.
+    pub fn start(
+        config: &Config,
+        workers: &Workers,
+        volume: u8,
+    ) -> Result<Option<Remote>, LinkError> {
         let Some(settings) = &config.link else {
             return Ok(None);
         };
         let scopes = config.scopes();
+        let profile = Status {
+            scopes: scopes.iter().map(ToString::to_string).collect(),
+            windows: config.windows.0.iter().map(WindowSpan::of).collect(),
+            timezone: Some(config.timezone.name().to_owned()),
+            trusted_keys: settings.trusted_keys.iter().map(|k| k.key_id()).collect(),
+            ..Status::new(&config.box_id, "online")
+        };
         let mut link_config =
             LinkConfig::new(settings.url.clone(), format!("loaxa-box-{}", config.box_id));
         link_config.username = settings.username.clone();
         link_config.password = settings.password.clone();
         link_config.ca_file = settings.ca_file.clone();
         link_config.keep_alive = settings.keep_alive;
+        // Composed now, so it says only what cannot change before it is needed; it keeps the
+        // scopes, so the district still counts a vanished box among its scope's.
         link_config.last_will = Some((
             topic::status(&config.box_id),
-            status_bytes(Status::new(&config.box_id, "offline")),
+            status_bytes(Status {
+                state: "offline".into(),
+                ..profile.clone()
+            }),
         ));
         let events_topic = topic::events(&config.box_id);
         let subscriptions = scopes
@@ -159,6 +186,8 @@ impl Remote {
             disk_reserve: config.disk_reserve,
             manifests: None,
             now_playing: None,
+            profile,
+            volume,
             workers: workers.clone(),
             assembling: BTreeSet::new(),
             checked_reply,
@@ -239,6 +268,8 @@ impl Remote {
                 let _ = self.link.ack(&message);
             }
             LinkEvent::Disconnected { .. } => self.state.disconnected(),
+            // One per chunk asked for: nothing to do, not even a flush.
+            LinkEvent::Subscribed { .. } => return Ok(handled),
             LinkEvent::Message(message) => {
                 let verdict =
                     self.inbox
@@ -252,20 +283,27 @@ impl Remote {
                             topic: message.topic.clone(),
                             what: format!("schedule revision {revision}"),
                             command: None,
+                            revision: Some(revision),
                         })
                     }
                     Verdict::BulletinAnnounced(manifest) => {
                         tracing::info!(bulletin = %manifest.id, chunks = manifest.chunks.len(), bytes = manifest.size, "bulletin announced; fetching");
                         self.state.announced(&manifest);
-                        let what = format!("bulletin {} manifest", manifest.id);
+                        // The receipt goes before what fetching may have to say (a disk too
+                        // full): the district hears first that the manifest itself was taken.
+                        self.report(
+                            store,
+                            EventBody::Received {
+                                topic: message.topic.clone(),
+                                what: format!("bulletin {} manifest", manifest.id),
+                                command: None,
+                                revision: None,
+                            },
+                        );
                         self.remember(store, *manifest)?;
                         self.plan_transfers(store)?;
                         handled.status_changed = true;
-                        Some(EventBody::Received {
-                            topic: message.topic.clone(),
-                            what,
-                            command: None,
-                        })
+                        None
                     }
                     Verdict::Command(command) => {
                         tracing::info!(scope = %command.scope, action = %command.action, approver = %command.approver, "command received");
@@ -279,7 +317,11 @@ impl Remote {
                         None
                     }
                     Verdict::Rejected(reason) => {
-                        self.refuse(store, &message.topic, reason);
+                        self.refuse(store, &message.topic, reason, None);
+                        None
+                    }
+                    Verdict::RevisionRejected { revision, reason } => {
+                        self.refuse(store, &message.topic, reason, Some(revision));
                         None
                     }
                 };
@@ -302,18 +344,19 @@ impl Remote {
 
     /// Logs a refusal and tells the district, a few a minute; past that they are counted and
     /// told as one summary, so a flood of junk fills neither the log nor the outbox.
-    fn refuse(&mut self, store: &mut Store, topic: &str, reason: String) {
+    fn refuse(&mut self, store: &mut Store, topic: &str, reason: String, revision: Option<u64>) {
         if self
             .refusals
             .admit(topic, &reason, std::time::Instant::now())
         {
-            tracing::warn!(topic = %topic, reason = %reason, "message refused");
+            tracing::warn!(topic = %topic, reason = %reason, revision, "message refused");
             self.report(
                 store,
                 EventBody::Rejected {
                     topic: topic.to_owned(),
                     reason,
                     command: None,
+                    revision,
                 },
             );
         } else {
@@ -340,6 +383,7 @@ impl Remote {
                 topic: untold.topic,
                 reason,
                 command: None,
+                revision: None,
             },
         );
     }
@@ -429,6 +473,7 @@ impl Remote {
                     topic,
                     what: format!("bulletin {} complete", manifest.id),
                     command: None,
+                    revision: None,
                 }
             }
             // The box's own disk failed it (full, read-only): nothing wrong with the bulletin.
@@ -444,6 +489,7 @@ impl Remote {
                     topic,
                     reason: e.to_string(),
                     command: None,
+                    revision: None,
                 }
             }
             Err(e) => {
@@ -452,6 +498,7 @@ impl Remote {
                     topic,
                     reason: e.to_string(),
                     command: None,
+                    revision: None,
                 }
             }
         };
@@ -482,6 +529,7 @@ impl Remote {
                 topic: topic::bulletin(&manifest.scope, &manifest.id),
                 reason,
                 command: None,
+                revision: None,
             },
         );
     }
@@ -512,7 +560,7 @@ impl Remote {
             }
             Err(e) => {
                 self.state.refuse_chunk(&message.topic);
-                self.refuse(store, &message.topic, format!("chunk refused: {e}"));
+                self.refuse(store, &message.topic, format!("chunk refused: {e}"), None);
                 None
             }
         };
@@ -543,8 +591,15 @@ impl Remote {
         Ok(())
     }
 
-    /// Queues an as-run entry for the district.
-    pub fn report_as_run(&mut self, store: &mut Store, entry: &AsRunEntry) {
+    /// Queues an as-run entry for the district, with where its programme came from and the
+    /// bulletins it names.
+    pub fn report_as_run(
+        &mut self,
+        store: &mut Store,
+        entry: &AsRunEntry,
+        origin: Origin,
+        bulletins: Vec<String>,
+    ) {
         self.report(
             store,
             EventBody::AsRun {
@@ -554,6 +609,12 @@ impl Remote {
                 ended: entry.ended,
                 outcome: entry.outcome.to_string(),
                 detail: entry.detail.clone(),
+                title: Some(entry.title.clone()),
+                bulletins,
+                origin: Some(origin),
+                late_ms: entry
+                    .started
+                    .map(|started| (started - entry.scheduled).num_milliseconds()),
             },
         )
     }
@@ -657,6 +718,12 @@ impl Remote {
         self.status_changed(store)
     }
 
+    /// Tells the district the master volume (percent).
+    pub fn set_volume(&mut self, store: &Store, percent: u8) -> Result<(), StoreError> {
+        self.volume = percent;
+        self.status_changed(store)
+    }
+
     /// Publishes the status now, or once [`super::state::STATUS_GAP`] has passed since the
     /// last one.
     fn status_changed(&mut self, store: &Store) -> Result<(), StoreError> {
@@ -671,28 +738,7 @@ impl Remote {
         if !self.state.is_connected() {
             return Ok(());
         }
-        let revisions = store
-            .remote_schedules()?
-            .into_iter()
-            .map(|(scope, revision, _)| (scope, revision))
-            .collect();
-        let manifests = self.manifests(store)?;
-        let shown = super::state::shown(&self.held(&manifests), Utc::now());
-        let last_aired = store.last_aired()?.map(|entry| LastAired {
-            started: entry.started.unwrap_or(entry.scheduled),
-            program: entry.program_id,
-            title: entry.title,
-        });
-        let status = Status {
-            revisions,
-            scopes: self.inbox.scopes.iter().map(ToString::to_string).collect(),
-            bulletins: shown.airable,
-            last_aired,
-            disk_free: free_space(&self.state_dir),
-            now_playing: self.now_playing.clone(),
-            transfers: shown.transfers,
-            ..Status::new(&self.inbox.box_id, "online")
-        };
+        let status = self.status(store, "online")?;
         let sent = self.link.try_publish(
             &topic::status(&self.inbox.box_id),
             status_bytes(status),
@@ -707,6 +753,35 @@ impl Remote {
             tracing::warn!(error = %e, "status not published");
         }
         Ok(())
+    }
+
+    /// Everything the status shows, as of now, with `state` "online" or "offline".
+    fn status(&mut self, store: &Store, state: &str) -> Result<Status, StoreError> {
+        let revisions = store
+            .remote_schedules()?
+            .into_iter()
+            .map(|(scope, revision, _)| (scope, revision))
+            .collect();
+        let manifests = self.manifests(store)?;
+        let shown = super::state::shown(&self.held(&manifests), Utc::now());
+        let last_aired = store.last_aired()?.map(|entry| LastAired {
+            started: entry.started.unwrap_or(entry.scheduled),
+            program: entry.program_id,
+            title: entry.title,
+        });
+        Ok(Status {
+            state: state.to_owned(),
+            at: Some(Utc::now()),
+            revisions,
+            bulletins: shown.airable,
+            last_aired,
+            disk_free: free_space(&self.state_dir),
+            // A stopped box airs nothing.
+            now_playing: self.now_playing.clone().filter(|_| state == "online"),
+            transfers: shown.transfers,
+            volume: Some(self.volume),
+            ..self.profile.clone()
+        })
     }
 
     /// The daemon deleted or restored bulletins: the manifests are read again, what is on disk
@@ -733,8 +808,41 @@ impl Remote {
             .collect()
     }
 
-    pub async fn shutdown(self) {
-        self.link.shutdown().await;
+    /// Leaves the broker. A clean disconnect sends no last will, so the box first leaves its
+    /// status saying "offline" (retained, as the will would): the district sees it stopped at
+    /// once rather than keep it online. Not waited for beyond [`OFFLINE_STATUS_WAIT`]; if the
+    /// broker does not take it by then, the link drops the connection so that the will goes.
+    pub async fn shutdown(mut self, store: &Store) {
+        if !self.state.is_connected() {
+            return self.link.shutdown().await;
+        }
+        let status = match self.status(store, "offline") {
+            Ok(status) => status,
+            // The store cannot say what the box holds: the will's status says the rest.
+            Err(e) => {
+                tracing::warn!(error = %e, "offline status without the store's part");
+                Status {
+                    state: "offline".into(),
+                    volume: Some(self.volume),
+                    ..self.profile.clone()
+                }
+            }
+        };
+        let started = Instant::now();
+        let topic = topic::status(&self.inbox.box_id);
+        let acked = self
+            .link
+            .shutdown_with(&topic, status_bytes(status), OFFLINE_STATUS_WAIT)
+            .await;
+        let took_ms = started.elapsed().as_millis() as u64;
+        if acked {
+            tracing::info!(took_ms, "offline status left with the broker");
+        } else {
+            tracing::warn!(
+                took_ms,
+                "offline status not acknowledged; connection dropped so the broker sends the last will"
+            );
+        }
     }
 }
 

@@ -384,6 +384,15 @@ impl District {
         self.dir.path().join("district.key")
     }
 
+    /// The id of the district's key, as boxes report the keys they trust.
+    pub fn key_id(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("district.pub")).expect("district.pub");
+        loaxa_core::trust::PublicKey::parse(&text)
+            .expect("a public key")
+            .key_id()
+    }
+
     /// The public key line boxes list in `trusted_keys`.
     pub fn public_key(&self) -> String {
         let text =
@@ -409,6 +418,14 @@ impl District {
 }
 
 impl broker::Broker {
+    /// Waits until each of `box_ids` has said it is online: the district publishes to the
+    /// boxes it knows of, and hears them answer.
+    pub fn wait_online(&self, box_ids: &[&str]) {
+        for box_id in box_ids {
+            self.wait_for_status(box_id, Duration::from_secs(20), |s| s["state"] == "online");
+        }
+    }
+
     /// Polls the retained status of `box_id` until `done` holds for it, or panics after
     /// `timeout`.
     pub fn wait_for_status(
@@ -492,9 +509,9 @@ impl District {
         file
     }
 
-    /// `loaxa-district publish bulletin FILE --to SCOPE --id ID --title TITLE` with this district's key;
-    /// panics (failing the test) if it does not succeed.
-    pub fn publish_bulletin(
+    /// Publishes a bulletin for boxes of `scope` that are not listening yet (see
+    /// [`publish_bulletin_with`]); panics (failing the test) if the broker does not take it.
+    pub fn publish_bulletin_ahead(
         &self,
         broker: &broker::Broker,
         file: &Path,
@@ -507,8 +524,26 @@ impl District {
         out
     }
 
+    /// `loaxa-district publish bulletin FILE --to SCOPE --id ID --title TITLE` with this
+    /// district's key, to boxes that are listening; panics (failing the test) if none of them
+    /// received it.
+    pub fn publish_bulletin(
+        &self,
+        broker: &broker::Broker,
+        file: &Path,
+        scope: &str,
+        id: &str,
+        title: &str,
+    ) -> Output {
+        let (key, url) = (self.key(), broker.url());
+        let out = publish_bulletin_args(&key, &url, file, scope, id, title, &[]);
+        assert!(out.status.success(), "publish bulletin: {}", stderr(&out));
+        out
+    }
+
     /// `loaxa-district publish schedule FILE --to SCOPE` with this district's key, checking items
-    /// against the repository's media; `extra` is appended.
+    /// against the repository's media (and the windows against those the boxes report); `extra`
+    /// is appended.
     pub fn publish_schedule(
         &self,
         broker: &broker::Broker,
@@ -543,16 +578,15 @@ impl District {
             url.into(),
             "--media-dir".into(),
             REPO.into(),
-            "--window".into(),
-            "00:00-24:00".into(),
         ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         run_district(&args)
     }
 }
 
-/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`, whatever
-/// its outcome; for threads that publish while a test breaks things (they own their arguments).
+/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE
+/// --force --wait 0`, whatever its outcome: for boxes that may not be there to answer (not started
+/// yet, or being broken by the test); for threads too (they own their arguments).
 pub fn publish_bulletin_with(
     key: &Path,
     url: &str,
@@ -561,7 +595,22 @@ pub fn publish_bulletin_with(
     id: &str,
     title: &str,
 ) -> Output {
-    run_district(&[
+    let unheard = ["--force", "--wait", "0"];
+    publish_bulletin_args(key, url, file, scope, id, title, &unheard)
+}
+
+/// `loaxa-district publish bulletin FILE --to SCOPE --key KEY --broker URL --id ID --title TITLE`
+/// and `extra`.
+fn publish_bulletin_args(
+    key: &Path,
+    url: &str,
+    file: &Path,
+    scope: &str,
+    id: &str,
+    title: &str,
+    extra: &[&str],
+) -> Output {
+    let args = [
         "publish",
         "bulletin",
         file.to_str().unwrap(),
@@ -575,7 +624,8 @@ pub fn publish_bulletin_with(
         id,
         "--title",
         title,
-    ])
+    ];
+    run_district(&[&args[..], extra].concat())
 }
 
 /// Ten hours of digital silence, 8 kHz mono FLAC (about 120 KB, in frames of 32,768 samples), made once and kept beside the

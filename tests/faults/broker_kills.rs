@@ -85,6 +85,11 @@ pub fn run(seed: u64) -> Row {
                     "00:00-24:00",
                     "--revision",
                     &revision.to_string(),
+                    // A broker killed may have lost the box's status, and may die before the
+                    // box answers: only the broker's holding it counts here.
+                    "--force",
+                    "--wait",
+                    "0",
                 ]);
                 // Sent again after a restart that kept it: the broker has it, nothing to do.
                 if out.status.success() || stderr(&out).contains("is not newer than") {

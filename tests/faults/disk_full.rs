@@ -95,6 +95,7 @@ fn one_trial(seed: u64, trial: usize, row: &mut Row) {
     let events = loaxa_core::protocol::topic::events(&box_id);
     broker.district_sub(&events, 1, 1); // the district's session, queueing what follows
     let mut daemon = test_box.start_daemon("air.wav");
+    broker.wait_online(&[box_id.as_str()]);
     let tone = |name: &str, seconds: u32| {
         let file = ffmpeg_tone(district.dir.path(), name, 700, seconds, -18, 128);
         let sha = loaxa_core::protocol::hex_sha256(&std::fs::read(&file).unwrap());

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use crate::ids::is_name;
+use crate::schedule::windows::{RawWindow, Window, Windows};
 use crate::trust::{SecretKey, TrustError};
 
 /// The version every message carries in `v`; a box refuses versions it does not know.
@@ -191,6 +192,12 @@ pub mod topic {
     /// A box's event stream: receipts, rejections, as-run entries.
     pub fn events(box_id: &str) -> String {
         format!("{ROOT}/events/{box_id}")
+    }
+
+    /// A district client's own topic, which no box reads: what it publishes there comes back
+    /// after every retained message of the subscriptions made before, so it marks their end.
+    pub fn office(client_id: &str) -> String {
+        format!("{ROOT}/office/{client_id}")
     }
 }
 
@@ -559,13 +566,14 @@ pub fn decide_revision<T: Ord>(held: Option<T>, incoming: T) -> RevisionDecision
     }
 }
 
-/// A box's retained status message.
+/// A box's retained status message. Unknown fields are allowed (unlike in signed documents):
+/// newer boxes may report more, and the district must go on reading what it knows of them.
+/// Every field added after the first boxes shipped is defaulted, so their statuses still parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Status {
     pub v: u32,
     pub box_id: String,
-    /// "online", or "offline" (the last will).
+    /// "online", or "offline" (the last will, or the status a box leaves when it stops).
     pub state: String,
     pub at: Option<DateTime<Utc>>,
     pub version: Option<String>,
@@ -589,6 +597,67 @@ pub struct Status {
     /// even if it was not listening to events when it aired.
     #[serde(default)]
     pub last_aired: Option<LastAired>,
+    /// The box's broadcast windows, in its local time: a schedule it is sent must keep to them.
+    #[serde(default)]
+    pub windows: Vec<WindowSpan>,
+    /// The box's time zone (IANA name): its windows' and its schedules' local time.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The ids of the minisign keys the box trusts: it refuses what any other key signed.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// The master volume, percent.
+    #[serde(default)]
+    pub volume: Option<u8>,
+}
+
+/// A broadcast window as a status shows it: local times `"05:00"` to `"22:00"` (`"24:00"` for
+/// midnight at its end; `to` before `from` spans midnight).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpan {
+    pub from: String,
+    pub to: String,
+}
+
+impl WindowSpan {
+    pub fn of(window: &Window) -> WindowSpan {
+        // A window ending at midnight ends at the day's last instant (see `windows`): 24:00.
+        let to = if Some(window.to) == chrono::NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)
+        {
+            "24:00".to_owned()
+        } else {
+            window.to.format("%H:%M").to_string()
+        };
+        WindowSpan {
+            from: window.from.format("%H:%M").to_string(),
+            to,
+        }
+    }
+
+    /// The window again, at full volume (a status does not show volumes); or why the text is
+    /// not a window.
+    pub fn resolve(&self) -> Result<Window, String> {
+        RawWindow {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            volume: None,
+        }
+        .resolve()
+    }
+
+    /// A status's windows as windows; None if it shows none, or one that is not a window.
+    pub fn resolve_all(spans: &[WindowSpan]) -> Option<Windows> {
+        if spans.is_empty() {
+            return None;
+        }
+        spans
+            .iter()
+            .map(WindowSpan::resolve)
+            .collect::<Result<_, _>>()
+            .ok()
+            .map(Windows)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -601,7 +670,7 @@ pub struct LastAired {
 
 impl Status {
     /// A status saying only `state` ("online" or "offline") as of now; the caller fills in the
-    /// rest. The last will is exactly this with "offline".
+    /// rest.
     pub fn new(box_id: &str, state: &str) -> Status {
         Status {
             v: VERSION,
@@ -616,6 +685,10 @@ impl Status {
             bulletins: Vec::new(),
             transfers: Vec::new(),
             last_aired: None,
+            windows: Vec::new(),
+            timezone: None,
+            trusted_keys: Vec::new(),
+            volume: None,
         }
     }
 }
@@ -653,6 +726,10 @@ pub enum EventBody {
         /// answers from others' by it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<DateTime<Utc>>,
+        /// The revision of the schedule this is about: the district tells which of its
+        /// publications a box took by it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
     },
     /// Something was refused, and why.
     Rejected {
@@ -661,8 +738,13 @@ pub enum EventBody {
         /// As for `Received`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<DateTime<Utc>>,
+        /// As for `Received`, when the box got as far as reading the revision (a bad signature
+        /// is refused before anything inside is read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<u64>,
     },
-    /// An as-run log entry.
+    /// An as-run log entry. The fields after `detail` came later: an older box's entries lack
+    /// them.
     AsRun {
         program: String,
         scheduled: DateTime<Utc>,
@@ -670,7 +752,36 @@ pub enum EventBody {
         ended: Option<DateTime<Utc>>,
         outcome: String,
         detail: String,
+        /// The programme's title.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        /// The bulletins its `bulletin:ID` items name: what it aired, or was to air.
+        #[serde(default)]
+        bulletins: Vec<String>,
+        /// Where the programme came from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<Origin>,
+        /// How late it started against `scheduled`, in milliseconds (None if it did not start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late_ms: Option<i64>,
     },
+}
+
+/// Where a programme a box aired came from, as its as-run entry says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Origin {
+    /// A schedule the district signed for `scope`, at this revision.
+    Schedule { scope: Scope, revision: u64 },
+    /// The box's own: its schedule files and the operator's `loaxa program add`.
+    Local,
+    /// A district `play-now` command for `scope`, named by its `issued_at`.
+    Command {
+        scope: Scope,
+        issued_at: DateTime<Utc>,
+    },
+    /// A `play-now` from the box's own command line.
+    Operator,
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(
@@ -880,6 +991,82 @@ mod tests {
             Envelope::from_bytes(br#"{"v":2,"signed":"{}","signature":""}"#),
             Err(ProtocolError::Version(2))
         );
+    }
+
+    #[test]
+    fn an_older_boxs_status_and_as_run_entry_still_parse_and_a_newer_boxs_extra_fields_are_ignored()
+    {
+        let old = r#"{"v":1,"box_id":"pd-01","state":"online","at":null,"version":"0.1.0",
+            "revisions":{},"disk_free":null,"now_playing":null}"#;
+        let status: Status = serde_json::from_str(old).unwrap();
+        assert_eq!(status.windows, []);
+        assert_eq!((status.timezone, status.volume), (None, None));
+        let newer = old.replace("\"v\":1", "\"v\":1,\"battery\":0.5");
+        assert!(serde_json::from_str::<Status>(&newer).is_ok());
+
+        let old = r#"{"v":1,"box_id":"pd-01","seq":44,"at":"2026-11-24T05:30:12Z",
+            "kind":"as_run","program":"morning","scheduled":"2026-11-23T22:30:00Z",
+            "started":"2026-11-23T22:30:00Z","ended":"2026-11-23T22:30:12Z",
+            "outcome":"aired","detail":""}"#;
+        let event: Event = serde_json::from_str(old).unwrap();
+        let EventBody::AsRun {
+            title,
+            bulletins,
+            origin,
+            late_ms,
+            ..
+        } = event.body
+        else {
+            panic!("{event:?}")
+        };
+        assert_eq!((title, origin, late_ms), (None, None, None));
+        assert!(bulletins.is_empty());
+    }
+
+    #[test]
+    fn an_origin_reads_and_writes_as_its_kind_and_what_names_it() {
+        let origins = [
+            (
+                r#"{"kind":"schedule","scope":"commune/phu-dong","revision":7}"#,
+                Origin::Schedule {
+                    scope: Scope::Commune("phu-dong".into()),
+                    revision: 7,
+                },
+            ),
+            (r#"{"kind":"local"}"#, Origin::Local),
+            (
+                r#"{"kind":"command","scope":"all","issued_at":"2026-11-24T02:40:00Z"}"#,
+                Origin::Command {
+                    scope: Scope::All,
+                    issued_at: "2026-11-24T02:40:00Z".parse().unwrap(),
+                },
+            ),
+            (r#"{"kind":"operator"}"#, Origin::Operator),
+        ];
+        for (text, origin) in origins {
+            assert_eq!(serde_json::from_str::<Origin>(text).unwrap(), origin);
+            assert_eq!(serde_json::to_string(&origin).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn window_spans_show_local_times_and_midnight_at_the_end_as_24_00() {
+        let spans =
+            [("05:00", "11:30"), ("13:30", "24:00"), ("22:00", "04:00")].map(|(from, to)| {
+                WindowSpan {
+                    from: from.into(),
+                    to: to.into(),
+                }
+            });
+        let windows = WindowSpan::resolve_all(&spans).unwrap();
+        let shown: Vec<WindowSpan> = windows.0.iter().map(WindowSpan::of).collect();
+        assert_eq!(shown, spans);
+        assert_eq!(WindowSpan::resolve_all(&[]), None);
+        let bad = WindowSpan {
+            from: "5h".into(),
+            to: "22:00".into(),
+        };
+        assert_eq!(WindowSpan::resolve_all(&[bad]), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use loaxa_core::protocol::Scope;
 use loaxa_core::schedule::{self, LoadOptions, Priority};
+use loaxa_district::publish::{BoxAnswer, Feedback, PublishError, Withdrawal};
 
 #[derive(Parser)]
 #[command(
@@ -130,6 +131,8 @@ enum PublishCommand {
         /// After this instant (RFC 3339) boxes delete it and refuse to air it
         #[arg(long)]
         valid_until: Option<DateTime<chrono::FixedOffset>>,
+        #[command(flatten)]
+        hearing: Hearing,
     },
     /// Validate a schedule file, give it the scope's next revision, sign it and publish it
     Schedule {
@@ -143,11 +146,27 @@ enum PublishCommand {
         /// schedule's directory, as `loaxa validate`)
         #[arg(long)]
         media_dir: Option<PathBuf>,
-        /// The receiving boxes' broadcast window, e.g. `05:00-22:00` (repeat for several;
-        /// default 05:00-22:00): a programme airing outside is refused before it is sent
+        /// Check against this broadcast window, e.g. `05:00-22:00` (repeat for several),
+        /// instead of the windows each box of the scope reports (05:00-22:00 for a box that
+        /// reports none): a programme airing outside is refused before it is sent
         #[arg(long = "window", value_name = "FROM-TO")]
         windows: Vec<String>,
+        #[command(flatten)]
+        hearing: Hearing,
     },
+}
+
+/// How a publication is checked against the boxes, and how long their answers are waited for.
+#[derive(clap::Args)]
+struct Hearing {
+    /// Publish even if no known box listens to the scope (a new scope's first box) or none of
+    /// its boxes trusts the key
+    #[arg(long)]
+    force: bool,
+    /// Seconds to wait for the boxes' answers (it ends sooner once every online box
+    /// answered); 0: do not hear them, and exit successfully once the broker holds it
+    #[arg(long, default_value_t = 10.0)]
+    wait: f64,
 }
 
 /// Where a signed publication goes, who signs it, and through which broker.
@@ -214,14 +233,16 @@ pub fn main() -> Result<()> {
                 title,
                 target,
                 valid_until,
-            } => publish_bulletin(&file, &id, &title, target, valid_until),
+                hearing,
+            } => publish_bulletin(&file, &id, &title, target, valid_until, hearing),
             PublishCommand::Schedule {
                 file,
                 target,
                 revision,
                 media_dir,
                 windows,
-            } => publish_schedule_file(&file, target, revision, media_dir, &windows),
+                hearing,
+            } => publish_schedule_file(&file, target, revision, media_dir, &windows, hearing),
         },
     }
 }
@@ -252,8 +273,7 @@ fn serve_console(config: &Path) -> Result<()> {
 
 /// `fleet`: the table of boxes, after listening `wait` seconds.
 fn fleet(broker: BrokerArgs, wait: f64) -> Result<()> {
-    let wait = std::time::Duration::try_from_secs_f64(wait)
-        .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+    let wait = seconds(wait)?;
     let rows = block_on(loaxa_district::fleet::collect(&broker.into(), wait))??;
     print!(
         "{}",
@@ -288,8 +308,7 @@ fn send(action: SendCommand) -> Result<()> {
         valid_minutes,
         wait,
     } = target;
-    let answer_wait = std::time::Duration::try_from_secs_f64(wait)
-        .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))?;
+    let answer_wait = seconds(wait)?;
     let key = read_secret_key(&key)?;
     let what = action.to_string();
     let spec = loaxa_district::publish::CommandSpec {
@@ -300,16 +319,22 @@ fn send(action: SendCommand) -> Result<()> {
         answer_wait,
         force,
     };
-    let answers = block_on(loaxa_district::publish::send_command(
+    let feedback = block_on(loaxa_district::publish::send_command(
         &broker.into(),
         &key,
         spec,
     ))??;
-    print!("{}", answers_report(&what, &to, &answers));
-    if answers.acted.is_empty() {
+    print!("{}", answers_report(&what, &to, &feedback));
+    if feedback.received() == 0 {
         anyhow::bail!("no box acted on {what}");
     }
     Ok(())
+}
+
+/// `--wait` seconds.
+fn seconds(wait: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(wait)
+        .map_err(|_| anyhow::anyhow!("--wait must be a non-negative number of seconds"))
 }
 
 /// `publish bulletin`: the audio in chunks, then its signed manifest.
@@ -319,6 +344,7 @@ fn publish_bulletin(
     title: &str,
     target: SignedTarget,
     valid_until: Option<DateTime<chrono::FixedOffset>>,
+    hearing: Hearing,
 ) -> Result<()> {
     let key = read_secret_key(&target.key)?;
     let spec = loaxa_district::publish::BulletinSpec {
@@ -328,6 +354,8 @@ fn publish_bulletin(
         scope: &target.to,
         approver: &target.approver,
         valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
+        force: hearing.force,
+        answer_wait: seconds(hearing.wait)?,
     };
     let bar = upload_bar()?;
     let progress = |done: usize, total: usize| {
@@ -339,15 +367,16 @@ fn publish_bulletin(
         }
         bar.set_position(done as u64);
     };
-    let manifest = block_on(loaxa_district::publish::publish_bulletin(
+    let report = block_on(loaxa_district::publish::publish_bulletin(
         &target.broker.into(),
         &key,
         &spec,
         progress,
     ))??;
     drop(bar);
+    let manifest = &report.manifest;
     println!(
-        "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {}",
+        "published bulletin {id} ({} bytes, {} chunks, {:.1} s of {}{}) to {}: {}",
         manifest.size,
         manifest.chunks.len(),
         manifest.duration_ms as f64 / 1000.0,
@@ -355,9 +384,49 @@ fn publish_bulletin(
         manifest
             .loudness_lufs
             .map_or(String::new(), |l| format!(", {l:.1} LUFS")),
-        target.to
+        target.to,
+        counts(&report.feedback)
     );
+    print!("{}", feedback_table(&report.feedback));
+    if let Some(withdrawal) = report.withdrawn {
+        let now = match withdrawal {
+            Withdrawal::Restored { .. } => "the manifest it replaced is back",
+            Withdrawal::Cleared => "the broker holds no manifest for it",
+        };
+        bail!("bulletin {id} withdrawn: every box that answered refused it; {now}");
+    }
+    if report.feedback.received() == 0 && hearing.wait > 0.0 {
+        bail!("no box received bulletin {id}");
+    }
     Ok(())
+}
+
+/// "2 received, 1 rejected, 0 no answer, 1 offline".
+fn counts(feedback: &Feedback) -> String {
+    format!(
+        "{} received, {} rejected, {} no answer, {} offline",
+        feedback.received(),
+        feedback.rejected(),
+        feedback.silent(),
+        feedback.offline()
+    )
+}
+
+/// One line per box of the scope: what it answered, in its words.
+fn feedback_table(feedback: &Feedback) -> String {
+    if feedback.per_box.is_empty() {
+        return String::new();
+    }
+    let rows = feedback.per_box.iter().map(|(box_id, answer)| {
+        let (answer, said) = match answer {
+            BoxAnswer::Received(what) => ("received", what.as_str()),
+            BoxAnswer::Rejected(reason) => ("rejected", reason.as_str()),
+            BoxAnswer::NoAnswer => ("no answer", "-"),
+            BoxAnswer::Offline => ("offline", "gets it when it is back online"),
+        };
+        [box_id.clone(), answer.to_owned(), said.to_owned()]
+    });
+    loaxa_core::report::table(&["BOX", "ANSWER", "SAID"], rows)
 }
 
 /// `publish schedule`: checked as the receiving boxes would, then signed with the next revision.
@@ -367,16 +436,91 @@ fn publish_schedule_file(
     revision: Option<u64>,
     media_dir: Option<PathBuf>,
     windows: &[String],
+    hearing: Hearing,
 ) -> Result<()> {
     let mut options = LoadOptions {
         author: schedule::Author::District,
+        // Checked against the boxes' windows once they are read.
+        windows: None,
         ..LoadOptions::standalone(file, Some(loaxa_media::decode::check_file))
     };
     options.media_dir = media_dir.unwrap_or(options.media_dir);
-    if !windows.is_empty() {
-        options.windows = Some(parse_windows(windows)?);
+    let windows = if windows.is_empty() {
+        None
+    } else {
+        Some(parse_windows(windows)?)
+    };
+    let SignedTarget {
+        to: scope,
+        key,
+        broker,
+        approver,
+    } = target;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    // What is wrong whatever the boxes are is said before the broker is asked anything.
+    let loaded = schedule::parse(&text, file, &options);
+    for error in &loaded.errors {
+        eprintln!("{error}");
     }
-    publish_schedule(file, &options, target, revision)
+    for warning in schedule::warnings(&loaded.programs, Utc::now()) {
+        eprintln!("warning: {warning}");
+    }
+    if !loaded.errors.is_empty() {
+        bail!(
+            "{} problem(s) found; nothing published",
+            loaded.errors.len()
+        );
+    }
+    let key = read_secret_key(&key)?;
+    let spec = loaxa_district::publish::ScheduleSpec {
+        scope: &scope,
+        schedule: &text,
+        file,
+        options: &options,
+        windows,
+        approver: &approver,
+        revision,
+        force: hearing.force,
+        answer_wait: seconds(hearing.wait)?,
+    };
+    let report = match block_on(loaxa_district::publish::publish_schedule(
+        &broker.into(),
+        &key,
+        &spec,
+    ))? {
+        Ok(report) => report,
+        Err(PublishError::Schedule(problems)) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return Err(PublishError::Schedule(problems).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let revision = report.revision;
+    println!(
+        "published {} to {scope} as revision {revision}: {}",
+        file.display(),
+        counts(&report.feedback)
+    );
+    print!("{}", feedback_table(&report.feedback));
+    if let Some(withdrawal) = report.withdrawn {
+        let now = match withdrawal {
+            Withdrawal::Restored {
+                revision: Some(previous),
+            } => format!("revision {previous} is the scope's schedule again"),
+            Withdrawal::Restored { revision: None } => {
+                "the schedule before it is the scope's again".to_owned()
+            }
+            Withdrawal::Cleared => "the scope has no schedule on the broker".to_owned(),
+        };
+        bail!("revision {revision} withdrawn: a box refused it; {now}");
+    }
+    if report.feedback.received() == 0 && hearing.wait > 0.0 {
+        bail!("no box received revision {revision}");
+    }
+    Ok(())
 }
 
 /// The bulletin upload's progress on stderr: chunks sent, rate, time left. indicatif draws it only
@@ -393,26 +537,27 @@ fn upload_bar() -> Result<ProgressBar> {
 }
 
 /// What `loaxa send` prints: how many boxes acted and refused (with why), and who was silent.
-fn answers_report(what: &str, scope: &Scope, answers: &loaxa_district::publish::Answers) -> String {
+fn answers_report(what: &str, scope: &Scope, feedback: &Feedback) -> String {
     let mut out = format!(
         "sent {what} to {scope}: {} acted, {} refused, {} did not answer ({} online",
-        answers.acted.len(),
-        answers.refused.len(),
-        answers.silent().len(),
-        answers.online.len()
+        feedback.received(),
+        feedback.rejected(),
+        feedback.silent(),
+        feedback.online()
     );
-    if !answers.offline.is_empty() {
+    if feedback.offline() > 0 {
         out.push_str(&format!(
             ", {} offline will not hear it",
-            answers.offline.len()
+            feedback.offline()
         ));
     }
     out.push_str(")\n");
-    for (box_id, reason) in &answers.refused {
-        out.push_str(&format!("  {box_id} refused: {reason}\n"));
-    }
-    for box_id in answers.silent() {
-        out.push_str(&format!("  {box_id} did not answer\n"));
+    for (box_id, answer) in &feedback.per_box {
+        match answer {
+            BoxAnswer::Rejected(reason) => out.push_str(&format!("  {box_id} refused: {reason}\n")),
+            BoxAnswer::NoAnswer => out.push_str(&format!("  {box_id} did not answer\n")),
+            BoxAnswer::Received(_) | BoxAnswer::Offline => {}
+        }
     }
     out
 }
@@ -474,45 +619,6 @@ fn generate_key(prefix: &Path) -> Result<()> {
         "key {id}: secret in {}, public in {}",
         secret.display(),
         public.display()
-    );
-    Ok(())
-}
-
-fn publish_schedule(
-    file: &Path,
-    options: &LoadOptions,
-    target: SignedTarget,
-    revision: Option<u64>,
-) -> Result<()> {
-    let SignedTarget {
-        to: scope,
-        key,
-        broker,
-        approver,
-    } = target;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("{}: cannot read", file.display()))?;
-    let loaded = schedule::parse(&text, file, options);
-    for error in &loaded.errors {
-        eprintln!("{error}");
-    }
-    for warning in schedule::warnings(&loaded.programs, Utc::now()) {
-        eprintln!("warning: {warning}");
-    }
-    if !loaded.errors.is_empty() {
-        bail!(
-            "{} problem(s) found; nothing published",
-            loaded.errors.len()
-        );
-    }
-    let key = read_secret_key(&key)?;
-    let broker = broker.into();
-    let revision = block_on(loaxa_district::publish::publish_schedule(
-        &broker, &key, &scope, &text, &approver, revision,
-    ))??;
-    println!(
-        "published {} to {scope} as revision {revision}",
-        file.display()
     );
     Ok(())
 }

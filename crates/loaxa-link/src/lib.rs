@@ -180,6 +180,13 @@ pub enum LinkEvent {
     Connected {
         session_present: bool,
     },
+    /// The broker answered a SUBSCRIBE (the first after `Connected`: the subscriptions given
+    /// to `start`). What it publishes afterwards, our own messages too, comes after the retained
+    /// messages of those subscriptions.
+    Subscribed {
+        /// Filters it refused (an ACL).
+        refused: usize,
+    },
     /// The connection failed or dropped; the next attempt is in `retry_in`.
     Disconnected {
         reason: String,
@@ -404,19 +411,54 @@ impl Link {
         Ok(())
     }
 
+    /// Publishes `payload` retained on `topic` (QoS 1) as the client's last word, then leaves:
+    /// with a clean DISCONNECT once the broker has acknowledged it, within `within`. If it has
+    /// not (the link is down, the queue full, the broker slow), the connection is dropped
+    /// without a DISCONNECT, so the broker publishes the last will instead: either way the
+    /// district learns the client is gone, and the stop never waits longer than `within` plus
+    /// [`Link::shutdown`]'s grace. Whether the broker acknowledged the last word.
+    pub async fn shutdown_with(self, topic: &str, payload: Vec<u8>, within: Duration) -> bool {
+        let notice = self.check_publish(topic, &payload).ok().and_then(|()| {
+            self.shared
+                .client
+                .try_publish_tracked(topic, payload, publish_options(true))
+                .ok()
+        });
+        let acked = match notice {
+            Some(notice) => matches!(
+                tokio::time::timeout(within, notice.wait_async()).await,
+                Ok(Ok(_))
+            ),
+            None => false,
+        };
+        if acked {
+            self.shutdown().await;
+        } else {
+            let _ = self.shared.stop.send(true);
+            let handle = self.task_handle();
+            if let Some(handle) = handle {
+                handle.abort();
+                let _ = handle.await;
+            }
+        }
+        acked
+    }
+
+    fn task_handle(&self) -> Option<JoinHandle<()>> {
+        self.shared
+            .task
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
     /// Sends a clean DISCONNECT (after the requests already queued) and waits, at most a few
     /// seconds, for the connection task to end. The broker keeps the session, and does not
     /// publish the last will. Other clones of this handle stop working.
     pub async fn shutdown(self) {
         let _ = self.shared.client.try_disconnect();
         let _ = self.shared.stop.send(true);
-        let handle = self
-            .shared
-            .task
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        if let Some(mut handle) = handle
+        if let Some(mut handle) = self.task_handle()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut handle)
                 .await
                 .is_err()
@@ -682,7 +724,7 @@ impl ConnectionTask {
                     if refused > 0 {
                         tracing::warn!(client_id = %self.client_id, refused, "broker refused subscriptions");
                     }
-                    None
+                    Some(LinkEvent::Subscribed { refused })
                 }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                     tracing::info!(client_id = %self.client_id, broker = %self.broker, "mqtt disconnected cleanly");
