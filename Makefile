@@ -6,7 +6,8 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
 # minisign: signatures are checked against the real tool; mosquitto (+ openssl for a test CA):
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
-TEST_PACKAGES := $(BUILD_PACKAGES) espeak-ng faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2
+# chromium, nodejs, npm: the console's browser tests drive Debian's Chromium with Playwright.
+TEST_PACKAGES := $(BUILD_PACKAGES) espeak-ng faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2 chromium nodejs npm
 
 # The RustSec advisory database `make test` checks the dependencies against: an offline
 # snapshot kept next to the repository (see its SNAPSHOT.md). Override: make test ADVISORY_DB=…
@@ -71,6 +72,7 @@ deps-build: check-cargo
 
 deps-test: check-cargo
 	@scripts/install-deps $(TEST_PACKAGES)
+	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 # mpg123: the do-it-yourself player loaxa is measured against. Only the build packages must
 # install; without a comparison tool the bench still runs and says "n/a" for it.

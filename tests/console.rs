@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -230,6 +231,28 @@ fn an_editor_uploads_an_approver_publishes_and_the_communes_two_boxes_air_it_on_
         });
     }
     std::thread::sleep(Duration::from_secs(1));
+
+    // The fleet page turns a box offline at once when it is stopped cleanly.
+    let mut watch = console
+        .browser("watch-offline", "admin", &["kh-01"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = std::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let ready: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(ready["state"], "online", "{ready}");
+    let mut daemons = daemons;
+    let stopped_at = chrono::Utc::now().timestamp_millis();
+    assert!(daemons.pop().unwrap().stop());
+    let seen: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(watch.wait().unwrap().success());
+    let after_ms = seen["offline_seen"].as_i64().unwrap() - stopped_at;
+    println!("the fleet page showed kh-01 offline {after_ms} ms after its SIGTERM");
+    assert!(
+        after_ms <= 2_000,
+        "offline shown {after_ms} ms after the stop"
+    );
+
     for daemon in daemons {
         assert!(daemon.stop());
     }

@@ -167,6 +167,37 @@ fn every_protocol_example_in_the_docs_parses_as_its_message_type() {
 }
 
 #[test]
+fn every_archive_example_in_the_docs_is_archived_with_what_it_names() {
+    use loaxa_district::archive::wire::{Message, parse};
+    let examples = blocks("docs/archive.md", "json archived-event");
+    assert_eq!(examples.len(), 1);
+    for (line, text) in examples {
+        let box_id = serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap_or_else(|e| panic!("archive.md:{line}: {e}"))["box_id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let now = "2026-11-24T06:00:00Z".parse().unwrap();
+        match parse(&format!("loaxa/events/{box_id}"), text.as_bytes(), now) {
+            Ok(Message::Event(event)) => {
+                let run = event
+                    .as_run
+                    .unwrap_or_else(|| panic!("archive.md:{line}: not as-run"));
+                assert!(
+                    !run.bulletins.is_empty() && run.title.is_some(),
+                    "archive.md:{line}"
+                );
+                assert!(
+                    run.origin_kind.is_some() && run.origin_scope.is_some(),
+                    "archive.md:{line}"
+                );
+            }
+            other => panic!("archive.md:{line}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn every_control_example_in_the_docs_parses_and_each_reply_answers_the_request_above_it() {
     use loaxa::control::{Reply, Request};
     let doc = "docs/control.md";

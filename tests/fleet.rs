@@ -1,7 +1,8 @@
 //! The district's table of boxes, end to end with a real Mosquitto and real box daemons: three
 //! boxes show up online with the revisions they hold and what they aired, a box that dies
 //! without a word turns offline through its last will, and one stopped cleanly says so itself
-//! at once. Plus the table's exact layout.
+//! at once. Plus the table's exact layout, and the office's archive kept by
+//! `loaxa-district archive collect` across a crash of its own.
 
 mod common;
 
@@ -229,4 +230,164 @@ fn a_box_stopped_cleanly_leaves_its_status_offline_within_two_seconds() {
     assert_eq!(offline["now_playing"], serde_json::Value::Null);
     let log = std::fs::read_to_string(test_box.path("out.wav.log")).unwrap();
     assert!(log.contains("offline status left with the broker"), "{log}");
+}
+
+/// `loaxa-district archive collect` on `db`, logging to `log`.
+fn start_collector(
+    broker: &Broker,
+    db: &std::path::Path,
+    log: &std::path::Path,
+) -> std::process::Child {
+    loaxa_district()
+        .args([
+            "archive",
+            "collect",
+            "--db",
+            db.to_str().unwrap(),
+            "--broker",
+            &broker.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("collector log"))
+        .spawn()
+        .expect("loaxa-district runs")
+}
+
+/// The archive's as-run entries of `box_id` once `done` holds for them, or panics after
+/// `timeout` with the collector's log.
+fn archived_until(
+    archive: &loaxa_district::archive::Archive,
+    box_id: &str,
+    log: &std::path::Path,
+    done: impl Fn(&[loaxa_district::archive::report::AsRunRow]) -> bool,
+) -> Vec<loaxa_district::archive::report::AsRunRow> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = archive
+            .recent_as_run(box_id, 100, false)
+            .expect("the archive reads");
+        if done(&rows) {
+            return rows;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the archive never got there: {rows:#?}\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_archive_keeps_a_boxs_as_run_across_a_crash_of_the_collector_and_drops_a_duplicate() {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let daemon = test_box.start_daemon("out.wav");
+    let office = tempfile::tempdir().unwrap();
+    let db = office.path().join("archive.db");
+    let log = office.path().join("collector.log");
+    let mut collector = start_collector(&broker, &db, &log);
+    let archive = loaxa_district::archive::Archive::open(&db).expect("the archive opens");
+    let play_now = || {
+        let out = run(&[
+            "play-now",
+            "audio/thong-bao-demo.mp3",
+            "--config",
+            test_box.config().to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+
+    play_now();
+    let rows = archived_until(&archive, "pd-01", &log, |rows| !rows.is_empty());
+    assert_eq!(rows[0].outcome, "aired", "{rows:#?}");
+    assert_eq!(rows[0].program, "play-now");
+    let fleet = archive.fleet(None).unwrap();
+    assert_eq!(fleet.len(), 1);
+    assert_eq!(fleet[0].commune.as_deref(), Some("phu-dong"));
+    assert_eq!(fleet[0].state, "online");
+
+    // The collector dies; the box airs again meanwhile and its event reaches the broker (it
+    // leaves the box's outbox once the broker routed it), which queues it in the session.
+    collector.kill().expect("kill -9");
+    let _ = collector.wait();
+    play_now();
+    test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter().filter(|e| e["outcome"] == "aired").count() == 2
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while test_box.outbox_len() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the box's events never reached the broker"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut collector = start_collector(&broker, &db, &log);
+    let rows = archived_until(&archive, "pd-01", &log, |rows| rows.len() == 2);
+    assert!(rows.iter().all(|r| r.outcome == "aired"), "{rows:#?}");
+
+    // A copy of the first event (at-least-once delivery), then a marker behind it: once the
+    // marker is in, the copy went through the collector, and it was dropped.
+    let first: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT payload FROM archive_event WHERE box_id = 'pd-01' AND kind = 'as_run' ORDER BY seq LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let marker = r#"{"v":1,"box_id":"pd-01","seq":1000000,"at":"2026-11-24T02:40:01Z","kind":"received","topic":"loaxa/all/schedule","what":"marker"}"#;
+    let mut publisher = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-p",
+            &broker.port().to_string(),
+            "-q",
+            "1",
+            "-t",
+            "loaxa/events/pd-01",
+            "-l",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub runs");
+    {
+        use std::io::Write;
+        let mut stdin = publisher.stdin.take().unwrap();
+        writeln!(stdin, "{first}\n{marker}").unwrap();
+    }
+    assert!(publisher.wait().unwrap().success());
+    let count = |condition: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM archive_event WHERE box_id = 'pd-01' AND {condition}"
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count("seq = 1000000") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the marker never reached the archive:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(count("kind = 'as_run'"), 2, "the copy was dropped");
+    assert_eq!(archive.recent_as_run("pd-01", 100, false).unwrap().len(), 2);
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &collector.id().to_string()])
+        .status();
+    assert!(
+        collector.wait().unwrap().success(),
+        "the collector stops cleanly on SIGTERM"
+    );
+    assert!(daemon.stop());
 }

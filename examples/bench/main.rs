@@ -8,13 +8,15 @@
 //! Knobs (environment): `BENCH_STARTS` (programmes timed, default 100), `BENCH_IDLE_SECONDS`
 //! (default 60), `BENCH_AIR_SECONDS` (default 15), `BENCH_BOXES` (e.g. `10,100` or `100` for
 //! "up to 100"; default 10,100,1000), `BENCH_DECODE_REPEAT` (default 3), `BENCH_SECTIONS`
-//! (comma list of starts, decode, footprint, distribution, planning; default all).
+//! (comma list of starts, decode, footprint, distribution, planning, archive; default all),
+//! `BENCH_ARCHIVE_BOXES` (default 3000), `BENCH_ARCHIVE_INGEST` (events, default 50000).
 //!
 //! Run as `bench decode FILE`, the binary decodes FILE through loaxa's playback path and exits:
 //! the decode section times it as a child process, exactly like mpg123 and ffmpeg; run as
 //! `bench loudness FILE`, it measures FILE's loudness, timed the same way. Run as
 //! `bench toml FILE`, it parses FILE with `toml` alone: the planning section's floor.
 
+mod archive;
 mod broker;
 mod daemon;
 mod decode;
@@ -125,6 +127,11 @@ fn main() {
     if run("planning") {
         section("5 planning scale", &mut report, |r| {
             planning::run(&paths, r)
+        });
+    }
+    if run("archive") {
+        section("6 archive (console)", &mut report, |r| {
+            archive::run(&paths, r)
         });
     }
     report.elapsed = started.elapsed();

@@ -24,7 +24,6 @@ use tokio::time::Instant;
 
 use super::bulletins::{BulletinError, Bulletins, Checked, Progress, stored_manifests};
 use super::inbox::{Inbox, Verdict};
-use super::refusals::RefusalLimit;
 use super::state::{Held, LinkState};
 use super::transfers::Transfers;
 use crate::config::Config;
@@ -34,6 +33,7 @@ use loaxa_core::backoff::Backoff;
 use loaxa_core::protocol::{
     Event, EventBody, LastAired, Manifest, Origin, Status, VERSION, WindowSpan, topic,
 };
+use loaxa_core::refusals::RefusalLimit;
 use loaxa_core::trust::Keyring;
 use loaxa_link::{Incoming, Link, LinkConfig, LinkError, LinkEvent};
 

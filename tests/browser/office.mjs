@@ -87,10 +87,12 @@ const steps = {
     done({ approved: true, state: await text("#state"), problem: await text(".problem"), answers: await rows("table.answers tr") });
   },
 
-  // programme TITLE TARGET BULLETIN ONCE_AT: a one-off programme airing the chime and BULLETIN.
+  // programme TITLE TARGET BULLETIN ONCE_AT: a one-off programme airing BULLETIN alone (no
+  // chime), so what airs can be compared with what was uploaded.
   async programme(title, target, bulletin, onceAt) {
     await page.goto(`${base}/schedules/new`);
     await page.fill("input[name=title]", title);
+    await page.uncheck("input[name=chime]");
     await page.fill("input[name=target_text]", target);
     await page.check(`input[name=bulletin][value="${bulletin}"]`);
     await page.check("input[name=kind][value=once]");

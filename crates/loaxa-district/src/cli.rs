@@ -63,6 +63,26 @@ enum Command {
         #[command(subcommand)]
         action: SendCommand,
     },
+    /// the office's archive of what the boxes say (docs/archive.md)
+    Archive {
+        #[command(subcommand)]
+        action: ArchiveCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ArchiveCommand {
+    /// Keep every box's statuses and events in the archive, until SIGTERM or Ctrl-C
+    Collect {
+        /// The archive's SQLite file (created if missing)
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// Days events and as-run entries are kept; older ones are deleted once a day
+        #[arg(long, default_value_t = loaxa_district::archive::store::DEFAULT_RETENTION_DAYS)]
+        retention_days: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,10 +232,11 @@ struct BrokerArgs {
 
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
-    // The commands print results; the log says only what went wrong, except for the console,
-    // a service whose log is its record. symphonia's own log lines duplicate our errors.
+    // The commands print results; the log says only what went wrong, except for the services
+    // (the console, the archive's collector), whose log is their record. symphonia's own log
+    // lines duplicate our errors.
     loaxa_core::report::init_logging(match cli.command {
-        Command::Serve { .. } => "info,symphonia=off",
+        Command::Serve { .. } | Command::Archive { .. } => "info,symphonia=off",
         _ => "error,symphonia=off",
     });
     match cli.command {
@@ -226,6 +247,14 @@ pub fn main() -> Result<()> {
         } => generate_key(&out),
         Command::Fleet { broker, wait } => fleet(broker, wait),
         Command::Send { action } => send(action),
+        Command::Archive {
+            action:
+                ArchiveCommand::Collect {
+                    db,
+                    broker,
+                    retention_days,
+                },
+        } => collect(&db, broker, retention_days),
         Command::Publish { what } => match what {
             PublishCommand::Bulletin {
                 file,
@@ -279,6 +308,32 @@ fn fleet(broker: BrokerArgs, wait: f64) -> Result<()> {
         "{}",
         loaxa_district::fleet::table(&rows, loaxa_core::schedule::DEFAULT_TIMEZONE)
     );
+    Ok(())
+}
+
+/// `archive collect`: the collector, until SIGTERM or Ctrl-C.
+fn collect(db: &Path, broker: BrokerArgs, retention_days: u32) -> Result<()> {
+    use loaxa_district::archive::{Archive, collector};
+    use tokio::signal::unix::{SignalKind, signal};
+    let archive = Archive::open(db)?;
+    let settings = collector::Settings {
+        retention_days,
+        ..collector::Settings::default()
+    };
+    let broker = broker.into();
+    tracing::info!(db = %db.display(), client_id = %settings.client_id, retention_days, "archive collector started");
+    block_on(async {
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        };
+        collector::run(&broker, archive, &settings, shutdown).await?;
+        tracing::info!("archive collector stopped");
+        anyhow::Ok(())
+    })??;
     Ok(())
 }
 

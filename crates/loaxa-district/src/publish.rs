@@ -113,8 +113,10 @@ impl Broker {
     }
 }
 
-/// What one box of the scope made of a publication or a command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one box of the scope made of a publication or a command. (The console keeps it, as
+/// JSON, with each publication.)
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "answer", content = "said", rename_all = "snake_case")]
 pub enum BoxAnswer {
     /// It took it (stored the schedule or manifest, carried out the command); in its words.
     Received(String),

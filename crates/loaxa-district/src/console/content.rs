@@ -9,6 +9,7 @@ use rusqlite::{Connection, params};
 
 use super::db::{self, DbError};
 use super::targets::Target;
+pub use crate::publish::BoxAnswer;
 
 /// Where a bulletin is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,16 +250,6 @@ pub fn set_bulletin_state(
         params![state.as_str(), approved_by, db::now_text(now), id],
     )?;
     Ok(())
-}
-
-/// What one box said about one publication.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub enum BoxAnswer {
-    Received,
-    Rejected { reason: String },
-    NoAnswer,
-    Offline,
 }
 
 /// One publication (a bulletin or a schedule to one scope) and the boxes' answers.

@@ -67,12 +67,18 @@ pub enum ConsoleError {
     },
     #[error("message catalogue: {0}")]
     Catalogue(#[from] loaxa_core::i18n::CatalogueError),
+    #[error("{0}")]
+    Archive(#[from] crate::archive::ArchiveError),
+    #[error("{0}")]
+    Collector(#[from] crate::archive::collector::CollectorError),
 }
 
 /// Everything a request may need.
 pub struct App {
     pub config: ConsoleConfig,
     pub db: Db,
+    /// What the boxes said (statuses, as-run), kept by the collector `serve` runs.
+    pub archive: crate::archive::Archive,
     pub text: Catalogue,
     pub key: SecretKey,
 }
@@ -90,6 +96,7 @@ pub fn catalogue() -> Result<Catalogue, loaxa_core::i18n::CatalogueError> {
 impl App {
     pub fn open(config: ConsoleConfig) -> Result<App, ConsoleError> {
         let db = Db::open(&config.database)?;
+        let archive = crate::archive::Archive::open(&config.database)?;
         let key_text =
             std::fs::read_to_string(&config.signing_key).map_err(|e| ConsoleError::Key {
                 path: config.signing_key.clone(),
@@ -106,6 +113,7 @@ impl App {
         Ok(App {
             config,
             db,
+            archive,
             text: catalogue()?,
             key,
         })
@@ -120,22 +128,43 @@ impl App {
     }
 }
 
-/// Serves the console until SIGTERM or Ctrl-C.
+/// Serves the console, and runs the archive's collector beside it, until SIGTERM or Ctrl-C.
 pub async fn serve(app: App) -> Result<(), ConsoleError> {
     let addr = app.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ConsoleError::Listen { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
+    let settings = crate::archive::collector::Settings {
+        client_id: format!("loaxa-console-{}", app.config.office.id),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let broker = app.config.broker();
+    let archive = app.archive.clone();
+    let collector = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        crate::archive::collector::run(&broker, archive, &settings, shutdown).await
+    });
     tracing::info!(url = %format!("http://{local}/"), "console listening");
     let shared = Arc::new(app);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(shared).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .map_err(|source| ConsoleError::Listen { addr, source })
+    .map_err(|source| ConsoleError::Listen { addr, source });
+    let _ = stop.send(());
+    match tokio::time::timeout(std::time::Duration::from_secs(5), collector).await {
+        Ok(Ok(Err(e))) => return Err(e.into()),
+        Ok(Err(e)) => tracing::error!(error = %e, "the archive collector ended abnormally"),
+        Err(_) => tracing::warn!("the archive collector did not stop within 5 s"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -583,8 +583,8 @@ pub fn publications_table(staff: &Staff, publications: &[content::Publication]) 
 
 pub fn answer_text(staff: &Staff, answer: &content::BoxAnswer) -> String {
     match answer {
-        content::BoxAnswer::Received => staff.t("answer-received"),
-        content::BoxAnswer::Rejected { reason } => staff.t_args(
+        content::BoxAnswer::Received(_) => staff.t("answer-received"),
+        content::BoxAnswer::Rejected(reason) => staff.t_args(
             "answer-rejected",
             &[("reason", FluentValue::from(reason.as_str()))],
         ),

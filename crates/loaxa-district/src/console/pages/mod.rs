@@ -23,6 +23,8 @@ pub fn routes(app: Shared) -> Router<Shared> {
         .route("/assets/console.css", get(stylesheet))
         .route("/assets/console.js", get(script))
         .route("/fleet", get(fleet::list))
+        .route("/fleet/rows", get(fleet::fragment))
+        .route("/fleet/box/{id}", get(fleet::show))
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
         .route(
@@ -70,15 +72,13 @@ async fn script() -> impl IntoResponse {
 
 /// The commune of each box, from the boxes' own statuses.
 pub async fn box_commune_lookup(
-    _app: &super::App,
+    app: &Shared,
 ) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
-    |_box_id: &str| None
-}
-
-/// The broadcast windows the boxes of `scope` report.
-pub async fn scope_windows(
-    _app: &super::App,
-    _scope: &loaxa_core::protocol::Scope,
-) -> loaxa_core::schedule::windows::Windows {
-    loaxa_core::schedule::windows::Windows::all_day()
+    let communes: std::collections::HashMap<String, String> = fleet::rows(app)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|row| row.commune.map(|c| (row.box_id, c)))
+        .collect();
+    move |box_id: &str| communes.get(box_id).cloned()
 }

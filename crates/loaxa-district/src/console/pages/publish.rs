@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use crate::console::Staff;
-use crate::console::content::{BoxAnswer, Bulletin};
+use crate::console::content::Bulletin;
 use crate::console::db;
 use crate::console::pages::bulletins::{NewPublicationOwned, record};
 use crate::console::targets::Organisation;
+
+/// How long a publication waits for the boxes' answers (less once every online box answered).
+pub const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Who signs: the person and the office, as boxes show it and reports keep it.
 pub fn approver(staff: &Staff) -> String {
@@ -47,17 +50,22 @@ pub async fn bulletin(staff: &Staff, bulletin: &Bulletin) -> Result<(), String> 
             scope,
             approver: &approver,
             valid_until: bulletin.valid_until,
+            force: false,
+            answer_wait: ANSWER_WAIT,
         };
         let published =
             crate::publish::publish_bulletin(&broker, &staff.app.key, &spec, |_, _| {}).await;
-        let outcome = match &published {
-            Ok(_) => "published".to_owned(),
+        let (outcome, answers) = match published {
+            Ok(report) if report.withdrawn.is_some() => {
+                failures.push(format!("{scope}: {}", staff.t("publish-withdrawn")));
+                ("withdrawn".to_owned(), report.feedback.per_box)
+            }
+            Ok(report) => ("published".to_owned(), report.feedback.per_box),
             Err(e) => {
                 failures.push(format!("{scope}: {e}"));
-                format!("failed: {e}")
+                (format!("failed: {e}"), BTreeMap::new())
             }
         };
-        let answers: BTreeMap<String, BoxAnswer> = BTreeMap::new();
         record(
             staff,
             NewPublicationOwned {

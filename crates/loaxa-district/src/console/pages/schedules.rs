@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::console::auth::Role;
-use crate::console::content::{self, BoxAnswer, BulletinState};
+use crate::console::content::{self, BulletinState};
 use crate::console::html::{self, csrf_field, page};
 use crate::console::pages::bulletins::{
     NewPublicationOwned, check_within, level_text, publications_table, record, slug,
@@ -479,7 +479,9 @@ async fn prepare(
         .iter()
         .map(|b| (b.id.clone(), b.duration_ms))
         .collect();
-    let windows = crate::console::pages::scope_windows(&staff.app, scope).await;
+    // Each box's own broadcast windows are checked when it is published (`publish_schedule`
+    // names the boxes that would refuse it); here, what holds for every box.
+    let windows = loaxa_core::schedule::windows::Windows::all_day();
     let mut check = programmes::check(&text, &scope.to_string(), windows, tz, &lengths, Utc::now());
     let held: BTreeSet<&str> = all
         .bulletins
@@ -597,20 +599,41 @@ pub async fn publish(staff: Staff, Form(form): Form<PublishForm>) -> Response {
         return staff.refuse(StatusCode::UNPROCESSABLE_ENTITY, &check.errors.join("\n"));
     }
     let approver = crate::console::pages::publish::approver(&staff);
-    let published = crate::publish::publish_schedule(
-        &staff.app.config.broker(),
-        &staff.app.key,
-        &scope,
-        &text,
-        &approver,
-        None,
-    )
-    .await;
-    let (outcome, revision) = match &published {
-        Ok(revision) => ("published".to_owned(), Some(*revision)),
-        Err(e) => (format!("failed: {e}"), None),
+    let tz = staff.app.config.timezone;
+    let options = loaxa_core::schedule::LoadOptions {
+        default_timezone: tz,
+        media_dir: std::path::PathBuf::from("/nonexistent"),
+        check_audio: None,
+        windows: None,
+        author: loaxa_core::schedule::Author::District,
     };
-    let answers: BTreeMap<String, BoxAnswer> = BTreeMap::new();
+    let file = std::path::PathBuf::from(scope.to_string());
+    let spec = crate::publish::ScheduleSpec {
+        scope: &scope,
+        schedule: &text,
+        file: &file,
+        options: &options,
+        windows: None,
+        approver: &approver,
+        revision: None,
+        force: false,
+        answer_wait: crate::console::pages::publish::ANSWER_WAIT,
+    };
+    let published =
+        crate::publish::publish_schedule(&staff.app.config.broker(), &staff.app.key, &spec).await;
+    let (outcome, revision, answers) = match &published {
+        Ok(report) if report.withdrawn.is_some() => (
+            "withdrawn".to_owned(),
+            Some(report.revision),
+            report.feedback.per_box.clone(),
+        ),
+        Ok(report) => (
+            "published".to_owned(),
+            Some(report.revision),
+            report.feedback.per_box.clone(),
+        ),
+        Err(e) => (format!("failed: {e}"), None, BTreeMap::new()),
+    };
     if let Err(response) = record(
         &staff,
         NewPublicationOwned {
@@ -632,6 +655,13 @@ pub async fn publish(staff: Staff, Form(form): Form<PublishForm>) -> Response {
         return response;
     }
     match published {
+        Ok(report) if report.withdrawn.is_some() => staff.refuse(
+            StatusCode::CONFLICT,
+            &staff.t_args(
+                "publish-failed",
+                &[("reason", FluentValue::from(staff.t("publish-withdrawn")))],
+            ),
+        ),
         Ok(_) => Redirect::to(&format!("/schedules/publish?scope={scope}")).into_response(),
         Err(e) => staff.refuse(
             StatusCode::BAD_GATEWAY,

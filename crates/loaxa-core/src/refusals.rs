@@ -1,7 +1,8 @@
-//! How many refusals are told one by one. Every refused message is worth a log line and a
-//! rejection event for the district, but a flood of junk (10,000 messages on a command topic)
-//! must not fill the disk with log lines or the outbox with events: past a few a minute, the
-//! rest are counted and told as one summary. Pure: the caller passes the time.
+//! How many refusals are told one by one. Every refused message is worth a log line (and, on a
+//! box, a rejection event for the district), but a flood of junk (10,000 messages on a command
+//! topic, or on the office's events topics) must not fill the disk with log lines or the outbox
+//! with events: past a few a minute, the rest are counted and told as one summary. Pure: the
+//! caller passes the time.
 
 use std::time::{Duration, Instant};
 
