@@ -279,6 +279,82 @@ fn an_editor_uploads_an_approver_publishes_and_the_communes_two_boxes_air_it_on_
         boxes[2].as_run().is_empty(),
         "the box of another commune aired nothing"
     );
+
+    // The report: the two boxes of the commune aired it, and the downloads say so too.
+    let report_path = format!("/reports?scope=commune/phu-dong&bulletin={id}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let report = loop {
+        let report = console.step("page", "duyet", &[&report_path]);
+        let html = report["html"].as_str().unwrap().to_owned();
+        if html.contains(r#"<dd data-count="aired">2</dd>"#) {
+            break html;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the report never showed 2 aired: {}",
+            report["text"]
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for id_box in ["pd-01", "pd-02"] {
+        assert!(
+            report.contains(&format!(r#"<tr data-box="{id_box}">"#)),
+            "{report}"
+        );
+    }
+    let query = format!("scope=commune/phu-dong&bulletin={id}");
+    let csv_file = console.dir.path().join("report.csv");
+    let csv = console.step(
+        "download",
+        "duyet",
+        &[&format!("/reports.csv?{query}"), csv_file.to_str().unwrap()],
+    );
+    assert_eq!(csv["status"], 200, "{csv}");
+    let text = std::fs::read_to_string(&csv_file).unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("Mã loa,Xã,Đã lên lịch,Đã phát"),
+        "{text}"
+    );
+    for id_box in ["pd-01", "pd-02"] {
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(id_box))
+            .unwrap_or_else(|| panic!("{text}"));
+        let cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(
+            (cells[1], cells[2], cells[3]),
+            ("phu-dong", "1", "1"),
+            "{row}"
+        );
+    }
+    let xlsx_file = console.dir.path().join("report.xlsx");
+    let xlsx = console.step(
+        "download",
+        "duyet",
+        &[
+            &format!("/reports.xlsx?{query}"),
+            xlsx_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(xlsx["status"], 200, "{xlsx}");
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&xlsx_file).expect("an .xlsx");
+    let sheet = workbook
+        .worksheet_range("Theo loa")
+        .expect("the per-box sheet");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][..4], ["Mã loa", "Xã", "Đã lên lịch", "Đã phát"]);
+    for id_box in ["pd-01", "pd-02"] {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == id_box)
+            .unwrap_or_else(|| panic!("{rows:?}"));
+        assert_eq!(row[3], "1", "{row:?}");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod account;
 mod bulletins;
 mod fleet;
 mod publish;
+mod reports;
 mod schedules;
 
 use axum::Router;
@@ -54,6 +55,10 @@ pub fn routes(app: Shared) -> Router<Shared> {
             get(schedules::review).post(schedules::publish),
         )
         .route("/schedules/week", get(schedules::week))
+        .route("/reports", get(reports::show))
+        .route("/reports.csv", get(reports::csv))
+        .route("/reports.xlsx", get(reports::xlsx))
+        .route("/reports/bulletin", get(reports::bulletin))
 }
 
 async fn stylesheet() -> impl IntoResponse {
