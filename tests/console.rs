@@ -358,6 +358,62 @@ fn an_editor_uploads_an_approver_publishes_and_the_communes_two_boxes_air_it_on_
 }
 
 #[test]
+fn send_now_pushes_a_bulletin_the_boxes_lack_then_airs_it_and_shows_each_boxs_outcome() {
+    let broker = Broker::start();
+    let district = District::new();
+    let console = Console::start("send-now", &broker, &district, "");
+    console.account("bien-tap", "Trần Văn Biên", "editor", "");
+    console.account("duyet", "Lê Thị Duyệt", "approver", "");
+    let boxes = [
+        district.linked_box(&broker, "pd-01", "phu-dong", ""),
+        district.linked_box(&broker, "kh-01", "kim-hoa", ""),
+    ];
+    let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
+    for id in ["pd-01", "kh-01"] {
+        broker.wait_for_status(id, Duration::from_secs(20), |s| s["state"] == "online");
+    }
+    // Approved for another commune's box only: the boxes of phu-dong do not hold it.
+    let audio = spoken_bulletin(console.dir.path());
+    let uploaded = console.step(
+        "upload",
+        "bien-tap",
+        &[
+            audio.to_str().unwrap(),
+            "Cảnh báo lũ",
+            "emergency",
+            "box/kh-01",
+        ],
+    );
+    let id = uploaded["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uploaded}"))
+        .to_owned();
+    let approved = console.step("approve", "duyet", &[&id]);
+    assert_eq!(approved["state"], "Đã duyệt và gửi", "{approved}");
+
+    let sent = console.step("send", "duyet", &[&id, "commune/phu-dong", "emergency"]);
+    let rows = sent["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{sent}");
+    let row = rows[0].as_str().unwrap();
+    assert!(
+        row.starts_with("pd-01") && row.contains("đã nhận") && row.contains("aired"),
+        "{sent}"
+    );
+    for daemon in daemons {
+        assert!(daemon.stop());
+    }
+    let recording = Recording::read(&boxes[0].path("out.wav"));
+    assert!(
+        onset(&recording.left, 0.02).is_some(),
+        "pd-01 aired nothing"
+    );
+    assert!(
+        boxes[1].as_run().is_empty(),
+        "kh-01 is not in the scope sent to"
+    );
+}
+
+#[test]
 fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads() {
     let broker = Broker::start();
     let district = District::new();

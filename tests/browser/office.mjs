@@ -119,6 +119,29 @@ const steps = {
     done({ published: true, errors, warnings, problem: await text(".problem"), answers: await rows("table.answers tr") });
   },
 
+  // send BULLETIN TARGET LEVEL: "send now", confirmed; prints each box's row on the outcome
+  // page once every row says it aired (or after 30 s).
+  async send(bulletin, target, level) {
+    await page.goto(`${base}/send`);
+    await page.selectOption("select[name=bulletin]", bulletin);
+    await page.fill("input[name=target]", target);
+    await page.selectOption("select[name=priority]", level);
+    await page.check("input[name=confirm]");
+    await page.click("button[name=send]");
+    await page.waitForURL(/\/send\/outcome/, { timeout: 120000 });
+    await page
+      .waitForFunction(
+        () => {
+          const rows = [...document.querySelectorAll("#outcome tbody tr")];
+          return rows.length > 0 && rows.every((r) => r.cells[2].innerText.includes("aired"));
+        },
+        null,
+        { timeout: 30000, polling: 250 },
+      )
+      .catch(() => {});
+    done({ url: page.url(), rows: await rows("#outcome tbody tr") });
+  },
+
   // page PATH: the text of the page's main part.
   async page(where) {
     const response = await page.goto(`${base}${where}`);

@@ -6,6 +6,7 @@ mod fleet;
 mod publish;
 mod reports;
 mod schedules;
+mod send;
 
 use axum::Router;
 use axum::http::header;
@@ -55,6 +56,9 @@ pub fn routes(app: Shared) -> Router<Shared> {
             get(schedules::review).post(schedules::publish),
         )
         .route("/schedules/week", get(schedules::week))
+        .route("/send", get(send::form).post(send::send))
+        .route("/send/outcome", get(send::outcome))
+        .route("/send/outcome/rows", get(send::outcome_fragment))
         .route("/reports", get(reports::show))
         .route("/reports.csv", get(reports::csv))
         .route("/reports.xlsx", get(reports::xlsx))
