@@ -82,9 +82,12 @@ impl Account {
 }
 
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
-    use argon2::password_hash::PasswordHasher;
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
     argon2::Argon2::default()
-        .hash_password(password.as_bytes())
+        .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
         .map_err(|e| AuthError::Hash(e.to_string()))
 }
@@ -92,10 +95,12 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
 /// Whether `password` matches the stored hash. Slow on purpose (argon2id): call it off the
 /// async loop.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    argon2::Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A hash no password matches, checked for unknown user names so that a wrong name takes as
