@@ -542,6 +542,25 @@ fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads()
         .count();
     assert_eq!(media, 1, "only the accepted upload is kept");
 
+    // Only an admin names groups of boxes.
+    let group = [
+        "/organisation/group",
+        "csrf=@",
+        "id=thon-1",
+        "name=Thôn 1",
+        "boxes=pd-01, pd-02",
+    ];
+    assert_eq!(console.step("post", "bien-tap", &group)["status"], 403);
+    assert_eq!(console.step("post", "admin", &group)["status"], 303);
+    let organisation = console.step("page", "admin", &["/organisation"]);
+    assert!(
+        organisation["text"]
+            .as_str()
+            .unwrap()
+            .contains("Thôn 1\tpd-01, pd-02"),
+        "{organisation}"
+    );
+
     // A wrong password is refused, and recorded.
     let wrong = console.step("login", "nguoi-la", &["sai-mat-khau"]);
     assert_eq!(

@@ -19,6 +19,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/send", "nav-send", Role::Approver),
     ("/reports", "nav-reports", Role::Viewer),
     ("/accounts", "nav-accounts", Role::Admin),
+    ("/organisation", "nav-organisation", Role::Admin),
     ("/audit", "nav-audit", Role::Viewer),
 ];
 

@@ -83,12 +83,8 @@ pub async fn new_form(staff: Staff) -> Response {
 }
 
 async fn upload_page(staff: &Staff, problem: Option<&str>, status: StatusCode) -> Response {
-    let known = staff
-        .app
-        .db
-        .call(|conn| Ok((db::communes(conn)?, db::groups(conn)?)))
-        .await;
-    let (communes, groups) = match known {
+    let communes = crate::console::pages::known_communes(&staff.app).await;
+    let groups = match staff.app.db.call(|conn| db::groups(conn)).await {
         Ok(found) => found,
         Err(e) => return html::internal_error(&e),
     };

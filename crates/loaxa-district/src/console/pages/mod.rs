@@ -3,6 +3,7 @@
 mod account;
 mod bulletins;
 mod fleet;
+mod organisation;
 mod publish;
 mod reports;
 mod schedules;
@@ -39,6 +40,9 @@ pub fn routes(app: Shared) -> Router<Shared> {
             get(account::accounts).post(account::create_account),
         )
         .route("/audit", get(account::audit_log))
+        .route("/organisation", get(organisation::show))
+        .route("/organisation/commune", post(organisation::put_commune))
+        .route("/organisation/group", post(organisation::put_group))
         .route("/bulletins", get(bulletins::list))
         .route("/bulletins/new", get(bulletins::new_form))
         .route(
@@ -90,4 +94,24 @@ pub async fn box_commune_lookup(
         .filter_map(|row| row.commune.map(|c| (row.box_id, c)))
         .collect();
     move |box_id: &str| communes.get(box_id).cloned()
+}
+
+/// The communes the office named, and those its boxes say they are in (by id) that it has not.
+pub async fn known_communes(app: &Shared) -> Vec<super::db::Commune> {
+    let mut communes = app
+        .db
+        .call(|conn| super::db::communes(conn))
+        .await
+        .unwrap_or_default();
+    for row in fleet::rows(app).await.unwrap_or_default() {
+        if let Some(id) = row.commune
+            && !communes.iter().any(|c| c.id == id)
+        {
+            communes.push(super::db::Commune {
+                name: id.clone(),
+                id,
+            });
+        }
+    }
+    communes
 }

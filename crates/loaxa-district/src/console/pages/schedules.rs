@@ -157,10 +157,11 @@ pub async fn new_form(staff: Staff) -> Response {
 }
 
 async fn form_page(staff: &Staff, problem: Option<&str>, status: StatusCode) -> Response {
-    let all = match everything(staff).await {
+    let mut all = match everything(staff).await {
         Ok(all) => all,
         Err(response) => return response,
     };
+    all.communes = crate::console::pages::known_communes(&staff.app).await;
     let own = staff.account.commune.as_deref();
     let approved = all
         .bulletins
