@@ -97,6 +97,7 @@ impl App {
     pub fn open(config: ConsoleConfig) -> Result<App, ConsoleError> {
         let db = Db::open(&config.database)?;
         let archive = crate::archive::Archive::open(&config.database)?;
+        refuse_shared_key(&config.signing_key)?;
         let key_text =
             std::fs::read_to_string(&config.signing_key).map_err(|e| ConsoleError::Key {
                 path: config.signing_key.clone(),
@@ -126,6 +127,33 @@ impl App {
     pub fn t_args(&self, lang: Lang, id: &str, args: &[(&str, FluentValue)]) -> String {
         self.text.text(lang, id, args)
     }
+}
+
+/// The signing key approves what every loudspeaker of the office airs: a key file other users
+/// may read is refused, as ssh refuses a private key others can read.
+fn refuse_shared_key(path: &std::path::Path) -> Result<(), ConsoleError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| ConsoleError::Key {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(ConsoleError::Key {
+                path: path.to_owned(),
+                reason: format!(
+                    "other users may read it (mode {:o}); make it readable by the console's user alone: chmod 600 {}",
+                    mode & 0o777,
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Serves the console, and runs the archive's collector beside it, until SIGTERM or Ctrl-C.
