@@ -284,6 +284,8 @@ fn the_archive_keeps_a_boxs_as_run_across_a_crash_of_the_collector_and_drops_a_d
     let district = District::new();
     let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
     let daemon = test_box.start_daemon("out.wav");
+    // Online means its control socket is open too: `play-now` below needs it.
+    broker.wait_for_status("pd-01", Duration::from_secs(20), |s| s["state"] == "online");
     let office = tempfile::tempdir().unwrap();
     let db = office.path().join("archive.db");
     let log = office.path().join("collector.log");

@@ -534,6 +534,17 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
+            // Whatever is asked of the catalogue by name must be in it, whatever it looks like.
+            for call in [".t(\"", ".t_args(\""] {
+                for rest in text.split(call).skip(1) {
+                    let id = rest.split('"').next().unwrap_or_default();
+                    assert!(
+                        catalogue.has(id),
+                        "{}: {id:?} is not a message",
+                        path.display()
+                    );
+                }
+            }
             for literal in text.split('"').skip(1).step_by(2) {
                 let is_id = literal.contains('-')
                     && literal

@@ -32,7 +32,7 @@ pub async fn list(staff: Staff) -> Response {
             thead { tr {
                 th { (staff.t("bulletin-title")) } th { (staff.t("bulletin-level")) }
                 th { (staff.t("bulletin-state")) } th { (staff.t("bulletin-duration")) }
-                th { (staff.t("bulletin-targets")) } th { (staff.t("bulletin_uploaded")) }
+                th { (staff.t("bulletin-targets")) } th { (staff.t("bulletin-uploaded")) }
             } }
             tbody {
                 @for b in &bulletins {
@@ -535,7 +535,7 @@ pub async fn show(staff: Staff, Path(id): Path<String>) -> Response {
             dt { (staff.t("bulletin-valid-until")) } dd {
                 @match bulletin.valid_until { Some(v) => { (date_time(v, tz)) }, None => { "—" } }
             }
-            dt { (staff.t("bulletin_uploaded")) } dd { (date_time(bulletin.uploaded_at, tz)) " · " (bulletin.uploader) }
+            dt { (staff.t("bulletin-uploaded")) } dd { (date_time(bulletin.uploaded_at, tz)) " · " (bulletin.uploader) }
             @if let (Some(approver), Some(at)) = (&bulletin.approver, bulletin.approved_at) {
                 dt { (staff.t("bulletin-approved")) } dd { (date_time(at, tz)) " · " (approver) }
             }

@@ -118,7 +118,7 @@ async fn table_rows(staff: &Staff, filter: &Filter) -> Result<Markup, Response> 
         @for b in &boxes {
             tr data-box=(b.box_id) data-state=(b.state) {
                 td { a href={ "/fleet/box/" (b.box_id) } { (b.box_id) } }
-                td class={ "state-" (b.state) } { (staff.t(state_message(&b.state))) }
+                td class={ "box-" (b.state) } { (staff.t(state_message(&b.state))) }
                 td { @if let Some(seen) = b.last_seen { (date_time_seconds(seen, tz)) } }
                 td { (b.commune.clone().unwrap_or_default()) }
                 td { (b.on_air.clone().unwrap_or_default()) }
@@ -182,7 +182,7 @@ pub async fn show(staff: Staff, Path(box_id): Path<String>) -> Response {
     let tz = staff.app.config.timezone;
     let body = html! {
         dl.facts {
-            dt { (staff.t("fleet-state")) } dd class={ "state-" (row.state) } { (staff.t(state_message(&row.state))) }
+            dt { (staff.t("fleet-state")) } dd class={ "box-" (row.state) } { (staff.t(state_message(&row.state))) }
             dt { (staff.t("fleet-last-seen")) } dd { @if let Some(seen) = row.last_seen { (date_time_seconds(seen, tz)) } }
             dt { (staff.t("account-commune")) } dd { (row.commune.clone().unwrap_or_default()) }
             dt { (staff.t("fleet-on-air")) } dd { (row.on_air.clone().unwrap_or_default()) }
