@@ -19,8 +19,11 @@ CARGO_DENY_VERSION := 0.20.2
 
 .PHONY: demo test deny faults deb deb-check bench deps-build deps-test deps-deny deps-bench check-cargo
 
+# The whole system on this machine (scripts/demo): a broker, the office's console, two boxes;
+# the console publishes the demo bulletin and both boxes air it. Ctrl-C stops.
 demo: deps-build
-	cargo run --release --quiet -- demo
+	cargo build --release --quiet -p loaxa -p loaxa-district
+	@scripts/demo
 
 # Examples (the bench) are left out: they are built by `make bench`, not needed to test.
 # cargo-nextest, where installed, runs the tests side by side (see .config/nextest.toml);

@@ -1,7 +1,8 @@
 //! The district console as office staff use it: the real `loaxa-district serve`, a real
 //! Mosquitto, real boxes airing to WAV files, and Debian's Chromium driven by Playwright
 //! (`tests/browser/office.mjs`, one step per run). Screenshots of every page a step ends on are
-//! kept in `target/tmp/console-screenshots/TEST/`, and of a failed step beside them.
+//! kept in `target/tmp/console-screenshots/TEST/`, and of a failed step beside them. Last,
+//! `make demo`'s script, which drives the same console with curl.
 
 mod common;
 
@@ -588,6 +589,52 @@ fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads()
         assert!(
             text.contains(action),
             "{action} missing from the audit log: {text}"
+        );
+    }
+}
+
+#[test]
+fn make_demo_starts_a_broker_the_console_and_two_boxes_and_both_air_what_the_console_published() {
+    // The script the Makefile runs, on the binaries under test, ending right after the airing.
+    let work = tempfile::tempdir().expect("temp dir");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_loaxa"))
+        .parent()
+        .expect("the binaries' directory");
+    let _ = loaxa_district();
+    let out = Command::new(Path::new(REPO).join("scripts/demo"))
+        .env("LOAXA_BIN_DIR", bin_dir)
+        .env("DEMO_SECONDS", "0")
+        .env("TMPDIR", work.path())
+        .output()
+        .expect("scripts/demo runs");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("The office's console: http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("admin / loaxa-demo"), "{text}");
+    let wavs: Vec<PathBuf> = text
+        .split_whitespace()
+        .filter(|word| word.ends_with(".wav"))
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(wavs.len(), 2, "{text}");
+    for wav in &wavs {
+        let recording = Recording::read(wav);
+        let first = onset(&recording.left, 0.02)
+            .unwrap_or_else(|| panic!("{} is silent:\n{text}", wav.display()));
+        let last = recording
+            .left
+            .iter()
+            .rposition(|s| s.abs() > 0.02)
+            .unwrap_or(first);
+        // The chime, then the 3.4 s bulletin.
+        let heard_ms = recording.ms((last - first) as i64);
+        assert!(
+            heard_ms > 3_400.0,
+            "{} holds {heard_ms:.0} ms of sound",
+            wav.display()
         );
     }
 }

@@ -266,3 +266,88 @@ fn cmd(request: &loaxa::control::Request) -> &'static str {
         Request::ProgramEnable { .. } => "program_enable",
     }
 }
+
+#[test]
+fn every_console_configuration_example_parses_and_the_first_shows_the_defaults() {
+    use loaxa_district::console::ConsoleConfig;
+    let examples = blocks("docs/console.md", "toml console");
+    assert!(examples.len() >= 2);
+    // The examples name the broker's password file beside the configuration file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broker-password"), "mat-khau\n").unwrap();
+    let path = dir.path().join("console.toml");
+    let parsed: Vec<ConsoleConfig> = examples
+        .iter()
+        .map(|(line, text)| {
+            ConsoleConfig::parse(text, &path).unwrap_or_else(|e| panic!("console.md:{line}: {e}"))
+        })
+        .collect();
+    let required = "database = \"c.sqlite\"\nmedia_dir = \"m\"\nsigning_key = \"k\"\n\
+                    [office]\nid = \"x\"\nname = \"X\"\n[broker]\nurl = \"mqtt://127.0.0.1:1883\"\n";
+    let defaults = ConsoleConfig::parse(required, &path).unwrap();
+    let every_key = &parsed[0];
+    assert_eq!(every_key.listen, defaults.listen);
+    assert_eq!(every_key.timezone, defaults.timezone);
+    assert_eq!(every_key.language, defaults.language);
+    assert_eq!(every_key.max_upload_bytes, defaults.max_upload_bytes);
+    assert_eq!(every_key.allow_self_approval, defaults.allow_self_approval);
+    assert_eq!(every_key.secure_cookies, defaults.secure_cookies);
+    assert_eq!(every_key.office.kind, defaults.office.kind);
+    assert_eq!(every_key.broker_password.as_deref(), Some("mat-khau"));
+
+    // The reverse proxy sends to the default address and lets the largest upload through.
+    let nginx = blocks("docs/console.md", "nginx");
+    assert_eq!(nginx.len(), 1);
+    let nginx = &nginx[0].1;
+    assert!(
+        nginx.contains(&format!("proxy_pass http://{};", defaults.listen)),
+        "{nginx}"
+    );
+    let body_mb: u64 = nginx
+        .split("client_max_body_size ")
+        .nth(1)
+        .and_then(|rest| rest.split('m').next())
+        .and_then(|n| n.parse().ok())
+        .expect("client_max_body_size NNm");
+    assert!(body_mb * 1024 * 1024 > defaults.max_upload_bytes);
+}
+
+#[test]
+fn the_consoles_systemd_unit_example_is_one_systemd_accepts() {
+    let units = blocks("docs/console.md", "ini systemd");
+    assert_eq!(units.len(), 1);
+    let unit = &units[0].1;
+    assert!(unit.contains("ExecStart=/usr/bin/loaxa-district serve"));
+    let Ok(analyze) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("systemd-analyze is not installed; only the unit's text was checked");
+        return;
+    };
+    assert!(analyze.status.success());
+    // Verified as installed, but pointing at the tool under test.
+    let tool = Path::new(env!("CARGO_BIN_EXE_loaxa")).with_file_name("loaxa-district");
+    assert!(
+        tool.is_file(),
+        "{} is missing: cargo build -p loaxa-district",
+        tool.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loaxa-console.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/loaxa-district", tool.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let complaints = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "{complaints}"
+    );
+}
