@@ -6,8 +6,10 @@ BUILD_PACKAGES := pkg-config libasound2-dev
 # pulseaudio & co: a real-time sound "card" (a null sink) for the cpal path, on machines without one.
 # minisign: signatures are checked against the real tool; mosquitto (+ openssl for a test CA):
 # the link tests run a real broker. icecast2: the relay tests stream from a real Icecast server.
-# chromium, nodejs, npm: the console's browser tests drive Debian's Chromium with Playwright.
-TEST_PACKAGES := $(BUILD_PACKAGES) espeak-ng faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2 chromium nodejs npm
+# chromium: the console's browser tests drive Debian's Chromium with Playwright (from npm; Node.js
+# and npm come from Debian only where the machine has no npm of its own, whose Node.js package
+# would conflict with Debian's npm).
+TEST_PACKAGES := $(BUILD_PACKAGES) espeak-ng faketime ffmpeg pulseaudio pulseaudio-utils libasound2-plugins minisign mosquitto mosquitto-clients openssl icecast2 chromium
 
 # The RustSec advisory database `make test` checks the dependencies against: an offline
 # snapshot kept next to the repository (see its SNAPSHOT.md). Override: make test ADVISORY_DB=…
@@ -75,6 +77,7 @@ deps-build: check-cargo
 
 deps-test: check-cargo
 	@scripts/install-deps $(TEST_PACKAGES)
+	@command -v npm >/dev/null || scripts/install-deps nodejs npm
 	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 # mpg123: the do-it-yourself player loaxa is measured against. Only the build packages must
