@@ -198,20 +198,12 @@ pub fn insert_bulletin(
     new: &NewBulletin,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
-    let mut id = new.id.clone();
-    for n in 2.. {
-        let taken: bool = conn.query_row(
-            "SELECT count(*) FROM console_bulletins WHERE id = ?1",
-            [&id],
-            |r| r.get::<_, i64>(0).map(|c| c > 0),
-        )?;
-        if !taken {
-            break;
-        }
-        let suffix = format!("-{n}");
-        let stem: String = new.id.chars().take(64 - suffix.len()).collect();
-        id = format!("{stem}{suffix}");
-    }
+    let id = db::free_id(
+        conn,
+        "SELECT count(*) FROM console_bulletins WHERE id = ?1",
+        &new.id,
+        64,
+    )?;
     conn.execute(
         "INSERT INTO console_bulletins (id, title, level, state, sha256, size, codec, duration_ms,
          loudness_lufs, targets, valid_until, commune, uploaded_by, uploaded_at)

@@ -338,6 +338,27 @@ pub fn put_group(conn: &mut Connection, group: &Group) -> Result<(), DbError> {
     Ok(())
 }
 
+/// `wanted`, or `wanted-2`, `wanted-3`… (cut to `max_len` characters) if `is_taken_sql` (a
+/// count of rows with `id = ?1`) finds it taken.
+pub fn free_id(
+    conn: &Connection,
+    is_taken_sql: &str,
+    wanted: &str,
+    max_len: usize,
+) -> Result<String, DbError> {
+    let mut id: String = wanted.chars().take(max_len).collect();
+    for n in 2.. {
+        let taken: i64 = conn.query_row(is_taken_sql, [&id], |r| r.get(0))?;
+        if taken == 0 {
+            break;
+        }
+        let suffix = format!("-{n}");
+        let stem: String = wanted.chars().take(max_len - suffix.len()).collect();
+        id = format!("{stem}{suffix}");
+    }
+    Ok(id)
+}
+
 pub fn get_optional<T>(
     conn: &Connection,
     sql: &str,
@@ -372,6 +393,36 @@ mod tests {
                     .contains("cannot be changed")
             );
             assert_eq!(audit_log(conn, 10)?.len(), 1);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_taken_id_gets_the_next_free_number_within_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("c.sqlite")).unwrap();
+        db.call_now(|conn| {
+            let sql = "SELECT count(*) FROM console_communes WHERE id = ?1";
+            assert_eq!(free_id(conn, sql, "phu-dong", 64)?, "phu-dong");
+            for id in ["phu-dong", "phu-dong-2"] {
+                put_commune(
+                    conn,
+                    &Commune {
+                        id: id.into(),
+                        name: "x".into(),
+                    },
+                )?;
+            }
+            assert_eq!(free_id(conn, sql, "phu-dong", 64)?, "phu-dong-3");
+            put_commune(
+                conn,
+                &Commune {
+                    id: "abcdef".into(),
+                    name: "x".into(),
+                },
+            )?;
+            assert_eq!(free_id(conn, sql, "abcdefgh", 6)?, "abcd-2");
             Ok(())
         })
         .unwrap();

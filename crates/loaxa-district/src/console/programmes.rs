@@ -91,18 +91,13 @@ pub fn insert(
     programme: &Programme,
     now: DateTime<Utc>,
 ) -> Result<String, DbError> {
-    let mut id = programme.id.clone();
-    for n in 2.. {
-        let taken: bool = conn.query_row(
-            "SELECT count(*) FROM console_programmes WHERE id = ?1",
-            [&id],
-            |r| r.get::<_, i64>(0).map(|c| c > 0),
-        )?;
-        if !taken {
-            break;
-        }
-        id = format!("{}-{n}", programme.id.chars().take(56).collect::<String>());
-    }
+    // Room is kept for the `.HHMM` a weekly programme's times add to its id.
+    let id = db::free_id(
+        conn,
+        "SELECT count(*) FROM console_programmes WHERE id = ?1",
+        &programme.id,
+        58,
+    )?;
     let json = |value: &dyn erased::Json| value.json();
     conn.execute(
         "INSERT INTO console_programmes (id, title, target, timing, items, priority, commune,
@@ -217,6 +212,19 @@ pub fn render(programmes: &[&Programme], tz: Tz) -> String {
     toml::to_string(&out).unwrap_or_default()
 }
 
+/// How the console loads the documents it renders: as the district's, in the office's time zone.
+/// Its items are bulletins and the chime, never files, so no media directory is needed; boxes'
+/// windows are checked per box when publishing.
+pub fn load_options(tz: Tz) -> LoadOptions {
+    LoadOptions {
+        default_timezone: tz,
+        media_dir: Path::new("/nonexistent").to_owned(),
+        check_audio: None,
+        windows: None,
+        author: schedule::Author::District,
+    }
+}
+
 /// What checking a scope's schedule before publishing found: errors stop the publication,
 /// warnings are shown for the approver to confirm.
 #[derive(Debug, Default, PartialEq)]
@@ -237,11 +245,8 @@ pub fn check(
     now: DateTime<Utc>,
 ) -> Check {
     let options = LoadOptions {
-        default_timezone: tz,
-        media_dir: Path::new("/nonexistent").to_owned(),
-        check_audio: None,
         windows: Some(windows),
-        author: schedule::Author::District,
+        ..load_options(tz)
     };
     let loaded = schedule::parse(text, Path::new(scope), &options);
     let mut found = Check {

@@ -601,13 +601,7 @@ pub async fn publish(staff: Staff, Form(form): Form<PublishForm>) -> Response {
     }
     let approver = crate::console::pages::publish::approver(&staff);
     let tz = staff.app.config.timezone;
-    let options = loaxa_core::schedule::LoadOptions {
-        default_timezone: tz,
-        media_dir: std::path::PathBuf::from("/nonexistent"),
-        check_audio: None,
-        windows: None,
-        author: loaxa_core::schedule::Author::District,
-    };
+    let options = programmes::load_options(tz);
     let file = std::path::PathBuf::from(scope.to_string());
     let spec = crate::publish::ScheduleSpec {
         scope: &scope,
@@ -684,13 +678,7 @@ pub async fn week(staff: Staff, Query(query): Query<ScopeQuery>) -> Response {
         Err(response) => return response,
     };
     let tz = staff.app.config.timezone;
-    let options = loaxa_core::schedule::LoadOptions {
-        default_timezone: tz,
-        media_dir: std::path::PathBuf::from("/nonexistent"),
-        check_audio: None,
-        windows: None,
-        author: loaxa_core::schedule::Author::District,
-    };
+    let options = programmes::load_options(tz);
     let loaded = loaxa_core::schedule::parse(&text, std::path::Path::new("week"), &options);
     let programs: Vec<_> = loaded
         .programs
