@@ -172,10 +172,12 @@ impl Feed {
     }
 }
 
-/// Whole frames in `nanos` (rounded to the nearest; negative counts as none).
+/// Frames of silence before an instant `nanos` ahead: rounded up, so the first frame after them
+/// goes out at the instant or a fraction of a frame after, never before (a programme dated a
+/// few microseconds early reads as a millisecond early once stored to the millisecond).
+/// Negative counts as none.
 fn nanos_to_frames(nanos: i64, sample_rate: u32) -> u64 {
-    let frames =
-        (i128::from(nanos) * i128::from(sample_rate) + 500_000_000).div_euclid(1_000_000_000);
+    let frames = (i128::from(nanos) * i128::from(sample_rate) + 999_999_999).div_euclid(1_000_000_000);
     u64::try_from(frames).unwrap_or(0)
 }
 
@@ -462,6 +464,20 @@ mod tests {
             output.segment_start(),
             Some(DateTime::from_timestamp_nanos(ms(2_000)))
         );
+    }
+
+    #[test]
+    fn a_gate_between_two_frames_starts_on_the_frame_after_it_never_before() {
+        let (mut output, mut feed) = output(48_000);
+        let gate = 1_000_000_010; // 10 ns after a frame boundary
+        output.start_segment(DateTime::from_timestamp_nanos(gate));
+        output.write(&[1.0; 2], &AtomicBool::new(false)).unwrap();
+        let mut block = vec![9.0f32; 96_004];
+        feed.fill(&mut block, 0);
+        let first = block.iter().position(|s| *s == 1.0).unwrap();
+        assert_eq!(first / 2, 48_001);
+        let started = output.segment_start().unwrap().timestamp_nanos_opt().unwrap();
+        assert!((gate..gate + 20_834).contains(&started), "{started}");
     }
 
     #[test]

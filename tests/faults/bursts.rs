@@ -4,7 +4,7 @@
 //! ten hours, which the box must measure without holding anything up. In each trial a programme
 //! falls due in the middle of the burst, and a prober asks the control socket for the status
 //! every 200 ms. Besides the usual columns, the class counts programmes more than 10 ms *late*
-//! (or missing) and control requests not answered within a second (*socket*); a daemon that
+//! (or missing) and control requests not answered within two seconds (*socket*); a daemon that
 //! does not stop within 5 s of SIGTERM counts as *panicked*.
 
 use std::path::{Path, PathBuf};
@@ -24,8 +24,10 @@ const SCOPE: &str = "commune/phu-dong";
 const PROGRAMME: &str = "audio/tiem-chung.mp3";
 /// Later than this counts as late.
 const ON_TIME_MS: f64 = 10.0;
-/// The prober's question must be answered within this.
-const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// The prober's question must be answered within this. A loop held up by work that grows with
+/// the input (a long decode, a wedged link) answers seconds late or never; a test machine busy
+/// with other suites adds up to about a second to an answer of a few milliseconds.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 /// SIGTERM to exit.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
 

@@ -39,7 +39,7 @@ pub struct Row {
     pub panicked: usize,
     /// Programmes more than 10 ms late, or missing, where the class measures it.
     pub late: usize,
-    /// Control requests not answered within a second, where the class asks.
+    /// Control requests not answered in time (two seconds), where the class asks.
     pub socket: usize,
     /// What else the class saw (e.g. where the kills landed).
     pub notes: String,
