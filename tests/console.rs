@@ -577,6 +577,36 @@ fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads()
         "{wrong}"
     );
 
+    // An admin disables an account: its open session ends and its password no longer opens
+    // the console; after a reset its owner chooses a new one at the next login.
+    let disabled = console.step("account-action", "admin", &["bien-tap", "disable"]);
+    assert!(
+        disabled["row"].as_str().unwrap().contains("đã khoá"),
+        "{disabled}"
+    );
+    let locked_out = console.step("page", "bien-tap", &["/bulletins"]);
+    assert!(
+        locked_out["url"].as_str().unwrap().ends_with("/login"),
+        "{locked_out}"
+    );
+    let refused = console.step("login", "bien-tap", &["bien-tap-mat-khau-moi"]);
+    assert!(
+        refused["url"].as_str().unwrap().ends_with("/login") && !refused["problem"].is_null(),
+        "{refused}"
+    );
+    console.step("account-action", "admin", &["bien-tap", "enable"]);
+    let reset = console.step("account-action", "admin", &["bien-tap", "reset"]);
+    let one_time = reset["password"].as_str().expect("a one-time password");
+    let back = console.step(
+        "login",
+        "bien-tap",
+        &[one_time, "bien-tap-mat-khau-thu-hai"],
+    );
+    assert!(back["url"].as_str().unwrap().ends_with("/fleet"), "{back}");
+    // Not one's own account: an office is never left without an admin by a slip.
+    let own = console.step("post", "admin", &["/accounts/1/disable", "csrf=@"]);
+    assert_eq!(own["status"], 400, "{own}");
+
     // Every action is in the audit log.
     let audit = console.step("page", "admin", &["/audit"]);
     let text = audit["text"].as_str().unwrap();
@@ -584,6 +614,9 @@ fn the_console_refuses_forged_forms_wrong_roles_other_communes_and_bad_uploads()
         "login",
         "login_failed",
         "account_created",
+        "account_disabled",
+        "account_enabled",
+        "password_reset",
         "bulletin_uploaded",
     ] {
         assert!(

@@ -174,8 +174,8 @@ pub fn run(paths: &Paths, report: &mut Report) -> Vec<Row> {
         .collect();
     let fleet = Duration::from_secs_f64(median(&mut times));
     // The month's chart and workbook, to look at.
-    if let Ok(month) = archive.report(&query) {
-        let labels = Labels::for_lang("vi");
+    if let (Ok(month), Ok(text)) = (archive.report(&query), loaxa_district::text::catalogue()) {
+        let labels = Labels::new(&text, loaxa_core::i18n::Lang::Vi);
         if let Ok(svg) = chart::daily_svg(&month.days, &labels) {
             let _ = std::fs::write(dir.join("month.svg"), svg);
         }

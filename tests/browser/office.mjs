@@ -56,9 +56,23 @@ const steps = {
     await page.fill("input[name=display_name]", name);
     await page.selectOption("select[name=role]", role);
     if (commune) await page.fill("input[name=commune]", commune);
-    await page.click("main form button[type=submit]");
+    await page.click("#new-account button[type=submit]");
     await page.waitForSelector("code.password");
     done({ password: await text("code.password") });
+  },
+
+  // account-action USER ACTION: presses disable, enable or reset on USER's row of the Accounts
+  // page; prints the notice, the new one-time password (reset) and the row's state.
+  async "account-action"(username, action) {
+    await page.goto(`${base}/accounts`);
+    await page.click(`tr[data-account="${username}"] button[value=${action}]`);
+    await page.waitForLoadState();
+    done({
+      notice: await text(".notice"),
+      problem: await text(".problem"),
+      password: await text("code.password"),
+      row: await text(`tr[data-account="${username}"]`),
+    });
   },
 
   // upload FILE TITLE LEVEL TARGETS: prints the bulletin's id, or the problem shown.

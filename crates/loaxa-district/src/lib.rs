@@ -7,3 +7,4 @@ pub mod archive;
 pub mod console;
 pub mod fleet;
 pub mod publish;
+pub mod text;

@@ -42,7 +42,7 @@ pub fn daily_svg(days: &[DayCounts], labels: &Labels) -> Result<String, ChartErr
         // Room above the highest bar for the legend.
         let top = highest + highest / 4 + 1;
         let mut chart = ChartBuilder::on(&root)
-            .caption(labels.chart_title, ("sans-serif", 20))
+            .caption(&labels.chart_title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(48)
@@ -86,7 +86,7 @@ pub fn daily_svg(days: &[DayCounts], labels: &Labels) -> Result<String, ChartErr
                     .map(|(i, d)| bar(i, 0, d.counts.aired, AIRED)),
             )
             .map_err(drawing)?
-            .label(labels.chart_aired)
+            .label(&labels.chart_aired)
             .legend(legend(AIRED));
         chart
             .draw_series(
@@ -96,7 +96,7 @@ pub fn daily_svg(days: &[DayCounts], labels: &Labels) -> Result<String, ChartErr
                     .map(|(i, d)| bar(i, d.counts.aired, d.counts.aired + not_aired(d), NOT_AIRED)),
             )
             .map_err(drawing)?
-            .label(labels.chart_not_aired)
+            .label(&labels.chart_not_aired)
             .legend(legend(NOT_AIRED));
         chart
             .configure_series_labels()
@@ -113,7 +113,9 @@ pub fn daily_svg(days: &[DayCounts], labels: &Labels) -> Result<String, ChartErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::labels::for_tests;
     use crate::archive::report::Counts;
+    use loaxa_core::i18n::Lang;
 
     fn day(date: &str, aired: u64, missed: u64, failed: u64) -> DayCounts {
         DayCounts {
@@ -140,8 +142,8 @@ mod tests {
             day("2026-11-26", 0, 4, 0),
         ];
         let labels = Labels {
-            chart_title: "Phát thanh <tháng 11> & 12",
-            ..Labels::for_lang("vi")
+            chart_title: "Phát thanh <tháng 11> & 12".into(),
+            ..for_tests(Lang::Vi)
         };
         let svg = daily_svg(&days, &labels).unwrap();
         let document = roxmltree::Document::parse(&svg).unwrap();
@@ -173,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_range_without_days_still_draws_an_empty_chart() {
-        let svg = daily_svg(&[], &Labels::for_lang("en")).unwrap();
+        let svg = daily_svg(&[], &for_tests(Lang::En)).unwrap();
         let document = roxmltree::Document::parse(&svg).unwrap();
         assert!(
             document

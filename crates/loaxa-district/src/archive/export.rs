@@ -72,8 +72,8 @@ fn counts_cells(counts: &Counts) -> [Cell; 8] {
     ]
 }
 
-fn header(labels: &[&str]) -> Vec<String> {
-    labels.iter().map(|l| l.to_string()).collect()
+fn header(labels: &[String]) -> Vec<String> {
+    labels.to_vec()
 }
 
 fn commune_cell(commune: &Option<String>, labels: &Labels) -> Cell {
@@ -204,7 +204,7 @@ pub fn report_xlsx(report: &Report, labels: &Labels) -> Result<Vec<u8>, ExportEr
         days_table(report, labels),
     ];
     let mut workbook = Workbook::new();
-    for (table, name) in tables.iter().zip(labels.sheets) {
+    for (table, name) in tables.iter().zip(&labels.sheets) {
         sheet(&mut workbook, name, table)?;
     }
     Ok(workbook.save_to_buffer()?)
@@ -274,9 +274,10 @@ fn sheet(workbook: &mut Workbook, name: &str, table: &Table) -> Result<(), Expor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::labels::columns;
+    use crate::archive::labels::for_tests;
     use crate::archive::report::{BoxCounts, CommuneCounts, DayCounts, ReportQuery, ReportScope};
     use calamine::{Data, Reader, Xlsx};
+    use loaxa_core::i18n::Lang;
 
     fn report() -> Report {
         let counts = Counts {
@@ -341,9 +342,9 @@ mod tests {
 
     #[test]
     fn the_csv_tables_read_back_with_vietnamese_headers_and_dd_mm_yyyy_dates() {
-        let labels = Labels::for_lang("vi");
+        let labels = for_tests(Lang::Vi);
         let boxes = read_csv(&boxes_csv(&report(), &labels).unwrap());
-        assert_eq!(boxes[0], columns("vi").map(str::to_owned));
+        assert_eq!(boxes[0], labels.boxes);
         assert_eq!(boxes[0][0], "Mã loa");
         assert_eq!(
             boxes[1],
@@ -367,7 +368,7 @@ mod tests {
         let communes = read_csv(&communes_csv(&report(), &labels).unwrap());
         assert_eq!(communes.len(), 3);
         assert_eq!(communes[2][..3], ["Tổng cộng", "2", "3"]);
-        let days = read_csv(&days_csv(&report(), &Labels::for_lang("en")).unwrap());
+        let days = read_csv(&days_csv(&report(), &for_tests(Lang::En)).unwrap());
         assert_eq!(days[0][0], "Date");
         assert_eq!(days[1][..3], ["24/11/2026", "3", "2"]);
         assert_eq!(days[2][0], "25/11/2026");
@@ -392,7 +393,7 @@ mod tests {
             origin_scope: None,
         }];
         let tz = chrono_tz::Asia::Ho_Chi_Minh;
-        let table = read_csv(&airings_csv(&rows, tz, &Labels::for_lang("vi")).unwrap());
+        let table = read_csv(&airings_csv(&rows, tz, &for_tests(Lang::Vi)).unwrap());
         assert_eq!(
             table[1],
             [
@@ -407,7 +408,7 @@ mod tests {
                 "power cut"
             ]
         );
-        let bytes = airings_xlsx(&rows, tz, &Labels::for_lang("vi"), "bao-lu").unwrap();
+        let bytes = airings_xlsx(&rows, tz, &for_tests(Lang::Vi), "bao-lu").unwrap();
         let mut workbook: Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
         let sheet = workbook.worksheet_range("bao-lu").unwrap();
@@ -426,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_workbook_reads_back_with_numbers_dates_and_a_sheet_per_table() {
-        let labels = Labels::for_lang("vi");
+        let labels = for_tests(Lang::Vi);
         let bytes = report_xlsx(&report(), &labels).unwrap();
         let mut workbook: Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();

@@ -71,6 +71,10 @@ struct RawConfig {
     /// Mark cookies `Secure`: set it when the console is reached over HTTPS (a reverse proxy).
     #[serde(default)]
     secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (e.g. `["127.0.0.1"]` for an
+    /// nginx on the same machine). Empty: every request's own peer address counts.
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -104,6 +108,7 @@ pub struct ConsoleConfig {
     pub max_upload_bytes: u64,
     pub allow_self_approval: bool,
     pub secure_cookies: bool,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ConsoleConfig {
@@ -170,6 +175,7 @@ impl ConsoleConfig {
             max_upload_bytes: raw.max_upload_mb.saturating_mul(1024 * 1024),
             allow_self_approval: raw.allow_self_approval,
             secure_cookies: raw.secure_cookies,
+            trusted_proxies: raw.trusted_proxies,
         })
     }
 

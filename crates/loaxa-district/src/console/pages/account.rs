@@ -246,19 +246,38 @@ async fn accounts_page(staff: &Staff, notice: Option<maud::Markup>) -> Response 
             thead { tr {
                 th { (staff.t("account-username")) } th { (staff.t("account-name")) }
                 th { (staff.t("account-role")) } th { (staff.t("account-commune")) }
+                th { (staff.t("account-state")) } th {}
             } }
             tbody {
                 @for account in &accounts {
-                    tr {
+                    tr data-account=(account.username) {
                         td { (account.username) } td { (account.display_name) }
                         td { (staff.t(role_message(account.role))) }
                         td { (account.commune.clone().unwrap_or_else(|| staff.t("account-whole-office"))) }
+                        td { (staff.t(if account.disabled { "account-disabled" } else { "account-active" })) }
+                        td.actions {
+                            @if account.id != staff.account.id {
+                                @let (action, label) = if account.disabled {
+                                    ("enable", "account-enable")
+                                } else {
+                                    ("disable", "account-disable")
+                                };
+                                form.inline method="post" action=(format!("/accounts/{}/{action}", account.id)) {
+                                    (csrf_field(staff))
+                                    button type="submit" name="action" value=(action) { (staff.t(label)) }
+                                }
+                                form.inline method="post" action=(format!("/accounts/{}/reset", account.id)) {
+                                    (csrf_field(staff))
+                                    button type="submit" name="action" value="reset" { (staff.t("account-reset")) }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         h2 { (staff.t("account-new")) }
-        form method="post" action="/accounts" {
+        form #new-account method="post" action="/accounts" {
             (csrf_field(staff))
             label { (staff.t("account-username")) input name="username" required pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,63}"; }
             label { (staff.t("account-name")) input name="display_name" required; }
@@ -355,6 +374,91 @@ pub async fn create_account(staff: Staff, Form(form): Form<NewAccountForm>) -> R
         }
         Ok(Err(e)) => return html::internal_error(&e),
         Err(e) => return html::internal_error(&e),
+    };
+    accounts_page(&staff, Some(notice)).await
+}
+
+/// What an admin may do to another account from its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountAction {
+    /// Refuse its logins and end its sessions (the account and its history stay).
+    Disable,
+    Enable,
+    /// A new one-time password, to be replaced at the next login; its sessions end.
+    Reset,
+}
+
+impl AccountAction {
+    fn audit_name(self) -> &'static str {
+        match self {
+            AccountAction::Disable => "account_disabled",
+            AccountAction::Enable => "account_enabled",
+            AccountAction::Reset => "password_reset",
+        }
+    }
+}
+
+pub async fn account_action(
+    staff: Staff,
+    Path((id, action)): Path<(i64, AccountAction)>,
+) -> Response {
+    if let Err(refused) = staff.require(Role::Admin) {
+        return refused;
+    }
+    // An admin who locks themselves out may leave the office with no admin at all.
+    if id == staff.account.id {
+        return staff.refuse(StatusCode::BAD_REQUEST, &staff.t("account-not-yourself"));
+    }
+    let password = auth::one_time_password();
+    let (admin, ip) = (staff.account.username.clone(), staff.ip.clone());
+    let done = {
+        let password = password.clone();
+        staff
+            .app
+            .db
+            .call(move |conn| {
+                let Some(account) = auth::account(conn, id)? else {
+                    return Ok(None);
+                };
+                match action {
+                    AccountAction::Disable => auth::set_disabled(conn, id, true)?,
+                    AccountAction::Enable => auth::set_disabled(conn, id, false)?,
+                    AccountAction::Reset => auth::set_password(conn, id, &password, true)
+                        .map_err(|e| db::DbError::Corrupt(e.to_string()))?,
+                }
+                let now = Utc::now();
+                db::audit(
+                    conn,
+                    now,
+                    &admin,
+                    &ip,
+                    action.audit_name(),
+                    &account.username,
+                    "",
+                )?;
+                Ok(Some(account.username))
+            })
+            .await
+    };
+    let username = match done {
+        Ok(Some(username)) => username,
+        Ok(None) => return staff.refuse(StatusCode::NOT_FOUND, &staff.t("account-unknown")),
+        Err(e) => return html::internal_error(&e),
+    };
+    let name = [("username", FluentValue::from(username.as_str()))];
+    let notice = match action {
+        AccountAction::Reset => html! {
+            p.notice role="status" {
+                (staff.t_args("account-reset-done", &name)) " " code.password { (password) }
+            }
+        },
+        AccountAction::Disable => {
+            html! { p.notice role="status" { (staff.t_args("account-disabled-done", &name)) } }
+        }
+        AccountAction::Enable => {
+            html! { p.notice role="status" { (staff.t_args("account-enabled-done", &name)) } }
+        }
     };
     accounts_page(&staff, Some(notice)).await
 }

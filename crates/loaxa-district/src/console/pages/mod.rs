@@ -39,6 +39,7 @@ pub fn routes(app: Shared) -> Router<Shared> {
             "/accounts",
             get(account::accounts).post(account::create_account),
         )
+        .route("/accounts/{id}/{action}", post(account::account_action))
         .route("/audit", get(account::audit_log))
         .route("/organisation", get(organisation::show))
         .route("/organisation/commune", post(organisation::put_commune))

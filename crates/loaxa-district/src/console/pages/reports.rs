@@ -111,7 +111,7 @@ pub async fn show(staff: Staff, Query(form): Query<ReportForm>) -> Response {
         Ok(report) => report,
         Err(response) => return response,
     };
-    let labels = Labels::for_lang(staff.lang.code());
+    let labels = Labels::new(&staff.app.text, staff.lang);
     let svg = chart::daily_svg(&report.days, &labels).unwrap_or_default();
     let query = serde_urlencoded::to_string([
         ("from", report.query.from.to_string()),
@@ -120,7 +120,7 @@ pub async fn show(staff: Staff, Query(form): Query<ReportForm>) -> Response {
         ("bulletin", form.bulletin.clone()),
     ])
     .unwrap_or_default();
-    let headers = labels.communes;
+    let headers = &labels.communes;
     let body = html! {
         form.filters method="get" action="/reports" {
             label { (staff.t("report-from")) input type="date" name="from" value=(report.query.from.to_string()); }
@@ -165,7 +165,7 @@ pub async fn show(staff: Staff, Query(form): Query<ReportForm>) -> Response {
         }
         h2 { (staff.t("report-by-box")) }
         table #boxes {
-            thead { tr { @for h in labels.boxes { th { (h) } } } }
+            thead { tr { @for h in &labels.boxes { th { (h) } } } }
             tbody {
                 @for b in &report.boxes {
                     tr data-box=(b.box_id) {
@@ -210,7 +210,7 @@ pub async fn csv(staff: Staff, Query(form): Query<ReportForm>) -> Response {
         Ok(report) => report,
         Err(response) => return response,
     };
-    match export::boxes_csv(&report, &Labels::for_lang(staff.lang.code())) {
+    match export::boxes_csv(&report, &Labels::new(&staff.app.text, staff.lang)) {
         Ok(bytes) => download(bytes, "text/csv; charset=utf-8", &file_name(&report, "csv")),
         Err(e) => html::internal_error(&e),
     }
@@ -221,7 +221,7 @@ pub async fn xlsx(staff: Staff, Query(form): Query<ReportForm>) -> Response {
         Ok(report) => report,
         Err(response) => return response,
     };
-    match export::report_xlsx(&report, &Labels::for_lang(staff.lang.code())) {
+    match export::report_xlsx(&report, &Labels::new(&staff.app.text, staff.lang)) {
         Ok(bytes) => download(bytes, XLSX, &file_name(&report, "xlsx")),
         Err(e) => html::internal_error(&e),
     }
@@ -248,10 +248,10 @@ pub async fn bulletin(staff: Staff, Query(form): Query<ReportForm>) -> Response 
         .into_iter()
         .filter(|r| own.is_none() || r.commune == own)
         .collect();
-    let labels = Labels::for_lang(staff.lang.code());
+    let labels = Labels::new(&staff.app.text, staff.lang);
     let body = html! {
         table #airings {
-            thead { tr { @for h in labels.airings { th { (h) } } } }
+            thead { tr { @for h in &labels.airings { th { (h) } } } }
             tbody {
                 @for r in &rows {
                     @let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz);
