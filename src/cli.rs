@@ -2,19 +2,21 @@
 //! Errors become readable reports (anyhow) here and nowhere else.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use anyhow::{Context, Result, bail};
-use chrono::{DateTime, NaiveDate, Utc};
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
 mod operator;
+mod when;
 
 use crate::audio::output::{Output, OutputSpec};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::daemon::{self, RunUntil};
-use crate::store::{AsRunEntry, Store};
+use crate::store::{AsRunEntry, Outcome, Store};
+use crate::text::{FluentValue, Lang, Words, arg};
 use loaxa_core::schedule::plan::next_occurrences;
 use loaxa_core::schedule::{self, LoadOptions, Loaded, Program};
 
@@ -53,19 +55,24 @@ enum Command {
         /// Schedule files or directories of them
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Take the time zone and media directory from this box config
+        /// Take the time zone, media directory and language from this box config
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also show each audio file's loudness and the gain it airs with
+        #[arg(long)]
+        verbose: bool,
     },
-    /// List the upcoming occurrences, one per line: local time, programme id, title
+    /// What will air next: the box's whole plan (district, commune and local programmes), or
+    /// with FILES what those schedule files alone would air (RFC 3339 times, for checking)
     Next {
-        /// Schedule files (default: the config's schedules directory)
+        /// Schedule files (default: ask the running daemon, else the config's schedules directory)
         files: Vec<PathBuf>,
         #[command(flatten)]
         config: ConfigArg,
         /// Start from this instant (RFC 3339) instead of now
         #[arg(long)]
         from: Option<DateTime<chrono::FixedOffset>>,
+        /// How many airings to show
         #[arg(long, default_value_t = 10)]
         count: usize,
     },
@@ -85,9 +92,13 @@ enum Command {
     Log {
         #[command(flatten)]
         config: ConfigArg,
-        /// Only entries scheduled on or after this date (YYYY-MM-DD, local)
+        /// Only entries scheduled on or after this day: 02/12/2026, 2026-12-02, or a month
+        /// (12/2026, 2026-12)
         #[arg(long)]
-        since: Option<NaiveDate>,
+        since: Option<String>,
+        /// Only entries scheduled on or before this day (or month), written as for --since
+        #[arg(long)]
+        until: Option<String>,
         /// One JSON object per line, for scripts
         #[arg(long)]
         json: bool,
@@ -119,7 +130,35 @@ struct ConfigArg {
 
 impl ConfigArg {
     fn load(&self) -> Result<Config> {
-        Ok(Config::load(&self.path)?)
+        let config = Config::load(&self.path)?;
+        // Errors from here on are reported in the box's language.
+        let _ = SPOKEN.set(crate::text::choose(config.language));
+        Ok(config)
+    }
+}
+
+/// The language of this run, once a box config has said it (else the locale's is used).
+static SPOKEN: OnceLock<Lang> = OnceLock::new();
+
+fn spoken() -> Lang {
+    SPOKEN
+        .get()
+        .copied()
+        .unwrap_or_else(|| crate::text::choose(None))
+}
+
+/// The words to print with: `config`'s language, or the run's.
+pub(crate) fn words_for(config: Option<&Config>) -> Result<Words> {
+    let lang = config.map_or_else(spoken, |c| crate::text::choose(c.language));
+    Ok(Words::new(lang)?)
+}
+
+/// The line an error is reported with, in the language of the run.
+pub fn error_line(error: &anyhow::Error) -> String {
+    let reason = loaxa_core::report::describe_error(error.as_ref());
+    match Words::new(spoken()) {
+        Ok(words) => words.t_args("error", &[("reason", arg(reason))]),
+        Err(_) => format!("error: {reason}"),
     }
 }
 
@@ -130,7 +169,7 @@ struct Moved {
 }
 
 pub fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_command_line()?;
     loaxa_core::report::init_logging(cli.command.log_filter());
     match cli.command {
         Command::Daemon { config, output } => run_daemon(&config, output),
@@ -138,7 +177,11 @@ pub fn main() -> Result<()> {
             output,
             keep_running,
         } => demo(output, keep_running),
-        Command::Validate { files, config } => validate(&files, config.as_deref()),
+        Command::Validate {
+            files,
+            config,
+            verbose,
+        } => validate(&files, config.as_deref(), verbose),
         Command::Next {
             files,
             config,
@@ -154,8 +197,9 @@ pub fn main() -> Result<()> {
         Command::Log {
             config,
             since,
+            until,
             json,
-        } => log(&config, since, json),
+        } => log(&config, since.as_deref(), until.as_deref(), json),
         Command::Devices => devices(),
         Command::Operator(command) => operator::run(command),
         Command::Publish(_) => moved("publish"),
@@ -163,6 +207,75 @@ pub fn main() -> Result<()> {
         Command::Fleet(_) => moved("fleet"),
         Command::Key(_) => moved("key"),
     }
+}
+
+/// The command line, its `--help` in the box's language: the config's (`--config FILE`, else
+/// the default file) if it says one, else the locale's.
+fn parse_command_line() -> Result<Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let config_path = args
+        .iter()
+        .position(|a| a == "--config")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .or_else(|| {
+            args.iter()
+                .filter_map(|a| a.to_str()?.strip_prefix("--config=").map(PathBuf::from))
+                .next()
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
+    let configured = Config::load(&config_path).ok().and_then(|c| c.language);
+    let words = Words::new(crate::text::choose(configured))?;
+    let matches = in_words(Cli::command(), &words).get_matches_from(args);
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
+/// Each command's summary, by its path of subcommand names, as a catalogue id.
+const SUMMARIES: [(&[&str], &str); 19] = [
+    (&["daemon"], "help-daemon"),
+    (&["demo"], "help-demo"),
+    (&["validate"], "help-validate"),
+    (&["next"], "help-next"),
+    (&["play"], "help-play"),
+    (&["log"], "help-log"),
+    (&["devices"], "help-devices"),
+    (&["status"], "help-status"),
+    (&["today"], "help-today"),
+    (&["stop"], "help-stop"),
+    (&["volume"], "help-volume"),
+    (&["play-now"], "help-play-now"),
+    (&["program"], "help-program"),
+    (&["program", "add"], "help-program-add"),
+    (&["program", "list"], "help-program-list"),
+    (&["program", "remove"], "help-program-remove"),
+    (&["program", "enable"], "help-program-enable"),
+    (&["program", "disable"], "help-program-disable"),
+    (&[], "help-loaxa"),
+];
+
+/// The command line with its summaries in `words` (clap's derive has the doc comments' English).
+fn in_words(command: clap::Command, words: &Words) -> clap::Command {
+    fn with_about(command: clap::Command, path: &[&str], about: String) -> clap::Command {
+        match path {
+            [] => command.about(about),
+            [name, rest @ ..] => {
+                let rest = rest.to_vec();
+                command.mut_subcommand(*name, move |sub| with_about(sub, &rest, about))
+            }
+        }
+    }
+    let template = format!(
+        "{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}",
+        words.t("help-usage")
+    );
+    SUMMARIES
+        .iter()
+        .fold(command, |command, (path, id)| {
+            with_about(command, path, words.t(id))
+        })
+        .help_template(template.clone())
+        .mut_subcommands(move |sub| sub.help_template(template.clone()))
 }
 
 impl Command {
@@ -186,9 +299,7 @@ fn run_daemon(config: &ConfigArg, output: Option<OutputSpec>) -> Result<()> {
 }
 
 fn moved(command: &str) -> Result<()> {
-    bail!(
-        "`loaxa {command}` is now `loaxa-district {command}`, the district office's tool (package loaxa-district); the box does not carry it"
-    )
+    bail!(words_for(None)?.t_args("moved", &[("command", arg(command))]))
 }
 
 /// A one-shot runtime for a command's async work.
@@ -196,10 +307,26 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
     loaxa_link::block_on(future).context("cannot start the async runtime")
 }
 
-fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
+fn validate(paths: &[PathBuf], config: Option<&Path>, verbose: bool) -> Result<()> {
     let config = config.map(Config::load).transpose()?;
+    if let Some(config) = &config {
+        let _ = SPOKEN.set(crate::text::choose(config.language));
+    }
+    let words = words_for(config.as_ref())?;
+    let files = expand_dirs(paths)?;
+    if files.is_empty() {
+        let shown = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>();
+        println!(
+            "{}",
+            words.t_args("validate-no-files", &[("where", arg(shown.join(", ")))])
+        );
+        return Ok(());
+    }
     let mut problems = 0;
-    for file in expand_dirs(paths)? {
+    for file in files {
         let options = match &config {
             Some(c) => c.local_schedule_options(Some(loaxa_media::decode::check_file)),
             None => LoadOptions::standalone(&file, Some(loaxa_media::decode::check_file)),
@@ -209,25 +336,36 @@ fn validate(paths: &[PathBuf], config: Option<&Path>) -> Result<()> {
             eprintln!("{error}");
         }
         for warning in schedule::warnings(&loaded.programs, Utc::now()) {
-            eprintln!("warning: {warning}");
+            eprintln!("{}", words.t_args("warning", &[("warning", arg(warning))]));
         }
         problems += loaded.errors.len();
         if loaded.errors.is_empty() {
             println!(
-                "{}: ok ({} programmes)",
-                file.display(),
-                loaded.programs.len()
+                "{}",
+                words.t_args(
+                    "validate-ok",
+                    &[
+                        ("file", arg(file.display())),
+                        ("count", FluentValue::from(loaded.programs.len())),
+                    ],
+                )
             );
-            print_loudness(&loaded.programs, config.as_ref());
+            if verbose {
+                print_loudness(&loaded.programs, config.as_ref());
+            }
         }
     }
     if problems > 0 {
-        bail!("{problems} problem(s) found");
+        bail!(words.t_args(
+            "validate-problems",
+            &[("count", FluentValue::from(problems))]
+        ));
     }
     Ok(())
 }
 
-/// Each audio file's loudness, and the gain it will air with.
+/// Each audio file's loudness, and the gain it will air with: for the engineer (`--verbose`),
+/// in the units of the trade.
 fn print_loudness(programs: &[Program], config: Option<&Config>) {
     let defaults = Config::default();
     let config = config.unwrap_or(&defaults);
@@ -247,7 +385,7 @@ fn print_loudness(programs: &[Program], config: Option<&Config>) {
                     config.true_peak_ceiling,
                 );
                 println!(
-                    "  {name}: {}; airs at {:+.1} dB",
+                    "  {name}: {}; gain {:+.1} dB",
                     crate::levels::describe(&loudness),
                     20.0 * f64::from(gain).log10()
                 );
@@ -281,26 +419,31 @@ fn next(
     from: Option<DateTime<chrono::FixedOffset>>,
     count: usize,
 ) -> Result<()> {
-    let loaded = if files.is_empty() {
+    if files.is_empty() && from.is_none() {
+        return next_on_this_box(config, count);
+    }
+    let mut loaded = Loaded::default();
+    for file in expand_dirs(files)? {
+        let options = LoadOptions {
+            windows: None,
+            ..LoadOptions::standalone(&file, None)
+        };
+        loaded.merge(schedule::load_file(&file, &options));
+    }
+    if files.is_empty() {
         let config = config.load()?;
         let options = LoadOptions {
             windows: None,
             ..config.local_schedule_options(None)
         };
-        schedule::load_dir(&config.schedules_dir, &options)
-    } else {
-        let mut loaded = Loaded::default();
-        for file in expand_dirs(files)? {
-            let options = LoadOptions {
-                windows: None,
-                ..LoadOptions::standalone(&file, None)
-            };
-            loaded.merge(schedule::load_file(&file, &options));
-        }
-        loaded
-    };
+        loaded = schedule::load_dir(&config.schedules_dir, &options);
+    }
+    let words = words_for(None)?;
     for error in &loaded.errors {
-        eprintln!("warning: {error} (skipped)");
+        eprintln!(
+            "{}",
+            words.t_args("next-skipped", &[("problem", arg(error))])
+        );
     }
     let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
     let from = from.map_or_else(Utc::now, |from| from.with_timezone(&Utc));
@@ -312,16 +455,73 @@ fn next(
     Ok(())
 }
 
+/// The box's whole plan, as its daemon holds it (its files, the district's schedules, the local
+/// programmes); with the daemon stopped, what its schedule files alone would air.
+fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
+    use crate::control::{Answer, Reply, Request, Upcoming};
+    let config = config.load()?;
+    let words = words_for(Some(&config))?;
+    let count = count.min(crate::control::MAX_NEXT);
+    let asked = block_on(crate::control::ask(
+        &config.control_socket,
+        &Request::Next { count },
+    ))?;
+    let upcoming = match asked {
+        Ok(Reply::Done(Answer::Next { upcoming })) => upcoming,
+        Ok(Reply::Done(_)) => bail!(words.t("daemon-mismatched-next")),
+        Ok(Reply::Refused(reason)) => {
+            bail!(words.t_args("daemon-refused", &[("reason", arg(reason))]))
+        }
+        Err(_) => {
+            eprintln!("{}", words.t("next-daemon-down"));
+            let options = LoadOptions {
+                windows: None,
+                ..config.local_schedule_options(None)
+            };
+            let loaded = schedule::load_dir(&config.schedules_dir, &options);
+            for error in &loaded.errors {
+                eprintln!(
+                    "{}",
+                    words.t_args("next-skipped", &[("problem", arg(error))])
+                );
+            }
+            let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
+            next_occurrences(&programs, Utc::now(), count)
+                .iter()
+                .map(|o| Upcoming {
+                    program: o.program.id.clone(),
+                    title: o.program.title.clone(),
+                    level: o.program.priority,
+                    at: o
+                        .scheduled
+                        .with_timezone(&o.program.timezone)
+                        .fixed_offset(),
+                    items: o.program.items.iter().map(ToString::to_string).collect(),
+                    origin: loaxa_core::protocol::Origin::Local,
+                })
+                .collect()
+        }
+    };
+    if upcoming.is_empty() {
+        println!("{}", words.t("next-nothing"));
+    }
+    for next in &upcoming {
+        println!("{}", operator::upcoming_line(next, &config, &words));
+    }
+    Ok(())
+}
+
 fn play(
     files: &[String],
     output: Option<OutputSpec>,
     volume: f32,
     config: &ConfigArg,
 ) -> Result<()> {
-    if !(0.0..=1.0).contains(&volume) {
-        bail!("--volume {volume} out of range 0.0–1.0");
-    }
     let config = config.load()?;
+    let words = words_for(Some(&config))?;
+    if !(0.0..=1.0).contains(&volume) {
+        bail!(words.t_args("play-bad-volume", &[("volume", arg(volume))]));
+    }
     let items = files
         .iter()
         .map(|name| match name.as_str() {
@@ -346,9 +546,16 @@ fn play(
         )
     });
     let spec = output.unwrap_or(config.output.clone());
-    let output = Output::open(&spec, config.sample_rate)
-        .with_context(|| format!("cannot open output {spec}"))?;
-    eprintln!("playing to {}", output.description());
+    let output = Output::open(&spec, config.sample_rate).map_err(|e| {
+        anyhow!(words.t_args(
+            "output-unavailable",
+            &[("output", arg(&spec)), ("reason", arg(e))]
+        ))
+    })?;
+    eprintln!(
+        "{}",
+        words.t_args("play-to", &[("output", arg(output.description()))])
+    );
     let device = crate::player::Device {
         spec,
         paced_rate: config.sample_rate,
@@ -363,75 +570,125 @@ fn play(
         program,
         start_at: Utc::now() + chrono::Duration::milliseconds(300),
     });
-    let report = block_on(player.report())?.context("the player stopped unexpectedly")?;
+    let report =
+        block_on(player.report())?.ok_or_else(|| anyhow!(words.t("play-player-stopped")))?;
     for (item, reason) in &report.items_failed {
-        eprintln!("{item}: not played: {reason}");
+        eprintln!(
+            "{}",
+            words.t_args(
+                "play-item-failed",
+                &[("item", arg(item)), ("reason", arg(reason))]
+            )
+        );
     }
     if report.items_aired == 0 {
-        bail!("nothing could be played");
+        bail!(words.t("play-nothing"));
     }
     Ok(())
 }
 
-fn log(config: &ConfigArg, since: Option<NaiveDate>, json: bool) -> Result<()> {
+fn log(config: &ConfigArg, since: Option<&str>, until: Option<&str>, json: bool) -> Result<()> {
     let config = config.load()?;
+    let words = words_for(Some(&config))?;
+    let today = Utc::now().with_timezone(&config.timezone).date_naive();
+    let days = |text: &str| {
+        when::parse_days(text, today).map_err(|e| {
+            let (id, part) = e.message();
+            anyhow!(words.t_args(id, &[("text", arg(part))]))
+        })
+    };
+    let midnight = |day: chrono::NaiveDate| {
+        schedule::resolve_local(config.timezone, day.and_time(chrono::NaiveTime::MIN))
+    };
+    let since = since.map(days).transpose()?.map(|d| midnight(d.first));
+    // Up to the end of the last day named: the midnight after it.
+    let until = until
+        .map(days)
+        .transpose()?
+        .map(|d| midnight(d.last + chrono::Duration::days(1)));
     let Some(store) = Store::open_read_only(&config.state_dir)? else {
         if !json {
-            println!("no as-run log yet in {}", config.state_dir.display());
+            println!(
+                "{}",
+                words.t_args("log-none-yet", &[("dir", arg(config.state_dir.display()))])
+            );
         }
         return Ok(());
     };
-    let since = since.map_or(DateTime::<Utc>::MIN_UTC, |d| {
-        schedule::resolve_local(config.timezone, d.and_time(chrono::NaiveTime::MIN))
-    });
-    let entries = store.entries_since(since)?;
+    let entries: Vec<AsRunEntry> = store
+        .entries_since(since.unwrap_or(DateTime::<Utc>::MIN_UTC))?
+        .into_iter()
+        .filter(|e| until.is_none_or(|until| e.scheduled < until))
+        .collect();
     if json {
         for entry in &entries {
             println!("{}", serde_json::to_string(entry)?);
         }
+    } else if entries.is_empty() {
+        println!("{}", words.t("log-empty"));
     } else {
-        print!("{}", log_table(&entries, config.timezone));
+        print!("{}", log_table(&entries, config.timezone, &words));
     }
     Ok(())
 }
 
-/// The as-run log as an aligned table, times local to the box.
-pub fn log_table(entries: &[AsRunEntry], tz: Tz) -> String {
+/// The as-run log as an aligned table, in the operator's words, times local to the box.
+pub fn log_table(entries: &[AsRunEntry], tz: Tz, words: &Words) -> String {
     let local = |t: Option<DateTime<Utc>>, fmt: &str| {
-        t.map_or("-".to_owned(), |t| {
+        t.map_or("—".to_owned(), |t| {
             t.with_timezone(&tz).format(fmt).to_string()
         })
     };
     let header = [
-        "SCHEDULED",
-        "PROGRAMME",
-        "STARTED",
-        "ENDED",
-        "RESULT",
-        "DETAIL",
-    ];
+        "log-column-scheduled",
+        "log-column-programme",
+        "log-column-started",
+        "log-column-ended",
+        "log-column-result",
+        "log-column-detail",
+    ]
+    .map(|id| words.t(id));
     let rows = entries.iter().map(|e| {
+        let outcome = words.t(outcome_id(e.outcome));
         let result = if e.attempt > 1 {
-            format!("{} (try {})", e.outcome, e.attempt)
+            words.t_args(
+                "log-attempt",
+                &[("outcome", arg(outcome)), ("attempt", arg(e.attempt))],
+            )
         } else {
-            e.outcome.to_string()
+            outcome
+        };
+        let programme = if e.title.is_empty() || e.title == e.program_id {
+            e.program_id.clone()
+        } else {
+            format!("{} ({})", e.title, e.program_id)
         };
         [
-            local(Some(e.scheduled), "%Y-%m-%d %H:%M:%S"),
-            e.program_id.clone(),
-            local(e.started, "%H:%M:%S%.3f"),
-            local(e.ended, "%H:%M:%S%.3f"),
+            local(Some(e.scheduled), "%d/%m/%Y %H:%M:%S"),
+            programme,
+            local(e.started, "%H:%M:%S"),
+            local(e.ended, "%H:%M:%S"),
             result,
             e.detail.clone(),
         ]
     });
-    loaxa_core::report::table(&header, rows)
+    loaxa_core::report::table(&header.iter().map(String::as_str).collect::<Vec<_>>(), rows)
+}
+
+fn outcome_id(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Airing => "outcome-airing",
+        Outcome::Aired => "outcome-aired",
+        Outcome::Missed => "outcome-missed",
+        Outcome::Failed => "outcome-failed",
+        Outcome::Interrupted => "outcome-interrupted",
+    }
 }
 
 fn devices() -> Result<()> {
     let devices = crate::audio::device::list()?;
     if devices.is_empty() {
-        println!("no audio output devices (use --output wav:PATH or null)");
+        println!("{}", words_for(None)?.t("devices-none"));
     }
     for device in devices {
         let mark = if device.is_default { "*" } else { " " };
@@ -508,7 +765,12 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
         Some(store) => store.entries_since(DateTime::<Utc>::MIN_UTC)?,
         None => Vec::new(),
     };
-    println!("\nAs-run log:\n{}", log_table(&entries, config.timezone));
+    let words = words_for(Some(&config))?;
+    println!(
+        "\n{}\n{}",
+        words.t("demo-as-run"),
+        log_table(&entries, config.timezone, &words)
+    );
     if let OutputSpec::Wav(path) = &config.output {
         println!(
             "Audio written to {} (timeline: {})",
@@ -525,5 +787,30 @@ mod tests {
     fn the_command_line_declares_every_argument_consistently() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_its_summary_in_both_languages() {
+        use clap::CommandFactory;
+        for lang in crate::text::Lang::ALL {
+            let words = crate::text::Words::new(lang).unwrap();
+            let command = super::in_words(super::Cli::command(), &words);
+            command.clone().debug_assert();
+            let mut seen = 0;
+            for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                assert!(
+                    !about.is_empty() && !about.starts_with("help-"),
+                    "{}: {about}",
+                    sub.get_name()
+                );
+                seen += 1;
+            }
+            assert!(seen >= 12, "{seen}");
+        }
+        let vi = crate::text::Words::new(crate::text::Lang::Vi).unwrap();
+        let command = super::in_words(super::Cli::command(), &vi);
+        let volume = command.find_subcommand("volume").unwrap();
+        assert_eq!(volume.get_about().unwrap().to_string(), vi.t("help-volume"));
     }
 }

@@ -54,6 +54,8 @@ pub struct Config {
     pub link: Option<LinkSettings>,
     /// What schedules written on the box may do beyond what a district schedule may (`[local]`).
     pub local: loaxa_core::schedule::LocalRules,
+    /// The language the operator commands speak; `None`: the locale's (`LANG`), else Vietnamese.
+    pub language: Option<loaxa_core::i18n::Lang>,
 }
 
 /// How a box reaches its district's broker, which scopes it belongs to and whose signatures it
@@ -157,6 +159,7 @@ struct RawConfig {
     link: Option<RawLink>,
     #[serde(default)]
     local: RawLocal,
+    language: Option<String>,
 }
 
 /// `[local]`: what the box's own schedules may do. Both off unless the owner says otherwise.
@@ -334,9 +337,19 @@ impl Config {
                 "true_peak_ceiling_dbtp: {true_peak_ceiling} out of range -20 to 0"
             )));
         }
+        let language = match raw.language.as_deref() {
+            None => None,
+            Some(code @ ("vi" | "en")) => loaxa_core::i18n::Lang::parse(code),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "language: \"{other}\" is not \"vi\" (Vietnamese) or \"en\" (English)"
+                )));
+            }
+        };
         Ok(Config {
             box_id,
             link,
+            language,
             local: loaxa_core::schedule::LocalRules {
                 files_anywhere: raw.local.files_anywhere,
                 emergency: raw.local.emergency,
@@ -429,6 +442,22 @@ mod tests {
         assert_eq!(config.output, OutputSpec::Default);
         assert_eq!(config.catch_up, Duration::from_secs(600));
         assert_eq!(config.amplifier.on, None);
+        assert_eq!(config.language, None);
+    }
+
+    #[test]
+    fn the_language_is_vietnamese_or_english_and_nothing_else() {
+        let parse = |text: &str| Config::parse(text, Path::new("/etc/loaxa/loaxa.toml"));
+        assert_eq!(
+            parse("language = \"vi\"").unwrap().language,
+            Some(loaxa_core::i18n::Lang::Vi)
+        );
+        assert_eq!(
+            parse("language = \"en\"").unwrap().language,
+            Some(loaxa_core::i18n::Lang::En)
+        );
+        let error = parse("language = \"fr\"").unwrap_err().to_string();
+        assert!(error.contains("language: \"fr\" is not \"vi\""), "{error}");
     }
 
     #[test]

@@ -450,7 +450,7 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let error = ask(&path, &Request::Volume { percent: 4 })
+        let error = ask(&path, &Request::Volume { percent: Some(4) })
             .await
             .unwrap_err()
             .to_string();

@@ -1031,6 +1031,16 @@ impl Daemon<'_> {
         Ok(Flow::Continue)
     }
 
+    /// The title the district gave bulletin `id`, if the box holds its manifest: what a
+    /// programme airing it now is called in `status` and the as-run log.
+    fn bulletin_title(&self, id: &str) -> Result<Option<String>, DaemonError> {
+        Ok(self
+            .store
+            .manifest(id)?
+            .and_then(|json| loaxa_core::protocol::Manifest::from_stored(&json).ok())
+            .map(|manifest| manifest.title))
+    }
+
     /// A command from the district (or, through the control socket, an operator), whose
     /// programme, if it makes one, names `source` (see `origin`). What was done, or why nothing
     /// could be.
@@ -1041,10 +1051,9 @@ impl Daemon<'_> {
     ) -> Result<Answer, DaemonError> {
         match action {
             RemoteAction::PlayNow { bulletin, priority } => {
-                let title = crate::link::bulletins::stored_manifests(&self.store)?
-                    .into_iter()
-                    .find(|m| m.id == bulletin)
-                    .map_or_else(|| bulletin.clone(), |m| m.title);
+                let title = self
+                    .bulletin_title(&bulletin)?
+                    .unwrap_or_else(|| bulletin.clone());
                 let program = Program::immediate(
                     &format!("play-now-{bulletin}"),
                     &title,

@@ -19,4 +19,5 @@ pub mod link;
 pub mod player;
 pub mod store;
 pub mod systemd;
+pub mod text;
 pub mod workers;

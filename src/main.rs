@@ -3,10 +3,7 @@ fn main() -> std::process::ExitCode {
     match loaxa::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!(
-                "error: {}",
-                loaxa_core::report::describe_error(error.as_ref())
-            );
+            eprintln!("{}", loaxa::cli::error_line(&error));
             std::process::ExitCode::FAILURE
         }
     }

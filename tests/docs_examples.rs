@@ -246,7 +246,7 @@ fn every_control_example_in_the_docs_parses_and_each_reply_answers_the_request_a
     );
     assert_eq!(
         shown.len(),
-        9,
+        10,
         "every request is shown with its answer: {shown:?}"
     );
 }
@@ -257,6 +257,7 @@ fn cmd(request: &loaxa::control::Request) -> &'static str {
     match request {
         Request::Status {} => "status",
         Request::Today {} => "today",
+        Request::Next { .. } => "next",
         Request::Stop {} => "stop",
         Request::Volume { .. } => "volume",
         Request::PlayNow { .. } => "play_now",

@@ -64,7 +64,7 @@ fn a_corrupt_mp3_an_empty_file_and_a_text_file_named_mp3_are_each_a_clear_error(
         lines[2].starts_with("xa.toml:6: x.items[2]: tests/fixtures/text.mp3: "),
         "{err}"
     );
-    assert!(err.contains("3 problem(s) found"), "{err}");
+    assert!(err.contains("3 problems found"), "{err}");
 }
 
 #[test]

@@ -177,7 +177,8 @@ impl Feed {
 /// few microseconds early reads as a millisecond early once stored to the millisecond).
 /// Negative counts as none.
 fn nanos_to_frames(nanos: i64, sample_rate: u32) -> u64 {
-    let frames = (i128::from(nanos) * i128::from(sample_rate) + 999_999_999).div_euclid(1_000_000_000);
+    let frames =
+        (i128::from(nanos) * i128::from(sample_rate) + 999_999_999).div_euclid(1_000_000_000);
     u64::try_from(frames).unwrap_or(0)
 }
 
@@ -476,7 +477,11 @@ mod tests {
         feed.fill(&mut block, 0);
         let first = block.iter().position(|s| *s == 1.0).unwrap();
         assert_eq!(first / 2, 48_001);
-        let started = output.segment_start().unwrap().timestamp_nanos_opt().unwrap();
+        let started = output
+            .segment_start()
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap();
         assert!((gate..gate + 20_834).contains(&started), "{started}");
     }
 

@@ -1,15 +1,19 @@
 //! The commune operator's commands, talking to the running daemon over its control socket
-//! (`crate::control`): `status`, `today`, `stop`, `volume`, `play-now`, `program …`.
+//! (`crate::control`): `status`, `today`, `stop`, `volume`, `play-now`, `program …`. Every line
+//! they print is in the operator's language (`crate::text`); times are local, dd/mm/yyyy.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, FixedOffset};
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, FixedOffset, Utc};
 use clap::Subcommand;
 
-use super::ConfigArg;
+use super::when::{self, Moment};
+use super::{ConfigArg, words_for};
 use crate::config::Config;
-use crate::control::{Airing, Answer, Reply, Request, Status, Today, Upcoming, ask};
+use crate::control::{Airing, Answer, Link, Reply, Request, Status, Today, Upcoming, ask};
+use crate::text::{Words, arg};
+use loaxa_core::protocol::{Origin, Scope};
 use loaxa_core::schedule::Priority;
 
 #[derive(Subcommand)]
@@ -29,9 +33,10 @@ pub enum OperatorCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Set the master volume, 0–100
+    /// Show the master volume, or set it: 0–100 (`60` or `60%`)
     Volume {
-        percent: u8,
+        #[arg(allow_hyphen_values = true)]
+        level: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -54,23 +59,28 @@ pub enum OperatorCommand {
 
 #[derive(Subcommand)]
 pub enum ProgramCommand {
-    /// Add (or replace) a local programme airing FILE at set times
+    /// Add a local programme airing FILE at set times (`--at` or `--cron`)
     Add {
         file: PathBuf,
-        /// One-off local times, `YYYY-MM-DDTHH:MM[:SS]` (repeat for several)
+        /// When it airs once: `17:30` (the next 17:30), `17h30 05/12/2026`, `2026-12-05 17:30`
+        /// (repeat for several)
         #[arg(long, required_unless_present = "cron")]
         at: Vec<String>,
-        /// Repeating times, crontab(5) syntax, e.g. "30 17 * * 1-5"
+        /// When it repeats, crontab(5) syntax, e.g. "30 17 * * 1-5" (17:30 Monday to Friday)
         #[arg(long, conflicts_with = "at")]
         cron: Option<String>,
-        /// Default: the file name
+        /// Its name in lists and commands (default: the file name)
         #[arg(long)]
         id: Option<String>,
+        /// What people call it (default: its id)
         #[arg(long)]
         title: Option<String>,
         /// The bulletin level it airs at (an emergency is the district's, not a local programme's)
         #[arg(long, value_enum, default_value_t = Priority::Normal)]
         priority: Priority,
+        /// Replace the programme of the same id, if there is one
+        #[arg(long)]
+        replace: bool,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -79,17 +89,23 @@ pub enum ProgramCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Delete a local programme
     Remove {
+        /// The programme's id (as `program list` shows it)
         id: String,
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Let a disabled local programme air again
     Enable {
+        /// The programme's id (as `program list` shows it)
         id: String,
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Keep a local programme but stop it from airing
     Disable {
+        /// The programme's id (as `program list` shows it)
         id: String,
         #[command(flatten)]
         config: ConfigArg,
@@ -99,27 +115,45 @@ pub enum ProgramCommand {
 pub fn run(command: OperatorCommand) -> Result<()> {
     match command {
         OperatorCommand::Status { config } => {
-            let config = config.load()?;
-            match request(&config, Request::Status {})? {
-                Answer::Status(status) => print_status(&status, &config),
-                other => return Err(mismatched(&other)),
+            let (config, words) = load(&config)?;
+            match request(&config, &words, Request::Status {})? {
+                Answer::Status(status) => print_status(&status, &config, &words),
+                other => return Err(mismatched(&other, &words)),
             }
         }
         OperatorCommand::Today { config } => {
-            let config = config.load()?;
-            match request(&config, Request::Today {})? {
-                Answer::Today(today) => print_today(&today, &config),
-                other => return Err(mismatched(&other)),
+            let (config, words) = load(&config)?;
+            match request(&config, &words, Request::Today {})? {
+                Answer::Today(today) => print_today(&today, &config, &words),
+                other => return Err(mismatched(&other, &words)),
             }
         }
-        OperatorCommand::Stop { config } => match request(&config.load()?, Request::Stop {})? {
-            Answer::Stop {} => println!("stopping the programme on air"),
-            other => return Err(mismatched(&other)),
-        },
-        OperatorCommand::Volume { percent, config } => {
-            match request(&config.load()?, Request::Volume { percent })? {
-                Answer::Volume { volume } => println!("volume {volume}%"),
-                other => return Err(mismatched(&other)),
+        OperatorCommand::Stop { config } => {
+            let (config, words) = load(&config)?;
+            match request(&config, &words, Request::Stop {})? {
+                Answer::Stop {} => println!("{}", words.t("stop-done")),
+                other => return Err(mismatched(&other, &words)),
+            }
+        }
+        OperatorCommand::Volume { level, config } => {
+            let (config, words) = load(&config)?;
+            let percent = level
+                .as_deref()
+                .map(|text| {
+                    parse_volume(text)
+                        .ok_or_else(|| anyhow!(words.t_args("volume-bad", &[("text", arg(text))])))
+                })
+                .transpose()?;
+            match request(&config, &words, Request::Volume { percent })? {
+                Answer::Volume { volume, .. } => {
+                    let id = if percent.is_some() {
+                        "volume-set"
+                    } else {
+                        "volume-now"
+                    };
+                    println!("{}", words.t_args(id, &[("percent", arg(volume))]));
+                }
+                other => return Err(mismatched(&other, &words)),
             }
         }
         OperatorCommand::PlayNow {
@@ -127,23 +161,41 @@ pub fn run(command: OperatorCommand) -> Result<()> {
             priority,
             config,
         } => {
-            let config = config.load()?;
-            let item = item_for_box(&item, &config.media_dir)?;
+            let (config, words) = load(&config)?;
+            let item = item_for_box(&item, &config.media_dir, &words)?;
             let asked = Request::PlayNow {
                 item: item.clone(),
                 priority,
             };
-            match request(&config, asked)? {
-                Answer::PlayNow { queued: false } => println!("on air now: {item} ({priority})"),
-                Answer::PlayNow { queued: true } => {
-                    println!("queued: {item} ({priority}) airs once the programme on air ends")
+            let args = [
+                ("item", arg(&item)),
+                ("level", arg(words.t(level_id(priority)))),
+            ];
+            match request(&config, &words, asked)? {
+                Answer::PlayNow { queued: false } => {
+                    println!("{}", words.t_args("play-now-on-air", &args))
                 }
-                other => return Err(mismatched(&other)),
+                Answer::PlayNow { queued: true } => {
+                    println!("{}", words.t_args("play-now-queued", &args))
+                }
+                other => return Err(mismatched(&other, &words)),
             }
         }
         OperatorCommand::Program { action } => program(action)?,
     }
     Ok(())
+}
+
+fn load(config: &ConfigArg) -> Result<(Config, Words)> {
+    let config = config.load()?;
+    let words = words_for(Some(&config))?;
+    Ok((config, words))
+}
+
+/// `60`, `60%`, `60 %`: a level from 0 to 100.
+fn parse_volume(text: &str) -> Option<u8> {
+    let number = text.trim().strip_suffix('%').unwrap_or(text.trim()).trim();
+    number.parse::<u8>().ok().filter(|p| *p <= 100)
 }
 
 fn program(action: ProgramCommand) -> Result<()> {
@@ -155,58 +207,96 @@ fn program(action: ProgramCommand) -> Result<()> {
             id,
             title,
             priority,
+            replace,
             config,
         } => {
-            let config = config.load()?;
-            let item = item_for_box(&file.to_string_lossy(), &config.media_dir)?;
-            let id = match id {
-                Some(id) => id,
-                None => default_id(&file),
-            };
+            let (config, words) = load(&config)?;
+            let item = item_for_box(&file.to_string_lossy(), &config.media_dir, &words)?;
+            let id = id.unwrap_or_else(|| default_id(&file));
             let when = match cron {
                 Some(cron) => format!("cron = {}", quoted(&cron)),
-                None => format!(
-                    "at = [{}]",
-                    at.iter().map(|t| quoted(t)).collect::<Vec<_>>().join(", ")
-                ),
+                None => {
+                    let times = at
+                        .iter()
+                        .map(|text| one_off(text, &config, &words))
+                        .collect::<Result<Vec<_>>>()?;
+                    format!("at = [{}]", times.join(", "))
+                }
             };
+            let listed = match request(&config, &words, Request::ProgramList {})? {
+                Answer::ProgramList { programs } => programs,
+                other => return Err(mismatched(&other, &words)),
+            };
+            if !replace && listed.iter().any(|p| p.id == id) {
+                bail!(words.t_args("program-exists", &[("id", arg(&id))]));
+            }
+            let title = title.unwrap_or_else(|| id.clone());
             let schedule = format!(
                 "[[program]]\nid = {}\ntitle = {}\n{when}\nitems = [\"chime\", {}]\npriority = \"{}\"\n",
                 quoted(&id),
-                quoted(title.as_deref().unwrap_or(&id)),
+                quoted(&title),
                 quoted(&item),
                 priority,
             );
-            match request(&config, Request::ProgramAdd { schedule })? {
-                Answer::ProgramAdd { id, next } => println!(
-                    "added {id}; next on air {}",
-                    next.map_or("never (no time ahead)".into(), |t| t.to_rfc3339())
-                ),
-                other => return Err(mismatched(&other)),
+            let next = match request(&config, &words, Request::ProgramAdd { schedule })? {
+                Answer::ProgramAdd { next, .. } => next,
+                other => return Err(mismatched(&other, &words)),
+            };
+            let args = [("title", arg(&title)), ("id", arg(&id))];
+            match next {
+                Some(next) => {
+                    let at = next.with_timezone(&config.timezone);
+                    let mut args = args.to_vec();
+                    args.push(("when", arg(words.moment(&at))));
+                    println!("{}", words.t_args("program-added", &args));
+                    warn_same_minute(&config, &words, &id, next)?;
+                }
+                None => println!("{}", words.t_args("program-added-never", &args)),
             }
         }
         ProgramCommand::List { config } => {
-            let programs = match request(&config.load()?, Request::ProgramList {})? {
+            let (config, words) = load(&config)?;
+            let programs = match request(&config, &words, Request::ProgramList {})? {
                 Answer::ProgramList { programs } => programs,
-                other => return Err(mismatched(&other)),
+                other => return Err(mismatched(&other, &words)),
             };
             if programs.is_empty() {
-                println!("no local programmes");
+                println!("{}", words.t("program-none"));
+                return Ok(());
             }
-            for p in programs {
-                println!(
-                    "{:<24} {:<9} next {}",
-                    p.id,
-                    if p.enabled { "enabled" } else { "disabled" },
-                    p.next.map_or("-".into(), |t| t.to_rfc3339()),
-                );
-            }
+            let header = [
+                words.t("program-column-id"),
+                words.t("program-column-state"),
+                words.t("program-column-next"),
+            ];
+            let rows = programs.iter().map(|p| {
+                [
+                    p.id.clone(),
+                    words.t(if p.enabled {
+                        "program-enabled"
+                    } else {
+                        "program-disabled"
+                    }),
+                    p.next.map_or("—".into(), |t| {
+                        words.moment(&t.with_timezone(&config.timezone))
+                    }),
+                ]
+            });
+            print!(
+                "{}",
+                loaxa_core::report::table(
+                    &header.iter().map(String::as_str).collect::<Vec<_>>(),
+                    rows
+                )
+            );
         }
         ProgramCommand::Remove { id, config } => {
-            let asked = Request::ProgramRemove { id: id.clone() };
-            match request(&config.load()?, asked)? {
-                Answer::ProgramRemove {} => println!("removed {id}"),
-                other => return Err(mismatched(&other)),
+            let (config, words) = load(&config)?;
+            match request(&config, &words, Request::ProgramRemove { id: id.clone() })? {
+                Answer::ProgramRemove {} => {
+                    println!("{}", words.t_args("program-removed", &[("id", arg(&id))]))
+                }
+                other => return Err(mismatched(&other, &words)),
             }
         }
         ProgramCommand::Enable { id, config } => enable(&id, &config, true)?,
@@ -215,46 +305,107 @@ fn program(action: ProgramCommand) -> Result<()> {
     Ok(())
 }
 
+/// One `--at` as the schedule's local time, refused with the reason when it cannot be read or
+/// has passed.
+fn one_off(text: &str, config: &Config, words: &Words) -> Result<String> {
+    let now = Utc::now();
+    let local_now = now.with_timezone(&config.timezone).naive_local();
+    let Moment { local, .. } = when::parse_moment(text, local_now).map_err(|e| {
+        let (id, part) = e.message();
+        anyhow!(words.t_args(id, &[("text", arg(part))]))
+    })?;
+    let instant = loaxa_core::schedule::resolve_local(config.timezone, local);
+    if instant <= now {
+        bail!(words.t_args(
+            "when-past",
+            &[
+                (
+                    "when",
+                    arg(words.moment(&instant.with_timezone(&config.timezone)))
+                ),
+                (
+                    "now",
+                    arg(words.moment(&now.with_timezone(&config.timezone)))
+                ),
+            ],
+        ));
+    }
+    Ok(quoted(&local.format("%Y-%m-%dT%H:%M:%S").to_string()))
+}
+
+/// Two programmes in the same minute: the later one waits for the first, or cuts it if its
+/// level is higher. Said, not refused: the operator may mean it.
+fn warn_same_minute(
+    config: &Config,
+    words: &Words,
+    id: &str,
+    next: DateTime<FixedOffset>,
+) -> Result<()> {
+    let Answer::Status(status) = request(config, words, Request::Status {})? else {
+        return Ok(());
+    };
+    let minute = |t: DateTime<FixedOffset>| t.timestamp().div_euclid(60);
+    for other in status
+        .next
+        .iter()
+        .filter(|u| u.program != id && minute(u.at) == minute(next))
+    {
+        eprintln!(
+            "{}",
+            words.t_args(
+                "program-same-minute",
+                &[("other", arg(described(&other.program, &other.title)))]
+            )
+        );
+    }
+    Ok(())
+}
+
 fn enable(id: &str, config: &ConfigArg, enabled: bool) -> Result<()> {
-    let request_ = Request::ProgramEnable {
+    let (config, words) = load(config)?;
+    let asked = Request::ProgramEnable {
         id: id.to_owned(),
         enabled,
     };
-    match request(&config.load()?, request_)? {
+    match request(&config, &words, asked)? {
         Answer::ProgramEnable {} => {
-            println!("{} {id}", if enabled { "enabled" } else { "disabled" });
+            let done = if enabled {
+                "program-enable-done"
+            } else {
+                "program-disable-done"
+            };
+            println!("{}", words.t_args(done, &[("id", arg(id))]));
             Ok(())
         }
-        other => Err(mismatched(&other)),
+        other => Err(mismatched(&other, &words)),
     }
 }
 
 /// Sends `request` to the daemon of `config`; its answer, or its refusal as an error.
-fn request(config: &Config, request: Request) -> Result<Answer> {
+fn request(config: &Config, words: &Words, request: Request) -> Result<Answer> {
     match super::block_on(ask(&config.control_socket, &request))?? {
         Reply::Done(answer) => Ok(answer),
-        Reply::Refused(error) => bail!("{error}"),
+        Reply::Refused(error) => bail!(words.t_args("daemon-refused", &[("reason", arg(error))])),
     }
 }
 
 /// A daemon that answers another request than the one asked is broken (or not the same
 /// version); showing its answer as if it were the one asked for would mislead the operator.
-fn mismatched(answer: &Answer) -> anyhow::Error {
+fn mismatched(answer: &Answer, words: &Words) -> anyhow::Error {
     let shown = serde_json::to_string(answer).unwrap_or_else(|e| e.to_string());
-    anyhow!("the daemon's reply does not answer this command: {shown}")
+    anyhow!(words.t_args("daemon-mismatched", &[("answer", arg(shown))]))
 }
 
-/// Files are passed to the daemon as absolute paths (it runs elsewhere); `bulletin:ID` and
-/// `chime` as they are.
 /// The item as the daemon is to read it (the daemon does not share our working directory): a
 /// file under the box's media directory relative to it, as a schedule names it; any other file
 /// by its absolute path, which the box refuses unless its configuration lets local programmes
-/// name files anywhere.
-fn item_for_box(item: &str, media_dir: &Path) -> Result<String> {
+/// name files anywhere. `bulletin:ID` and `chime` go as they are.
+fn item_for_box(item: &str, media_dir: &Path, words: &Words) -> Result<String> {
     if item == "chime" || item.starts_with("bulletin:") {
         return Ok(item.to_owned());
     }
-    let path = std::fs::canonicalize(item).with_context(|| format!("{item}: no such file"))?;
+    let path = std::fs::canonicalize(item)
+        .map_err(|_| anyhow!(words.t_args("file-missing", &[("file", arg(item))])))?;
     let inside = std::fs::canonicalize(media_dir)
         .ok()
         .and_then(|media| path.strip_prefix(media).ok().map(Path::to_path_buf));
@@ -285,75 +436,180 @@ fn quoted(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-fn print_status(status: &Status, config: &Config) {
+fn print_status(status: &Status, config: &Config, words: &Words) {
     let disk = status
         .disk_free
-        .map_or("unknown".into(), |b| format!("{:.1} GB", b as f64 / 1e9));
+        .map_or(words.t("status-disk-unknown"), |b| {
+            words.t_args(
+                "status-disk-gb",
+                &[("gb", arg(format!("{:.1}", b as f64 / 1e9)))],
+            )
+        });
+    let link = match status.link {
+        Link::Offline => "link-none",
+        Link::Connected => "link-connected",
+        Link::Disconnected => "link-disconnected",
+    };
     println!(
-        "box {}: link {}, disk free {disk}, volume {}%, broadcast windows {}",
-        status.box_id, status.link, status.volume, status.windows,
+        "{}",
+        words.t_args("status-box", &[("box", arg(&status.box_id))])
     );
+    for (label, value) in [
+        ("status-link", words.t(link)),
+        ("status-volume", format!("{} %", status.volume)),
+        ("status-windows", status.windows.clone()),
+        ("status-disk", disk),
+    ] {
+        println!("  {}: {value}", words.t(label));
+    }
     match status.on_air.as_slice() {
         [top, below @ ..] => {
-            println!("on air: {}", describe(top));
+            println!("{}: {}", words.t("status-on-air"), airing(top, words));
             for cut in below {
-                println!("  (cut, resumes afterwards: {})", describe(cut));
+                println!(
+                    "  {}",
+                    words.t_args("status-cut", &[("programme", arg(airing(cut, words)))])
+                );
             }
         }
-        [] => println!("on air: nothing"),
+        [] => println!(
+            "{}: {}",
+            words.t("status-on-air"),
+            words.t("status-nothing")
+        ),
     }
-    println!("next:");
-    for next in &status.next {
-        println!(
-            "  {}  {}",
-            local_time(next.at, config),
-            describe_upcoming(next)
-        );
+    if status.next.is_empty() {
+        println!("{}: {}", words.t("status-next"), words.t("status-nothing"));
+    } else {
+        println!("{}:", words.t("status-next"));
+        for next in &status.next {
+            println!("  {}", upcoming_line(next, config, words));
+        }
     }
     if status.problems.is_empty() {
-        println!("recent problems: none");
+        println!("{}: {}", words.t("status-problems"), words.t("status-none"));
     } else {
-        println!("recent problems:");
+        println!("{}:", words.t("status-problems"));
         for problem in &status.problems {
             println!("  {problem}");
         }
     }
 }
 
-fn print_today(today: &Today, config: &Config) {
+fn print_today(today: &Today, config: &Config, words: &Words) {
     if today.log.is_empty() {
-        println!("Nothing aired yet today.");
+        println!("{}", words.t("today-nothing-yet"));
     } else {
-        print!("{}", super::log_table(&today.log, config.timezone));
+        print!("{}", super::log_table(&today.log, config.timezone, words));
     }
     if today.coming.is_empty() {
-        println!("\nNothing more today.");
+        println!("\n{}", words.t("today-nothing-more"));
     } else {
-        println!("\nStill to come today:");
+        println!("\n{}", words.t("today-still-to-come"));
         for next in &today.coming {
-            println!(
-                "  {}  {}",
-                local_time(next.at, config),
-                describe_upcoming(next)
-            );
+            println!("  {}", upcoming_line(next, config, words));
         }
     }
 }
 
-fn describe(programme: &Airing) -> String {
-    described(&programme.program, &programme.title, programme.level)
+/// "Bản tin sáng (tin-sang), mức khẩn cấp" — the level only when it is not the usual one.
+fn airing(programme: &Airing, words: &Words) -> String {
+    with_level(
+        described(&programme.program, &programme.title),
+        programme.level,
+        words,
+    )
 }
 
-fn describe_upcoming(programme: &Upcoming) -> String {
-    described(&programme.program, &programme.title, programme.level)
+/// "17:30 thứ Tư 02/12/2026  Bản tin chiều (tin-chieu)  [lịch của xã]  bulletin:tin-chieu"
+pub(super) fn upcoming_line(programme: &Upcoming, config: &Config, words: &Words) -> String {
+    let at = words.moment(&programme.at.with_timezone(&config.timezone));
+    let what = with_level(
+        described(&programme.program, &programme.title),
+        programme.level,
+        words,
+    );
+    let content: Vec<&str> = programme
+        .items
+        .iter()
+        .map(String::as_str)
+        .filter(|item| *item != loaxa_core::schedule::CHIME)
+        .collect();
+    let line = words.t_args(
+        "upcoming",
+        &[
+            ("when", arg(at)),
+            ("what", arg(what)),
+            ("origin", arg(words.t(origin_id(&programme.origin)))),
+        ],
+    );
+    if content.is_empty() {
+        line
+    } else {
+        format!("{line}  {}", content.join(", "))
+    }
 }
 
-fn described(program: &str, title: &str, level: Priority) -> String {
-    format!("{program} \"{title}\" ({level})")
+/// Who made a programme, in the words of the commune: the district's office (or province's),
+/// the commune's, sent for this box alone, or the box's own.
+fn origin_id(origin: &Origin) -> &'static str {
+    match origin {
+        Origin::Schedule { scope, .. } | Origin::Command { scope, .. } => match scope {
+            Scope::All | Scope::District(_) => "origin-district",
+            Scope::Commune(_) => "origin-commune",
+            Scope::Box(_) => "origin-box",
+        },
+        Origin::Local => "origin-local",
+        Origin::Operator => "origin-operator",
+    }
 }
 
-fn local_time(at: DateTime<FixedOffset>, config: &Config) -> String {
-    at.with_timezone(&config.timezone)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+fn with_level(what: String, level: Priority, words: &Words) -> String {
+    match level {
+        Priority::Normal => what,
+        _ => format!("{what}, {}", words.t(level_id(level))),
+    }
+}
+
+/// The title, and the id when it says something more.
+fn described(program: &str, title: &str) -> String {
+    if title == program || title.is_empty() {
+        program.to_owned()
+    } else {
+        format!("{title} ({program})")
+    }
+}
+
+pub fn level_id(level: Priority) -> &'static str {
+    match level {
+        Priority::Normal => "level-normal",
+        Priority::Priority => "level-priority",
+        Priority::Emergency => "level-emergency",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_volume_is_a_number_to_100_with_or_without_a_percent_sign() {
+        assert_eq!(parse_volume("60"), Some(60));
+        assert_eq!(parse_volume("60%"), Some(60));
+        assert_eq!(parse_volume(" 60 % "), Some(60));
+        assert_eq!(parse_volume("0"), Some(0));
+        assert_eq!(parse_volume("100"), Some(100));
+        for text in ["101", "-5", "", "%", "nửa", "50.5", "1000"] {
+            assert_eq!(parse_volume(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_programme_is_named_by_its_title_and_its_id_when_they_differ() {
+        assert_eq!(
+            described("tin-sang", "Bản tin sáng"),
+            "Bản tin sáng (tin-sang)"
+        );
+        assert_eq!(described("tin-sang", "tin-sang"), "tin-sang");
+    }
 }

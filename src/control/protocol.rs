@@ -12,6 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::store::AsRunEntry;
+use loaxa_core::protocol::Origin;
 use loaxa_core::schedule::Priority;
 
 /// One request, tagged by `cmd`.
@@ -23,9 +24,15 @@ use loaxa_core::schedule::Priority;
 pub enum Request {
     Status {},
     Today {},
+    /// The next `count` airings of the whole plan (at most [`MAX_NEXT`]).
+    Next {
+        count: usize,
+    },
     Stop {},
+    /// Sets the master volume to `percent`; without it, only asks what it is.
     Volume {
-        percent: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<u8>,
     },
     /// `item` as in a schedule: `bulletin:ID`, `chime` or an audio path.
     PlayNow {
@@ -70,6 +77,9 @@ impl Reply {
 pub enum Answer {
     Status(Status),
     Today(Today),
+    Next {
+        upcoming: Vec<Upcoming>,
+    },
     /// The programme on air is fading out.
     Stop {},
     Volume {
@@ -121,6 +131,10 @@ pub struct Airing {
     pub level: Priority,
 }
 
+/// The most airings one `next` request lists: enough for days ahead, bounded so that a request
+/// cannot keep the daemon's loop planning for long.
+pub const MAX_NEXT: usize = 500;
+
 /// A programme due to air.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,6 +144,10 @@ pub struct Upcoming {
     pub level: Priority,
     /// In the programme's time zone.
     pub at: DateTime<FixedOffset>,
+    /// As in a schedule: `chime`, a file as written, `bulletin:ID`, `relay URL`.
+    pub items: Vec<String>,
+    /// Who made it: a district schedule (its scope and revision) or the box's own.
+    pub origin: Origin,
 }
 
 /// The box's link to the district.
@@ -276,7 +294,6 @@ mod tests {
         for bad in [
             r#"{"cmd":"reboot"}"#,
             r#"{"cmd":"volume","percent":300}"#,
-            r#"{"cmd":"volume"}"#,
             r#"{"cmd":"status","verbose":true}"#,
             "not json",
         ] {
@@ -289,8 +306,9 @@ mod tests {
         for request in [
             Request::Status {},
             Request::Today {},
+            Request::Next { count: 3 },
             Request::Stop {},
-            Request::Volume { percent: 70 },
+            Request::Volume { percent: Some(70) },
             Request::PlayNow {
                 item: "bulletin:bao-lu".into(),
                 priority: Priority::Emergency,
@@ -316,6 +334,8 @@ mod tests {
             title: "Bản tin sáng".into(),
             level: Priority::Normal,
             at: at("2025-03-01T06:30:00+07:00"),
+            items: vec!["chime".into(), "bulletin:tin-sang".into()],
+            origin: Origin::Local,
         };
         let entry = AsRunEntry {
             id: 1,
@@ -329,6 +349,9 @@ mod tests {
             attempt: 1,
         };
         for answer in [
+            Answer::Next {
+                upcoming: vec![upcoming.clone()],
+            },
             Answer::Status(Status {
                 box_id: "xa-1".into(),
                 on_air: vec![Airing {

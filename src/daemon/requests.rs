@@ -8,7 +8,9 @@ use chrono::Utc;
 
 use super::origin::OPERATOR;
 use super::{Claimed, Daemon, DaemonError};
-use crate::control::{Airing, Answer, Link, LocalProgram, Reply, Request, Status, Today, Upcoming};
+use crate::control::{
+    Airing, Answer, Link, LocalProgram, MAX_NEXT, Reply, Request, Status, Today, Upcoming,
+};
 use loaxa_core::protocol::RemoteAction;
 use loaxa_core::schedule::plan::{Occurrence, next_occurrences};
 use loaxa_core::schedule::{self, Item, Priority, Program};
@@ -19,6 +21,12 @@ impl Daemon<'_> {
         Ok(match request {
             Request::Status {} => Reply::Done(Answer::Status(self.status())),
             Request::Today {} => Reply::Done(Answer::Today(self.today()?)),
+            Request::Next { count } => Reply::Done(Answer::Next {
+                upcoming: next_occurrences(&self.programs, Utc::now(), count.min(MAX_NEXT))
+                    .iter()
+                    .map(upcoming)
+                    .collect(),
+            }),
             Request::Stop {} => {
                 if self.on_air.is_empty() {
                     return Ok(Reply::refused("nothing is on air"));
@@ -28,7 +36,12 @@ impl Daemon<'_> {
                     Err(why) => Reply::refused(why),
                 }
             }
-            Request::Volume { percent } if percent <= 100 => {
+            Request::Volume { percent: None } => Reply::Done(Answer::Volume {
+                volume: self.volume,
+            }),
+            Request::Volume {
+                percent: Some(percent),
+            } if percent <= 100 => {
                 match self
                     .carry_out(RemoteAction::Volume { percent }, OPERATOR)
                     .await?
@@ -37,9 +50,9 @@ impl Daemon<'_> {
                     Err(why) => Reply::refused(why),
                 }
             }
-            Request::Volume { percent } => {
-                Reply::refused(format!("volume {percent} out of range 0–100"))
-            }
+            Request::Volume {
+                percent: Some(percent),
+            } => Reply::refused(format!("volume {percent} out of range 0–100")),
             Request::PlayNow { item, priority } => self.play_now(&item, priority).await?,
             Request::ProgramAdd { schedule } => self.add_program(&schedule)?,
             Request::ProgramList {} => Reply::Done(Answer::ProgramList {
@@ -138,9 +151,14 @@ impl Daemon<'_> {
                 self.config.windows
             )));
         }
+        // Called by what airs: the bulletin's title, or the file as the operator named it.
+        let title = match &item {
+            Item::Bulletin { id } => self.bulletin_title(id)?.unwrap_or_else(|| item.to_string()),
+            other => other.to_string(),
+        };
         let program = Program::immediate(
             "play-now",
-            &format!("play-now {item}"),
+            &title,
             vec![Item::Chime, item],
             priority,
             self.config.timezone,
@@ -228,5 +246,7 @@ fn upcoming(o: &Occurrence) -> Upcoming {
             .scheduled
             .with_timezone(&o.program.timezone)
             .fixed_offset(),
+        items: o.program.items.iter().map(ToString::to_string).collect(),
+        origin: super::origin::origin(&o.program.source),
     }
 }

@@ -152,6 +152,14 @@ impl SecretKey {
     /// [`SecretKey::to_file_text`] writes it).
     pub fn parse(text: &str) -> Result<SecretKey, TrustError> {
         let bad = TrustError::MalformedSecretKey;
+        // The two files of a key pair sit side by side and are easily swapped.
+        if PublicKey::parse(text).is_ok() {
+            return Err(bad(
+                "this is the public key (the .pub file boxes trust); sign with the secret key \
+                 file, the one without .pub"
+                    .into(),
+            ));
+        }
         let line = key_line(text).map_err(bad)?;
         let raw: [u8; SECRET_KEY_LEN] = decode_base64(line).map_err(bad)?;
         let mut fields = Fields(&raw);
@@ -828,6 +836,13 @@ mod tests {
                 "{bad:?}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_public_key_given_for_the_secret_key_is_named_as_such() {
+        let public = SecretKey::generate().public_key().to_file_text("k");
+        let error = SecretKey::parse(&public).unwrap_err().to_string();
+        assert!(error.contains("this is the public key"), "{error}");
     }
 
     #[test]

@@ -271,6 +271,7 @@ impl Link {
             owed_acks: owed_acks.clone(),
             backoff: config.reconnect.clone(),
             client_id: config.client_id.clone(),
+            plain: config.url.starts_with("mqtt://"),
             broker,
         };
         let handle = runtime.spawn(task.run());
@@ -597,10 +598,13 @@ fn mqtt_options(config: &LinkConfig) -> Result<(MqttOptions, String), LinkError>
         ));
     }
     if let Scheme::Tls = scheme {
-        let ca_file = config
-            .ca_file
-            .as_ref()
-            .ok_or_else(|| LinkError::Config("mqtts:// needs ca_file".into()))?;
+        let ca_file = config.ca_file.as_ref().ok_or_else(|| {
+            LinkError::Config(
+                "an mqtts:// broker needs the CA certificate that signed its certificate \
+                 (ca_file in the box's [link], --ca-file for loaxa-district)"
+                    .into(),
+            )
+        })?;
         options.set_transport(Transport::tls_with_config(
             rumqttc::TlsConfiguration::Rustls(Arc::new(tls_config(ca_file)?)),
         ));
@@ -645,6 +649,8 @@ struct ConnectionTask {
     backoff: Backoff,
     client_id: String,
     broker: String,
+    /// `mqtt://`: a broker that hangs up before answering may be speaking TLS.
+    plain: bool,
 }
 
 /// Resolves when a stop is requested (or every handle is gone).
@@ -740,7 +746,13 @@ impl ConnectionTask {
                     }
                     let retry_in = self.backoff.delay(attempt);
                     attempt = attempt.saturating_add(1);
-                    let reason = describe(&error);
+                    let mut reason = describe(&error);
+                    if self.plain && was_up.is_none() && hung_up(&error) {
+                        reason.push_str(
+                            "; the broker hung up before answering: if that port speaks TLS \
+                             (usually 8883), use an mqtts:// url with the broker's CA file",
+                        );
+                    }
                     tracing::warn!(
                         client_id = %self.client_id,
                         broker = %self.broker,
@@ -817,6 +829,15 @@ fn describe(error: &ConnectionError) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// Whether the broker closed the connection mid-handshake, as a TLS listener does when it is
+/// sent plain MQTT (the error types differ with where the read was cut; their words do not).
+fn hung_up(error: &ConnectionError) -> bool {
+    let text = error.to_string().to_lowercase();
+    ["connection reset", "deserialization", "eof", "broken pipe"]
+        .iter()
+        .any(|word| text.contains(word))
 }
 
 /// Whether the broker (or its certificate) turned us away, as opposed to a network failure.

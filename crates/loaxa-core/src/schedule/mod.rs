@@ -499,24 +499,49 @@ pub fn parse(text: &str, path: &Path, options: &LoadOptions) -> Loaded {
     // 100,000-programme file takes twenty times the file's size in memory. Slices are cut
     // before `[[program]]` lines; a cut that splits something else (a multi-line string
     // holding such a line) makes a slice fail to parse, and the file is then read whole.
-    let (pieces, headers) = pieces(text);
-    parse_pieces(text, &pieces, headers, path, options).unwrap_or_else(|| {
-        parse_pieces(text, &[(0, text)], headers, path, options).unwrap_or_default()
-    })
+    // A file that does not read whole is read once more a programme at a time, each slice's
+    // problem reported on its own: a misspelt key in one programme must not hide the others'.
+    let (slices, headers) = pieces(text, PROGRAMMES_PER_PIECE);
+    parse_pieces(text, &slices, headers, path, options, OnBadPiece::GiveUp)
+        .or_else(|| {
+            parse_pieces(
+                text,
+                &[(0, text)],
+                headers,
+                path,
+                options,
+                OnBadPiece::GiveUp,
+            )
+        })
+        .unwrap_or_else(|| {
+            let (alone, _) = pieces(text, 1);
+            parse_pieces(text, &alone, headers, path, options, OnBadPiece::Report)
+                .unwrap_or_default()
+        })
+}
+
+/// What a slice that is not valid TOML (or not a schedule) does to the reading of its file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnBadPiece {
+    /// The reading fails: the caller reads the file another way.
+    GiveUp,
+    /// Its problem is reported, and the other slices are read.
+    Report,
 }
 
 /// Programmes per slice of a large schedule file.
 const PROGRAMMES_PER_PIECE: usize = 1000;
 
-/// The text cut into slices of [`PROGRAMMES_PER_PIECE`] programmes, with their offsets.
+/// The text cut into slices of `per_piece` programmes (the first slice also holds what comes
+/// before the first `[[program]]`, or, with one per slice, is that alone), with their offsets.
 /// Also how many `[[program]]` lines the text has.
-fn pieces(text: &str) -> (Vec<(usize, &str)>, usize) {
+fn pieces(text: &str, per_piece: usize) -> (Vec<(usize, &str)>, usize) {
     let mut cuts = vec![0];
     let mut headers = 0;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         if line.trim_start().starts_with("[[program]]") {
-            if headers > 0 && headers % PROGRAMMES_PER_PIECE == 0 {
+            if (headers > 0 || per_piece == 1) && headers % per_piece == 0 && offset > 0 {
                 cuts.push(offset);
             }
             headers += 1;
@@ -529,14 +554,15 @@ fn pieces(text: &str) -> (Vec<(usize, &str)>, usize) {
 }
 
 /// Parses `pieces` of `text` one after the other (each one's TOML is dropped before the next is
-/// read); room is made for `expected` programmes at once. None if a piece that is not the whole
-/// text does not parse.
+/// read); room is made for `expected` programmes at once. None if a piece does not parse and
+/// `on_bad_piece` gives up.
 fn parse_pieces(
     text: &str,
     pieces: &[(usize, &str)],
     expected: usize,
     path: &Path,
     options: &LoadOptions,
+    on_bad_piece: OnBadPiece,
 ) -> Option<Loaded> {
     let mut loaded = Loaded::default();
     let mut file = FileContext {
@@ -559,11 +585,13 @@ fn parse_pieces(
     for (piece_index, &(offset, piece)) in pieces.iter().enumerate() {
         let raw: RawFile = match toml::from_str(piece) {
             Ok(raw) => raw,
-            Err(_) if pieces.len() > 1 => return None,
+            Err(_) if on_bad_piece == OnBadPiece::GiveUp => return None,
             Err(e) => {
-                file.errors
-                    .push(file_error(path, describe_toml_error(&e, text)));
-                return Some(loaded);
+                let message = describe_toml_error_at(&e, text, offset);
+                file.errors.push(file_error(path, message));
+                // Its programmes still count: an exception naming one is not "unknown".
+                index += piece.matches("[[program]]").count();
+                continue;
             }
         };
         file.offset = offset;
@@ -622,9 +650,14 @@ fn parse_pieces(
 
 /// Turns a TOML error into "line N: message", the way every file error reads.
 pub fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
+    describe_toml_error_at(error, text, 0)
+}
+
+/// As [`describe_toml_error`], for an error in the slice of `text` that starts at `offset`.
+fn describe_toml_error_at(error: &toml::de::Error, text: &str, offset: usize) -> String {
     let message = error.message().trim_end();
     match error.span() {
-        Some(span) => format!("line {}: {message}", line_of(text, span.start)),
+        Some(span) => format!("line {}: {message}", line_of(text, offset + span.start)),
         None => message.to_owned(),
     }
 }
@@ -1342,8 +1375,8 @@ mod tests {
             "timezone = \"Asia/Bangkok\"\n{}[[exception]]\ndates = [\"2026-09-02\"]\nskip = [\"p3\", \"nobody\"]\n",
             many(count, 2400)
         );
-        assert_eq!(pieces(&text).1, count);
-        assert_eq!(pieces(&text).0.len(), 3);
+        assert_eq!(pieces(&text, PROGRAMMES_PER_PIECE).1, count);
+        assert_eq!(pieces(&text, PROGRAMMES_PER_PIECE).0.len(), 3);
         let loaded = parse(&text, Path::new("s.toml"), &options());
         assert_eq!(loaded.programs.len(), count - 1);
         // Lines count in the whole file, and the exception's error comes first, as in one piece.
@@ -1376,6 +1409,31 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_key_in_one_programme_does_not_hide_the_other_programmes_problems() {
+        let text = "timezone = \"Asia/Ho_Chi_Minh\"\n\
+            [[program]]\nid = \"a\"\ncron = \"0 6 * * *\"\nitems = [\"chime\"]\ncolour = \"red\"\n\
+            [[program]]\nid = \"b\"\ncron = \"0 6 * * 8\"\nitems = [\"chime\"]\n\
+            [[program]]\nid = \"c\"\ncron = \"0 7 * * *\"\nitems = [\"chime\"]\n\
+            [[program]]\nid = \"d\"\nat = [\"7h\"]\nitems = [\"chime\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("s.toml: line 6: unknown field `colour`"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("s.toml:9: b.cron: day-of-week 8"),
+            "{errors:#?}"
+        );
+        assert!(errors[2].starts_with("s.toml:17: d.at[0]"), "{errors:#?}");
+        // The good programme still loads, in the file's time zone.
+        assert_eq!(loaded.programs.len(), 1);
+        assert_eq!(loaded.programs[0].id, "c");
+        assert_eq!(loaded.programs[0].timezone, chrono_tz::Asia::Ho_Chi_Minh);
+    }
+
+    #[test]
     fn a_slice_cut_inside_a_multi_line_string_falls_back_to_the_whole_file() {
         let title = "title = \"\"\"\n[[program]]\n\"\"\"\n";
         let text = format!(
@@ -1383,7 +1441,7 @@ mod tests {
             many(PROGRAMMES_PER_PIECE - 1, usize::MAX)
         );
         // The line in the title is the header a slice would start at.
-        assert_eq!(pieces(&text).0.len(), 2);
+        assert_eq!(pieces(&text, PROGRAMMES_PER_PIECE).0.len(), 2);
         let loaded = parse(&text, Path::new("s.toml"), &options());
         assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
         assert_eq!(loaded.programs.len(), PROGRAMMES_PER_PIECE);
