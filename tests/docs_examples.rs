@@ -1,32 +1,17 @@
 //! The examples in docs/ are real: each is parsed here, so the documentation cannot rot.
 
+#[path = "common/docs.rs"]
+mod docs;
+
 use std::path::{Path, PathBuf};
 
 use loaxa::audio::paced::WavTimeline;
 use loaxa::config::Config;
 use loaxa_core::schedule::{self, LoadOptions};
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+use docs::blocks;
 
-/// The fenced blocks of `lang` in a markdown file, with the line each starts on.
-fn blocks(doc: &str, lang: &str) -> Vec<(usize, String)> {
-    let text = std::fs::read_to_string(Path::new(REPO).join(doc)).unwrap();
-    let mut found = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (n, line) in text.lines().enumerate() {
-        let fence = line.trim_start();
-        match &mut current {
-            None if fence == format!("```{lang}") => current = Some((n + 1, String::new())),
-            Some(_) if fence == "```" => found.extend(current.take()),
-            Some((_, body)) => {
-                body.push_str(line.trim_start_matches("  ")); // blocks nested in list items are indented
-                body.push('\n');
-            }
-            None => {}
-        }
-    }
-    found
-}
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn every_schedule_example_in_the_docs_loads_without_errors() {
@@ -62,11 +47,14 @@ fn every_schedule_example_in_the_docs_loads_without_errors() {
 
 #[test]
 fn every_configuration_example_in_the_docs_parses() {
-    let examples = blocks("docs/configuration.md", "toml");
-    assert!(examples.len() >= 2);
-    for (line, text) in examples {
-        if let Err(e) = Config::parse(&text, Path::new("/etc/loaxa/loaxa.toml")) {
-            panic!("configuration.md:{line}: {e}");
+    // The broker walk-through shows a box's configuration too.
+    for (doc, at_least) in [("docs/configuration.md", 2), ("docs/broker.md", 1)] {
+        let examples = blocks(doc, "toml");
+        assert!(examples.len() >= at_least, "{doc}");
+        for (line, text) in examples {
+            if let Err(e) = Config::parse(&text, Path::new("/etc/loaxa/loaxa.toml")) {
+                panic!("{doc}:{line}: {e}");
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod broker;
+pub mod docs;
 pub mod proxy;
 pub mod pulse;
 
