@@ -31,8 +31,10 @@ fn a_quiet_and_a_loud_recording_air_at_the_same_loudness() {
             loud.display().to_string()
         ),
     );
+    // The engineer's view: loudness figures are shown with --verbose only.
     let validate = run(&[
         "validate",
+        "--verbose",
         test_box.path("schedules").to_str().unwrap(),
         "--config",
         test_box.config().to_str().unwrap(),
