@@ -458,7 +458,7 @@ fn next(
 /// The box's whole plan, as its daemon holds it (its files, the district's schedules, the local
 /// programmes); with the daemon stopped, what its schedule files alone would air.
 fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
-    use crate::control::{Answer, Reply, Request, Upcoming};
+    use crate::control::{Answer, Reply, Request};
     let config = config.load()?;
     let words = words_for(Some(&config))?;
     let count = count.min(crate::control::MAX_NEXT);
@@ -488,17 +488,7 @@ fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
             let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
             next_occurrences(&programs, Utc::now(), count)
                 .iter()
-                .map(|o| Upcoming {
-                    program: o.program.id.clone(),
-                    title: o.program.title.clone(),
-                    level: o.program.priority,
-                    at: o
-                        .scheduled
-                        .with_timezone(&o.program.timezone)
-                        .fixed_offset(),
-                    items: o.program.items.iter().map(ToString::to_string).collect(),
-                    origin: loaxa_core::protocol::Origin::Local,
-                })
+                .map(daemon::upcoming)
                 .collect()
         }
     };

@@ -35,6 +35,8 @@ mod decisions;
 mod origin;
 mod requests;
 
+pub use requests::upcoming;
+
 /// Time to decode a programme's first second before its start, on top of the amplifier warm-up.
 const PREPARE: Duration = Duration::seconds(2);
 /// How far back a box that was off (or whose clock was far behind) lists what it missed, one

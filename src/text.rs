@@ -137,28 +137,19 @@ mod tests {
     fn every_message_id_the_box_uses_is_in_the_catalogue() {
         let catalogue = Catalogue::new(VIETNAMESE, ENGLISH).unwrap();
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut paths = vec![src];
         let mut checked = 0;
-        while let Some(path) = paths.pop() {
-            if path.is_dir() {
-                paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-                continue;
-            }
+        for (path, text) in loaxa_core::i18n::rust_sources(&[src]).unwrap() {
             // This file's own test names the calls it looks for.
-            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("src/text.rs") {
+            if path.ends_with("src/text.rs") {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for call in [".t(\"", ".t_args(\""] {
-                for rest in text.split(call).skip(1) {
-                    let id = rest.split('"').next().unwrap_or_default();
-                    assert!(
-                        catalogue.has(id),
-                        "{}: {id:?} is not a message",
-                        path.display()
-                    );
-                    checked += 1;
-                }
+            for id in loaxa_core::i18n::ids_asked_for(&text) {
+                assert!(
+                    catalogue.has(id),
+                    "{}: {id:?} is not a message",
+                    path.display()
+                );
+                checked += 1;
             }
         }
         assert!(checked > 40, "only {checked} message ids found");

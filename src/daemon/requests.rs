@@ -237,7 +237,8 @@ impl Daemon<'_> {
     }
 }
 
-fn upcoming(o: &Occurrence) -> Upcoming {
+/// An occurrence as the control protocol shows it; who made it is read from its source.
+pub fn upcoming(o: &Occurrence) -> Upcoming {
     Upcoming {
         program: o.program.id.clone(),
         title: o.program.title.clone(),

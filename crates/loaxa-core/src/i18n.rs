@@ -132,6 +132,36 @@ impl Catalogue {
     }
 }
 
+/// The Rust files under `dirs` (recursively) and their text, sorted by path: what a program's
+/// test reads to check that every id it asks its catalogue for is there.
+pub fn rust_sources(
+    dirs: &[std::path::PathBuf],
+) -> std::io::Result<Vec<(std::path::PathBuf, String)>> {
+    let mut pending = dirs.to_vec();
+    let mut sources = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path)?;
+            sources.push((path, text));
+        }
+    }
+    sources.sort();
+    Ok(sources)
+}
+
+/// The message ids `code` asks for by name: `.t("ID"` and `.t_args("ID"`.
+pub fn ids_asked_for(code: &str) -> impl Iterator<Item = &str> {
+    [".t(\"", ".t_args(\""].into_iter().flat_map(move |call| {
+        code.split(call)
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap_or_default())
+    })
+}
+
 fn bundle(
     lang: Lang,
     source: &str,
@@ -189,6 +219,12 @@ mod tests {
             error.to_string(),
             "message catalogue: boxes is in vi but not in en"
         );
+    }
+
+    #[test]
+    fn the_ids_code_asks_for_are_found_by_their_calls() {
+        let code = "w.t(\"a-b\"); w.t_args(\"c\", &[]); x.t(y);";
+        assert_eq!(ids_asked_for(code).collect::<Vec<_>>(), ["a-b", "c"]);
     }
 
     #[test]

@@ -44,27 +44,17 @@ mod tests {
             .filter_map(|id| id.split('-').next())
             .collect();
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut files = vec![src.join("console"), src.join("archive")];
+        let sources =
+            loaxa_core::i18n::rust_sources(&[src.join("console"), src.join("archive")]).unwrap();
         let mut checked = 0;
-        while let Some(path) = files.pop() {
-            if path.is_dir() {
-                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
+        for (path, text) in &sources {
             // Whatever is asked of the catalogue by name must be in it, whatever it looks like.
-            for call in [".t(\"", ".t_args(\""] {
-                for rest in text.split(call).skip(1) {
-                    let id = rest.split('"').next().unwrap_or_default();
-                    assert!(
-                        catalogue.has(id),
-                        "{}: {id:?} is not a message",
-                        path.display()
-                    );
-                }
+            for id in loaxa_core::i18n::ids_asked_for(text) {
+                assert!(
+                    catalogue.has(id),
+                    "{}: {id:?} is not a message",
+                    path.display()
+                );
             }
             for literal in text.split('"').skip(1).step_by(2) {
                 let is_id = literal.contains('-')
