@@ -22,8 +22,8 @@ use crate::link::bulletins::{Bulletins, Held, Resolved};
 use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
-use crate::player::{AirReport, AirRequest, Player};
-use crate::store::{Outcome, Store, StoreError};
+use crate::player::{AirReport, AirRequest, Player, StoppedBy};
+use crate::store::{Outcome, SetBy, Store, StoreError, Volume};
 use crate::workers::Workers;
 use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
 use loaxa_core::schedule::plan::{Occurrence, Plan};
@@ -44,8 +44,6 @@ const PREPARE: Duration = Duration::seconds(2);
 const MISSED_LISTED: Duration = Duration::days(1);
 /// After the store refuses a write, the loop pauses this long before the next turn.
 const STORE_PAUSE: StdDuration = StdDuration::from_secs(1);
-/// The master volume a box starts at, percent.
-const START_VOLUME: u8 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -86,7 +84,13 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
     let workers = Workers::start(crate::workers::THREADS, crate::workers::QUEUE)
         .map_err(|e| DaemonError::Start(format!("worker threads: {e}")))?;
     let (finished_reply, finished) = tokio::sync::mpsc::unbounded_channel();
-    let remote = Remote::start(config, &workers, START_VOLUME)
+    // The level chosen before a restart or a power cut, not full volume.
+    let volume = store.volume()?.unwrap_or(Volume::DEFAULT);
+    if volume != Volume::DEFAULT {
+        tracing::info!(percent = volume.percent, set_by = ?volume.set_by, "volume restored");
+    }
+    player.set_volume(f32::from(volume.percent) / 100.0);
+    let remote = Remote::start(config, &workers, volume.percent)
         .map_err(|e| DaemonError::Start(format!("district link: {e}")))?;
     // Without its control socket the box still airs; it only cannot be steered locally.
     let control = match crate::control::listen(&config.control_socket) {
@@ -110,7 +114,7 @@ pub async fn run(config: &Config, until: RunUntil) -> Result<(), DaemonError> {
         arbiter: Arbiter::new(config.windows.clone()),
         on_air: Vec::new(),
         control,
-        volume: START_VOLUME,
+        volume,
         problems: VecDeque::new(),
         sweep: Sweep::new(config.unused_bulletin_grace),
         systemd: crate::systemd::Notifier::from_env(),
@@ -184,8 +188,8 @@ struct Daemon<'a> {
     on_air: Vec<OnAir>,
     /// Requests from the local control socket.
     control: Option<tokio::sync::mpsc::Receiver<crate::control::Pending>>,
-    /// Master volume, percent.
-    volume: u8,
+    /// Master volume, and who set it.
+    volume: Volume,
     /// The last few problems, for `loaxa status`.
     problems: VecDeque<String>,
     /// Decides which bulletin audio leaves the disk.
@@ -1084,19 +1088,30 @@ impl Daemon<'_> {
                 })
             }
             RemoteAction::Stop => {
-                tracing::info!("stopping the programme on air, as asked");
+                let by = if source == origin::OPERATOR {
+                    StoppedBy::Operator
+                } else {
+                    StoppedBy::District
+                };
+                tracing::info!(by = ?by, "stopping the programme on air, as asked");
                 let what = if self.on_air.is_empty() {
                     "nothing was on air"
                 } else {
                     "stopped"
                 };
-                self.player.stop_current();
+                self.player.stop_current(by);
                 Ok(Ok(what.into()))
             }
             RemoteAction::Volume { percent } => {
-                tracing::info!(percent, "volume set");
-                self.volume = percent;
+                let set_by = if source == origin::OPERATOR {
+                    SetBy::Operator
+                } else {
+                    SetBy::District
+                };
+                tracing::info!(percent, set_by = ?set_by, "volume set");
+                self.volume = Volume { percent, set_by };
                 self.player.set_volume(f32::from(percent) / 100.0);
+                self.store.set_volume(self.volume)?;
                 if let Some(remote) = &mut self.remote {
                     remote.set_volume(&self.store, percent)?;
                 }

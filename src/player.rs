@@ -83,8 +83,17 @@ pub struct AirRequest {
 enum Command {
     Air(AirRequest),
     CutIn { request: AirRequest, resume: bool },
-    StopCurrent,
+    StopCurrent(StoppedBy),
     Volume(f32),
+}
+
+/// Who asked for the programme on air to stop: said in its as-run entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppedBy {
+    /// `loaxa stop` on the box.
+    Operator,
+    /// A signed `stop` command from the district.
+    District,
 }
 
 impl AirReport {
@@ -188,8 +197,8 @@ impl Player {
     }
 
     /// Fades out and ends the programme on air (one that it had cut into then resumes).
-    pub fn stop_current(&self) -> bool {
-        self.send(Command::StopCurrent)
+    pub fn stop_current(&self, by: StoppedBy) -> bool {
+        self.send(Command::StopCurrent(by))
     }
 
     /// Master volume, 0.0–1.0, from the next block on.
@@ -254,7 +263,7 @@ fn run(
                         volume = v;
                         continue;
                     }
-                    Ok(Command::StopCurrent) => continue,
+                    Ok(Command::StopCurrent(_)) => continue,
                     Err(RecvTimeoutError::Timeout) => {
                         if amp.is_on() {
                             amp.switch_off();
@@ -521,12 +530,18 @@ impl Session<'_> {
                     );
                     self.pending_cut = Some((layer, at, resume));
                 }
-                Ok(Command::StopCurrent) => {
+                Ok(Command::StopCurrent(by)) => {
                     if let Some(top) = self.stack.last_mut() {
                         top.marks.push(("fading out: stop".into(), self.written));
                     }
                     self.fade_out_top(fade, usize::from(format.channels))?;
-                    self.finish_top(Ending::Cut("stopped by the operator".into()));
+                    self.finish_top(Ending::Cut(
+                        match by {
+                            StoppedBy::Operator => "stopped by the operator",
+                            StoppedBy::District => "stopped by the district",
+                        }
+                        .into(),
+                    ));
                     if let Some(resumed) = self.stack.last_mut() {
                         resumed.marks.push(("resumed".into(), self.written));
                     }

@@ -48,6 +48,35 @@ pub struct NewEntry<'a> {
     pub detail: &'a str,
 }
 
+/// The master volume and who set it: kept in the store, so that a restart (a power cut) airs
+/// at the level the operator or the district chose, not at full volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Volume {
+    /// 0–100.
+    pub percent: u8,
+    pub set_by: SetBy,
+}
+
+/// Who set the master volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetBy {
+    /// Nobody yet: the box starts at full volume.
+    Default,
+    /// `loaxa volume` on the box.
+    Operator,
+    /// A signed `volume` command from the district.
+    District,
+}
+
+impl Volume {
+    /// The level of a box whose volume was never set.
+    pub const DEFAULT: Volume = Volume {
+        percent: 100,
+        set_by: SetBy::Default,
+    };
+}
+
 /// How an occurrence ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -466,6 +495,32 @@ impl Store {
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![format!("command:{scope}"), timestamp(issued)],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
+    /// The master volume last set, and by whom; None on a box whose volume was never set.
+    pub fn volume(&self) -> Result<Option<Volume>, StoreError> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'volume'", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(self.sqlite())?;
+        // A value this build cannot read is a volume never set, not a box that cannot start.
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// Keeps the master volume across restarts.
+    pub fn set_volume(&mut self, volume: Volume) -> Result<(), StoreError> {
+        let value = serde_json::json!(volume).to_string();
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('volume', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![value],
             )
             .map(drop)
             .map_err(self.sqlite())

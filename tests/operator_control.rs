@@ -10,6 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::broker::Broker;
 use common::*;
 
 fn operator(test_box: &TestBox, args: &[&str]) -> std::process::Output {
@@ -81,6 +82,12 @@ fn an_operator_sees_the_air_cuts_in_an_emergency_stops_a_programme_and_adds_one(
     }
     let out = operator(&test_box, &["stop"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    // The daemon answers at once and the player fades out at its next block: what is checked
+    // at the end must not be a shutdown that overtook the stop.
+    test_box.wait_for_log(Duration::from_secs(10), |log| {
+        log.iter()
+            .any(|e| e["program_id"] == "chieu" && e["outcome"] != "airing")
+    });
 
     let corrupt = format!("{REPO}/tests/fixtures/corrupt.mp3");
     let refused = operator(
@@ -173,6 +180,83 @@ fn an_operator_sees_the_air_cuts_in_an_emergency_stops_a_programme_and_adds_one(
         detail.ends_with("stopped by the operator"),
         "{detail}\n{journal}"
     );
+}
+
+#[test]
+fn the_volume_outlives_a_restart_and_says_who_set_it_and_a_district_stop_is_logged_as_the_districts()
+ {
+    let broker = Broker::start();
+    let district = District::new();
+    let test_box = district.linked_box(&broker, "pd-01", "phu-dong", "");
+    let (at, _) = local_second_ahead(Duration::from_secs(3));
+    test_box.write_schedule(
+        "xa.toml",
+        &format!(
+            "[[program]]\nid = \"sang\"\nat = [\"{at}\"]\nitems = [\"audio/ban-tin-sang.mp3\"]\n"
+        ),
+    );
+    let daemon = test_box.start_daemon("out.wav");
+    broker.wait_online(&["pd-01"]);
+    let volume = |test_box: &TestBox| {
+        let out = operator(test_box, &["volume"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(
+        volume(&test_box),
+        "The volume is 100%: nobody has changed it.\n"
+    );
+    let set = operator(&test_box, &["volume", "40"]);
+    assert_eq!(stdout(&set), "Volume set to 40%.\n", "{}", stderr(&set));
+    assert_eq!(volume(&test_box), "The volume is 40%, set on this box.\n");
+
+    let send = |args: &[&str]| {
+        let key = district.key();
+        let url = broker.url();
+        let mut all = vec!["send"];
+        all.extend(args);
+        all.extend([
+            "--to",
+            "box/pd-01",
+            "--key",
+            key.to_str().unwrap(),
+            "--broker",
+            &url,
+        ]);
+        let out = run_district(&all);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    send(&["volume", "30"]);
+    assert_eq!(volume(&test_box), "The volume is 30%, set by the office.\n");
+
+    test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter().any(|e| e["program_id"] == "sang")
+    });
+    send(&["stop"]);
+    let log = test_box.wait_for_log(Duration::from_secs(10), |log| {
+        log.iter()
+            .any(|e| e["program_id"] == "sang" && e["outcome"] != "airing")
+    });
+    let sang = log.iter().find(|e| e["program_id"] == "sang").unwrap();
+    assert_eq!(sang["outcome"], "interrupted", "{sang}");
+    assert!(
+        sang["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("stopped by the district"),
+        "{sang}"
+    );
+    assert!(daemon.stop());
+
+    // As after a power cut: the office's level, not full volume.
+    let daemon = test_box.start_daemon("again.wav");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !operator(&test_box, &["volume"]).status.success() {
+        assert!(Instant::now() < deadline, "the daemon never answered again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(volume(&test_box), "The volume is 30%, set by the office.\n");
+    assert!(daemon.stop());
 }
 
 #[test]
@@ -297,7 +381,7 @@ fn a_vietnamese_operator_is_answered_in_vietnamese_and_each_mistake_is_explained
 
     let (ok, volume, _) = said(&["volume"]);
     assert!(ok);
-    assert_eq!(volume, "Âm lượng hiện tại: 100%.\n");
+    assert_eq!(volume, "Âm lượng hiện tại: 100%, chưa ai đổi.\n");
     let (ok, volume, _) = said(&["volume", "60%"]);
     assert!(ok);
     assert_eq!(volume, "Đã đặt âm lượng: 60%.\n");

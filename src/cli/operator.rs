@@ -12,6 +12,7 @@ use super::when::{self, Moment};
 use super::{ConfigArg, words_for};
 use crate::config::Config;
 use crate::control::{Airing, Answer, Link, Reply, Request, Status, Today, Upcoming, ask};
+use crate::store::SetBy;
 use crate::text::{Words, arg};
 use loaxa_core::protocol::{Origin, Scope};
 use loaxa_core::schedule::Priority;
@@ -145,13 +146,21 @@ pub fn run(command: OperatorCommand) -> Result<()> {
                 })
                 .transpose()?;
             match request(&config, &words, Request::Volume { percent })? {
-                Answer::Volume { volume, .. } => {
+                Answer::Volume { volume, set_by } => {
                     let id = if percent.is_some() {
                         "volume-set"
                     } else {
                         "volume-now"
                     };
-                    println!("{}", words.t_args(id, &[("percent", arg(volume))]));
+                    let by = match set_by {
+                        SetBy::Default => "default",
+                        SetBy::Operator => "operator",
+                        SetBy::District => "district",
+                    };
+                    println!(
+                        "{}",
+                        words.t_args(id, &[("percent", arg(volume)), ("by", arg(by))])
+                    );
                 }
                 other => return Err(mismatched(&other, &words)),
             }

@@ -11,7 +11,7 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::store::AsRunEntry;
+use crate::store::{AsRunEntry, SetBy};
 use loaxa_core::protocol::Origin;
 use loaxa_core::schedule::Priority;
 
@@ -84,6 +84,8 @@ pub enum Answer {
     Stop {},
     Volume {
         volume: u8,
+        /// Who set it last: `operator`, `district`, or `default` (nobody: full volume).
+        set_by: SetBy,
     },
     PlayNow {
         /// Waiting for the air to be free rather than on air already: what is on air has a
@@ -371,7 +373,10 @@ mod tests {
                 coming: vec![upcoming],
             }),
             Answer::Stop {},
-            Answer::Volume { volume: 0 },
+            Answer::Volume {
+                volume: 0,
+                set_by: SetBy::Operator,
+            },
             Answer::PlayNow { queued: true },
             Answer::ProgramAdd {
                 id: "tiem".into(),
@@ -396,10 +401,14 @@ mod tests {
 
     #[test]
     fn replies_keep_the_envelope_and_name_the_request_they_answer() {
-        let done = serde_json::to_value(Reply::Done(Answer::Volume { volume: 40 })).unwrap();
+        let done = serde_json::to_value(Reply::Done(Answer::Volume {
+            volume: 40,
+            set_by: SetBy::District,
+        }))
+        .unwrap();
         assert_eq!(
             done,
-            serde_json::json!({"ok": true, "data": {"answer": "volume", "volume": 40}})
+            serde_json::json!({"ok": true, "data": {"answer": "volume", "volume": 40, "set_by": "district"}})
         );
         let refused = serde_json::to_value(Reply::refused("nothing is on air")).unwrap();
         assert_eq!(

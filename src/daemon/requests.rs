@@ -37,7 +37,8 @@ impl Daemon<'_> {
                 }
             }
             Request::Volume { percent: None } => Reply::Done(Answer::Volume {
-                volume: self.volume,
+                volume: self.volume.percent,
+                set_by: self.volume.set_by,
             }),
             Request::Volume {
                 percent: Some(percent),
@@ -46,7 +47,10 @@ impl Daemon<'_> {
                     .carry_out(RemoteAction::Volume { percent }, OPERATOR)
                     .await?
                 {
-                    Ok(_) => Reply::Done(Answer::Volume { volume: percent }),
+                    Ok(_) => Reply::Done(Answer::Volume {
+                        volume: self.volume.percent,
+                        set_by: self.volume.set_by,
+                    }),
                     Err(why) => Reply::refused(why),
                 }
             }
@@ -103,7 +107,7 @@ impl Daemon<'_> {
         Status {
             box_id: self.config.box_id.clone(),
             on_air,
-            volume: self.volume,
+            volume: self.volume.percent,
             next,
             link,
             disk_free: crate::store::free_space(&self.config.state_dir),

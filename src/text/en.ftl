@@ -70,7 +70,11 @@ next-skipped = skipped: { $problem }
 stop-done = Stopping the programme on air.
 volume-bad = “{ $text }” is not a volume: give a number from 0 to 100, such as 60 or 60%.
 volume-set = Volume set to { $percent }%.
-volume-now = The volume is { $percent }%.
+volume-now = { $by ->
+    [district] The volume is { $percent }%, set by the office.
+    [operator] The volume is { $percent }%, set on this box.
+   *[default] The volume is { $percent }%: nobody has changed it.
+}
 play-now-on-air = On air now: { $item } ({ $level }).
 play-now-queued = Queued: { $item } ({ $level }) airs once the programme on air ends.
 

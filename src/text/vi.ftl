@@ -70,7 +70,11 @@ next-skipped = Bỏ qua: { $problem }
 stop-done = Đang dừng chương trình đang phát.
 volume-bad = “{ $text }” không phải mức âm lượng: hãy ghi một số từ 0 đến 100, ví dụ 60 hoặc 60%.
 volume-set = Đã đặt âm lượng: { $percent }%.
-volume-now = Âm lượng hiện tại: { $percent }%.
+volume-now = { $by ->
+    [district] Âm lượng hiện tại: { $percent }%, do cấp trên đặt.
+    [operator] Âm lượng hiện tại: { $percent }%, đặt trên máy này.
+   *[default] Âm lượng hiện tại: { $percent }%, chưa ai đổi.
+}
 play-now-on-air = Đang phát ngay: { $item } ({ $level }).
 play-now-queued = Đã xếp hàng: { $item } ({ $level }) sẽ phát khi chương trình đang phát kết thúc.
 
