@@ -158,12 +158,16 @@ fn one_trial(dice: &mut Dice, trial: usize, row: &mut Row) -> String {
                 )
             })
             .collect();
+        // The whole journal but the hour of ticks logged missed: the story of the failure.
         let daemon_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<&str> = daemon_log.lines().rev().take(40).collect();
+        let journal: Vec<&str> = daemon_log
+            .lines()
+            .filter(|l| !(l.contains("missed program=tick") && l.contains("jumped forward")))
+            .collect();
         eprintln!(
-            "clock steps: {wrong:?}\n{}\nthe daemon's last lines:\n{}",
+            "clock steps: {wrong:?}\n{}\nthe daemon's journal:\n{}",
             rows.join("\n"),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            journal.join("\n")
         );
     }
     // No burst: nothing aired late after the step forward. A tick that fell due while a
