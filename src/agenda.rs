@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::reason::{Reason, ms};
 use loaxa_core::schedule::plan::{Occurrence, Plan};
 
 /// The timing rules of a box.
@@ -27,7 +28,7 @@ pub enum Action {
     /// Record that it will not air, and why.
     Miss {
         occurrence: Occurrence,
-        reason: String,
+        reason: Reason,
     },
     /// Nothing to do before `wake_at` (None: nothing is planned at all).
     Idle {
@@ -80,10 +81,9 @@ impl Agenda {
         }
         let late_by = now - scheduled;
         if late_by > self.catch_up {
-            let reason = format!(
-                "not aired within the {} catch-up window (box off or busy)",
-                describe(self.catch_up)
-            );
+            let reason = Reason::PastCatchUp {
+                window_ms: ms(self.catch_up),
+            };
             return Action::Miss { occurrence, reason };
         }
         if let Some(later) = occurrence
@@ -91,11 +91,9 @@ impl Agenda {
             .next_after(scheduled)
             .filter(|t| *t <= now)
         {
-            let local = later.with_timezone(&occurrence.program.timezone);
-            let reason = format!(
-                "superseded by the {} airing, also due",
-                local.format("%H:%M:%S")
-            );
+            let reason = Reason::Superseded {
+                by: later.with_timezone(&occurrence.program.timezone).time(),
+            };
             return Action::Miss { occurrence, reason };
         }
         Action::Air {
@@ -106,24 +104,13 @@ impl Agenda {
     }
 }
 
-/// "10 min", "2 min 30 s", "45 s", "1.2 s".
-pub fn describe(d: Duration) -> String {
-    let ms = d.num_milliseconds();
-    let (minutes, seconds) = (ms / 60_000, (ms % 60_000) as f64 / 1000.0);
-    match (minutes, seconds) {
-        (0, s) if s < 10.0 => format!("{s:.1} s"),
-        (0, s) => format!("{s:.0} s"),
-        (m, s) if s < 0.5 => format!("{m} min"),
-        (m, s) => format!("{m} min {s:.0} s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
     use std::sync::Arc;
 
     use super::*;
+    use crate::reason::describe;
     use loaxa_core::schedule::{Priority, Program};
 
     fn program(id: &str, cron: &str) -> Arc<Program> {
@@ -310,13 +297,5 @@ mod tests {
                 wake_at: None
             }
         );
-    }
-
-    #[test]
-    fn durations_read_like_an_operator_would_say_them() {
-        assert_eq!(describe(Duration::minutes(10)), "10 min");
-        assert_eq!(describe(Duration::seconds(150)), "2 min 30 s");
-        assert_eq!(describe(Duration::milliseconds(1234)), "1.2 s");
-        assert_eq!(describe(Duration::seconds(45)), "45 s");
     }
 }

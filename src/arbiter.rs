@@ -16,6 +16,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::reason::{Reason, ms};
 use loaxa_core::schedule::plan::Occurrence;
 use loaxa_core::schedule::windows::Windows;
 use loaxa_core::schedule::{AfterCut, Priority, Program, WhenBusy};
@@ -37,7 +38,7 @@ pub enum Ruling {
     /// It waits for the air (see [`Arbiter::slot_free`]).
     Queued,
     /// It may not air at all: outside the broadcast windows.
-    Refused(String),
+    Refused(Reason),
 }
 
 /// The occurrences waiting for the air, and when the box may sound at all.
@@ -68,11 +69,10 @@ impl Arbiter {
         let program = &claim.occurrence.program;
         let local = claim.start_at.with_timezone(&program.timezone).time();
         if program.priority != Priority::Emergency && !self.windows.allows(local) {
-            return Ruling::Refused(format!(
-                "refused: {} is outside the broadcast windows ({})",
-                local.format("%H:%M:%S"),
-                self.windows
-            ));
+            return Ruling::Refused(Reason::OutsideWindows {
+                at: local,
+                windows: self.windows.to_string(),
+            });
         }
         let Some(on_air) = on_air else {
             if self.queue.is_empty() {
@@ -119,7 +119,7 @@ impl Arbiter {
     }
 
     /// Takes out, with the reason, every occurrence whose wait ran out by `now`.
-    pub fn expired(&mut self, now: DateTime<Utc>) -> Vec<(Occurrence, String)> {
+    pub fn expired(&mut self, now: DateTime<Utc>) -> Vec<(Occurrence, Reason)> {
         let (gone, kept): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(&mut self.queue)
             .into_iter()
             .partition(|w| w.deadline.is_some_and(|d| d <= now));
@@ -127,12 +127,14 @@ impl Arbiter {
         gone.into_iter()
             .map(|w| {
                 let waited = match w.claim.occurrence.program.when_busy {
-                    WhenBusy::Wait(limit) => crate::agenda::describe(limit),
-                    _ => String::new(),
+                    WhenBusy::Wait(limit) => limit,
+                    _ => Duration::zero(),
                 };
                 (
                     w.claim.occurrence,
-                    format!("slot occupied (waited {waited})"),
+                    Reason::WaitedInVain {
+                        waited_ms: ms(waited),
+                    },
                 )
             })
             .collect()
@@ -176,7 +178,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::agenda::{Action, Agenda, describe};
+    use crate::agenda::{Action, Agenda};
+    use crate::reason::describe;
     use loaxa_core::schedule::{Item, When, test_program};
 
     fn at(text: &str) -> DateTime<Utc> {

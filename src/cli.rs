@@ -659,13 +659,18 @@ pub fn log_table(entries: &[AsRunEntry], tz: Tz, words: &Words) -> String {
             local(e.started, "%H:%M:%S"),
             local(e.ended, "%H:%M:%S"),
             result,
-            e.detail.clone(),
+            // An older box's entries have only the English detail.
+            if e.reasons.is_empty() {
+                e.detail.clone()
+            } else {
+                e.reasons.in_words(words, tz)
+            },
         ]
     });
     loaxa_core::report::table(&header.iter().map(String::as_str).collect::<Vec<_>>(), rows)
 }
 
-fn outcome_id(outcome: Outcome) -> &'static str {
+pub(crate) fn outcome_id(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Airing => "outcome-airing",
         Outcome::Aired => "outcome-aired",

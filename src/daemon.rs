@@ -12,17 +12,19 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, Utc};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::agenda::{Action, Agenda, describe};
+use crate::agenda::{Action, Agenda};
 use crate::amp::Amp;
 use crate::arbiter::{Arbiter, Claim, Ruling, lateness};
 use crate::audio::output::Output;
 use crate::clock::{ClockWatch, Jump};
 use crate::config::Config;
+use crate::control::{Problem, Trouble};
 use crate::link::bulletins::{Bulletins, Held, Resolved};
 use crate::link::remote::Remote;
 use crate::link::remote::RemoteEvent;
 use crate::link::sweep::Sweep;
 use crate::player::{AirReport, AirRequest, Player, StoppedBy};
+use crate::reason::{Reason, Reasons, describe, ms};
 use crate::store::{Outcome, SetBy, Store, StoreError, Volume};
 use crate::workers::Workers;
 use loaxa_core::protocol::{CommandDoc, EventBody, RemoteAction, Scope, topic};
@@ -191,7 +193,7 @@ struct Daemon<'a> {
     /// Master volume, and who set it.
     volume: Volume,
     /// The last few problems, for `loaxa status`.
-    problems: VecDeque<String>,
+    problems: VecDeque<Problem>,
     /// Decides which bulletin audio leaves the disk.
     sweep: Sweep,
     systemd: crate::systemd::Notifier,
@@ -230,8 +232,9 @@ struct OnAir {
     row: Option<i64>,
     occurrence: Occurrence,
     attempt: u32,
-    /// Said in the as-run detail (lateness, retry).
-    note: Option<String>,
+    /// Said in the as-run detail before what the player reports (lateness, a retry, what
+    /// was missing).
+    noted: Reasons,
 }
 
 /// What became of a programme's claim on the air.
@@ -240,7 +243,7 @@ enum Claimed {
     /// Waiting for the air to be free.
     Queued,
     /// Not aired, and why (logged missed or failed).
-    Refused(String),
+    Refused(Reasons),
 }
 
 /// A command's outcome: what was done, or why nothing could be.
@@ -271,7 +274,7 @@ enum Unsaved {
         started: Option<DateTime<Utc>>,
         ended: DateTime<Utc>,
         outcome: Outcome,
-        detail: String,
+        reasons: Reasons,
     },
     /// Telling the district about a row already written (the outbox refused it).
     Report { row: i64, occurrence: Occurrence },
@@ -281,7 +284,7 @@ enum Unsaved {
         started: Option<DateTime<Utc>>,
         ended: Option<DateTime<Utc>>,
         outcome: Outcome,
-        detail: String,
+        reasons: Reasons,
         attempt: u32,
     },
 }
@@ -311,16 +314,16 @@ impl Unsaved {
                 started,
                 ended,
                 outcome,
-                detail,
+                reasons,
             } => store
-                .finish(*row, *started, *ended, *outcome, detail)
+                .finish(*row, *started, *ended, *outcome, reasons)
                 .map(|()| *row),
             Unsaved::Row {
                 occurrence,
                 started,
                 ended,
                 outcome,
-                detail,
+                reasons,
                 attempt,
             } => store.record(
                 &crate::store::NewEntry {
@@ -330,7 +333,7 @@ impl Unsaved {
                     started: *started,
                     ended: *ended,
                     outcome: *outcome,
-                    detail,
+                    reasons,
                 },
                 *attempt,
             ),
@@ -374,7 +377,9 @@ impl Daemon<'_> {
                 // log's own retries: the box carries on airing, and the next turn tries again.
                 Err(DaemonError::Store(e)) => {
                     tracing::error!(error = %e, "state not saved; carrying on");
-                    self.note_problem(format!("state not saved: {e}"));
+                    self.note_problem(Trouble::NotSaved {
+                        error: e.to_string(),
+                    });
                     tokio::time::sleep(STORE_PAUSE).await;
                 }
                 Err(other) => return Err(other),
@@ -416,9 +421,10 @@ impl Daemon<'_> {
                 return Ok(Flow::Continue);
             }
             if let Some(claim) = self.arbiter.slot_free(now) {
-                let note =
-                    lateness(&claim).map(|l| format!("late by {}, the air was taken", describe(l)));
-                self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                let noted = lateness(&claim)
+                    .map(|l| Reason::WaitedForTheAir { late_ms: ms(l) })
+                    .into();
+                self.start(&claim.occurrence, claim.start_at, 1, noted, Start::Queue)
                     .await?;
                 return Ok(Flow::Continue);
             }
@@ -490,7 +496,9 @@ impl Daemon<'_> {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "as-run entry not saved; kept to write later");
-                    self.note_problem(format!("as-run log not saved: {e}"));
+                    self.note_problem(Trouble::NotSaved {
+                        error: e.to_string(),
+                    });
                 }
             }
         }
@@ -505,13 +513,17 @@ impl Daemon<'_> {
         let by = describe(jump.size());
         if !jump.is_forward() {
             tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock went back; planning from the new time");
-            self.note_problem(format!("clock went back by {by}"));
+            self.note_problem(Trouble::ClockStepped {
+                by_ms: -ms(jump.size()),
+            });
             self.store.reset_cursor(jump.to)?;
             self.announced = None;
             return Ok(());
         }
         tracing::warn!(from = %jump.from, to = %jump.to, by = %by, "the wall clock jumped forward; what it skipped is missed, not caught up");
-        self.note_problem(format!("clock jumped forward by {by}"));
+        self.note_problem(Trouble::ClockStepped {
+            by_ms: ms(jump.size()),
+        });
         let (skipped, reason) = decisions::skipped_by(&jump, &self.programs);
         for occurrence in skipped {
             let recorded = Accounted {
@@ -541,7 +553,9 @@ impl Daemon<'_> {
     ) -> Result<Claimed, DaemonError> {
         let resolved = self.resolve(&occurrence.program)?;
         if !resolved.has_content() {
-            let why = self.not_aired(&occurrence, 1, None, &resolved).await?;
+            let why = self
+                .not_aired(&occurrence, 1, Reasons::default(), &resolved)
+                .await?;
             self.tell_missing(&resolved).await?;
             return Ok(Claimed::Refused(why));
         }
@@ -557,11 +571,11 @@ impl Daemon<'_> {
             ) {
                 Ruling::Refused(reason) => {
                     self.record_missed(&refused_occurrence, &reason).await?;
-                    Claimed::Refused(reason)
+                    Claimed::Refused(Reasons::one(reason))
                 }
                 Ruling::Air(claim) => {
-                    let note = decisions::late_note(late_by);
-                    self.start(&claim.occurrence, claim.start_at, 1, note, Start::Queue)
+                    let noted = decisions::late_note(late_by).into();
+                    self.start(&claim.occurrence, claim.start_at, 1, noted, Start::Queue)
                         .await?
                 }
                 Ruling::Cut { claim, resume } => {
@@ -569,7 +583,7 @@ impl Daemon<'_> {
                         &claim.occurrence,
                         claim.start_at,
                         1,
-                        None,
+                        Reasons::default(),
                         Start::CutIn { resume },
                     )
                     .await?
@@ -658,32 +672,28 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    /// Logs `occurrence` failed for want of content, without airing anything; the detail.
+    /// Logs `occurrence` failed for want of content, without airing anything; the reasons.
     async fn not_aired(
         &mut self,
         occurrence: &Occurrence,
         attempt: u32,
-        note: Option<String>,
+        mut reasons: Reasons,
         resolved: &Resolved,
-    ) -> Result<String, DaemonError> {
+    ) -> Result<Reasons, DaemonError> {
         let program = &occurrence.program;
-        let detail = note
-            .into_iter()
-            .chain(resolved.missing_detail())
-            .collect::<Vec<_>>()
-            .join("; ");
-        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %detail, "not aired: nothing to air");
-        self.note_problem(format!("{} failed: {detail}", program.id));
+        reasons.0.extend(resolved.missing_reason());
+        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %reasons, "not aired: nothing to air");
+        self.note_programme_problem(occurrence, Outcome::Failed, &reasons);
         self.save(Unsaved::Row {
             occurrence: occurrence.clone(),
             started: None,
             ended: Some(Utc::now()),
             outcome: Outcome::Failed,
-            detail: detail.clone(),
+            reasons: reasons.clone(),
             attempt,
         })
         .await?;
-        Ok(detail)
+        Ok(reasons)
     }
 
     /// Tells the district of each bulletin a programme named that could not air, on that
@@ -715,7 +725,7 @@ impl Daemon<'_> {
     /// Airs again, from the start, what a stop or power cut interrupted, if still in time.
     async fn retry(&mut self, entry: crate::store::AsRunEntry) -> Result<(), DaemonError> {
         let now = Utc::now();
-        let Some((occurrence, note)) =
+        let Some((occurrence, retried)) =
             decisions::retry_of(&entry, &self.programs, now, self.agenda.catch_up)
         else {
             return Ok(());
@@ -730,7 +740,7 @@ impl Daemon<'_> {
             &occurrence,
             now,
             entry.attempt + 1,
-            Some(note),
+            Reasons::one(retried),
             Start::Queue,
         )
         .await?;
@@ -745,7 +755,7 @@ impl Daemon<'_> {
         occurrence: &Occurrence,
         start_at: DateTime<Utc>,
         attempt: u32,
-        note: Option<String>,
+        mut noted: Reasons,
         how: Start,
     ) -> Result<Claimed, DaemonError> {
         let program = &occurrence.program;
@@ -754,13 +764,12 @@ impl Daemon<'_> {
             self.tell_missing(&resolved).await?;
         }
         if !resolved.has_content() {
-            let why = self.not_aired(occurrence, attempt, note, &resolved).await?;
+            let why = self
+                .not_aired(occurrence, attempt, noted, &resolved)
+                .await?;
             return Ok(Claimed::Refused(why));
         }
-        let note = note
-            .into_iter()
-            .chain(resolved.missing_detail())
-            .reduce(|a, b| format!("{a}; {b}"));
+        noted.0.extend(resolved.missing_reason());
         let row = match self.store.begin(
             &program.id,
             &program.title,
@@ -771,7 +780,9 @@ impl Daemon<'_> {
             Ok(row) => Some(row),
             Err(e) => {
                 tracing::error!(program = %program.id, error = %e, "cannot write the as-run log; airing anyway");
-                self.note_problem(format!("as-run log not saved: {e}"));
+                self.note_problem(Trouble::NotSaved {
+                    error: e.to_string(),
+                });
                 None
             }
         };
@@ -827,7 +838,7 @@ impl Daemon<'_> {
             row,
             occurrence: occurrence.clone(),
             attempt,
-            note,
+            noted,
         });
         if let Some(remote) = &mut self.remote {
             remote.on_air(&self.store, Some(program.title.clone()))?;
@@ -845,7 +856,7 @@ impl Daemon<'_> {
         for mark in &report.marks {
             tracing::info!(program = %program.id, at = %mark.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), what = %mark.what, "boundary");
         }
-        let (outcome, detail) = decisions::judge(&report, done.note);
+        let (outcome, reasons) = decisions::judge(&report, &done.noted);
         let entry = match done.row {
             Some(row) => Unsaved::Finish {
                 row,
@@ -853,25 +864,31 @@ impl Daemon<'_> {
                 started: report.started,
                 ended: report.ended,
                 outcome,
-                detail: detail.clone(),
+                reasons: reasons.clone(),
             },
             None => Unsaved::Row {
                 occurrence: done.occurrence.clone(),
                 started: report.started,
                 ended: Some(report.ended),
                 outcome,
-                detail: detail.clone(),
+                reasons: reasons.clone(),
                 attempt: done.attempt,
             },
         };
         self.save(entry).await?;
         match outcome {
             Outcome::Aired => {
-                tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %detail, "aired")
+                tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %reasons, "aired")
             }
             _ => {
-                tracing::warn!(program = %program.id, outcome = %outcome, detail = %detail, "not aired in full");
-                self.note_problem(format!("{} {outcome}: {detail}", program.id));
+                tracing::warn!(program = %program.id, outcome = %outcome, detail = %reasons, "not aired in full");
+                let on_purpose = reasons
+                    .0
+                    .iter()
+                    .any(|r| matches!(r, Reason::StoppedByOperator | Reason::StoppedByDistrict));
+                if !on_purpose {
+                    self.note_programme_problem(&done.occurrence, outcome, &reasons);
+                }
             }
         }
         if let Some(remote) = &mut self.remote {
@@ -885,29 +902,45 @@ impl Daemon<'_> {
         Ok(())
     }
 
-    fn note_problem(&mut self, problem: String) {
+    /// Keeps `what` among the last few problems `loaxa status` shows.
+    fn note_problem(&mut self, what: Trouble) {
         if self.problems.len() == 5 {
             self.problems.pop_front();
         }
-        self.problems.push_back(format!(
-            "{} {problem}",
-            Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
-        ));
+        self.problems.push_back(Problem {
+            at: Utc::now(),
+            what,
+        });
+    }
+
+    fn note_programme_problem(
+        &mut self,
+        occurrence: &Occurrence,
+        outcome: Outcome,
+        reasons: &Reasons,
+    ) {
+        self.note_problem(Trouble::Programme {
+            program: occurrence.program.id.clone(),
+            title: occurrence.program.title.clone(),
+            outcome,
+            reasons: reasons.clone(),
+        });
     }
 
     async fn record_missed(
         &mut self,
         occurrence: &Occurrence,
-        reason: &str,
+        reason: &Reason,
     ) -> Result<(), DaemonError> {
         tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
-        self.note_problem(format!("{} missed: {reason}", occurrence.program.id));
+        let reasons = Reasons::one(reason.clone());
+        self.note_programme_problem(occurrence, Outcome::Missed, &reasons);
         self.save(Unsaved::Row {
             occurrence: occurrence.clone(),
             started: None,
             ended: None,
             outcome: Outcome::Missed,
-            detail: reason.to_owned(),
+            reasons,
             attempt: 1,
         })
         .await
@@ -1079,12 +1112,15 @@ impl Daemon<'_> {
                 // The answer to the command says what is missing: no event of its own.
                 let resolved = self.resolve(&occurrence.program)?;
                 if !resolved.has_content() {
-                    return Ok(Err(self.not_aired(&occurrence, 1, None, &resolved).await?));
+                    let why = self
+                        .not_aired(&occurrence, 1, Reasons::default(), &resolved)
+                        .await?;
+                    return Ok(Err(why.to_string()));
                 }
                 Ok(match self.claim(occurrence, now, None).await? {
                     Claimed::OnAir => Ok("on air".into()),
                     Claimed::Queued => Ok("waiting for the air".into()),
-                    Claimed::Refused(why) => Err(why),
+                    Claimed::Refused(why) => Err(why.to_string()),
                 })
             }
             RemoteAction::Stop => {

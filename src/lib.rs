@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod levels;
 pub mod link;
 pub mod player;
+pub mod reason;
 pub mod store;
 pub mod systemd;
 pub mod text;

@@ -38,6 +38,7 @@ use crate::audio::chime::{attention_tone, chime};
 use crate::audio::convert::Source;
 use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
+use crate::reason::Reason;
 use loaxa_core::schedule::{self, Item, Priority, Program};
 use timing::{Reopen, duration_of, frames_in};
 
@@ -137,8 +138,8 @@ pub enum Ending {
     Completed,
     /// Cut off by `Player::stop` (shutdown).
     Stopped,
-    /// Ended early on purpose: an operator's stop, or a cut-in it does not resume after.
-    Cut(String),
+    /// Ended early on purpose: a stop, or a cut-in it does not resume after.
+    Cut(Reason),
     /// The output device failed mid-programme.
     OutputFailed(String),
 }
@@ -535,13 +536,10 @@ impl Session<'_> {
                         top.marks.push(("fading out: stop".into(), self.written));
                     }
                     self.fade_out_top(fade, usize::from(format.channels))?;
-                    self.finish_top(Ending::Cut(
-                        match by {
-                            StoppedBy::Operator => "stopped by the operator",
-                            StoppedBy::District => "stopped by the district",
-                        }
-                        .into(),
-                    ));
+                    self.finish_top(Ending::Cut(match by {
+                        StoppedBy::Operator => Reason::StoppedByOperator,
+                        StoppedBy::District => Reason::StoppedByDistrict,
+                    }));
                     if let Some(resumed) = self.stack.last_mut() {
                         resumed.marks.push(("resumed".into(), self.written));
                     }
@@ -565,7 +563,7 @@ impl Session<'_> {
             top.fade_in = fade_in;
         }
         if !resume && !self.stack.is_empty() {
-            self.finish_top(Ending::Cut(format!("cut by {by}, not resumed")));
+            self.finish_top(Ending::Cut(Reason::CutBy { program: by }));
         }
         if at > self.written {
             let silence = vec![0.0; (at - self.written) as usize * channels];

@@ -15,8 +15,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::reason::{Reason, Reasons};
+
 /// Bumped whenever the tables change; `open` migrates older files forward.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -45,7 +47,7 @@ pub struct NewEntry<'a> {
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
     pub outcome: Outcome,
-    pub detail: &'a str,
+    pub reasons: &'a Reasons,
 }
 
 /// The master volume and who set it: kept in the store, so that a restart (a power cut) airs
@@ -129,8 +131,12 @@ pub struct AsRunEntry {
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
     pub outcome: Outcome,
-    /// Why it failed or was missed, how late it started, which items failed.
+    /// Why it failed or was missed, how late it started, which items failed: in English, as
+    /// the district is told it.
     pub detail: String,
+    /// The same, typed, for the operator's words; empty for entries of an older box.
+    #[serde(default)]
+    pub reasons: Reasons,
     /// 1 for the first try; a retry after an interruption is 2, and so on.
     pub attempt: u32,
 }
@@ -271,6 +277,18 @@ impl Store {
                 )
                 .map_err(self.sqlite())?;
         }
+        if version < 4 {
+            // v4: each entry's reasons, typed (JSON), beside the English detail, so that the
+            // operator's commands say them in the operator's language.
+            self.conn
+                .execute_batch(
+                    "BEGIN;
+                     ALTER TABLE as_run ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]';
+                     PRAGMA user_version = 4;
+                     COMMIT;",
+                )
+                .map_err(self.sqlite())?;
+        }
         Ok(())
     }
 
@@ -338,11 +356,11 @@ impl Store {
                     source,
                 })?
         };
+        let power_cut = Reasons::one(Reason::PowerCut);
         tx.execute(
-            "UPDATE as_run SET outcome = 'interrupted',
-                 detail = 'the box stopped during the broadcast (power cut or crash)'
+            "UPDATE as_run SET outcome = 'interrupted', detail = ?1, reasons = ?2
              WHERE outcome = 'airing'",
-            [],
+            params![power_cut.to_string(), reasons_json(&power_cut)],
         )
         .and_then(|_| tx.commit())
         .map_err(|source| StoreError::Sqlite {
@@ -369,7 +387,7 @@ impl Store {
             Some(started),
             None,
             Outcome::Airing,
-            "",
+            &Reasons::default(),
             attempt,
         )
     }
@@ -382,27 +400,24 @@ impl Store {
         started: Option<DateTime<Utc>>,
         ended: DateTime<Utc>,
         outcome: Outcome,
-        detail: &str,
+        reasons: &Reasons,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE as_run SET started_at = ?1, ended_at = ?2, outcome = ?3, detail = ?4 WHERE id = ?5",
-                params![started.map(timestamp), timestamp(ended), outcome.as_str(), detail, id],
+                "UPDATE as_run SET started_at = ?1, ended_at = ?2, outcome = ?3, detail = ?4,
+                     reasons = ?5
+                 WHERE id = ?6",
+                params![
+                    started.map(timestamp),
+                    timestamp(ended),
+                    outcome.as_str(),
+                    reasons.to_string(),
+                    reasons_json(reasons),
+                    id
+                ],
             )
             .map(drop)
             .map_err(self.sqlite())
-    }
-
-    /// Records an occurrence that will not air (missed, refused) and moves the cursor past it.
-    pub fn record_not_aired(
-        &mut self,
-        program_id: &str,
-        title: &str,
-        scheduled: DateTime<Utc>,
-        outcome: Outcome,
-        detail: &str,
-    ) -> Result<i64, StoreError> {
-        self.insert(program_id, title, scheduled, None, None, outcome, detail, 1)
     }
 
     /// Writes a whole row at once: what the daemon kept in memory while the store refused writes.
@@ -414,7 +429,7 @@ impl Store {
             entry.started,
             entry.ended,
             entry.outcome,
-            entry.detail,
+            entry.reasons,
             attempt,
         )
     }
@@ -428,7 +443,7 @@ impl Store {
         started: Option<DateTime<Utc>>,
         ended: Option<DateTime<Utc>>,
         outcome: Outcome,
-        detail: &str,
+        reasons: &Reasons,
         attempt: u32,
     ) -> Result<i64, StoreError> {
         let path = self.path.clone();
@@ -438,8 +453,8 @@ impl Store {
         };
         let tx = self.conn.transaction().map_err(sqlite)?;
         tx.execute(
-            "INSERT INTO as_run (program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO as_run (program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt, reasons)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 program_id,
                 title,
@@ -447,8 +462,9 @@ impl Store {
                 started.map(timestamp),
                 ended.map(timestamp),
                 outcome.as_str(),
-                detail,
-                attempt
+                reasons.to_string(),
+                attempt,
+                reasons_json(reasons)
             ],
         )
         .map_err(sqlite)?;
@@ -961,6 +977,8 @@ impl Store {
             ended: optional(raw.ended)?,
             outcome: Outcome::from_db(&raw.outcome),
             detail: raw.detail,
+            // Reasons this build cannot read (written by a newer one) leave the English.
+            reasons: serde_json::from_str(&raw.reasons).unwrap_or_default(),
             attempt: raw.attempt,
         })
     }
@@ -975,7 +993,11 @@ impl Store {
     }
 }
 
-const SELECT_ENTRY: &str = "SELECT id, program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt FROM as_run";
+const SELECT_ENTRY: &str = "SELECT id, program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt, reasons FROM as_run";
+
+fn reasons_json(reasons: &Reasons) -> String {
+    serde_json::json!(reasons).to_string()
+}
 
 struct RawEntry {
     id: i64,
@@ -987,6 +1009,7 @@ struct RawEntry {
     outcome: String,
     detail: String,
     attempt: u32,
+    reasons: String,
 }
 
 fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
@@ -1000,6 +1023,7 @@ fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
         outcome: row.get(6)?,
         detail: row.get(7)?,
         attempt: row.get(8)?,
+        reasons: row.get(9)?,
     })
 }
 
@@ -1048,7 +1072,7 @@ mod tests {
                     Some(scheduled),
                     scheduled + chrono::Duration::seconds(30),
                     Outcome::Aired,
-                    "",
+                    &Reasons::default(),
                 )
                 .unwrap();
             store
@@ -1071,15 +1095,16 @@ mod tests {
         let mut store = Store::open(dir.path()).unwrap();
         assert_eq!(store.cursor().unwrap(), None);
         store.set_cursor(at("2026-11-24T06:00:00Z")).unwrap();
-        store
-            .record_not_aired(
-                "x",
-                "x",
-                at("2026-11-24T05:00:00Z"),
-                Outcome::Missed,
-                "box was off",
-            )
-            .unwrap();
+        let missed = NewEntry {
+            program_id: "x",
+            title: "x",
+            scheduled: at("2026-11-24T05:00:00Z"),
+            started: None,
+            ended: None,
+            outcome: Outcome::Missed,
+            reasons: &Reasons::one(Reason::PastCatchUp { window_ms: 600_000 }),
+        };
+        store.record(&missed, 1).unwrap();
         assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T06:00:00Z")));
         store.set_cursor(at("2026-11-24T07:00:00Z")).unwrap();
         assert_eq!(store.cursor().unwrap(), Some(at("2026-11-24T07:00:00Z")));
@@ -1158,6 +1183,7 @@ mod tests {
                 .conn
                 .execute_batch(
                     "DROP TABLE bulletin_issued;
+                     ALTER TABLE as_run DROP COLUMN reasons;
                      INSERT INTO bulletin VALUES ('tin', 'a', '{\"id\":\"tin\"}', '2026-11-24T06:01:00.000Z');
                      PRAGMA user_version = 2;",
                 )
@@ -1171,6 +1197,64 @@ mod tests {
         assert_eq!(
             store.manifest_issued("tin").unwrap(),
             Some(at("2026-11-24T06:01:00Z"))
+        );
+    }
+
+    #[test]
+    fn an_entry_keeps_its_reasons_typed_beside_the_english_and_an_older_entry_keeps_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let scheduled = at("2026-11-24T06:00:00Z");
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "ALTER TABLE as_run DROP COLUMN reasons;
+                     INSERT INTO as_run (program_id, title, scheduled_at, outcome, detail)
+                         VALUES ('old', 'Cũ', '2026-11-24T05:00:00.000Z', 'missed', 'box was off');
+                     PRAGMA user_version = 3;",
+                )
+                .unwrap();
+        }
+        let mut store = Store::open(dir.path()).unwrap();
+        let reasons = Reasons(vec![
+            Reason::Retried { late_ms: 240_000 },
+            Reason::StoppedByDistrict,
+        ]);
+        let row = store.begin("tin", "Tin", scheduled, scheduled, 2).unwrap();
+        store
+            .finish(
+                row,
+                Some(scheduled),
+                scheduled,
+                Outcome::Interrupted,
+                &reasons,
+            )
+            .unwrap();
+        let entries = store.entries_since(at("2026-11-24T00:00:00Z")).unwrap();
+        assert_eq!(entries[0].detail, "box was off");
+        assert!(entries[0].reasons.is_empty());
+        assert_eq!(entries[1].reasons, reasons);
+        assert_eq!(
+            entries[1].detail,
+            "retry after interruption, late by 4 min; stopped by the district"
+        );
+    }
+
+    #[test]
+    fn the_volume_is_kept_with_who_set_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.volume().unwrap(), None);
+        let set = Volume {
+            percent: 40,
+            set_by: SetBy::District,
+        };
+        store.set_volume(set).unwrap();
+        drop(store);
+        assert_eq!(
+            Store::open(dir.path()).unwrap().volume().unwrap(),
+            Some(set)
         );
     }
 

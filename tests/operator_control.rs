@@ -262,10 +262,16 @@ fn the_volume_outlives_a_restart_and_says_who_set_it_and_a_district_stop_is_logg
 #[test]
 fn a_vietnamese_operator_is_answered_in_vietnamese_and_each_mistake_is_explained() {
     let test_box = TestBox::with_config("language = \"vi\"\n");
+    // And one that cannot air: its bulletin never reached the box.
+    let (soon, _) = local_second_ahead(Duration::from_secs(6));
     test_box.write_schedule(
         "xa.toml",
-        "[[program]]\nid = \"chieu\"\ntitle = \"Bản tin chiều\"\ncron = \"30 17 * * *\"\n\
-         items = [\"chime\", \"audio/ban-tin-sang.mp3\"]\n",
+        &format!(
+            "[[program]]\nid = \"chieu\"\ntitle = \"Bản tin chiều\"\ncron = \"30 17 * * *\"\n\
+             items = [\"chime\", \"audio/ban-tin-sang.mp3\"]\n\
+             [[program]]\nid = \"bao\"\ntitle = \"Tin bão\"\nat = [\"{soon}\"]\n\
+             items = [\"bulletin:chua-ve\"]\n"
+        ),
     );
     let daemon = test_box.start_daemon("out.wav");
     let socket = test_box.path("state/control.sock");
@@ -409,8 +415,30 @@ fn a_vietnamese_operator_is_answered_in_vietnamese_and_each_mistake_is_explained
     );
     everything += &next;
 
+    // Why it failed, in the operator's words, at the box's time.
+    test_box.wait_for_log(Duration::from_secs(20), |log| {
+        log.iter().any(|e| e["program_id"] == "bao")
+    });
+    let (ok, status, _) = said(&["status"]);
+    assert!(ok);
+    let problem = status
+        .lines()
+        .skip_while(|l| !l.starts_with("Sự cố gần đây:"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        problem.starts_with("  ")
+            && problem.ends_with("  Tin bão (bao): lỗi, thiếu: bản tin chua-ve chưa về máy này")
+            && problem.contains(&format!(" {}", now.format("%d/%m/%Y"))),
+        "{status}"
+    );
+    everything += &status;
     let (ok, log, err) = said(&["log", "--since", "2026-12"]);
     assert!(ok, "{err}");
+    assert!(
+        log.contains("thiếu: bản tin chua-ve chưa về máy này"),
+        "{log}"
+    );
     everything += &log;
     let (ok, _, err) = said(&["log", "--since", "02/12/2026", "--until", "31/02/2026"]);
     assert!(!ok);

@@ -11,7 +11,10 @@ use clap::Subcommand;
 use super::when::{self, Moment};
 use super::{ConfigArg, words_for};
 use crate::config::Config;
-use crate::control::{Airing, Answer, Link, Reply, Request, Status, Today, Upcoming, ask};
+use crate::control::{
+    Airing, Answer, Link, Problem, Reply, Request, Status, Today, Trouble, Upcoming, ask,
+};
+use crate::reason::spoken_span;
 use crate::store::SetBy;
 use crate::text::{Words, arg};
 use loaxa_core::protocol::{Origin, Scope};
@@ -500,9 +503,50 @@ fn print_status(status: &Status, config: &Config, words: &Words) {
     } else {
         println!("{}:", words.t("status-problems"));
         for problem in &status.problems {
-            println!("  {problem}");
+            println!("  {}", problem_line(problem, config, words));
         }
     }
+}
+
+/// "17:30 thứ Tư 02/12/2026  Bản tin sáng (sang): bỏ lỡ, đã quá giờ hơn 10 phút …"
+fn problem_line(problem: &Problem, config: &Config, words: &Words) -> String {
+    let tz = config.timezone;
+    let what = match &problem.what {
+        Trouble::Programme {
+            program,
+            title,
+            outcome,
+            reasons,
+        } => {
+            let programme = arg(described(program, title));
+            let outcome = arg(words.t(super::outcome_id(*outcome)));
+            if reasons.is_empty() {
+                words.t_args(
+                    "problem-programme-bare",
+                    &[("programme", programme), ("outcome", outcome)],
+                )
+            } else {
+                words.t_args(
+                    "problem-programme",
+                    &[
+                        ("programme", programme),
+                        ("outcome", outcome),
+                        ("reasons", arg(reasons.in_words(words, tz))),
+                    ],
+                )
+            }
+        }
+        Trouble::NotSaved { error } => words.t_args("problem-not-saved", &[("error", arg(error))]),
+        Trouble::ClockStepped { by_ms } => words.t_args(
+            if *by_ms < 0 {
+                "problem-clock-back"
+            } else {
+                "problem-clock-forward"
+            },
+            &[("span", arg(spoken_span(words, *by_ms)))],
+        ),
+    };
+    format!("{}  {what}", words.moment(&problem.at.with_timezone(&tz)))
 }
 
 fn print_today(today: &Today, config: &Config, words: &Words) {

@@ -8,10 +8,11 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{AsRunEntry, SetBy};
+use crate::reason::Reasons;
+use crate::store::{AsRunEntry, Outcome, SetBy};
 use loaxa_core::protocol::Origin;
 use loaxa_core::schedule::Priority;
 
@@ -121,7 +122,32 @@ pub struct Status {
     /// The broadcast windows, as in the configuration: "05:00–11:30, 13:30–22:00".
     pub windows: String,
     /// Recent problems, oldest first.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// Something that went wrong lately, and when. An operator's or the district's stop is not
+/// one: it was done on purpose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    pub at: DateTime<Utc>,
+    pub what: Trouble,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trouble {
+    /// A programme did not air in full: missed, failed or interrupted, and why.
+    Programme {
+        program: String,
+        title: String,
+        outcome: Outcome,
+        reasons: Reasons,
+    },
+    /// The store refused a write (a full disk, a failing card); the box carries on airing.
+    NotSaved { error: String },
+    /// The wall clock was stepped, forward (positive) or back.
+    ClockStepped { by_ms: i64 },
 }
 
 /// A programme holding (or cut from) the air.
@@ -348,6 +374,7 @@ mod tests {
             ended: None,
             outcome: crate::store::Outcome::Airing,
             detail: String::new(),
+            reasons: crate::reason::Reasons::default(),
             attempt: 1,
         };
         for answer in [
@@ -366,7 +393,21 @@ mod tests {
                 link: Link::Disconnected,
                 disk_free: None,
                 windows: "05:00–22:00".into(),
-                problems: vec!["audio/x.mp3: no such file".into()],
+                problems: vec![
+                    Problem {
+                        at: Utc::now(),
+                        what: Trouble::Programme {
+                            program: "tin".into(),
+                            title: "Bản tin".into(),
+                            outcome: Outcome::Failed,
+                            reasons: Reasons::one(crate::reason::Reason::NothingAired),
+                        },
+                    },
+                    Problem {
+                        at: Utc::now(),
+                        what: Trouble::ClockStepped { by_ms: -20_000 },
+                    },
+                ],
             }),
             Answer::Today(Today {
                 log: vec![entry],

@@ -11,9 +11,9 @@ use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::agenda::describe;
 use crate::clock::Jump;
 use crate::player::{AirReport, Ending};
+use crate::reason::{Reason, Reasons, ms};
 use crate::store::{AsRunEntry, Outcome};
 use loaxa_core::protocol::Manifest;
 use loaxa_core::schedule::plan::{Occurrence, occurrences_between};
@@ -105,13 +105,12 @@ impl Reloads {
 
 /// What a forward step of the clock skipped over: to be logged missed (those not recorded
 /// already), at most [`JUMPED_LISTED`], and why.
-pub fn skipped_by(jump: &Jump, programs: &[Arc<Program>]) -> (Vec<Occurrence>, String) {
+pub fn skipped_by(jump: &Jump, programs: &[Arc<Program>]) -> (Vec<Occurrence>, Reason) {
     let skipped = occurrences_between(programs, jump.from, jump.to, JUMPED_LISTED);
-    let reason = format!(
-        "the clock jumped forward over it, from {} to {} (a clock corrected after boot?)",
-        jump.from.format("%Y-%m-%d %H:%M:%S UTC"),
-        jump.to.format("%Y-%m-%d %H:%M:%S UTC")
-    );
+    let reason = Reason::ClockJumped {
+        from: jump.from,
+        to: jump.to,
+    };
     (skipped, reason)
 }
 
@@ -122,7 +121,7 @@ pub fn retry_of(
     programs: &[Arc<Program>],
     now: DateTime<Utc>,
     catch_up: Duration,
-) -> Option<(Occurrence, String)> {
+) -> Option<(Occurrence, Reason)> {
     let program = programs.iter().find(|p| p.id == entry.program_id)?;
     let late = now - entry.scheduled;
     if late > catch_up {
@@ -132,18 +131,15 @@ pub fn retry_of(
         program: Arc::clone(program),
         scheduled: entry.scheduled,
     };
-    Some((
-        occurrence,
-        format!("retry after interruption, late by {}", describe(late)),
-    ))
+    Some((occurrence, Reason::Retried { late_ms: ms(late) }))
 }
 
 /// The as-run note of a programme starting `late_by` after its time, if that is more than
 /// jitter.
-pub fn late_note(late_by: Option<Duration>) -> Option<String> {
+pub fn late_note(late_by: Option<Duration>) -> Option<Reason> {
     late_by
         .filter(|l| *l >= ON_TIME)
-        .map(|l| format!("late by {}", describe(l)))
+        .map(|l| Reason::Late { late_ms: ms(l) })
 }
 
 /// How long an idle loop sleeps at `now`: until the soonest of `wakes` (what the agenda and the
@@ -166,35 +162,37 @@ pub fn cursor_due(last: Option<Instant>, now: Instant) -> bool {
     last.is_none_or(|t| now.saturating_duration_since(t) >= CURSOR_EVERY)
 }
 
-/// Turns a player report into the as-run outcome and its detail text.
-pub fn judge(report: &AirReport, note: Option<String>) -> (Outcome, String) {
-    let mut details: Vec<String> = note.into_iter().collect();
-    details.extend(
-        report
-            .items_failed
-            .iter()
-            .map(|(item, reason)| format!("item {item} failed: {reason}")),
-    );
+/// Turns a player report into the as-run outcome and its reasons, after those it started with.
+pub fn judge(report: &AirReport, noted: &Reasons) -> (Outcome, Reasons) {
+    let mut reasons = noted.clone();
+    for (item, error) in &report.items_failed {
+        reasons.push(Reason::ItemFailed {
+            item: item.clone(),
+            error: error.clone(),
+        });
+    }
     let outcome = match &report.ending {
         Ending::Stopped => {
-            details.push("stopped by a shutdown".into());
+            reasons.push(Reason::Shutdown);
             Outcome::Interrupted
         }
         Ending::Cut(why) => {
-            details.push(why.clone());
+            reasons.push(why.clone());
             Outcome::Interrupted
         }
-        Ending::OutputFailed(reason) => {
-            details.push(reason.clone());
+        Ending::OutputFailed(error) => {
+            reasons.push(Reason::OutputFailed {
+                error: error.clone(),
+            });
             Outcome::Failed
         }
         Ending::Completed if report.items_aired == 0 => {
-            details.push("nothing could be aired".into());
+            reasons.push(Reason::NothingAired);
             Outcome::Failed
         }
         Ending::Completed => Outcome::Aired,
     };
-    (outcome, details.join("; "))
+    (outcome, reasons)
 }
 
 /// When the programmes next air each bulletin they name, by bulletin id: the link fetches the
@@ -294,6 +292,7 @@ mod tests {
             ended: None,
             outcome: Outcome::Interrupted,
             detail: String::new(),
+            reasons: Reasons::default(),
             attempt: 1,
         }
     }
@@ -362,7 +361,11 @@ mod tests {
                 at("2026-11-24T08:00:00Z")
             ]
         );
-        assert!(reason.contains("from 2026-11-24 05:30:00 UTC to 2026-11-24 08:10:00 UTC"));
+        assert!(
+            reason
+                .to_string()
+                .contains("from 2026-11-24 05:30:00 UTC to 2026-11-24 08:10:00 UTC")
+        );
     }
 
     #[test]
@@ -384,7 +387,7 @@ mod tests {
             retry_of(&entry, &programs, at("2026-11-24T06:04:00Z"), catch_up).unwrap();
         assert_eq!(occurrence.scheduled, entry.scheduled);
         assert_eq!(occurrence.program.id, "news");
-        assert_eq!(note, "retry after interruption, late by 4 min");
+        assert_eq!(note.to_string(), "retry after interruption, late by 4 min");
         assert!(retry_of(&entry, &programs, at("2026-11-24T06:10:00Z"), catch_up).is_some());
         assert!(retry_of(&entry, &programs, at("2026-11-24T06:10:01Z"), catch_up).is_none());
     }
@@ -403,7 +406,7 @@ mod tests {
         assert_eq!(late_note(Some(Duration::milliseconds(999))), None);
         assert_eq!(
             late_note(Some(Duration::seconds(90))),
-            Some(format!("late by {}", describe(Duration::seconds(90))))
+            Some(Reason::Late { late_ms: 90_000 })
         );
     }
 
@@ -449,10 +452,10 @@ mod tests {
     fn a_complete_programme_is_aired_with_its_note_and_failed_items_said() {
         let done = report(Ending::Completed, 2, &[("b.mp3", "corrupt")]);
         assert_eq!(
-            judge(&done, Some("late by 2 s".into())),
+            said(judge(&done, &Reasons::one(Reason::Late { late_ms: 2_000 }))),
             (
                 Outcome::Aired,
-                "late by 2 s; item b.mp3 failed: corrupt".to_owned()
+                "late by 2.0 s; item b.mp3 failed: corrupt".to_owned()
             )
         );
     }
@@ -461,7 +464,7 @@ mod tests {
     fn a_programme_that_aired_nothing_or_lost_its_output_failed() {
         let nothing = report(Ending::Completed, 0, &[("a.mp3", "gone")]);
         assert_eq!(
-            judge(&nothing, None),
+            said(judge(&nothing, &Reasons::default())),
             (
                 Outcome::Failed,
                 "item a.mp3 failed: gone; nothing could be aired".to_owned()
@@ -469,21 +472,33 @@ mod tests {
         );
         let lost = report(Ending::OutputFailed("device gone".into()), 1, &[]);
         assert_eq!(
-            judge(&lost, None),
+            said(judge(&lost, &Reasons::default())),
             (Outcome::Failed, "device gone".to_owned())
         );
     }
 
     #[test]
     fn a_programme_cut_or_stopped_by_a_shutdown_was_interrupted() {
-        let cut = report(Ending::Cut("cut by alert, not resumed".into()), 1, &[]);
+        let cut = report(
+            Ending::Cut(Reason::CutBy {
+                program: "alert".into(),
+            }),
+            1,
+            &[],
+        );
         assert_eq!(
-            judge(&cut, None),
+            said(judge(&cut, &Reasons::default())),
             (Outcome::Interrupted, "cut by alert, not resumed".to_owned())
         );
         let stopped = report(Ending::Stopped, 1, &[]);
-        assert_eq!(judge(&stopped, None).0, Outcome::Interrupted);
-        assert_eq!(judge(&stopped, None).1, "stopped by a shutdown");
+        assert_eq!(
+            said(judge(&stopped, &Reasons::default())),
+            (Outcome::Interrupted, "stopped by a shutdown".to_owned())
+        );
+    }
+
+    fn said((outcome, reasons): (Outcome, Reasons)) -> (Outcome, String) {
+        (outcome, reasons.to_string())
     }
 
     fn naming(id: &str, cron: &str, bulletins: &[&str]) -> Arc<Program> {

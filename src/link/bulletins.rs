@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::reason::{Missing, Reason};
 use crate::store::{Store, StoreError};
 use loaxa_core::protocol::{Manifest, hex_digest, hex_sha256};
 use loaxa_core::schedule::{Item, Program};
@@ -328,7 +329,7 @@ fn disagrees(declared: std::time::Duration, decoded: crate::levels::Length) -> O
 }
 
 fn said(length: std::time::Duration) -> String {
-    crate::agenda::describe(chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX))
+    crate::reason::describe(chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX))
 }
 
 /// Indices of the whole chunks in a partial directory: files named by their index (`write_durably`
@@ -364,7 +365,7 @@ pub struct Resolved {
     /// The items that can air: each complete, still valid `bulletin:ID` turned into its file.
     pub program: Arc<Program>,
     /// Each item left out, and why it cannot air, in the programme's order.
-    pub missing: Vec<(Item, String)>,
+    pub missing: Vec<(Item, Missing)>,
 }
 
 impl Resolved {
@@ -374,10 +375,11 @@ impl Resolved {
         self.program.items.iter().any(is_content)
     }
 
-    /// The as-run detail naming what is missing ("content missing: …"), if anything is.
-    pub fn missing_detail(&self) -> Option<String> {
-        let reasons: Vec<&str> = self.missing.iter().map(|(_, why)| why.as_str()).collect();
-        (!reasons.is_empty()).then(|| format!("content missing: {}", reasons.join("; ")))
+    /// The as-run reason naming what is missing, if anything is.
+    pub fn missing_reason(&self) -> Option<Reason> {
+        (!self.missing.is_empty()).then(|| Reason::ContentMissing {
+            missing: self.missing.iter().map(|(_, why)| why.clone()).collect(),
+        })
     }
 }
 
@@ -395,10 +397,10 @@ pub fn resolve(
 ) -> Resolved {
     let lookup = |item: &Item| match item {
         Item::Bulletin { id } => Some(resolve_bulletin(id, held, bulletins, now)),
-        Item::File { name, path, .. } if !path.is_file() => Some(Err(format!(
-            "audio file {name} is gone ({})",
-            path.display()
-        ))),
+        Item::File { name, path, .. } if !path.is_file() => Some(Err(Missing::FileGone {
+            name: name.clone(),
+            path: path.display().to_string(),
+        })),
         _ => None,
     };
     let (items, missing) = prune(&program.items, &lookup);
@@ -421,8 +423,8 @@ pub fn resolve(
 /// and then, if anything was left out, the chimes with nothing to air after them.
 fn prune(
     items: &[Item],
-    lookup: &dyn Fn(&Item) -> Option<Result<Item, String>>,
-) -> (Vec<Item>, Vec<(Item, String)>) {
+    lookup: &dyn Fn(&Item) -> Option<Result<Item, Missing>>,
+) -> (Vec<Item>, Vec<(Item, Missing)>) {
     let mut kept = Vec::with_capacity(items.len());
     let mut missing = Vec::new();
     for item in items {
@@ -497,32 +499,33 @@ fn resolve_bulletin(
     held: &Held,
     bulletins: &Bulletins,
     now: DateTime<Utc>,
-) -> Result<Item, String> {
+) -> Result<Item, Missing> {
+    let bulletin = id.to_owned();
     let Some(manifest) = held.manifests.iter().find(|m| m.id == id) else {
         let retired = held.retired.iter().find(|m| m.id == id);
         return Err(match retired {
-            Some(m) if m.valid_until.is_some_and(|until| until < now) => format!(
-                "bulletin {id} expired at {} (its audio has been deleted)",
-                m.valid_until.map_or_else(String::new, |u| u
-                    .format("%Y-%m-%d %H:%M:%S UTC")
-                    .to_string())
-            ),
-            Some(_) => format!("bulletin {id} was deleted from this box, unused"),
-            None => format!("bulletin {id} is not held (no manifest for it reached this box)"),
+            Some(m) if m.valid_until.is_some_and(|until| until < now) => Missing::Expired {
+                bulletin,
+                at: m.valid_until,
+                deleted: true,
+            },
+            Some(_) => Missing::DeletedUnused { bulletin },
+            None => Missing::NotHeld { bulletin },
         });
     };
     if let Some(until) = manifest.valid_until.filter(|until| *until < now) {
-        return Err(format!(
-            "bulletin {id} expired at {}",
-            until.format("%Y-%m-%d %H:%M:%S UTC")
-        ));
+        return Err(Missing::Expired {
+            bulletin,
+            at: Some(until),
+            deleted: false,
+        });
     }
     if !bulletins.is_complete(manifest) {
-        return Err(format!(
-            "bulletin {id} has not fully arrived ({} of {} chunks held)",
-            chunks_on_disk(&bulletins.partial(manifest)).len(),
-            manifest.chunks.len()
-        ));
+        return Err(Missing::NotArrived {
+            bulletin,
+            held: chunks_on_disk(&bulletins.partial(manifest)).len(),
+            chunks: manifest.chunks.len(),
+        });
     }
     // The box's own bulletin store: not a schedule's file, nothing to confine.
     Ok(Item::File {
@@ -831,7 +834,7 @@ mod tests {
         assert!(resolved.program.items.is_empty());
         assert!(!resolved.has_content());
         assert_eq!(
-            resolved.missing_detail().unwrap(),
+            resolved.missing_reason().unwrap().to_string(),
             "content missing: bulletin bao-lu is not held (no manifest for it reached this box)"
         );
     }
@@ -881,7 +884,7 @@ mod tests {
         );
         assert!(resolved.has_content());
         assert_eq!(
-            resolved.missing_detail().unwrap(),
+            resolved.missing_reason().unwrap().to_string(),
             format!(
                 "content missing: bulletin partial has not fully arrived (1 of 3 chunks held); \
                  audio file audio/gone.mp3 is gone ({})",
@@ -909,14 +912,14 @@ mod tests {
         let after = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
         assert!(!after.has_content());
         assert_eq!(
-            after.missing_detail().unwrap(),
+            after.missing_reason().unwrap().to_string(),
             "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC"
         );
         // Still said once its audio is deleted and its manifest retired.
         held.retired = std::mem::take(&mut held.manifests);
         let deleted = resolve(&program, &held, &bulletins, at("2026-11-24T00:00:01Z"));
         assert_eq!(
-            deleted.missing_detail().unwrap(),
+            deleted.missing_reason().unwrap().to_string(),
             "content missing: bulletin b expired at 2026-11-24 00:00:00 UTC (its audio has been \
              deleted)"
         );
@@ -935,6 +938,6 @@ mod tests {
         );
         assert!(Arc::ptr_eq(&resolved.program, &program));
         assert!(resolved.missing.is_empty());
-        assert_eq!(resolved.missing_detail(), None);
+        assert_eq!(resolved.missing_reason(), None);
     }
 }
