@@ -521,9 +521,7 @@ mod tests {
         for bad in ["wait", "wait 0", "wait 2000", "later", "wait x"] {
             assert_eq!(
                 bad.parse::<WhenBusy>(),
-                Err(format!(
-                    "expected \"cut\", \"next\" or \"wait N\" (N minutes, 1–1440), got \"{bad}\""
-                ))
+                Err(loaxa_core::schedule::Fault::BadWhenBusy { text: bad.into() })
             );
         }
     }

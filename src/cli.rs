@@ -16,6 +16,7 @@ use crate::audio::output::{Output, OutputSpec};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::daemon::{self, RunUntil};
 use crate::store::{AsRunEntry, Outcome, Store};
+use crate::text::schedule::schedule_error;
 use crate::text::{FluentValue, Lang, Words, arg};
 use loaxa_core::schedule::plan::next_occurrences;
 use loaxa_core::schedule::{self, LoadOptions, Loaded, Program};
@@ -332,11 +333,19 @@ fn validate(paths: &[PathBuf], config: Option<&Path>, verbose: bool) -> Result<(
             None => LoadOptions::standalone(&file, Some(loaxa_media::decode::check_file)),
         };
         let loaded = schedule::load_file(&file, &options);
+        // With --verbose, each also as engineers and editors read it: `file:line: field: …`.
         for error in &loaded.errors {
-            eprintln!("{error}");
+            eprintln!("{}", schedule_error(error, &words));
+            if verbose {
+                eprintln!("  {error}");
+            }
         }
         for warning in schedule::warnings(&loaded.programs, Utc::now()) {
-            eprintln!("{}", words.t_args("warning", &[("warning", arg(warning))]));
+            let said = schedule_error(&warning, &words);
+            eprintln!("{}", words.t_args("warning", &[("warning", arg(said))]));
+            if verbose {
+                eprintln!("  {warning}");
+            }
         }
         problems += loaded.errors.len();
         if loaded.errors.is_empty() {
@@ -442,7 +451,10 @@ fn next(
     for error in &loaded.errors {
         eprintln!(
             "{}",
-            words.t_args("next-skipped", &[("problem", arg(error))])
+            words.t_args(
+                "next-skipped",
+                &[("problem", arg(schedule_error(error, &words)))]
+            )
         );
     }
     let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
@@ -482,7 +494,10 @@ fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
             for error in &loaded.errors {
                 eprintln!(
                     "{}",
-                    words.t_args("next-skipped", &[("problem", arg(error))])
+                    words.t_args(
+                        "next-skipped",
+                        &[("problem", arg(schedule_error(error, &words)))]
+                    )
                 );
             }
             let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();

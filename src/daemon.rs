@@ -1344,7 +1344,7 @@ impl Reloaded {
                 file: input.dir.clone(),
                 line: None,
                 field: None,
-                message: "loading the schedules crashed".into(),
+                fault: schedule::Fault::LoadingCrashed,
             }],
             warnings: Vec::new(),
             files: Vec::new(),

@@ -12,6 +12,8 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Weekday};
 use loaxa_core::i18n::{Catalogue, CatalogueError};
 pub use loaxa_core::i18n::{FluentValue, Lang};
 
+pub mod schedule;
+
 const VIETNAMESE: &str = include_str!("text/vi.ftl");
 const ENGLISH: &str = include_str!("text/en.ftl");
 

@@ -5,17 +5,19 @@ mod common;
 use common::*;
 
 fn validate_text(text: &str) -> (bool, String) {
+    validate_with(text, &[])
+}
+
+fn validate_with(text: &str, flags: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("xa.toml");
     std::fs::write(&file, text).unwrap();
     let config = dir.path().join("loaxa.toml");
     std::fs::write(&config, format!("media_dir = \"{REPO}\"\n")).unwrap();
-    let out = run(&[
-        "validate",
-        "--config",
-        config.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
+    let mut args = vec!["validate", "--config", config.to_str().unwrap()];
+    args.extend(flags);
+    args.push(file.to_str().unwrap());
+    let out = run(&args);
     (
         out.status.success(),
         stderr(&out)
@@ -39,8 +41,20 @@ fn an_invalid_cron_line_names_the_file_line_programme_and_field() {
     );
     assert!(!ok);
     assert!(
-        err.contains("xa.toml:3: morning.cron: day-of-week 8 out of range 0–7\n"),
+        err.contains(
+            "xa.toml, line 3, programme “morning”, cron: weekday 8 is out of range: a weekday is \
+             0 to 7\n"
+        ),
         "{err}"
+    );
+    // And, for the engineer, as compilers and editors put it.
+    let (_, verbose) = validate_with(
+        "[[program]]\nid = \"morning\"\ncron = \"30 5 * * 8\"\nitems = [\"chime\"]\n",
+        &["--verbose"],
+    );
+    assert!(
+        verbose.contains("\n  xa.toml:3: morning.cron: day-of-week 8 out of range 0–7\n"),
+        "{verbose}"
     );
 }
 
@@ -53,15 +67,24 @@ fn a_corrupt_mp3_an_empty_file_and_a_text_file_named_mp3_are_each_a_clear_error(
     assert!(!ok);
     let lines: Vec<&str> = err.lines().collect();
     assert!(
-        lines[0].starts_with("xa.toml:4: x.items[0]: tests/fixtures/corrupt.mp3: "),
+        lines[0].starts_with(
+            "xa.toml, line 4, programme “x”, items no. 1: the file cannot be aired: \
+             tests/fixtures/corrupt.mp3: "
+        ),
         "{err}"
     );
     assert!(
-        lines[1].starts_with("xa.toml:5: x.items[1]: tests/fixtures/empty.mp3: file is empty"),
+        lines[1].starts_with(
+            "xa.toml, line 5, programme “x”, items no. 2: the file cannot be aired: \
+             tests/fixtures/empty.mp3: file is empty"
+        ),
         "{err}"
     );
     assert!(
-        lines[2].starts_with("xa.toml:6: x.items[2]: tests/fixtures/text.mp3: "),
+        lines[2].starts_with(
+            "xa.toml, line 6, programme “x”, items no. 3: the file cannot be aired: \
+             tests/fixtures/text.mp3: "
+        ),
         "{err}"
     );
     assert!(err.contains("3 problems found"), "{err}");
@@ -74,7 +97,10 @@ fn a_missing_audio_file_is_an_error() {
     );
     assert!(!ok);
     assert!(
-        err.contains("xa.toml:4: x.items[0]: audio/khong-co.mp3: no such audio file"),
+        err.contains(
+            "xa.toml, line 4, programme “x”, items no. 1: there is no audio file \
+             audio/khong-co.mp3"
+        ),
         "{err}"
     );
 }
@@ -88,10 +114,10 @@ fn a_cron_line_that_never_fires_and_a_one_off_in_the_past_pass_with_warnings() {
     assert!(ok, "warnings do not fail validation: {err}");
     assert_eq!(
         err,
-        "warning: xa.toml:3: feb31.cron: `0 9 31 2 *` can never fire: no month it names has that \
-         day of the month\n\
-         warning: xa.toml:7: epoch.at: every time is in the past (the last is \
-         1970-01-01T07:00:00); it will not air\n"
+        "warning: xa.toml, line 3, programme “feb31”, cron: the cron line “0 9 31 2 *” never \
+         comes: no month it names has that day\n\
+         warning: xa.toml, line 7, programme “epoch”, at: every time has passed (the last was \
+         07:00 Thursday 01/01/1970); it will not air\n"
     );
 }
 
@@ -103,8 +129,12 @@ fn a_local_emergency_or_a_file_outside_the_media_dir_is_refused_with_its_line() 
     );
     assert!(!ok);
     assert!(
-        err.contains("xa.toml:4: bao-chay.priority: only the district may schedule an emergency")
-            && err.contains("xa.toml:5: bao-chay.items[1]: \"/etc/passwd\" is an absolute path"),
+        err.contains(
+            "xa.toml, line 4, programme “bao-chay”, priority: only the office may schedule an \
+             emergency"
+        ) && err.contains(
+            "xa.toml, line 5, programme “bao-chay”, items no. 2: “/etc/passwd” is an absolute path"
+        ),
         "{err}"
     );
 }

@@ -16,6 +16,7 @@ use crate::control::{
 };
 use crate::reason::spoken_span;
 use crate::store::SetBy;
+use crate::text::schedule::{fault_words, item_words};
 use crate::text::{Words, arg};
 use loaxa_core::protocol::{Origin, Scope};
 use loaxa_core::schedule::Priority;
@@ -175,6 +176,10 @@ pub fn run(command: OperatorCommand) -> Result<()> {
         } => {
             let (config, words) = load(&config)?;
             let item = item_for_box(&item, &config.media_dir, &words)?;
+            let options = config.local_schedule_options(Some(loaxa_media::decode::check_file));
+            if let Err(fault) = loaxa_core::schedule::item(&item, &options) {
+                bail!(item_words(&fault, &words));
+            }
             let asked = Request::PlayNow {
                 item: item.clone(),
                 priority,
@@ -250,6 +255,13 @@ fn program(action: ProgramCommand) -> Result<()> {
                 quoted(&item),
                 priority,
             );
+            // Checked here first, as the daemon will, so that what is wrong is said in the
+            // operator's words rather than as the daemon's refusal.
+            let options = config.local_schedule_options(Some(loaxa_media::decode::check_file));
+            let checked = loaxa_core::schedule::parse(&schedule, Path::new(&id), &options);
+            if let Some(error) = checked.errors.first() {
+                bail!(fault_words(&error.fault, &words));
+            }
             let next = match request(&config, &words, Request::ProgramAdd { schedule })? {
                 Answer::ProgramAdd { next, .. } => next,
                 other => return Err(mismatched(&other, &words)),

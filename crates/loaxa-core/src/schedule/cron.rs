@@ -44,7 +44,7 @@ pub enum CronField {
 }
 
 impl CronField {
-    fn min(self) -> u32 {
+    pub fn min(self) -> u32 {
         match self {
             Self::DayOfMonth | Self::Month => 1,
             _ => 0,
@@ -52,7 +52,7 @@ impl CronField {
     }
 
     /// The largest value the field accepts; day-of-week takes 7 as a second Sunday.
-    fn max(self) -> u32 {
+    pub fn max(self) -> u32 {
         match self {
             Self::Second | Self::Minute => 59,
             Self::Hour => 23,

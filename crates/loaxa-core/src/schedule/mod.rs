@@ -4,6 +4,7 @@
 //! The format is documented in `docs/schedule-format.md`; its examples are parsed by a test.
 
 pub mod cron;
+pub mod fault;
 pub mod plan;
 pub mod windows;
 
@@ -138,11 +139,11 @@ impl WhenBusy {
 }
 
 impl std::str::FromStr for WhenBusy {
-    type Err = String;
+    type Err = Fault;
 
-    fn from_str(text: &str) -> Result<WhenBusy, String> {
-        let bad = || {
-            format!("expected \"cut\", \"next\" or \"wait N\" (N minutes, 1–1440), got \"{text}\"")
+    fn from_str(text: &str) -> Result<WhenBusy, Fault> {
+        let bad = || Fault::BadWhenBusy {
+            text: text.to_owned(),
         };
         match text.trim() {
             "cut" => Ok(WhenBusy::Cut),
@@ -180,14 +181,16 @@ impl fmt::Display for Priority {
     }
 }
 
+pub use fault::{Confinement, Fault, Field, ItemFault};
+
 /// What is wrong, and where: `file:line: field: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleError {
     pub file: PathBuf,
     pub line: Option<usize>,
     /// e.g. `morning.cron` or `morning.items[1]`.
-    pub field: Option<String>,
-    pub message: String,
+    pub field: Option<Field>,
+    pub fault: Fault,
 }
 
 impl fmt::Display for ScheduleError {
@@ -199,7 +202,7 @@ impl fmt::Display for ScheduleError {
         if let Some(field) = &self.field {
             write!(f, ": {field}")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.fault)
     }
 }
 
@@ -236,13 +239,10 @@ impl Author {
     }
 
     /// The rule a confined item broke, for its refusal.
-    fn files_rule(self) -> &'static str {
+    fn confinement(self) -> Confinement {
         match self {
-            Author::District => "a district schedule may only name files under the media directory",
-            Author::Local(_) => {
-                "a local schedule may only name files under the media directory, unless the box \
-                 configuration sets `files_anywhere = true` under `[local]`"
-            }
+            Author::District => Confinement::District,
+            Author::Local(_) => Confinement::Local,
         }
     }
 }
@@ -312,9 +312,9 @@ pub fn default_media_dir(schedules_dir: &Path) -> PathBuf {
     }
 }
 
-pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")
+pub fn parse_timezone(name: &str) -> Result<Tz, Fault> {
+    name.parse::<Tz>().map_err(|_| Fault::UnknownTimezone {
+        name: name.to_owned(),
     })
 }
 
@@ -334,7 +334,9 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Loaded {
         Err(e) => {
             loaded.errors.push(file_error(
                 dir,
-                format!("cannot read schedules directory: {e}"),
+                Fault::CannotReadDirectory {
+                    error: e.to_string(),
+                },
             ));
             return loaded;
         }
@@ -354,7 +356,12 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
         Ok(text) => parse(&text, path, options),
         Err(e) => Loaded {
             programs: Vec::new(),
-            errors: vec![file_error(path, format!("cannot read: {e}"))],
+            errors: vec![file_error(
+                path,
+                Fault::CannotRead {
+                    error: e.to_string(),
+                },
+            )],
         },
     }
 }
@@ -386,11 +393,10 @@ impl Loaded {
                     self.errors.push(ScheduleError {
                         file: program.source.to_path_buf(),
                         line: None,
-                        field: Some(format!("{}.id", program.id)),
-                        message: format!(
-                            "id already used in {}",
-                            self.programs[first].source.display()
-                        ),
+                        field: Some(Field::key(&program.id, "id")),
+                        fault: Fault::IdUsedIn {
+                            file: self.programs[first].source.to_path_buf(),
+                        },
                     });
                 } else {
                     taken.insert(&program.id, self.programs.len());
@@ -445,12 +451,12 @@ impl Ids {
     }
 }
 
-fn file_error(file: &Path, message: String) -> ScheduleError {
+fn file_error(file: &Path, fault: Fault) -> ScheduleError {
     ScheduleError {
         file: file.to_owned(),
         line: None,
         field: None,
-        message,
+        fault,
     }
 }
 
@@ -588,7 +594,8 @@ fn parse_pieces(
             Err(_) if on_bad_piece == OnBadPiece::GiveUp => return None,
             Err(e) => {
                 let message = describe_toml_error_at(&e, text, offset);
-                file.errors.push(file_error(path, message));
+                file.errors
+                    .push(file_error(path, Fault::Syntax { message }));
                 // Its programmes still count: an exception naming one is not "unknown".
                 index += piece.matches("[[program]]").count();
                 continue;
@@ -599,7 +606,7 @@ fn parse_pieces(
             if let Some(tz) = &raw.timezone {
                 match parse_timezone(tz.get_ref()) {
                     Ok(parsed) => file.timezone = parsed,
-                    Err(message) => file.error(tz.span(), "timezone", message),
+                    Err(fault) => file.error(tz.span(), Field::Timezone, fault),
                 }
             }
             after_timezone = file.errors.len();
@@ -616,11 +623,7 @@ fn parse_pieces(
                         .id
                         .as_ref()
                         .map_or(raw_program.span(), |s| s.span());
-                    file.error(
-                        span,
-                        &format!("{}.id", program.id),
-                        "id is used twice in this file".into(),
-                    );
+                    file.error(span, Field::key(&program.id, "id"), Fault::IdTwiceInFile);
                 }
             } else if let Some(id) = &raw_program.get_ref().id {
                 refused_ids.insert(id.get_ref().clone());
@@ -705,12 +708,12 @@ struct FileContext<'a> {
 }
 
 impl FileContext<'_> {
-    fn error(&mut self, span: Range<usize>, field: &str, message: String) {
+    fn error(&mut self, span: Range<usize>, field: Field, fault: Fault) {
         self.errors.push(ScheduleError {
             file: self.path.to_owned(),
             line: Some(self.lines.line_of(self.offset + span.start)),
-            field: Some(field.to_owned()),
-            message,
+            field: Some(field),
+            fault,
         });
     }
 
@@ -724,20 +727,21 @@ impl FileContext<'_> {
             Some(id) => {
                 self.error(
                     id.span(),
-                    &format!("program[{index}].id"),
-                    format!(
-                        "\"{}\" is not a valid id ({})",
-                        id.get_ref(),
-                        crate::ids::NAME_RULE
-                    ),
+                    Field::Unnamed {
+                        index,
+                        key: Some("id"),
+                    },
+                    Fault::BadId {
+                        id: id.get_ref().clone(),
+                    },
                 );
                 format!("program[{index}]")
             }
             None => {
                 self.error(
                     table_span.clone(),
-                    &format!("program[{index}]"),
-                    "missing `id`".into(),
+                    Field::Unnamed { index, key: None },
+                    Fault::MissingId,
                 );
                 format!("program[{index}]")
             }
@@ -749,8 +753,10 @@ impl FileContext<'_> {
             Some(v) => {
                 self.error(
                     v.span(),
-                    &format!("{id}.volume"),
-                    format!("{} out of range 0.0–1.0", v.get_ref()),
+                    Field::key(&id, "volume"),
+                    Fault::VolumeOutOfRange {
+                        value: v.get_ref().to_string(),
+                    },
                 );
                 1.0
             }
@@ -759,8 +765,8 @@ impl FileContext<'_> {
         let when_busy = match &raw.when_busy {
             Some(text) => match text.get_ref().parse() {
                 Ok(when_busy) => when_busy,
-                Err(message) => {
-                    self.error(text.span(), &format!("{id}.when_busy"), message);
+                Err(fault) => {
+                    self.error(text.span(), Field::key(&id, "when_busy"), fault);
                     WhenBusy::DEFAULT
                 }
             },
@@ -772,10 +778,8 @@ impl FileContext<'_> {
         {
             self.error(
                 priority.span(),
-                &format!("{id}.priority"),
-                "only the district may schedule an emergency; a local one needs \
-                 `emergency = true` under `[local]` in the box configuration"
-                    .into(),
+                Field::key(&id, "priority"),
+                Fault::LocalEmergency,
             );
         }
         if let (Some(when), Some(windows)) = (&when, &self.options.windows)
@@ -786,11 +790,11 @@ impl FileContext<'_> {
         let valid_from = raw
             .valid_from
             .as_ref()
-            .and_then(|d| self.date(&id, "valid_from", d));
+            .and_then(|d| self.date(Field::key(&id, "valid_from"), d));
         let valid_until = raw
             .valid_until
             .as_ref()
-            .and_then(|d| self.date(&id, "valid_until", d));
+            .and_then(|d| self.date(Field::key(&id, "valid_until"), d));
         if let (Some(from), Some(until), Some(span)) = (
             valid_from,
             valid_until,
@@ -799,8 +803,8 @@ impl FileContext<'_> {
         {
             self.error(
                 span,
-                &format!("{id}.valid_until"),
-                format!("{until} is before valid_from {from}"),
+                Field::key(&id, "valid_until"),
+                Fault::UntilBeforeFrom { until, from },
             );
         }
         if self.errors.len() != errors_before {
@@ -841,12 +845,12 @@ impl FileContext<'_> {
             (Some(cron), None) => match cron.get_ref().parse::<CronExpr>() {
                 Ok(expr) => Some(When::Cron(expr)),
                 Err(e) => {
-                    self.error(cron.span(), &format!("{id}.cron"), e.to_string());
+                    self.error(cron.span(), Field::key(id, "cron"), Fault::Cron(e));
                     None
                 }
             },
             (None, Some(at)) if at.get_ref().is_empty() => {
-                self.error(at.span(), &format!("{id}.at"), "lists no times".into());
+                self.error(at.span(), Field::key(id, "at"), Fault::NoTimes);
                 None
             }
             (None, Some(at)) => {
@@ -854,7 +858,7 @@ impl FileContext<'_> {
                 for (i, text) in at.get_ref().iter().enumerate() {
                     match parse_local_time(text.get_ref()) {
                         Ok(local) => times.push(resolve_local(self.timezone, local)),
-                        Err(message) => self.error(text.span(), &format!("{id}.at[{i}]"), message),
+                        Err(fault) => self.error(text.span(), Field::member(id, "at", i), fault),
                     }
                 }
                 times.sort();
@@ -862,15 +866,11 @@ impl FileContext<'_> {
                 Some(When::At(times))
             }
             (Some(cron), Some(_)) => {
-                self.error(cron.span(), id, "has both `cron` and `at`; use one".into());
+                self.error(cron.span(), Field::program(id), Fault::CronAndAt);
                 None
             }
             (None, None) => {
-                self.error(
-                    table_span,
-                    id,
-                    "needs `cron` (repeating) or `at` (one-off times)".into(),
-                );
+                self.error(table_span, Field::program(id), Fault::NeitherCronNorAt);
                 None
             }
         }
@@ -884,23 +884,21 @@ impl FileContext<'_> {
         when: &When,
         windows: &windows::Windows,
     ) {
-        let outside = |time: chrono::NaiveTime| {
-            format!(
-                "airs at {}, outside the broadcast windows ({windows}); only emergencies may",
-                time.format("%H:%M:%S")
-            )
+        let outside = |at: chrono::NaiveTime| Fault::OutsideWindows {
+            at,
+            windows: windows.to_string(),
         };
         match (when, &raw.cron, &raw.at) {
             (When::Cron(expr), Some(cron), _) => {
                 if let Some(time) = expr.first_time_refused(|t| windows.allows(t)) {
-                    self.error(cron.span(), &format!("{id}.cron"), outside(time));
+                    self.error(cron.span(), Field::key(id, "cron"), outside(time));
                 }
             }
             (When::At(times), _, Some(at)) => {
                 for (i, (instant, text)) in times.iter().zip(at.get_ref()).enumerate() {
                     let time = instant.with_timezone(&self.timezone).time();
                     if !windows.allows(time) {
-                        self.error(text.span(), &format!("{id}.at[{i}]"), outside(time));
+                        self.error(text.span(), Field::member(id, "at", i), outside(time));
                     }
                 }
             }
@@ -916,38 +914,34 @@ impl FileContext<'_> {
         if let Some(minutes) = &raw.duration_minutes {
             self.error(
                 minutes.span(),
-                &format!("{id}.duration_minutes"),
-                "only for a relay (`relay = \"http://…\"`)".into(),
+                Field::key(id, "duration_minutes"),
+                Fault::OnlyForRelay,
             );
         }
         if let Some(fallback) = &raw.fallback {
             self.error(
                 fallback.span(),
-                &format!("{id}.fallback"),
-                "only for a relay (`relay = \"http://…\"`)".into(),
+                Field::key(id, "fallback"),
+                Fault::OnlyForRelay,
             );
         }
         let Some(items) = &raw.items else {
-            self.error(table_span, id, "missing `items` (or `relay`)".into());
+            self.error(table_span, Field::program(id), Fault::MissingItems);
             return Vec::new();
         };
         if items.get_ref().is_empty() {
-            self.error(
-                items.span(),
-                &format!("{id}.items"),
-                "lists nothing to air".into(),
-            );
+            self.error(items.span(), Field::key(id, "items"), Fault::NothingToAir);
         }
         self.item_list(id, "items", items.get_ref())
     }
 
     /// Resolves a list of item names (`items`, or a relay's `fallback`), naming each error.
-    fn item_list(&mut self, id: &str, key: &str, names: &[Spanned<String>]) -> Vec<Item> {
+    fn item_list(&mut self, id: &str, key: &'static str, names: &[Spanned<String>]) -> Vec<Item> {
         let mut resolved = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            match self.item(name.get_ref()) {
+            match item(name.get_ref(), self.options) {
                 Ok(item) => resolved.push(item),
-                Err(message) => self.error(name.span(), &format!("{id}.{key}[{i}]"), message),
+                Err(e) => self.error(name.span(), Field::member(id, key, i), Fault::Item(e)),
             }
         }
         resolved
@@ -958,19 +952,17 @@ impl FileContext<'_> {
     fn relay(&mut self, id: &str, raw: &RawProgram, relay: &Spanned<String>) -> Option<Item> {
         let errors_before = self.errors.len();
         if let Some(items) = &raw.items {
-            self.error(
-                items.span(),
-                id,
-                "has both `relay` and `items`; use one (a relay's stand-in goes in `fallback`)"
-                    .into(),
-            );
+            self.error(items.span(), Field::program(id), Fault::RelayAndItems);
         }
         let url = relay.get_ref().trim();
         if let Err(reason) = crate::address::HttpUrl::parse(url) {
             self.error(
                 relay.span(),
-                &format!("{id}.relay"),
-                format!("\"{url}\": {reason}"),
+                Field::key(id, "relay"),
+                Fault::BadRelayUrl {
+                    url: url.to_owned(),
+                    reason: reason.to_string(),
+                },
             );
         }
         let duration = match &raw.duration_minutes {
@@ -980,11 +972,10 @@ impl FileContext<'_> {
             {
                 self.error(
                     minutes.span(),
-                    &format!("{id}.duration_minutes"),
-                    format!(
-                        "{} out of range: more than 0, at most {MAX_RELAY_MINUTES} (12 hours)",
-                        minutes.get_ref()
-                    ),
+                    Field::key(id, "duration_minutes"),
+                    Fault::RelayMinutesOutOfRange {
+                        value: minutes.get_ref().to_string(),
+                    },
                 );
                 None
             }
@@ -992,8 +983,8 @@ impl FileContext<'_> {
             None => {
                 self.error(
                     relay.span(),
-                    &format!("{id}.duration_minutes"),
-                    "required with relay (the slot's length in minutes)".into(),
+                    Field::key(id, "duration_minutes"),
+                    Fault::RelayMinutesRequired,
                 );
                 None
             }
@@ -1013,10 +1004,6 @@ impl FileContext<'_> {
         })
     }
 
-    fn item(&self, name: &str) -> Result<Item, String> {
-        item(name, self.options)
-    }
-
     /// The file's `[[exception]]` tables: each one's dates, and which programmes it stops.
     /// `is_id` says whether a `[[program]]` of the file has that id; each exception comes with
     /// the offset its spans count from.
@@ -1029,31 +1016,30 @@ impl FileContext<'_> {
         let mut found = Vec::new();
         for (index, (offset, exception)) in exceptions.iter().enumerate() {
             self.offset = *offset;
-            let name = format!("exception[{index}]");
+            let field = |key: Option<&'static str>, item: Option<usize>| Field::Exception {
+                index,
+                key,
+                item,
+            };
             let exception = exception.get_ref();
             let dates: Vec<NaiveDate> = exception
                 .dates
                 .get_ref()
                 .iter()
-                .filter_map(|d| self.date(&name, "dates", d))
+                .filter_map(|d| self.date(field(Some("dates"), None), d))
                 .collect();
             let (list, only) = match (&exception.skip, &exception.only) {
                 (Some(skip), None) => (skip, false),
                 (None, Some(only)) => (only, true),
                 (Some(skip), Some(_)) => {
-                    self.error(
-                        skip.span(),
-                        &name,
-                        "has both `skip` and `only`; use one".into(),
-                    );
+                    self.error(skip.span(), field(None, None), Fault::SkipAndOnly);
                     continue;
                 }
                 (None, None) => {
                     self.error(
                         exception.dates.span(),
-                        &name,
-                        "needs `skip` (programmes that do not air) or `only` (the ones that do)"
-                            .into(),
+                        field(None, None),
+                        Fault::NeitherSkipNorOnly,
                     );
                     continue;
                 }
@@ -1062,11 +1048,13 @@ impl FileContext<'_> {
             for (i, id) in list.get_ref().iter().enumerate() {
                 let id_text = id.get_ref();
                 if id_text != "*" && !is_id(id_text) {
-                    let field = format!("{name}.{}[{i}]", if only { "only" } else { "skip" });
+                    let key = if only { "only" } else { "skip" };
                     self.error(
                         id.span(),
-                        &field,
-                        format!("no programme \"{id_text}\" in this file"),
+                        field(Some(key), Some(i)),
+                        Fault::NoSuchProgramme {
+                            id: id_text.clone(),
+                        },
                     );
                 }
                 named.insert(id_text.clone());
@@ -1079,14 +1067,16 @@ impl FileContext<'_> {
         found
     }
 
-    fn date(&mut self, id: &str, key: &str, text: &Spanned<String>) -> Option<NaiveDate> {
+    fn date(&mut self, field: Field, text: &Spanned<String>) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(text.get_ref(), "%Y-%m-%d") {
             Ok(date) => Some(date),
             Err(_) => {
                 self.error(
                     text.span(),
-                    &format!("{id}.{key}"),
-                    format!("\"{}\" is not a date like 2026-12-31", text.get_ref()),
+                    field,
+                    Fault::NotADate {
+                        text: text.get_ref().clone(),
+                    },
                 );
                 None
             }
@@ -1094,15 +1084,17 @@ impl FileContext<'_> {
     }
 }
 
-fn parse_local_time(text: &str) -> Result<NaiveDateTime, String> {
+fn parse_local_time(text: &str) -> Result<NaiveDateTime, Fault> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
-        .map_err(|_| format!("\"{text}\" is not a local time like 2026-11-25T07:00:00"))
+        .map_err(|_| Fault::NotALocalTime {
+            text: text.to_owned(),
+        })
 }
 
 /// The item a schedule (or an operator's `play-now`) names: `chime`, `bulletin:ID` or an audio
 /// path under the media directory, checked as `options` say.
-pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
+pub fn item(name: &str, options: &LoadOptions) -> Result<Item, ItemFault> {
     if name == CHIME {
         return Ok(Item::Chime);
     }
@@ -1110,33 +1102,36 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, String> {
         return if crate::ids::is_name(id) {
             Ok(Item::Bulletin { id: id.to_owned() })
         } else {
-            Err(format!("\"{id}\" is not a valid bulletin id"))
+            Err(ItemFault::BadBulletinId { id: id.to_owned() })
         };
     }
     let relative = Path::new(name);
     if name.is_empty() || relative.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "\"{name}\" is not an audio path (empty, or climbs out with `..`)"
-        ));
+        return Err(ItemFault::BadPath {
+            name: name.to_owned(),
+        });
     }
     let author = options.author;
     let within = author.files_confined().then(|| options.media_dir.clone());
     if relative.is_absolute() && within.is_some() {
-        return Err(format!(
-            "\"{name}\" is an absolute path; {} ({})",
-            author.files_rule(),
-            options.media_dir.display()
-        ));
+        return Err(ItemFault::AbsolutePath {
+            name: name.to_owned(),
+            rule: author.confinement(),
+            media_dir: options.media_dir.clone(),
+        });
     }
     let path = options.media_dir.join(relative);
     if !path.is_file() {
-        return Err(format!("{}: no such audio file", path.display()));
+        return Err(ItemFault::NoSuchFile { path });
     }
     if let Some(dir) = &within {
-        confine(&path, dir).map_err(|e| format!("{e}; {}", author.files_rule()))?;
+        confine(&path, dir).map_err(|why| ItemFault::OutsideMedia {
+            why,
+            rule: author.confinement(),
+        })?;
     }
     if let Some(check) = options.check_audio {
-        check(&path)?;
+        check(&path).map_err(|error| ItemFault::Audio { error })?;
     }
     Ok(Item::File {
         name: name.to_owned(),
@@ -1202,35 +1197,35 @@ pub fn warnings<'a>(
         if program.next_after(now).is_some() {
             continue;
         }
-        let (field, message) = match &program.when {
+        let (field, fault) = match &program.when {
             When::Cron(expr) if !expr.can_fire() => (
                 "cron",
-                format!("`{expr}` can never fire: no month it names has that day of the month"),
+                Fault::NeverFires {
+                    expr: expr.to_string(),
+                },
             ),
             When::At(times) => (
                 "at",
                 match times.last() {
-                    Some(last) => format!(
-                        "every time is in the past (the last is {}); it will not air",
-                        last.with_timezone(&program.timezone)
-                            .format("%Y-%m-%dT%H:%M:%S")
-                    ),
-                    None => "lists no times; it will not air".into(),
+                    Some(last) => Fault::AllTimesPast {
+                        last: last.with_timezone(&program.timezone).naive_local(),
+                    },
+                    None => Fault::NoTimesWillNotAir,
                 },
             ),
             When::Cron(_) => (
                 "valid_until",
                 match program.valid_until {
-                    Some(until) => format!("{until} is past; it will not air again"),
-                    None => "nothing is due within eight years; it will not air".into(),
+                    Some(until) => Fault::ValidUntilPast { until },
+                    None => Fault::NothingDue,
                 },
             ),
         };
         found.push(ScheduleError {
             file: program.source.to_path_buf(),
             line: program.when_line,
-            field: Some(format!("{}.{field}", program.id)),
-            message,
+            field: Some(Field::key(&program.id, field)),
+            fault,
         });
     }
     found
