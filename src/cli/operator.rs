@@ -12,7 +12,8 @@ use super::when::{self, Moment};
 use super::{ConfigArg, words_for};
 use crate::config::Config;
 use crate::control::{
-    Airing, Answer, Link, Problem, Reply, Request, Status, Today, Trouble, Upcoming, ask,
+    Airing, Answer, Link, LocalProgram, Problem, Reply, Request, Status, Today, Trouble, Upcoming,
+    ask,
 };
 use crate::reason::spoken_span;
 use crate::store::SetBy;
@@ -290,12 +291,24 @@ fn program(action: ProgramCommand) -> Result<()> {
             }
             let header = [
                 words.t("program-column-id"),
+                words.t("program-column-title"),
+                words.t("program-column-airs"),
+                words.t("program-column-when"),
                 words.t("program-column-state"),
                 words.t("program-column-next"),
             ];
             let rows = programs.iter().map(|p| {
+                let content: Vec<&str> = p
+                    .items
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|item| *item != loaxa_core::schedule::CHIME)
+                    .collect();
                 [
                     p.id.clone(),
+                    p.title.clone(),
+                    content.join(", "),
+                    when_words(p, &config, &words),
                     words.t(if p.enabled {
                         "program-enabled"
                     } else {
@@ -327,6 +340,30 @@ fn program(action: ProgramCommand) -> Result<()> {
         ProgramCommand::Disable { id, config } => enable(&id, &config, false)?,
     }
     Ok(())
+}
+
+/// When a local programme airs: "hằng ngày 17:30" for a daily time, else its cron line, or its
+/// one-off times.
+fn when_words(programme: &LocalProgram, config: &Config, words: &Words) -> String {
+    if let Some(cron) = &programme.cron {
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        let number = |text: &str, max: u32| text.parse::<u32>().ok().filter(|n| *n <= max);
+        return match fields.as_slice() {
+            [minute, hour, "*", "*", "*"] => match (number(minute, 59), number(hour, 23)) {
+                (Some(m), Some(h)) => {
+                    words.t_args("when-daily", &[("time", arg(format!("{h:02}:{m:02}")))])
+                }
+                _ => words.t_args("when-cron", &[("cron", arg(cron))]),
+            },
+            _ => words.t_args("when-cron", &[("cron", arg(cron))]),
+        };
+    }
+    programme
+        .at
+        .iter()
+        .map(|t| words.moment(&t.with_timezone(&config.timezone)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One `--at` as the schedule's local time, refused with the reason when it cannot be read or

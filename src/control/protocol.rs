@@ -213,6 +213,13 @@ pub struct Today {
 #[serde(deny_unknown_fields)]
 pub struct LocalProgram {
     pub id: String,
+    pub title: String,
+    /// As in a schedule: `chime`, the audio file, `bulletin:ID`.
+    pub items: Vec<String>,
+    /// Its cron line, if it repeats.
+    pub cron: Option<String>,
+    /// Its one-off times, in the box's time zone.
+    pub at: Vec<DateTime<FixedOffset>>,
     pub enabled: bool,
     /// In the box's time zone; `None` when disabled or with no time ahead.
     pub next: Option<DateTime<FixedOffset>>,
@@ -426,6 +433,10 @@ mod tests {
             Answer::ProgramList {
                 programs: vec![LocalProgram {
                     id: "tiem".into(),
+                    title: "Tiêm chủng".into(),
+                    items: vec!["chime".into(), "audio/tiem-chung.mp3".into()],
+                    cron: Some("0 7 * * *".into()),
+                    at: Vec::new(),
                     enabled: true,
                     next: Some(at("2025-03-02T07:00:00+07:00")),
                 }],

@@ -221,6 +221,7 @@ impl Daemon<'_> {
 
     fn program_list(&self) -> Result<Vec<LocalProgram>, DaemonError> {
         let now = Utc::now();
+        let tz = self.config.timezone;
         // From the stored text, not the loaded programmes: a programme just added is listed
         // with its next airing even while the reload that brings it in is still on a worker.
         let options = self.config.local_schedule_options(None);
@@ -229,12 +230,45 @@ impl Daemon<'_> {
             .local_programs()?
             .into_iter()
             .map(|(id, text, enabled)| {
+                let parsed = schedule::parse(&text, std::path::Path::new(&id), &options)
+                    .programs
+                    .into_iter()
+                    .next();
+                let Some(program) = parsed else {
+                    // Stored under rules that have since changed: listed, to be removed.
+                    return LocalProgram {
+                        title: id.clone(),
+                        id,
+                        items: Vec::new(),
+                        cron: None,
+                        at: Vec::new(),
+                        enabled,
+                        next: None,
+                    };
+                };
+                let (cron, at) = match &program.when {
+                    schedule::When::Cron(expr) => (Some(expr.to_string()), Vec::new()),
+                    schedule::When::At(times) => (
+                        None,
+                        times
+                            .iter()
+                            .map(|t| t.with_timezone(&tz).fixed_offset())
+                            .collect(),
+                    ),
+                };
                 let next = enabled
-                    .then(|| schedule::parse(&text, std::path::Path::new(&id), &options))
-                    .and_then(|loaded| loaded.programs.into_iter().next())
-                    .and_then(|p| p.next_after(now))
-                    .map(|t| t.with_timezone(&self.config.timezone).fixed_offset());
-                LocalProgram { id, enabled, next }
+                    .then(|| program.next_after(now))
+                    .flatten()
+                    .map(|t| t.with_timezone(&tz).fixed_offset());
+                LocalProgram {
+                    id,
+                    title: program.title.clone(),
+                    items: program.items.iter().map(ToString::to_string).collect(),
+                    cron,
+                    at,
+                    enabled,
+                    next,
+                }
             })
             .collect();
         Ok(list)
