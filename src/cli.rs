@@ -481,9 +481,7 @@ fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
     let upcoming = match asked {
         Ok(Reply::Done(Answer::Next { upcoming })) => upcoming,
         Ok(Reply::Done(_)) => bail!(words.t("daemon-mismatched-next")),
-        Ok(Reply::Refused(reason)) => {
-            bail!(words.t_args("daemon-refused", &[("reason", arg(reason))]))
-        }
+        Ok(Reply::Refused(refusal)) => bail!(operator::refused(&refusal, &config, &words)),
         Err(_) => {
             eprintln!("{}", words.t("next-daemon-down"));
             let options = LoadOptions {

@@ -169,10 +169,7 @@ async fn accept_all(listener: UnixListener, pending: mpsc::Sender<Pending>, limi
 /// into a fresh socket's buffer, which never blocks. The client reads it even if it finds the
 /// connection closed when it writes its request.
 fn refuse_busy(stream: &UnixStream, limit: usize) {
-    let reply = Reply::refused(format!(
-        "the daemon is busy: {limit} control connections are open already, the most it serves \
-         at once; try again in a few seconds"
-    ));
+    let reply = Reply::Refused(Refusal::Busy { limit });
     match reply_line(&reply) {
         Ok(text) => {
             if let Err(error) = stream.try_write(text.as_bytes()) {
@@ -291,14 +288,14 @@ async fn serve(
     let line = std::str::from_utf8(&bytes)
         .map_err(|e| format!("not UTF-8 text from byte {}", e.valid_up_to()));
     let reply = match allowed(credentials.uid()) {
-        Err(reason) => {
-            tracing::warn!(uid = credentials.uid(), reason = %reason, "control request refused");
-            Reply::refused(reason)
+        Err(refusal) => {
+            tracing::warn!(uid = credentials.uid(), reason = %refusal, "control request refused");
+            Reply::Refused(refusal)
         }
         Ok(()) => match line
             .and_then(|line| serde_json::from_str::<Request>(line).map_err(|e| e.to_string()))
         {
-            Err(e) => Reply::refused(format!("malformed request: {e}")),
+            Err(error) => Reply::Refused(Refusal::Malformed { error }),
             Ok(request) => {
                 let (reply, answer) = oneshot::channel();
                 pending
@@ -323,23 +320,25 @@ fn reply_line(reply: &Reply) -> Result<String, String> {
 }
 
 /// Root, the daemon's own user, and members of the `loaxa` group may steer the daemon.
-fn allowed(uid: u32) -> Result<(), String> {
+fn allowed(uid: u32) -> Result<(), Refusal> {
     // SAFETY: geteuid has no preconditions.
     let own = unsafe { libc::geteuid() };
     if uid == 0 || uid == own {
         return Ok(());
     }
     let Some(gid) = group_id(GROUP) else {
-        return Err(format!(
-            "permission denied: uid {uid} is not the daemon's user, and there is no `{GROUP}` group"
-        ));
+        return Err(Refusal::PermissionDenied {
+            uid,
+            no_group: true,
+        });
     };
     if user_groups(uid).contains(&gid) {
         Ok(())
     } else {
-        Err(format!(
-            "permission denied: uid {uid} is not in the `{GROUP}` group"
-        ))
+        Err(Refusal::PermissionDenied {
+            uid,
+            no_group: false,
+        })
     }
 }
 
@@ -482,7 +481,9 @@ mod tests {
         let reply: Reply = serde_json::from_str(&reply).unwrap();
         assert_eq!(
             reply,
-            Reply::refused("malformed request: not UTF-8 text from byte 10")
+            Reply::Refused(Refusal::Malformed {
+                error: "not UTF-8 text from byte 10".into()
+            })
         );
     }
 
@@ -524,7 +525,7 @@ mod tests {
         let started = Instant::now();
         let refused = ask(&path, &Request::Status {}).await.unwrap();
         assert!(
-            matches!(&refused, Reply::Refused(e) if e.starts_with("the daemon is busy: 2 control connections")),
+            matches!(&refused, Reply::Refused(Refusal::Busy { limit: 2 })),
             "{refused:?}"
         );
         assert!(started.elapsed() < limits.request_wait, "refused at once");

@@ -1012,7 +1012,9 @@ impl Daemon<'_> {
                 // is the operator's to hear about, not a reason to stop airing.
                 let reply = self.serve(pending.request).await.unwrap_or_else(|error| {
                     tracing::warn!(%error, "control request failed");
-                    crate::control::Reply::refused(error.to_string())
+                    crate::control::Reply::Refused(crate::control::Refusal::Failed {
+                        error: error.to_string(),
+                    })
                 });
                 let _ = pending.reply.send(reply);
                 Ok(Flow::Continue)

@@ -217,6 +217,15 @@ fn every_control_example_in_the_docs_parses_and_each_reply_answers_the_request_a
         let Some((request, done)) = &mut asked else {
             panic!("control.md:{line}: a reply before any request");
         };
+        if let Reply::Refused(refusal) = &reply {
+            // The English is what the daemon writes for that refusal, word for word.
+            let written: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                written["error"],
+                refusal.to_string(),
+                "control.md:{line}: the error the daemon writes"
+            );
+        }
         if let Reply::Done(answer) = reply {
             let answer = serde_json::to_value(answer).unwrap();
             assert_eq!(

@@ -12,8 +12,8 @@ use super::when::{self, Moment};
 use super::{ConfigArg, words_for};
 use crate::config::Config;
 use crate::control::{
-    Airing, Answer, Link, LocalProgram, Problem, Reply, Request, Status, Today, Trouble, Upcoming,
-    ask,
+    Airing, Answer, Link, LocalProgram, Problem, Refusal, Reply, Request, Status, Today, Trouble,
+    Upcoming, ask,
 };
 use crate::reason::spoken_span;
 use crate::store::SetBy;
@@ -446,8 +446,39 @@ fn enable(id: &str, config: &ConfigArg, enabled: bool) -> Result<()> {
 fn request(config: &Config, words: &Words, request: Request) -> Result<Answer> {
     match super::block_on(ask(&config.control_socket, &request))?? {
         Reply::Done(answer) => Ok(answer),
-        Reply::Refused(error) => bail!(words.t_args("daemon-refused", &[("reason", arg(error))])),
+        Reply::Refused(refusal) => bail!(refused(&refusal, config, words)),
     }
+}
+
+/// The daemon's refusal, in the operator's words.
+pub(super) fn refused(refusal: &Refusal, config: &Config, words: &Words) -> String {
+    let reason = match refusal {
+        Refusal::NothingOnAir => words.t("refusal-nothing-on-air"),
+        Refusal::VolumeOutOfRange { percent } => {
+            words.t_args("volume-bad", &[("text", arg(percent))])
+        }
+        Refusal::NoSuchProgramme { id } => {
+            words.t_args("refusal-no-such-programme", &[("id", arg(id))])
+        }
+        Refusal::IdTaken { id } => words.t_args("refusal-id-taken", &[("id", arg(id))]),
+        Refusal::OutsideWindows { at, windows } => words.t_args(
+            "refusal-outside-windows",
+            &[("time", arg(at.format("%H:%M"))), ("windows", arg(windows))],
+        ),
+        Refusal::NotAired { reasons } => words.t_args(
+            "refusal-not-aired",
+            &[("reasons", arg(reasons.in_words(words, config.timezone)))],
+        ),
+        Refusal::PermissionDenied { uid, .. } => words.t_args(
+            "refusal-permission",
+            &[("uid", arg(uid)), ("group", arg(crate::control::GROUP))],
+        ),
+        Refusal::Busy { .. } => words.t("refusal-busy"),
+        // The checks' and the store's own words, which the CLI has said already where it could.
+        Refusal::Schedule { message } | Refusal::Failed { error: message } => message.clone(),
+        Refusal::Malformed { .. } => refusal.to_string(),
+    };
+    words.t_args("daemon-refused", &[("reason", arg(reason))])
 }
 
 /// A daemon that answers another request than the one asked is broken (or not the same

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::reason::Reasons;
@@ -56,18 +56,106 @@ pub enum Request {
 
 /// The daemon's reply to one request: what was asked for, or why not.
 ///
-/// On the wire `{"ok": true, "data": ANSWER}` or `{"ok": false, "error": "…"}`.
+/// On the wire `{"ok": true, "data": ANSWER}` or `{"ok": false, "error": "…", "refusal": {…}}`:
+/// `error` in English for scripts and logs, `refusal` typed for the operator's words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "WireReply", into = "WireReply")]
 pub enum Reply {
     Done(Answer),
-    /// Not done; the message is for the operator, as it stands.
-    Refused(String),
+    Refused(Refusal),
 }
 
-impl Reply {
-    pub fn refused(error: impl Into<String>) -> Reply {
-        Reply::Refused(error.into())
+/// Why the daemon did not do what was asked, tagged by `code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Refusal {
+    /// `stop` with nothing on air.
+    NothingOnAir,
+    VolumeOutOfRange {
+        percent: u8,
+    },
+    /// No local programme has this id.
+    NoSuchProgramme {
+        id: String,
+    },
+    /// A programme of the schedules already has this id.
+    IdTaken {
+        id: String,
+    },
+    /// A `play-now` below emergency level outside the broadcast windows.
+    OutsideWindows {
+        at: NaiveTime,
+        windows: String,
+    },
+    /// It was taken but could not air.
+    NotAired {
+        reasons: Reasons,
+    },
+    /// What the schedule checks say of a programme or an item (the CLI checks first, in the
+    /// operator's words; this is what another client hears).
+    Schedule {
+        message: String,
+    },
+    /// The request could not be read.
+    Malformed {
+        error: String,
+    },
+    /// The asking user may not steer the box.
+    PermissionDenied {
+        uid: u32,
+        no_group: bool,
+    },
+    /// As many connections as the daemon serves at once are open.
+    Busy {
+        limit: usize,
+    },
+    /// The daemon failed to answer (its store refused a read or a write).
+    Failed {
+        error: String,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NothingOnAir => f.write_str("nothing is on air"),
+            Refusal::VolumeOutOfRange { percent } => {
+                write!(f, "volume {percent} out of range 0–100")
+            }
+            Refusal::NoSuchProgramme { id } => write!(f, "no local programme {id}"),
+            Refusal::IdTaken { id } => write!(
+                f,
+                "a scheduled programme is already called {id}; choose another --id"
+            ),
+            Refusal::OutsideWindows { at, windows } => write!(
+                f,
+                "{} is outside the broadcast windows ({windows}); only an emergency may air now",
+                at.format("%H:%M:%S")
+            ),
+            Refusal::NotAired { reasons } => write!(f, "not aired: {reasons}"),
+            Refusal::Schedule { message } => f.write_str(message),
+            Refusal::Malformed { error } => write!(f, "malformed request: {error}"),
+            Refusal::PermissionDenied {
+                uid,
+                no_group: true,
+            } => write!(
+                f,
+                "permission denied: uid {uid} is not the daemon's user, and there is no `{}` \
+                 group",
+                crate::control::GROUP
+            ),
+            Refusal::PermissionDenied { uid, .. } => write!(
+                f,
+                "permission denied: uid {uid} is not in the `{}` group",
+                crate::control::GROUP
+            ),
+            Refusal::Busy { limit } => write!(
+                f,
+                "the daemon is busy: {limit} control connections are open already, the most it \
+                 serves at once; try again in a few seconds"
+            ),
+            Refusal::Failed { error } => f.write_str(error),
+        }
     }
 }
 
@@ -246,6 +334,8 @@ struct WireReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    refusal: Option<Refusal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     data: Option<Answer>,
 }
 
@@ -257,11 +347,17 @@ impl TryFrom<WireReply> for Reply {
             WireReply {
                 ok: true,
                 error: None,
+                refusal: None,
                 data: Some(answer),
             } => Ok(Reply::Done(answer)),
             WireReply {
                 ok: true,
                 error: Some(_),
+                ..
+            }
+            | WireReply {
+                ok: true,
+                refusal: Some(_),
                 ..
             } => Err(MalformedReply::DoneWithError),
             WireReply { ok: true, .. } => Err(MalformedReply::DoneWithoutData),
@@ -270,11 +366,13 @@ impl TryFrom<WireReply> for Reply {
                 data: Some(_),
                 ..
             } => Err(MalformedReply::RefusedWithData),
+            // An `error` without `refusal` (another client's words): taken as it stands.
             WireReply {
                 ok: false,
                 error: Some(error),
+                refusal,
                 data: None,
-            } => Ok(Reply::Refused(error)),
+            } => Ok(Reply::Refused(refusal.unwrap_or(Refusal::Failed { error }))),
             WireReply { ok: false, .. } => Err(MalformedReply::RefusedWithoutError),
         }
     }
@@ -286,11 +384,13 @@ impl From<Reply> for WireReply {
             Reply::Done(answer) => WireReply {
                 ok: true,
                 error: None,
+                refusal: None,
                 data: Some(answer),
             },
-            Reply::Refused(error) => WireReply {
+            Reply::Refused(refusal) => WireReply {
                 ok: false,
-                error: Some(error),
+                error: Some(refusal.to_string()),
+                refusal: Some(refusal),
                 data: None,
             },
         }
@@ -447,7 +547,7 @@ mod tests {
             let reply = Reply::Done(answer);
             assert_eq!(round_trip(&reply), reply);
         }
-        let refused = Reply::refused("nothing is on air");
+        let refused = Reply::Refused(Refusal::NothingOnAir);
         assert_eq!(round_trip(&refused), refused);
     }
 
@@ -462,10 +562,11 @@ mod tests {
             done,
             serde_json::json!({"ok": true, "data": {"answer": "volume", "volume": 40, "set_by": "district"}})
         );
-        let refused = serde_json::to_value(Reply::refused("nothing is on air")).unwrap();
+        let refused = serde_json::to_value(Reply::Refused(Refusal::NothingOnAir)).unwrap();
         assert_eq!(
             refused,
-            serde_json::json!({"ok": false, "error": "nothing is on air"})
+            serde_json::json!({"ok": false, "error": "nothing is on air",
+                               "refusal": {"code": "nothing_on_air"}})
         );
     }
 
@@ -490,8 +591,9 @@ mod tests {
             (r#"{"ok":false,"error":"no","code":7}"#, "code"),
             (
                 r#"{"ok":true,"data":{"answer":"program_list","programs":[
-                    {"id":"tiem","enabled":true,"next":null,"title":"x"}]}}"#,
-                "title",
+                    {"id":"tiem","title":"x","items":[],"cron":null,"at":[],"enabled":true,
+                     "next":null,"colour":"red"}]}}"#,
+                "colour",
             ),
         ] {
             let error = refusal(text);

@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::origin::OPERATOR;
 use super::{Claimed, Daemon, DaemonError};
 use crate::control::{
-    Airing, Answer, Link, LocalProgram, MAX_NEXT, Reply, Request, Status, Today, Upcoming,
+    Airing, Answer, Link, LocalProgram, MAX_NEXT, Refusal, Reply, Request, Status, Today, Upcoming,
 };
 use loaxa_core::protocol::RemoteAction;
 use loaxa_core::schedule::plan::{Occurrence, next_occurrences};
@@ -29,11 +29,11 @@ impl Daemon<'_> {
             }),
             Request::Stop {} => {
                 if self.on_air.is_empty() {
-                    return Ok(Reply::refused("nothing is on air"));
+                    return Ok(Reply::Refused(Refusal::NothingOnAir));
                 }
                 match self.carry_out(RemoteAction::Stop, OPERATOR).await? {
                     Ok(_) => Reply::Done(Answer::Stop {}),
-                    Err(why) => Reply::refused(why),
+                    Err(error) => Reply::Refused(Refusal::Failed { error }),
                 }
             }
             Request::Volume { percent: None } => Reply::Done(Answer::Volume {
@@ -51,12 +51,12 @@ impl Daemon<'_> {
                         volume: self.volume.percent,
                         set_by: self.volume.set_by,
                     }),
-                    Err(why) => Reply::refused(why),
+                    Err(error) => Reply::Refused(Refusal::Failed { error }),
                 }
             }
             Request::Volume {
                 percent: Some(percent),
-            } => Reply::refused(format!("volume {percent} out of range 0–100")),
+            } => Reply::Refused(Refusal::VolumeOutOfRange { percent }),
             Request::PlayNow { item, priority } => self.play_now(&item, priority).await?,
             Request::ProgramAdd { schedule } => self.add_program(&schedule)?,
             Request::ProgramList {} => Reply::Done(Answer::ProgramList {
@@ -67,7 +67,7 @@ impl Daemon<'_> {
                     self.reload_schedules(true);
                     Reply::Done(Answer::ProgramRemove {})
                 } else {
-                    Reply::refused(format!("no local programme {id}"))
+                    Reply::Refused(Refusal::NoSuchProgramme { id })
                 }
             }
             Request::ProgramEnable { id, enabled } => {
@@ -75,7 +75,7 @@ impl Daemon<'_> {
                     self.reload_schedules(true);
                     Reply::Done(Answer::ProgramEnable {})
                 } else {
-                    Reply::refused(format!("no local programme {id}"))
+                    Reply::Refused(Refusal::NoSuchProgramme { id })
                 }
             }
         })
@@ -143,17 +143,19 @@ impl Daemon<'_> {
             .local_schedule_options(Some(loaxa_media::decode::check_file));
         let item = match schedule::item(item, &options) {
             Ok(item) => item,
-            Err(why) => return Ok(Reply::refused(format!("play-now {item}: {why}"))),
+            Err(why) => {
+                return Ok(Reply::Refused(Refusal::Schedule {
+                    message: format!("play-now {item}: {why}"),
+                }));
+            }
         };
         let now = Utc::now();
         let local = now.with_timezone(&self.config.timezone).time();
         if priority != Priority::Emergency && !self.config.windows.allows(local) {
-            return Ok(Reply::refused(format!(
-                "play-now {item}: {} is outside the broadcast windows ({}); only an emergency \
-                 may air now",
-                local.format("%H:%M:%S"),
-                self.config.windows
-            )));
+            return Ok(Reply::Refused(Refusal::OutsideWindows {
+                at: local,
+                windows: self.config.windows.to_string(),
+            }));
         }
         // Called by what airs: the bulletin's title, or the file as the operator named it.
         let title = match &item {
@@ -175,23 +177,20 @@ impl Daemon<'_> {
         Ok(match self.claim(occurrence, now, None).await? {
             Claimed::OnAir => Reply::Done(Answer::PlayNow { queued: false }),
             Claimed::Queued => Reply::Done(Answer::PlayNow { queued: true }),
-            Claimed::Refused(why) => Reply::refused(format!("play-now: not aired: {why}")),
+            Claimed::Refused(reasons) => Reply::Refused(Refusal::NotAired { reasons }),
         })
     }
 
     fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {
         let program = match self.load_one(text, "new local programme") {
             Ok(program) => program,
-            Err(why) => return Ok(Reply::Refused(why)),
+            Err(message) => return Ok(Reply::Refused(Refusal::Schedule { message })),
         };
         let taken = self.programs.iter().any(|p| {
             p.id == program.id && !p.source.to_string_lossy().starts_with("local programme")
         });
         if taken {
-            return Ok(Reply::refused(format!(
-                "a scheduled programme is already called {}; choose another --id",
-                program.id
-            )));
+            return Ok(Reply::Refused(Refusal::IdTaken { id: program.id }));
         }
         self.store
             .save_local_program(&program.id, text, Utc::now())?;

@@ -37,6 +37,13 @@ outcome-failed = failed
 outcome-interrupted = interrupted
 
 daemon-refused = the box did not do it: { $reason }
+refusal-nothing-on-air = nothing is on air right now.
+refusal-no-such-programme = there is no programme “{ $id }” on the box (see: loaxa program list).
+refusal-id-taken = a scheduled programme already has the id “{ $id }”; choose another with --id.
+refusal-outside-windows = now ({ $time }) is outside the broadcast hours ({ $windows }); only an emergency airs then (--priority emergency).
+refusal-not-aired = it could not air: { $reasons }.
+refusal-permission = user { $uid } may not steer the box; they must be in the { $group } group (sudo adduser NAME { $group }, then log in again).
+refusal-busy = the box is busy answering many requests; try again in a few seconds.
 daemon-mismatched = the box's daemon answered another question (a different version? restart it: sudo systemctl restart loaxa): { $answer }
 daemon-mismatched-next = the box's daemon answered another question (a different version? restart it: sudo systemctl restart loaxa).
 file-missing = { $file }: no such file.

@@ -37,6 +37,13 @@ outcome-failed = lỗi
 outcome-interrupted = bị ngắt
 
 daemon-refused = Máy phát thanh không làm: { $reason }
+refusal-nothing-on-air = lúc này không có gì đang phát.
+refusal-no-such-programme = trên máy không có chương trình “{ $id }” (xem: loaxa program list).
+refusal-id-taken = lịch đã có chương trình mang mã “{ $id }”; hãy chọn mã khác bằng --id.
+refusal-outside-windows = bây giờ ({ $time }) ngoài giờ được phát ({ $windows }); ngoài giờ chỉ phát tin khẩn cấp (--priority emergency).
+refusal-not-aired = không phát được: { $reasons }.
+refusal-permission = người dùng { $uid } không được điều khiển máy phát thanh; cần thuộc nhóm { $group } (sudo adduser TÊN { $group }, rồi đăng nhập lại).
+refusal-busy = máy phát thanh đang bận trả lời nhiều yêu cầu; hãy thử lại sau vài giây.
 daemon-mismatched = Máy phát thanh trả lời không đúng câu hỏi (có thể khác phiên bản; hãy khởi động lại nó: sudo systemctl restart loaxa): { $answer }
 daemon-mismatched-next = Máy phát thanh trả lời không đúng câu hỏi (có thể khác phiên bản; hãy khởi động lại nó: sudo systemctl restart loaxa).
 file-missing = Không có tệp { $file }.
