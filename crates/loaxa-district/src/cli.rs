@@ -481,7 +481,13 @@ fn feedback_table(feedback: &Feedback) -> String {
         };
         [box_id.clone(), answer.to_owned(), said.to_owned()]
     });
-    loaxa_core::report::table(&["BOX", "ANSWER", "SAID"], rows)
+    let mut table = loaxa_core::report::table(&["BOX", "ANSWER", "SAID"], rows);
+    for (box_id, answer) in &feedback.outside {
+        table.push_str(&format!(
+            "{box_id} is not of the scope by its status; its answer is not counted: {answer:?}\n"
+        ));
+    }
+    table
 }
 
 /// `publish schedule`: checked as the receiving boxes would, then signed with the next revision.

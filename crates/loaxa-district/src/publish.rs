@@ -129,10 +129,15 @@ pub enum BoxAnswer {
     Offline,
 }
 
-/// Per box of the scope (from the boxes' statuses, and any box that answered), its answer.
+/// Per box of the scope (by the boxes' statuses), its answer; and apart, the answers of boxes
+/// that are not of the scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Feedback {
     pub per_box: BTreeMap<String, BoxAnswer>,
+    /// Answers from boxes whose status does not put them in the scope (or that sent none). They
+    /// are told but never decide: a box of another commune, or one whose login was stolen,
+    /// must not make the district withdraw what the scope's own boxes took.
+    pub outside: BTreeMap<String, BoxAnswer>,
 }
 
 impl Feedback {
@@ -835,7 +840,7 @@ impl Hearing {
             .all(|s| s.state != "online" || self.answers.contains_key(&s.box_id))
     }
 
-    /// Each box of the scope with its answer, and any other box that answered.
+    /// Each box of the scope with its answer; apart, the other boxes that answered.
     fn feedback(&self) -> Feedback {
         let mut per_box: BTreeMap<String, BoxAnswer> = self
             .boxes()
@@ -848,8 +853,17 @@ impl Hearing {
                 (s.box_id.clone(), silent)
             })
             .collect();
-        per_box.extend(self.answers.clone());
-        Feedback { per_box }
+        let mut outside = BTreeMap::new();
+        for (box_id, answer) in &self.answers {
+            match per_box.get_mut(box_id) {
+                Some(slot) => *slot = answer.clone(),
+                None => {
+                    tracing::warn!(box_id = %box_id, answer = ?answer, scope = %self.scope, "an answer from a box not of the scope; not counted");
+                    outside.insert(box_id.clone(), answer.clone());
+                }
+            }
+        }
+        Feedback { per_box, outside }
     }
 }
 
@@ -992,6 +1006,35 @@ mod tests {
             (feedback.received(), feedback.rejected(), feedback.online()),
             (1, 1, 2)
         );
+    }
+
+    #[test]
+    fn a_refusal_from_a_box_not_of_the_scope_is_told_apart_and_withdraws_nothing() {
+        let mut hearing = hearing();
+        let topic = "loaxa/commune/phu-dong/schedule";
+        hearing.awaited = Some((topic.into(), About::Revision(8)));
+        hearing.absorb(
+            "loaxa/events/pd-01",
+            &event("pd-01", received(topic, "schedule revision 8", Some(8))),
+        );
+        // A box of another commune, or one with no status at all, refuses it.
+        hearing.absorb(
+            "loaxa/events/kh-01",
+            &event(
+                "kh-01",
+                rejected(topic, "schedule does not validate", Some(8)),
+            ),
+        );
+        let feedback = hearing.feedback();
+        assert_eq!(feedback.rejected(), 0, "{feedback:?}");
+        assert_eq!(
+            feedback.outside,
+            BTreeMap::from([(
+                "kh-01".to_owned(),
+                BoxAnswer::Rejected("schedule does not validate".into())
+            )])
+        );
+        assert!(!feedback.per_box.contains_key("kh-01"));
     }
 
     #[test]
