@@ -708,12 +708,10 @@ fn devices() -> Result<()> {
 /// `loaxa demo`: a throw-away box in a temporary directory, with the bundled schedules plus one
 /// programme five seconds from now; shows the as-run log once it has aired.
 fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
+    let words = words_for(None)?;
     let root = std::env::current_dir()?;
     if !root.join("schedules").is_dir() || !root.join("audio").is_dir() {
-        bail!(
-            "run `loaxa demo` from the loaxa source directory: it needs schedules/ and audio/ (found in {})",
-            root.display()
-        );
+        bail!(words.t_args("demo-where", &[("dir", arg(root.display()))]));
     }
     let work = tempfile::Builder::new()
         .prefix("loaxa-demo-")
@@ -752,16 +750,22 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
         None => {
             let wav = work.join("demo.wav");
             println!(
-                "No sound card here; the broadcast goes to {} instead.",
-                wav.display()
+                "{}",
+                words.t_args("demo-no-sound-card", &[("wav", arg(wav.display()))])
             );
             OutputSpec::Wav(wav)
         }
     };
     println!(
-        "Demo box in {}: the demo programme airs at {start} ({}).",
-        work.display(),
-        config.timezone
+        "{}",
+        words.t_args(
+            "demo-box",
+            &[
+                ("dir", arg(work.display())),
+                ("start", arg(start.replace('T', " "))),
+                ("zone", arg(config.timezone)),
+            ],
+        )
     );
     let until = if keep_running {
         RunUntil::Signalled
@@ -773,7 +777,6 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
         Some(store) => store.entries_since(DateTime::<Utc>::MIN_UTC)?,
         None => Vec::new(),
     };
-    let words = words_for(Some(&config))?;
     println!(
         "\n{}\n{}",
         words.t("demo-as-run"),
@@ -781,9 +784,17 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
     );
     if let OutputSpec::Wav(path) = &config.output {
         println!(
-            "Audio written to {} (timeline: {})",
-            path.display(),
-            crate::audio::paced::timeline_path(path).display()
+            "{}",
+            words.t_args(
+                "demo-audio-written",
+                &[
+                    ("wav", arg(path.display())),
+                    (
+                        "timeline",
+                        arg(crate::audio::paced::timeline_path(path).display())
+                    ),
+                ],
+            )
         );
     }
     Ok(())

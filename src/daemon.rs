@@ -682,7 +682,7 @@ impl Daemon<'_> {
     ) -> Result<Reasons, DaemonError> {
         let program = &occurrence.program;
         reasons.0.extend(resolved.missing_reason());
-        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %reasons, "not aired: nothing to air");
+        tracing::warn!(program = %program.id, scheduled = %occurrence.scheduled, detail = %reasons, codes = %reasons.codes(), "not aired: nothing to air");
         self.note_programme_problem(occurrence, Outcome::Failed, &reasons);
         self.save(Unsaved::Row {
             occurrence: occurrence.clone(),
@@ -878,10 +878,10 @@ impl Daemon<'_> {
         self.save(entry).await?;
         match outcome {
             Outcome::Aired => {
-                tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %reasons, "aired")
+                tracing::info!(program = %program.id, started = %report.started.map_or("-".into(), |t| t.to_rfc3339()), ended = %report.ended, detail = %reasons, codes = %reasons.codes(), "aired")
             }
             _ => {
-                tracing::warn!(program = %program.id, outcome = %outcome, detail = %reasons, "not aired in full");
+                tracing::warn!(program = %program.id, outcome = %outcome, detail = %reasons, codes = %reasons.codes(), "not aired in full");
                 let on_purpose = reasons
                     .0
                     .iter()
@@ -932,8 +932,8 @@ impl Daemon<'_> {
         occurrence: &Occurrence,
         reason: &Reason,
     ) -> Result<(), DaemonError> {
-        tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, "missed");
         let reasons = Reasons::one(reason.clone());
+        tracing::warn!(program = %occurrence.program.id, scheduled = %occurrence.scheduled, reason = %reason, codes = %reasons.codes(), "missed");
         self.note_programme_problem(occurrence, Outcome::Missed, &reasons);
         self.save(Unsaved::Row {
             occurrence: occurrence.clone(),

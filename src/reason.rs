@@ -100,14 +100,18 @@ impl Reasons {
         self.0.push(reason);
     }
 
-    /// Whether it started late, for whatever reason.
-    pub fn late(&self) -> bool {
-        self.0.iter().any(|r| {
-            matches!(
-                r,
-                Reason::Late { .. } | Reason::WaitedForTheAir { .. } | Reason::Retried { .. }
-            )
-        })
+    /// Their codes, comma-separated ("late,item_failed"): the journal's lines carry them beside
+    /// the English, the same codes the operator's commands word.
+    pub fn codes(&self) -> String {
+        self.0
+            .iter()
+            .filter_map(|r| {
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v["code"].as_str().map(str::to_owned))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -405,6 +409,7 @@ mod tests {
         assert_eq!(json[0]["code"], "late");
         assert_eq!(json[1]["code"], "item_failed");
         assert_eq!(serde_json::from_value::<Reasons>(json).unwrap(), reasons);
+        assert_eq!(reasons.codes(), "late,item_failed");
     }
 
     #[test]

@@ -474,29 +474,39 @@ impl Store {
         Ok(id)
     }
 
+    /// The value kept under `key` in `meta`, if any.
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sqlite())
+    }
+
+    /// Keeps `value` under `key` in `meta`, replacing what was there.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(self.sqlite())
+    }
+
     /// The instant up to which every occurrence has been dealt with; None on a new box.
     pub fn cursor(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let value: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(self.sqlite())?;
+        let value = self.meta("cursor")?;
         value.map(|v| self.parse_time(&v)).transpose()
     }
 
     /// When the last command carried out for `scope` was issued.
     pub fn last_command(&self, scope: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let value: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                params![format!("command:{scope}")],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(self.sqlite())?;
+        let value = self.meta(&format!("command:{scope}"))?;
         value.map(|v| self.parse_time(&v)).transpose()
     }
 
@@ -506,40 +516,20 @@ impl Store {
         scope: &str,
         issued: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![format!("command:{scope}"), timestamp(issued)],
-            )
-            .map(drop)
-            .map_err(self.sqlite())
+        self.set_meta(&format!("command:{scope}"), &timestamp(issued))
     }
 
     /// The master volume last set, and by whom; None on a box whose volume was never set.
     pub fn volume(&self) -> Result<Option<Volume>, StoreError> {
-        let value: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'volume'", [], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(self.sqlite())?;
         // A value this build cannot read is a volume never set, not a box that cannot start.
-        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+        Ok(self
+            .meta("volume")?
+            .and_then(|v| serde_json::from_str(&v).ok()))
     }
 
     /// Keeps the master volume across restarts.
     pub fn set_volume(&mut self, volume: Volume) -> Result<(), StoreError> {
-        let value = serde_json::json!(volume).to_string();
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('volume', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![value],
-            )
-            .map(drop)
-            .map_err(self.sqlite())
+        self.set_meta("volume", &serde_json::json!(volume).to_string())
     }
 
     /// Moves the cursor forward to `to` (never backward).
@@ -551,14 +541,7 @@ impl Store {
     /// cursor left in the "future" would keep everything until then off the air. What is in the
     /// log already is not aired again (see `is_recorded`).
     pub fn reset_cursor(&mut self, to: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![timestamp(to)],
-            )
-            .map(drop)
-            .map_err(self.sqlite())
+        self.set_meta("cursor", &timestamp(to))
     }
 
     /// Whether the log has any row for this occurrence: it has been dealt with, one way or another.

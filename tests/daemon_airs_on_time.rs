@@ -139,3 +139,31 @@ fn sigterm_during_a_broadcast_stops_cleanly_and_logs_it_interrupted() {
     let recording = Recording::read(&test_box.path("out.wav"));
     assert!(onset(&recording.left, 0.02).is_some());
 }
+
+#[test]
+fn loaxa_demo_airs_its_programme_and_tells_the_operator_what_aired_in_their_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("demo.wav");
+    let out = loaxa()
+        .args(["demo", "--output", &format!("wav:{}", wav.display())])
+        .current_dir(REPO)
+        .env("LC_ALL", "vi_VN.UTF-8")
+        .output()
+        .expect("loaxa demo runs");
+    let said = stdout(&out);
+    assert!(out.status.success(), "{said}{}", stderr(&out));
+    for line in [
+        "Cụm loa thử ở ",
+        "Nhật ký phát thanh:",
+        "Âm thanh đã ghi vào ",
+    ] {
+        assert!(said.contains(line), "{line:?} missing from:\n{said}");
+    }
+    assert!(
+        said.lines()
+            .any(|l| l.contains("Chương trình thử nghiệm (demo)") && l.contains("đã phát")),
+        "{said}"
+    );
+    let recording = Recording::read(&wav);
+    assert!(onset(&recording.left, 0.02).is_some(), "the demo aired nothing");
+}

@@ -131,6 +131,10 @@ play-item-failed = { $item }: not played: { $reason }
 play-nothing = nothing could be played.
 output-unavailable = cannot open the audio output { $output }: { $reason }
 devices-none = no audio output devices (use --output wav:PATH or null)
+demo-where = Run `loaxa demo` in the loaxa source folder: it needs schedules/ and audio/ (this is { $dir }).
+demo-no-sound-card = No sound card here; the broadcast goes to { $wav } instead.
+demo-box = Demo box in { $dir }: the demo programme airs at { $start } ({ $zone }).
+demo-audio-written = Audio written to { $wav } (timeline: { $timeline }).
 demo-as-run = As-run log:
 
 # The one-line summaries of `loaxa --help` and `loaxa COMMAND --help`.
@@ -204,7 +208,7 @@ fault-cannot-read-directory = the schedules folder cannot be read: { $error }
 fault-unknown-timezone = unknown time zone “{ $name }” (write it like Asia/Ho_Chi_Minh)
 fault-id-twice = this programme id is used twice in the file
 fault-id-used-in = this programme id is already used in { $file }
-fault-bad-id = “{ $id }” cannot be an id: use lowercase letters without marks, digits and dashes, like tin-sang
+fault-bad-id = “{ $id }” cannot be an id: use letters without marks, digits and - _ . (at most 64), like tin-sang
 fault-missing-id = the programme has no id
 fault-volume = volume { $value } is out of range: give 0.0 to 1.0
 fault-when-busy = “{ $text }” is not understood: write "cut" (cut into what is on air), "next" (wait its turn) or "wait N" (wait at most N minutes, 1–1440)

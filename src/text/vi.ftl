@@ -125,6 +125,10 @@ play-item-failed = { $item }: không phát được: { $reason }
 play-nothing = Không phát được tệp nào.
 output-unavailable = Không mở được đầu ra âm thanh { $output }: { $reason }
 devices-none = Máy không có thiết bị phát âm thanh nào (dùng --output wav:TỆP hoặc null).
+demo-where = Hãy chạy `loaxa demo` trong thư mục mã nguồn loaxa: cần có schedules/ và audio/ (đang ở { $dir }).
+demo-no-sound-card = Máy này không có card âm thanh; chương trình được ghi vào { $wav }.
+demo-box = Cụm loa thử ở { $dir }: chương trình thử phát lúc { $start } ({ $zone }).
+demo-audio-written = Âm thanh đã ghi vào { $wav } (mốc thời gian: { $timeline }).
 demo-as-run = Nhật ký phát thanh:
 
 # The one-line summaries of `loaxa --help` and `loaxa COMMAND --help`.
@@ -198,7 +202,7 @@ fault-cannot-read-directory = không đọc được thư mục lịch: { $error
 fault-unknown-timezone = không biết múi giờ “{ $name }” (hãy viết như Asia/Ho_Chi_Minh)
 fault-id-twice = mã chương trình này bị dùng hai lần trong tệp
 fault-id-used-in = mã chương trình này đã dùng trong { $file }
-fault-bad-id = “{ $id }” không dùng làm mã được: chỉ dùng chữ thường không dấu, số và dấu gạch (-), như tin-sang
+fault-bad-id = “{ $id }” không dùng làm mã được: mã chỉ gồm chữ không dấu, số và các dấu - _ . (tối đa 64 ký tự), như tin-sang
 fault-missing-id = thiếu mã chương trình (id)
 fault-volume = âm lượng { $value } không hợp lệ: hãy ghi từ 0.0 đến 1.0
 fault-when-busy = “{ $text }” không hợp lệ: hãy ghi "cut" (ngắt chương trình đang phát), "next" (chờ đến lượt) hoặc "wait N" (chờ tối đa N phút, 1–1440)
