@@ -35,8 +35,12 @@ fn local(real: DateTime<Utc>, offset: i64) -> String {
         .to_string()
 }
 
+/// Written whole, then renamed into place: libfaketime re-reads the file every second, and a
+/// file caught half-written (truncated, empty) would be a step of the clock of its own.
 fn set_offset(file: &Path, seconds: i64) {
-    std::fs::write(file, format!("{seconds:+}\n")).unwrap();
+    let next = file.with_extension("next");
+    std::fs::write(&next, format!("{seconds:+}\n")).unwrap();
+    std::fs::rename(&next, file).unwrap();
 }
 
 pub fn run(seed: u64) -> Row {
