@@ -144,6 +144,9 @@ pub struct AsRunEntry {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// How as-run rows are read: a reader beside a daemon may find a store of an older schema
+    /// (a daemon still migrating it, or not yet restarted after an upgrade).
+    select_entry: &'static str,
 }
 
 /// Bytes available to an unprivileged writer on the file system holding `dir`.
@@ -183,11 +186,15 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
-        let store = Store::connect(
+        let mut store = Store::connect(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        Ok((store.schema_version()? > 0).then_some(store))
+        let version = store.schema_version()?;
+        if version < 4 {
+            store.select_entry = SELECT_ENTRY_BEFORE_REASONS;
+        }
+        Ok((version > 0).then_some(store))
     }
 
     fn schema_version(&self) -> Result<i64, StoreError> {
@@ -208,6 +215,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_owned(),
+            select_entry: SELECT_ENTRY,
         })
     }
 
@@ -910,7 +918,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "{SELECT_ENTRY} WHERE scheduled_at >= ?1 ORDER BY scheduled_at, id"
+                "{} WHERE scheduled_at >= ?1 ORDER BY scheduled_at, id",
+                self.select_entry
             ))
             .map_err(self.sqlite())?;
         let rows = stmt
@@ -926,7 +935,8 @@ impl Store {
             .conn
             .query_row(
                 &format!(
-                    "{SELECT_ENTRY} WHERE outcome = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+                    "{} WHERE outcome = ?1 ORDER BY started_at DESC, id DESC LIMIT 1",
+                    self.select_entry
                 ),
                 params![Outcome::Aired.to_string()],
                 raw_entry,
@@ -941,7 +951,7 @@ impl Store {
         let raw = self
             .conn
             .query_row(
-                &format!("{SELECT_ENTRY} WHERE id = ?1"),
+                &format!("{} WHERE id = ?1", self.select_entry),
                 params![id],
                 raw_entry,
             )
@@ -977,6 +987,8 @@ impl Store {
 }
 
 const SELECT_ENTRY: &str = "SELECT id, program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt, reasons FROM as_run";
+/// The same, from a store of schema 3 or older: no reasons, the English detail alone.
+const SELECT_ENTRY_BEFORE_REASONS: &str = "SELECT id, program_id, title, scheduled_at, started_at, ended_at, outcome, detail, attempt, '[]' FROM as_run";
 
 fn reasons_json(reasons: &Reasons) -> String {
     serde_json::json!(reasons).to_string()
@@ -1222,6 +1234,28 @@ mod tests {
             entries[1].detail,
             "retry after interruption, late by 4 min; stopped by the district"
         );
+    }
+
+    #[test]
+    fn a_reader_beside_a_daemon_reads_a_store_of_the_schema_before_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "ALTER TABLE as_run DROP COLUMN reasons;
+                     INSERT INTO as_run (program_id, title, scheduled_at, outcome, detail)
+                         VALUES ('old', 'Cũ', '2026-11-24T05:00:00.000Z', 'missed', 'box was off');
+                     PRAGMA user_version = 3;",
+                )
+                .unwrap();
+        }
+        let reader = Store::open_read_only(dir.path()).unwrap().unwrap();
+        let entries = reader.entries_since(at("2026-11-24T00:00:00Z")).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].detail, "box was off");
+        assert!(entries[0].reasons.is_empty());
     }
 
     #[test]

@@ -165,5 +165,8 @@ fn loaxa_demo_airs_its_programme_and_tells_the_operator_what_aired_in_their_lang
         "{said}"
     );
     let recording = Recording::read(&wav);
-    assert!(onset(&recording.left, 0.02).is_some(), "the demo aired nothing");
+    assert!(
+        onset(&recording.left, 0.02).is_some(),
+        "the demo aired nothing"
+    );
 }

@@ -282,8 +282,12 @@ fn under_injected_faults_nothing_is_lost_doubled_or_corrupted_and_nothing_panics
         .enumerate()
         .map(|(i, (name, class))| {
             let class_seed = seed.wrapping_add(i as u64 * 0x9E37_79B9);
-            let over = (name == "message bursts").then(|| bursts_over.take()).flatten();
-            let wait = (name == "sound card lost").then(|| after_bursts.take()).flatten();
+            let over = (name == "message bursts")
+                .then(|| bursts_over.take())
+                .flatten();
+            let wait = (name == "sound card lost")
+                .then(|| after_bursts.take())
+                .flatten();
             let thread = std::thread::spawn(move || {
                 if let Some(wait) = wait {
                     let _ = wait.recv();
