@@ -1195,22 +1195,25 @@ mod tests {
         );
     }
 
+    /// A store as schema 3 left it, with one entry: English detail, no reasons.
+    fn store_before_reasons(dir: &Path) {
+        let store = Store::open(dir).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "ALTER TABLE as_run DROP COLUMN reasons;
+                 INSERT INTO as_run (program_id, title, scheduled_at, outcome, detail)
+                     VALUES ('old', 'Cũ', '2026-11-24T05:00:00.000Z', 'missed', 'box was off');
+                 PRAGMA user_version = 3;",
+            )
+            .unwrap();
+    }
+
     #[test]
     fn an_entry_keeps_its_reasons_typed_beside_the_english_and_an_older_entry_keeps_its_text() {
         let dir = tempfile::tempdir().unwrap();
         let scheduled = at("2026-11-24T06:00:00Z");
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store
-                .conn
-                .execute_batch(
-                    "ALTER TABLE as_run DROP COLUMN reasons;
-                     INSERT INTO as_run (program_id, title, scheduled_at, outcome, detail)
-                         VALUES ('old', 'Cũ', '2026-11-24T05:00:00.000Z', 'missed', 'box was off');
-                     PRAGMA user_version = 3;",
-                )
-                .unwrap();
-        }
+        store_before_reasons(dir.path());
         let mut store = Store::open(dir.path()).unwrap();
         let reasons = Reasons(vec![
             Reason::Retried { late_ms: 240_000 },
@@ -1239,18 +1242,7 @@ mod tests {
     #[test]
     fn a_reader_beside_a_daemon_reads_a_store_of_the_schema_before_reasons() {
         let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store
-                .conn
-                .execute_batch(
-                    "ALTER TABLE as_run DROP COLUMN reasons;
-                     INSERT INTO as_run (program_id, title, scheduled_at, outcome, detail)
-                         VALUES ('old', 'Cũ', '2026-11-24T05:00:00.000Z', 'missed', 'box was off');
-                     PRAGMA user_version = 3;",
-                )
-                .unwrap();
-        }
+        store_before_reasons(dir.path());
         let reader = Store::open_read_only(dir.path()).unwrap().unwrap();
         let entries = reader.entries_since(at("2026-11-24T00:00:00Z")).unwrap();
         assert_eq!(entries.len(), 1);
