@@ -373,14 +373,63 @@ fn send_now_pushes_a_bulletin_the_boxes_lack_then_airs_it_and_shows_each_boxs_ou
     let console = Console::start("send-now", &broker, &district, "");
     console.account("bien-tap", "Trần Văn Biên", "editor", "");
     console.account("duyet", "Lê Thị Duyệt", "approver", "");
+    // gia-01 was set up with the wrong commune (and another office's key): it says it is in
+    // phu-dong and would refuse whatever this office signs.
+    let stranger = District::new();
     let boxes = [
         district.linked_box(&broker, "pd-01", "phu-dong", ""),
         district.linked_box(&broker, "kh-01", "kim-hoa", ""),
+        stranger.linked_box(&broker, "gia-01", "phu-dong", ""),
     ];
     let daemons: Vec<Daemon> = boxes.iter().map(|b| b.start_daemon("out.wav")).collect();
-    for id in ["pd-01", "kh-01"] {
+    for id in ["pd-01", "kh-01", "gia-01"] {
         broker.wait_for_status(id, Duration::from_secs(20), |s| s["state"] == "online");
     }
+    // The admin registers each box where the office knows it stands; a mistyped commune is
+    // refused, not recorded.
+    let typo = console.step(
+        "post",
+        "admin",
+        &[
+            "/organisation/box",
+            "csrf=@",
+            "id=gia-01",
+            "commune=kim-hoaa",
+        ],
+    );
+    assert_eq!(typo["status"], 400, "{typo}");
+    assert!(
+        typo["body"]
+            .as_str()
+            .unwrap()
+            .contains("Chưa có xã “kim-hoaa”"),
+        "{typo}"
+    );
+    for (box_id, commune) in [
+        ("pd-01", "phu-dong"),
+        ("kh-01", "kim-hoa"),
+        ("gia-01", "kim-hoa"),
+    ] {
+        let registered = console.step(
+            "post",
+            "admin",
+            &[
+                "/organisation/box",
+                "csrf=@",
+                &format!("id={box_id}"),
+                &format!("commune={commune}"),
+            ],
+        );
+        assert_eq!(registered["status"], 303, "{registered}");
+    }
+    let fleet = console.step("page", "admin", &["/fleet"]);
+    assert!(
+        fleet["text"]
+            .as_str()
+            .unwrap()
+            .contains("kim-hoa (cụm loa báo: phu-dong)"),
+        "{fleet}"
+    );
     // Approved for another commune's box only: the boxes of phu-dong do not hold it.
     let audio = spoken_bulletin(console.dir.path());
     let uploaded = console.step(
@@ -401,6 +450,7 @@ fn send_now_pushes_a_bulletin_the_boxes_lack_then_airs_it_and_shows_each_boxs_ou
     assert_eq!(approved["state"], "Đã duyệt và gửi", "{approved}");
 
     let sent = console.step("send", "duyet", &[&id, "commune/phu-dong", "emergency"]);
+    // Only the commune's registered box counts: gia-01's claim and its refusal do not.
     let rows = sent["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{sent}");
     let row = rows[0].as_str().unwrap();
@@ -419,6 +469,10 @@ fn send_now_pushes_a_bulletin_the_boxes_lack_then_airs_it_and_shows_each_boxs_ou
     assert!(
         boxes[1].as_run().is_empty(),
         "kh-01 is not in the scope sent to"
+    );
+    assert!(
+        boxes[2].as_run().is_empty(),
+        "gia-01 refused what another office signed"
     );
 }
 

@@ -203,6 +203,32 @@ struct SignedTarget {
     /// Who approves it, shown to boxes and in reports
     #[arg(long, default_value = "district office")]
     approver: String,
+    /// The office's archive (the console's database): the boxes registered there belong to
+    /// the commune the office gave them, whatever their statuses claim. Without it, every box
+    /// is taken at its word
+    #[arg(long)]
+    archive: Option<PathBuf>,
+}
+
+impl SignedTarget {
+    /// The office's register of boxes, from `--archive`.
+    fn registry(&self) -> Result<loaxa_district::publish::Registry> {
+        let Some(path) = &self.archive else {
+            return Ok(Default::default());
+        };
+        // Opening creates a missing file: a mistyped path must not pass for an empty register.
+        if !path.is_file() {
+            bail!("{}: no such archive", path.display());
+        }
+        let archive = loaxa_district::archive::Archive::open(path)?;
+        Ok(loaxa_district::publish::Registry::new(
+            archive
+                .fleet(None)?
+                .into_iter()
+                .filter(|row| row.registered)
+                .filter_map(|row| row.commune.map(|c| (row.box_id, c))),
+        ))
+    }
 }
 
 impl From<BrokerArgs> for loaxa_district::publish::Broker {
@@ -352,6 +378,7 @@ fn send(action: SendCommand) -> Result<()> {
             (RemoteAction::Volume { percent }, target, false)
         }
     };
+    let registry = target.signed.registry()?;
     let CommandTarget {
         signed:
             SignedTarget {
@@ -359,6 +386,7 @@ fn send(action: SendCommand) -> Result<()> {
                 key,
                 broker,
                 approver,
+                archive: _,
             },
         valid_minutes,
         wait,
@@ -373,6 +401,7 @@ fn send(action: SendCommand) -> Result<()> {
         valid_for: std::time::Duration::from_secs(valid_minutes * 60),
         answer_wait,
         force,
+        registry: &registry,
     };
     let feedback = block_on(loaxa_district::publish::send_command(
         &broker.into(),
@@ -402,6 +431,7 @@ fn publish_bulletin(
     hearing: Hearing,
 ) -> Result<()> {
     let key = read_secret_key(&target.key)?;
+    let registry = target.registry()?;
     let spec = loaxa_district::publish::BulletinSpec {
         file,
         id,
@@ -411,6 +441,7 @@ fn publish_bulletin(
         valid_until: valid_until.map(|t| t.with_timezone(&Utc)),
         force: hearing.force,
         answer_wait: seconds(hearing.wait)?,
+        registry: &registry,
     };
     let bar = upload_bar()?;
     let progress = |done: usize, total: usize| {
@@ -511,11 +542,13 @@ fn publish_schedule_file(
     } else {
         Some(parse_windows(windows)?)
     };
+    let registry = target.registry()?;
     let SignedTarget {
         to: scope,
         key,
         broker,
         approver,
+        archive: _,
     } = target;
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("{}: cannot read", file.display()))?;
@@ -544,6 +577,7 @@ fn publish_schedule_file(
         revision,
         force: hearing.force,
         answer_wait: seconds(hearing.wait)?,
+        registry: &registry,
     };
     let report = match block_on(loaxa_district::publish::publish_schedule(
         &broker.into(),

@@ -218,6 +218,8 @@ pub struct ScheduleSpec<'a> {
     pub force: bool,
     /// How long to wait for the boxes' answers once the broker holds it.
     pub answer_wait: Duration,
+    /// Which commune each box is in, by the office (empty: by the boxes' statuses).
+    pub registry: &'a Registry,
 }
 
 /// Checks the schedule against the windows of the scope's boxes, signs it with the next
@@ -230,7 +232,7 @@ pub async fn publish_schedule(
     spec: &ScheduleSpec<'_>,
 ) -> Result<ScheduleReport, PublishError> {
     let topic = topic::schedule(spec.scope);
-    let mut session = Session::open(broker, spec.scope, &topic).await?;
+    let mut session = Session::open(broker, spec.scope, &topic, spec.registry).await?;
     let result = async {
         session
             .hearing
@@ -339,6 +341,8 @@ pub struct CommandSpec<'a> {
     pub answer_wait: Duration,
     /// Send a `play-now` even if no box in the scope reports holding the bulletin.
     pub force: bool,
+    /// Which commune each box is in, by the office (empty: by the boxes' statuses).
+    pub registry: &'a Registry,
 }
 
 /// Signs the command for `spec.scope`, valid for `spec.valid_for`, and publishes it (not
@@ -360,7 +364,7 @@ pub async fn send_command(
     });
     let envelope = seal(&document, key)?;
     let command_topic = topic::command(spec.scope);
-    let mut session = Session::open(broker, spec.scope, &command_topic).await?;
+    let mut session = Session::open(broker, spec.scope, &command_topic, spec.registry).await?;
     let result = async {
         if let (RemoteAction::PlayNow { bulletin, .. }, false) = (&spec.action, spec.force) {
             let online: Vec<&Status> = session
@@ -400,6 +404,8 @@ pub struct BulletinSpec<'a> {
     pub force: bool,
     /// How long to wait for the boxes' answers once the broker holds the manifest.
     pub answer_wait: Duration,
+    /// Which commune each box is in, by the office (empty: by the boxes' statuses).
+    pub registry: &'a Registry,
 }
 
 /// Probes the audio (refusing what does not decode), uploads its chunks (retained), then signs
@@ -438,7 +444,7 @@ pub async fn publish_bulletin(
     // Checked before anything is uploaded.
     let envelope = seal(&Document::Bulletin(manifest.clone()), key)?;
     let manifest_topic = topic::bulletin(spec.scope, spec.id);
-    let mut session = Session::open(broker, spec.scope, &manifest_topic).await?;
+    let mut session = Session::open(broker, spec.scope, &manifest_topic, spec.registry).await?;
     let result = async {
         session
             .hearing
@@ -528,7 +534,12 @@ impl Session {
     /// Connects with a clean session (a one-shot command must leave no session behind), to
     /// `topic` (what we publish comes back there as confirmation), the boxes' statuses and
     /// events; and reads the retained messages.
-    async fn open(broker: &Broker, scope: &Scope, topic: &str) -> Result<Session, PublishError> {
+    async fn open(
+        broker: &Broker,
+        scope: &Scope,
+        topic: &str,
+        registry: &Registry,
+    ) -> Result<Session, PublishError> {
         let client_id = format!("loaxa-district-{}", std::process::id());
         let office = topic::office(&client_id);
         let mut config = broker.link_config(client_id);
@@ -547,7 +558,7 @@ impl Session {
         let mut session = Session {
             link,
             events,
-            hearing: Hearing::new(scope.clone()),
+            hearing: Hearing::new(scope.clone(), registry.clone()),
             held: None,
         };
         session.read_retained(topic, &office).await;
@@ -689,10 +700,46 @@ enum About {
     Manifest,
 }
 
+/// The office's own record of which commune each box is in (the console's registered boxes).
+/// A box it names belongs to that commune whatever its status claims, and is expected there
+/// even before it is ever heard; a box it does not name is taken at its word. Empty (the CLI
+/// given no archive), every box is taken at its word.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registry {
+    communes: BTreeMap<String, String>,
+}
+
+impl Registry {
+    pub fn new(boxes: impl IntoIterator<Item = (String, String)>) -> Registry {
+        Registry {
+            communes: boxes.into_iter().collect(),
+        }
+    }
+
+    /// The commune the office registered `box_id` in.
+    pub fn commune(&self, box_id: &str) -> Option<&str> {
+        self.communes.get(box_id).map(String::as_str)
+    }
+
+    /// The registered boxes that `scope` reaches by the register alone. A district scope is
+    /// the office's own (every box it registered); `all` too.
+    fn boxes_of<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a str> + 'a {
+        self.communes
+            .iter()
+            .filter(move |(box_id, commune)| match scope {
+                Scope::All | Scope::District(_) => true,
+                Scope::Commune(id) => *commune == id,
+                Scope::Box(id) => *box_id == id,
+            })
+            .map(|(box_id, _)| box_id.as_str())
+    }
+}
+
 /// What the district hears while it publishes to a scope: every box's status, and the scope's
 /// boxes' answers to the publication.
 struct Hearing {
     scope: Scope,
+    registry: Registry,
     /// The latest status of every box heard, whatever its scopes: the known scopes are named
     /// from them.
     statuses: BTreeMap<String, Status>,
@@ -704,9 +751,10 @@ struct Hearing {
 }
 
 impl Hearing {
-    fn new(scope: Scope) -> Hearing {
+    fn new(scope: Scope, registry: Registry) -> Hearing {
         Hearing {
             scope,
+            registry,
             statuses: BTreeMap::new(),
             awaited: None,
             answers: BTreeMap::new(),
@@ -771,9 +819,15 @@ impl Hearing {
         self.statuses.values().filter(|s| self.covers(s))
     }
 
-    /// Whether the box of `status` listens to the scope. A box too old to list its scopes is
-    /// counted only for `all` and its own `box/ID`.
+    /// Whether the box of `status` is of the scope: for a commune, a registered box by the
+    /// register, whatever it claims; otherwise by the scopes it says it listens to. A box too
+    /// old to list its scopes is counted only for `all` and its own `box/ID`.
     fn covers(&self, status: &Status) -> bool {
+        if let (Scope::Commune(id), Some(registered)) =
+            (&self.scope, self.registry.commune(&status.box_id))
+        {
+            return registered == id;
+        }
         status.scopes.contains(&self.scope.to_string())
             || matches!(self.scope, Scope::All)
             || self.scope == Scope::Box(status.box_id.clone())
@@ -787,13 +841,14 @@ impl Hearing {
             return Ok(());
         }
         let boxes: Vec<&Status> = self.boxes().collect();
-        if boxes.is_empty() {
+        if boxes.is_empty() && self.unheard_registered().next().is_none() {
             return Err(PublishError::UnknownScope {
                 scope: self.scope.to_string(),
                 known: self.known_scopes(),
             });
         }
-        if boxes.iter().all(|s| !s.trusted_keys.is_empty())
+        if !boxes.is_empty()
+            && boxes.iter().all(|s| !s.trusted_keys.is_empty())
             && !boxes
                 .iter()
                 .any(|s| s.trusted_keys.iter().any(|k| k == key_id))
@@ -834,6 +889,14 @@ impl Hearing {
         )
     }
 
+    /// Registered boxes of the scope that have no status on the broker: expected, but never
+    /// heard (or their status cleared). A schedule or bulletin, retained, reaches them later.
+    fn unheard_registered(&self) -> impl Iterator<Item = &str> {
+        self.registry
+            .boxes_of(&self.scope)
+            .filter(|box_id| !self.statuses.contains_key(*box_id))
+    }
+
     /// Whether every online box of the scope has answered.
     fn all_answered(&self) -> bool {
         self.boxes()
@@ -853,6 +916,9 @@ impl Hearing {
                 (s.box_id.clone(), silent)
             })
             .collect();
+        for box_id in self.unheard_registered() {
+            per_box.insert(box_id.to_owned(), BoxAnswer::Offline);
+        }
         let mut outside = BTreeMap::new();
         for (box_id, answer) in &self.answers {
             match per_box.get_mut(box_id) {
@@ -903,7 +969,7 @@ mod tests {
 
     /// pd-01 and pd-02 online in phu-dong, pd-03 offline there, hd-01 of another commune.
     fn hearing() -> Hearing {
-        let mut hearing = Hearing::new("commune/phu-dong".parse().unwrap());
+        let mut hearing = Hearing::new("commune/phu-dong".parse().unwrap(), Registry::default());
         hearing.absorb(
             "loaxa/status/pd-01",
             &status("pd-01", "online", &HERE, &["AAAA"]),
@@ -1005,6 +1071,66 @@ mod tests {
         assert_eq!(
             (feedback.received(), feedback.rejected(), feedback.online()),
             (1, 1, 2)
+        );
+    }
+
+    #[test]
+    fn the_office_register_outranks_what_a_box_claims_and_expects_boxes_never_heard() {
+        // pd-02 is registered elsewhere though its status claims phu-dong; hd-01 is registered
+        // here though it claims hoai-duc; pd-09 is registered here and was never heard.
+        let registry = Registry::new([
+            ("pd-02".to_owned(), "hoai-duc".to_owned()),
+            ("hd-01".to_owned(), "phu-dong".to_owned()),
+            ("pd-09".to_owned(), "phu-dong".to_owned()),
+        ]);
+        let mut hearing = hearing();
+        hearing.registry = registry;
+        let topic = "loaxa/commune/phu-dong/schedule";
+        hearing.awaited = Some((topic.into(), About::Revision(8)));
+        hearing.absorb(
+            "loaxa/events/pd-02",
+            &event("pd-02", rejected(topic, "not mine", Some(8))),
+        );
+        let feedback = hearing.feedback();
+        let answers: Vec<(&str, &BoxAnswer)> = feedback
+            .per_box
+            .iter()
+            .map(|(b, a)| (b.as_str(), a))
+            .collect();
+        assert_eq!(
+            answers,
+            [
+                ("hd-01", &BoxAnswer::NoAnswer),
+                ("pd-01", &BoxAnswer::NoAnswer),
+                ("pd-03", &BoxAnswer::Offline),
+                ("pd-09", &BoxAnswer::Offline),
+            ]
+        );
+        assert_eq!(
+            feedback.rejected(),
+            0,
+            "a box registered elsewhere cannot veto"
+        );
+        assert_eq!(
+            feedback.outside.get("pd-02"),
+            Some(&BoxAnswer::Rejected("not mine".into()))
+        );
+    }
+
+    #[test]
+    fn a_scope_with_only_registered_boxes_never_heard_is_not_refused_as_unknown() {
+        let mut hearing = Hearing::new(
+            "commune/moi".parse().unwrap(),
+            Registry::new([("m-01".to_owned(), "moi".to_owned())]),
+        );
+        hearing.absorb(
+            "loaxa/status/pd-01",
+            &status("pd-01", "online", &HERE, &["AAAA"]),
+        );
+        assert!(hearing.check_reach("ZZZZ", false).is_ok());
+        assert_eq!(
+            hearing.feedback().per_box,
+            BTreeMap::from([("m-01".to_owned(), BoxAnswer::Offline)])
         );
     }
 

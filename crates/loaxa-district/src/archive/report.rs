@@ -59,14 +59,25 @@ impl ReportScope {
     }
 }
 
+/// The commune box `b` counts in: the office's register, else what the box says.
+macro_rules! commune_of_box {
+    () => {
+        "coalesce(b.registered_commune, b.commune)"
+    };
+}
+
 /// Whether box `b` is in the scope given by `:scope`, `:id` and `:list`.
 macro_rules! in_scope {
     () => {
-        "(:scope = 'all'
+        concat!(
+            "(:scope = 'all'
           OR (:scope = 'district' AND b.district = :id)
-          OR (:scope = 'commune' AND b.commune = :id)
+          OR (:scope = 'commune' AND ",
+            commune_of_box!(),
+            " = :id)
           OR (:scope = 'box' AND b.box_id = :id)
           OR (:scope = 'boxes' AND b.box_id IN (SELECT value FROM json_each(:list))))"
+        )
     };
 }
 
@@ -159,8 +170,13 @@ pub struct FleetRow {
     pub state: String,
     /// The newest instant the box itself reported (status or event).
     pub last_seen: Option<DateTime<Utc>>,
+    /// The commune it counts in: the office's register, else what the box says.
     pub commune: Option<String>,
     pub district: Option<String>,
+    /// The commune the box's own status names (it may differ from the register's).
+    pub claimed_commune: Option<String>,
+    /// Whether the office has registered the box (see [`Archive::register_box`]).
+    pub registered: bool,
     /// The title of the programme on air; none when the box is silent or offline.
     pub on_air: Option<String>,
     /// Schedule revision held per scope.
@@ -239,8 +255,12 @@ fn optional_instant(ms: Option<i64>) -> rusqlite::Result<Option<DateTime<Utc>>> 
     ms.map(instant).transpose()
 }
 
-const AS_RUN_COLUMNS: &str = "a.box_id, b.commune, a.seq, a.program, a.title, a.scheduled,
-    a.started, a.ended, a.outcome, a.detail, a.bulletins, a.origin_kind, a.origin_scope";
+const AS_RUN_COLUMNS: &str = concat!(
+    "a.box_id, ",
+    commune_of_box!(),
+    ", a.seq, a.program, a.title, a.scheduled,
+    a.started, a.ended, a.outcome, a.detail, a.bulletins, a.origin_kind, a.origin_scope"
+);
 
 fn as_run_row(row: &Row<'_>) -> rusqlite::Result<AsRunRow> {
     let bulletins: Option<String> = row.get(10)?;
@@ -275,6 +295,8 @@ fn fleet_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
         last_seen: optional_instant(row.get(2)?)?,
         commune: row.get(3)?,
         district: row.get(4)?,
+        claimed_commune: row.get(6)?,
+        registered: row.get(7)?,
         // Whatever an offline box was airing has stopped.
         on_air: view.now_playing.clone().filter(|_| state == "online"),
         volume: view.volume_percent(),
@@ -287,15 +309,20 @@ fn fleet_row(row: &Row<'_>) -> rusqlite::Result<FleetRow> {
     })
 }
 
-const FLEET_COLUMNS: &str = "box_id, state, last_seen, commune, district, status";
+const FLEET_COLUMNS: &str = concat!(
+    "b.box_id, b.state, b.last_seen, ",
+    commune_of_box!(),
+    ", b.district, b.status, b.commune, b.registered_commune IS NOT NULL"
+);
 
 impl Archive {
     /// Every box, by id; only those of `commune` if given.
     pub fn fleet(&self, commune: Option<&str>) -> Result<Vec<FleetRow>, ArchiveError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {FLEET_COLUMNS} FROM archive_box
-                 WHERE ?1 IS NULL OR commune = ?1 ORDER BY box_id"
+                "SELECT {FLEET_COLUMNS} FROM archive_box AS b
+                 WHERE ?1 IS NULL OR {} = ?1 ORDER BY b.box_id",
+                commune_of_box!()
             ))?;
             stmt.query_map([commune], fleet_row)?.collect()
         })
@@ -305,7 +332,7 @@ impl Archive {
     pub fn fleet_box(&self, box_id: &str) -> Result<Option<FleetRow>, ArchiveError> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {FLEET_COLUMNS} FROM archive_box WHERE box_id = ?1"
+                "SELECT {FLEET_COLUMNS} FROM archive_box AS b WHERE b.box_id = ?1"
             ))?;
             stmt.query_map([box_id], fleet_row)?.next().transpose()
         })
@@ -430,7 +457,9 @@ fn report_counts(
     let (scope, id, list) = query.scope.params();
     let mut boxes: BTreeMap<String, BoxCounts> = BTreeMap::new();
     let mut in_scope = conn.prepare_cached(concat!(
-        "SELECT b.box_id, b.commune FROM archive_box AS b WHERE ",
+        "SELECT b.box_id, ",
+        commune_of_box!(),
+        " FROM archive_box AS b WHERE ",
         in_scope!(),
         " ORDER BY b.box_id"
     ))?;
@@ -684,6 +713,42 @@ mod tests {
         assert_eq!(scheduled(ReportScope::All, Some("tiem-chung")), (4, 1));
         let scope: Scope = "commune/khac".parse().unwrap();
         assert_eq!(scheduled(ReportScope::from(&scope), None), (1, 1));
+    }
+
+    #[test]
+    fn a_box_counts_in_the_commune_the_office_registered_it_in_not_the_one_it_claims() {
+        let (_dir, archive) = seeded();
+        // kh-01 says khac; the office places it in phu-dong. new-01 is registered, never heard.
+        archive.register_box("kh-01", Some("phu-dong")).unwrap();
+        archive.register_box("new-01", Some("phu-dong")).unwrap();
+        let commune = |id: &str| {
+            let report = archive
+                .report(&query(
+                    "2026-11-20",
+                    "2026-11-30",
+                    ReportScope::Commune(id.into()),
+                ))
+                .unwrap();
+            (report.boxes.len(), report.total.scheduled)
+        };
+        assert_eq!(commune("phu-dong"), (4, 7));
+        assert_eq!(commune("khac"), (0, 0));
+        let kh01 = archive.fleet_box("kh-01").unwrap().unwrap();
+        assert_eq!(
+            (
+                kh01.commune.as_deref(),
+                kh01.claimed_commune.as_deref(),
+                kh01.registered
+            ),
+            (Some("phu-dong"), Some("khac"), true)
+        );
+        let new01 = archive.fleet_box("new-01").unwrap().unwrap();
+        assert_eq!((new01.state.as_str(), new01.last_seen), ("unknown", None));
+        assert_eq!(archive.fleet(Some("phu-dong")).unwrap().len(), 4);
+        // Off the register, its own word counts again.
+        archive.register_box("kh-01", None).unwrap();
+        assert_eq!(commune("khac"), (1, 1));
+        assert!(!archive.fleet_box("kh-01").unwrap().unwrap().registered);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use super::wire::{EventMessage, Message, StatusMessage};
 
 /// Bumped whenever the archive's tables change; `open` migrates older files forward.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// How long the archive keeps events and as-run entries by default (a year and a month: last
 /// year's report for the same month can still be made).
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
@@ -231,6 +231,25 @@ impl Archive {
         Ok(removed)
     }
 
+    /// Records that the office places `box_id` in `commune`, or with None takes it off the
+    /// register (its status's commune counts again). A box registered before it is ever heard
+    /// is listed from then on, as never seen.
+    pub fn register_box(&self, box_id: &str, commune: Option<&str>) -> Result<(), ArchiveError> {
+        {
+            let conn = lock(&self.inner.writer);
+            conn.execute(
+                "INSERT INTO archive_box (box_id, state, registered_commune) VALUES (?1, 'unknown', ?2)
+                 ON CONFLICT (box_id) DO UPDATE SET registered_commune = excluded.registered_commune",
+                params![box_id, commune],
+            )
+            .map_err(self.sqlite())?;
+        }
+        let _ = self.inner.changes.send(Change::Box {
+            box_id: box_id.to_owned(),
+        });
+        Ok(())
+    }
+
     /// Everything older than `before`, in steps (see [`Archive::prune_step`]).
     pub fn prune(&self, before: DateTime<Utc>) -> Result<(), ArchiveError> {
         const STEP: usize = 10_000;
@@ -276,6 +295,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ArchiveError> {
     }
     if version < 1 {
         tx.execute_batch(SCHEMA_V1).map_err(sqlite)?;
+    }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(sqlite)?;
     }
     tx.execute("DELETE FROM archive_schema", [])
         .map_err(sqlite)?;
@@ -342,6 +364,12 @@ CREATE TABLE archive_as_run_bulletin (
     PRIMARY KEY (run, bulletin)
 ) WITHOUT ROWID;
 CREATE INDEX archive_as_run_bulletin_when ON archive_as_run_bulletin (bulletin, scheduled);
+";
+
+/// The office's register: the commune the office itself places a box in, which outranks the
+/// commune the box's status claims (a box says what it was configured with, or lies).
+const SCHEMA_V2: &str = "
+ALTER TABLE archive_box ADD COLUMN registered_commune TEXT;
 ";
 
 fn write_batch(
@@ -695,5 +723,37 @@ pub(crate) mod tests {
             Err(ArchiveError::TooNew { found: 99, .. })
         ));
         drop(dir);
+    }
+
+    #[test]
+    fn an_archive_of_the_first_schema_gains_the_register_and_keeps_its_boxes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE archive_schema (version INTEGER NOT NULL);
+                 INSERT INTO archive_schema VALUES (1);
+                 INSERT INTO archive_box (box_id, state, commune) VALUES ('pd-01', 'online', 'phu-dong');",
+            )
+            .unwrap();
+        }
+        let archive = Archive::open(&path).unwrap();
+        let row = archive.fleet_box("pd-01").unwrap().unwrap();
+        assert_eq!(
+            (row.commune.as_deref(), row.registered),
+            (Some("phu-dong"), false)
+        );
+        archive.register_box("pd-01", Some("kim-hoa")).unwrap();
+        assert_eq!(
+            archive
+                .fleet_box("pd-01")
+                .unwrap()
+                .unwrap()
+                .commune
+                .as_deref(),
+            Some("kim-hoa")
+        );
     }
 }

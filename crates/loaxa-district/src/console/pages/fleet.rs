@@ -118,9 +118,9 @@ async fn table_rows(staff: &Staff, filter: &Filter) -> Result<Markup, Response> 
         @for b in &boxes {
             tr data-box=(b.box_id) data-state=(b.state) {
                 td { a href={ "/fleet/box/" (b.box_id) } { (b.box_id) } }
-                td class={ "box-" (b.state) } { (staff.t(state_message(&b.state))) }
+                td class={ "box-" (b.state) } { (staff.t(state_message(b))) }
                 td { @if let Some(seen) = b.last_seen { (date_time_seconds(seen, tz)) } }
-                td { (b.commune.clone().unwrap_or_default()) }
+                td { (commune(staff, b)) }
                 td { (b.on_air.clone().unwrap_or_default()) }
                 td { (revisions(staff, &b.revisions, &latest)) }
                 td { @for t in &b.transfers { (t.bulletin) " " (t.chunks_held) "/" (t.chunks) br; } }
@@ -132,11 +132,27 @@ async fn table_rows(staff: &Staff, filter: &Filter) -> Result<Markup, Response> 
     })
 }
 
-fn state_message(state: &str) -> &'static str {
-    match state {
+fn state_message(row: &FleetRow) -> &'static str {
+    match row.state.as_str() {
         "online" => "fleet-online",
         "offline" => "fleet-offline",
+        _ if row.last_seen.is_none() => "fleet-never-seen",
         _ => "fleet-unknown",
+    }
+}
+
+/// The commune the box counts in, and a warning where the box reports another, or where the
+/// office has not registered it (it is taken at its word).
+fn commune(staff: &Staff, row: &FleetRow) -> Markup {
+    let claims_other =
+        row.registered && row.claimed_commune.is_some() && row.claimed_commune != row.commune;
+    html! {
+        (row.commune.clone().unwrap_or_default())
+        @if claims_other {
+            " " span.warning { "(" (staff.t_args("fleet-claims", &[("commune", row.claimed_commune.clone().unwrap_or_default().into())])) ")" }
+        } @else if !row.registered {
+            " " span.note { "(" (staff.t("fleet-not-registered")) ")" }
+        }
     }
 }
 
@@ -182,9 +198,9 @@ pub async fn show(staff: Staff, Path(box_id): Path<String>) -> Response {
     let tz = staff.app.config.timezone;
     let body = html! {
         dl.facts {
-            dt { (staff.t("fleet-state")) } dd class={ "box-" (row.state) } { (staff.t(state_message(&row.state))) }
+            dt { (staff.t("fleet-state")) } dd class={ "box-" (row.state) } { (staff.t(state_message(&row))) }
             dt { (staff.t("fleet-last-seen")) } dd { @if let Some(seen) = row.last_seen { (date_time_seconds(seen, tz)) } }
-            dt { (staff.t("account-commune")) } dd { (row.commune.clone().unwrap_or_default()) }
+            dt { (staff.t("account-commune")) } dd { (commune(&staff, &row)) }
             dt { (staff.t("fleet-on-air")) } dd { (row.on_air.clone().unwrap_or_default()) }
             dt { (staff.t("fleet-version")) } dd { (row.version.clone().unwrap_or_default()) }
         }

@@ -44,6 +44,11 @@ pub fn routes(app: Shared) -> Router<Shared> {
         .route("/organisation", get(organisation::show))
         .route("/organisation/commune", post(organisation::put_commune))
         .route("/organisation/group", post(organisation::put_group))
+        .route("/organisation/box", post(organisation::register_box))
+        .route(
+            "/organisation/box/remove",
+            post(organisation::unregister_box),
+        )
         .route("/bulletins", get(bulletins::list))
         .route("/bulletins/new", get(bulletins::new_form))
         .route(
@@ -84,7 +89,19 @@ async fn script() -> impl IntoResponse {
     )
 }
 
-/// The commune of each box, from the boxes' own statuses.
+/// The office's register of boxes, for publishing: who belongs to which commune.
+pub async fn registry(app: &Shared) -> crate::publish::Registry {
+    crate::publish::Registry::new(
+        fleet::rows(app)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|row| row.registered)
+            .filter_map(|row| row.commune.map(|c| (row.box_id, c))),
+    )
+}
+
+/// The commune of each box: the office's register, else the box's own status.
 pub async fn box_commune_lookup(
     app: &Shared,
 ) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {

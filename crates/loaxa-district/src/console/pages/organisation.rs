@@ -1,4 +1,5 @@
-//! The office's organisation (admin): communes by name, and named groups of boxes.
+//! The office's organisation (admin): communes by name, the register of boxes (which commune
+//! each box is in, as the office decides, not as the box claims), and named groups of boxes.
 
 use axum::Form;
 use axum::http::StatusCode;
@@ -20,6 +21,10 @@ pub async fn show(staff: Staff) -> Response {
         Ok(groups) => groups,
         Err(e) => return html::internal_error(&e),
     };
+    let boxes = match super::fleet::rows(&staff.app).await {
+        Ok(boxes) => boxes,
+        Err(response) => return response,
+    };
     let body = html! {
         h2 { (staff.t("organisation-communes")) }
         table #communes {
@@ -31,6 +36,47 @@ pub async fn show(staff: Staff) -> Response {
             label { (staff.t("organisation-id")) input name="id" required pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,63}"; }
             label { (staff.t("organisation-name")) input name="name" required maxlength="200"; }
             button type="submit" { (staff.t("organisation-save-commune")) }
+        }
+        h2 { (staff.t("organisation-boxes-register")) }
+        p { (staff.t("organisation-register-why")) }
+        table #register {
+            thead { tr {
+                th { (staff.t("fleet-box")) } th { (staff.t("organisation-registered-commune")) }
+                th { (staff.t("organisation-claimed-commune")) } th {}
+            } }
+            tbody { @for b in &boxes {
+                tr data-box=(b.box_id) {
+                    td { code { (b.box_id) } }
+                    td { @if b.registered { (b.commune.clone().unwrap_or_default()) } @else { em { (staff.t("organisation-not-registered")) } } }
+                    td class=(if b.registered && b.claimed_commune.is_some() && b.claimed_commune != b.commune { "warning" } else { "" }) {
+                        (b.claimed_commune.clone().unwrap_or_default())
+                    }
+                    td {
+                        @if b.registered {
+                            form.inline method="post" action="/organisation/box/remove" {
+                                (csrf_field(&staff))
+                                input type="hidden" name="id" value=(b.box_id);
+                                button type="submit" { (staff.t("organisation-unregister")) }
+                            }
+                        } @else if let Some(claimed) = &b.claimed_commune {
+                            form.inline method="post" action="/organisation/box" {
+                                (csrf_field(&staff))
+                                input type="hidden" name="id" value=(b.box_id);
+                                input type="hidden" name="commune" value=(claimed);
+                                button type="submit" { (staff.t_args("organisation-register-as-claimed", &[("commune", claimed.clone().into())])) }
+                            }
+                        }
+                    }
+                }
+            } }
+        }
+        form method="post" action="/organisation/box" {
+            (csrf_field(&staff))
+            label { (staff.t("fleet-box")) input name="id" required pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,63}"; }
+            label { (staff.t("account-commune")) select name="commune" required {
+                @for c in &communes { option value=(c.id) { (c.name) " (" (c.id) ")" } }
+            } }
+            button type="submit" { (staff.t("organisation-register")) }
         }
         h2 { (staff.t("organisation-groups")) }
         table #groups {
@@ -73,6 +119,70 @@ pub async fn put_commune(staff: Staff, Form(form): Form<CommuneForm>) -> Respons
         move |conn| db::put_commune(conn, &commune),
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct BoxForm {
+    id: String,
+    #[serde(default)]
+    commune: String,
+}
+
+/// Registers a box in a commune the office knows (by name, or because a box said so).
+pub async fn register_box(staff: Staff, Form(form): Form<BoxForm>) -> Response {
+    if let Err(refused) = staff.require(Role::Admin) {
+        return refused;
+    }
+    let (box_id, commune) = (form.id.trim().to_owned(), form.commune.trim().to_owned());
+    if !loaxa_core::ids::is_name(&box_id) {
+        return staff.refuse(StatusCode::BAD_REQUEST, &staff.t("organisation-bad-box"));
+    }
+    let known = super::known_communes(&staff.app).await;
+    if !known.iter().any(|c| c.id == commune) {
+        let message = staff.t_args(
+            "organisation-unknown-commune",
+            &[("commune", commune.clone().into())],
+        );
+        return staff.refuse(StatusCode::BAD_REQUEST, &message);
+    }
+    put_on_register(&staff, "box_registered", box_id, Some(commune)).await
+}
+
+/// Takes a box off the register: its own status's commune counts again.
+pub async fn unregister_box(staff: Staff, Form(form): Form<BoxForm>) -> Response {
+    if let Err(refused) = staff.require(Role::Admin) {
+        return refused;
+    }
+    let box_id = form.id.trim().to_owned();
+    if !loaxa_core::ids::is_name(&box_id) {
+        return staff.refuse(StatusCode::BAD_REQUEST, &staff.t("organisation-bad-box"));
+    }
+    put_on_register(&staff, "box_unregistered", box_id, None).await
+}
+
+async fn put_on_register(
+    staff: &Staff,
+    action: &str,
+    box_id: String,
+    commune: Option<String>,
+) -> Response {
+    let archive = staff.app.archive.clone();
+    let (id, place) = (box_id.clone(), commune.clone());
+    let registered =
+        tokio::task::spawn_blocking(move || archive.register_box(&id, place.as_deref())).await;
+    match registered {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return html::internal_error(&e),
+        Err(e) => return html::internal_error(&e),
+    }
+    tracing::info!(box_id = %box_id, commune = ?commune, account = %staff.account.username, "box register changed");
+    if let Err(response) = staff
+        .audit(action, &box_id, &commune.unwrap_or_default())
+        .await
+    {
+        return response;
+    }
+    Redirect::to("/organisation").into_response()
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,7 @@ pub async fn bulletin(staff: &Staff, bulletin: &Bulletin) -> Result<(), String> 
     let file = staff.app.config.media_dir.join(bulletin.file_name());
     let broker = staff.app.config.broker();
     let approver = approver(staff);
+    let registry = super::registry(&staff.app).await;
     let mut failures = Vec::new();
     for scope in &scopes {
         let spec = crate::publish::BulletinSpec {
@@ -52,6 +53,7 @@ pub async fn bulletin(staff: &Staff, bulletin: &Bulletin) -> Result<(), String> 
             valid_until: bulletin.valid_until,
             force: false,
             answer_wait: ANSWER_WAIT,
+            registry: &registry,
         };
         let published =
             crate::publish::publish_bulletin(&broker, &staff.app.key, &spec, |_, _| {}).await;

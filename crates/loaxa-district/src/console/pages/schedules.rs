@@ -603,6 +603,7 @@ pub async fn publish(staff: Staff, Form(form): Form<PublishForm>) -> Response {
     let tz = staff.app.config.timezone;
     let options = programmes::load_options(tz);
     let file = std::path::PathBuf::from(scope.to_string());
+    let registry = crate::console::pages::registry(&staff.app).await;
     let spec = crate::publish::ScheduleSpec {
         scope: &scope,
         schedule: &text,
@@ -613,6 +614,7 @@ pub async fn publish(staff: Staff, Form(form): Form<PublishForm>) -> Response {
         revision: None,
         force: false,
         answer_wait: crate::console::pages::publish::ANSWER_WAIT,
+        registry: &registry,
     };
     let published =
         crate::publish::publish_schedule(&staff.app.config.broker(), &staff.app.key, &spec).await;

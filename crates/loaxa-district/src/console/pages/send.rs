@@ -165,6 +165,7 @@ async fn send_to(
 ) -> (String, BTreeMap<String, content::BoxAnswer>) {
     let broker = staff.app.config.broker();
     let signer = approver(staff);
+    let registry = super::registry(&staff.app).await;
     let command = || crate::publish::CommandSpec {
         scope,
         action: RemoteAction::PlayNow {
@@ -175,6 +176,7 @@ async fn send_to(
         valid_for: Duration::from_secs(30 * 60),
         answer_wait: ANSWER_WAIT,
         force: false,
+        registry: &registry,
     };
     let mut sent = crate::publish::send_command(&broker, &staff.app.key, command()).await;
     if matches!(sent, Err(crate::publish::PublishError::NotHeld { .. })) {
@@ -188,6 +190,7 @@ async fn send_to(
             valid_until: bulletin.valid_until,
             force: false,
             answer_wait: ANSWER_WAIT,
+            registry: &registry,
         };
         if let Err(e) =
             crate::publish::publish_bulletin(&broker, &staff.app.key, &spec, |_, _| {}).await
