@@ -22,7 +22,9 @@ use loaxa::store::Store;
 use loaxa_core::protocol::{Manifest, Scope, topic};
 use loaxa_core::schedule::{LoadOptions, windows::Windows};
 use loaxa_core::trust::{Keyring, SecretKey};
-use loaxa_district::publish::{BulletinSpec, ScheduleSpec, publish_bulletin, publish_schedule};
+use loaxa_district::publish::{
+    BulletinSpec, Registry, ScheduleSpec, publish_bulletin, publish_schedule,
+};
 use loaxa_link::{Link, LinkConfig, LinkEvent};
 
 use crate::Paths;
@@ -438,6 +440,7 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
         // These boxes leave no status: the district neither knows them nor hears them answer.
         force: true,
         answer_wait: Duration::ZERO,
+        registry: &Registry::default(),
     };
     publish_schedule(&district, &key, &schedule)
         .await
@@ -482,6 +485,7 @@ async fn loaxa_round(n: usize, media: &Media, root: &Path) -> Result<Round, Stri
         valid_until: None,
         force: true,
         answer_wait: Duration::ZERO,
+        registry: &Registry::default(),
     };
     publish_bulletin(&district, &key, &spec, |_, _| {})
         .await
