@@ -220,14 +220,7 @@ impl SignedTarget {
         if !path.is_file() {
             bail!("{}: no such archive", path.display());
         }
-        let archive = loaxa_district::archive::Archive::open(path)?;
-        Ok(loaxa_district::publish::Registry::new(
-            archive
-                .fleet(None)?
-                .into_iter()
-                .filter(|row| row.registered)
-                .filter_map(|row| row.commune.map(|c| (row.box_id, c))),
-        ))
+        Ok(loaxa_district::archive::Archive::open(path)?.register()?)
     }
 }
 

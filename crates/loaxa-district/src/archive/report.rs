@@ -189,6 +189,14 @@ pub struct FleetRow {
     pub last_aired: Option<LastAiredView>,
 }
 
+impl FleetRow {
+    /// A registered box whose status names another commune than the office gave it: set up
+    /// wrongly, or lying.
+    pub fn claims_another_commune(&self) -> bool {
+        self.registered && self.claimed_commune.is_some() && self.claimed_commune != self.commune
+    }
+}
+
 /// One as-run entry as archived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsRunRow {
@@ -325,6 +333,20 @@ impl Archive {
                 commune_of_box!()
             ))?;
             stmt.query_map([commune], fleet_row)?.collect()
+        })
+    }
+
+    /// The office's register: each registered box with the commune the office gave it.
+    pub fn register(&self) -> Result<crate::publish::Registry, ArchiveError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT box_id, registered_commune FROM archive_box
+                 WHERE registered_commune IS NOT NULL",
+            )?;
+            let boxes = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+            Ok(crate::publish::Registry::new(boxes))
         })
     }
 
@@ -741,6 +763,11 @@ mod tests {
                 kh01.registered
             ),
             (Some("phu-dong"), Some("khac"), true)
+        );
+        let register = archive.register().unwrap();
+        assert_eq!(
+            (register.commune("kh-01"), register.commune("pd-01")),
+            (Some("phu-dong"), None)
         );
         let new01 = archive.fleet_box("new-01").unwrap().unwrap();
         assert_eq!((new01.state.as_str(), new01.last_seen), ("unknown", None));

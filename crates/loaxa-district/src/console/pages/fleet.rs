@@ -144,11 +144,9 @@ fn state_message(row: &FleetRow) -> &'static str {
 /// The commune the box counts in, and a warning where the box reports another, or where the
 /// office has not registered it (it is taken at its word).
 fn commune(staff: &Staff, row: &FleetRow) -> Markup {
-    let claims_other =
-        row.registered && row.claimed_commune.is_some() && row.claimed_commune != row.commune;
     html! {
         (row.commune.clone().unwrap_or_default())
-        @if claims_other {
+        @if row.claims_another_commune() {
             " " span.warning { "(" (staff.t_args("fleet-claims", &[("commune", row.claimed_commune.clone().unwrap_or_default().into())])) ")" }
         } @else if !row.registered {
             " " span.note { "(" (staff.t("fleet-not-registered")) ")" }

@@ -48,7 +48,7 @@ pub async fn show(staff: Staff) -> Response {
                 tr data-box=(b.box_id) {
                     td { code { (b.box_id) } }
                     td { @if b.registered { (b.commune.clone().unwrap_or_default()) } @else { em { (staff.t("organisation-not-registered")) } } }
-                    td class=(if b.registered && b.claimed_commune.is_some() && b.claimed_commune != b.commune { "warning" } else { "" }) {
+                    td class=(if b.claims_another_commune() { "warning" } else { "" }) {
                         (b.claimed_commune.clone().unwrap_or_default())
                     }
                     td {
