@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
+mod mistyped;
 mod operator;
 mod when;
 
@@ -53,8 +54,7 @@ enum Command {
     },
     /// Check schedule files: exit 0 if valid, else print each problem with file, line and field
     Validate {
-        /// Schedule files or directories of them
-        #[arg(required = true)]
+        /// Schedule files or directories of them (default: the box config's schedules directory)
         files: Vec<PathBuf>,
         /// Take the time zone, media directory and language from this box config
         #[arg(long)]
@@ -158,7 +158,25 @@ pub(crate) fn words_for(config: Option<&Config>) -> Result<Words> {
 pub fn error_line(error: &anyhow::Error) -> String {
     let reason = loaxa_core::report::describe_error(error.as_ref());
     match Words::new(spoken()) {
-        Ok(words) => words.t_args("error", &[("reason", arg(reason))]),
+        Ok(words) => {
+            let reason = match error.downcast_ref::<crate::config::ConfigError>() {
+                Some(crate::config::ConfigError::Syntax { path, problem }) => {
+                    let place = match problem.line {
+                        Some(line) => words.t_args(
+                            "where-file-line",
+                            &[("file", arg(path.display())), ("line", arg(line))],
+                        ),
+                        None => path.display().to_string(),
+                    };
+                    format!(
+                        "{place}: {}",
+                        crate::text::schedule::toml_words(problem, &words)
+                    )
+                }
+                _ => reason,
+            };
+            words.t_args("error", &[("reason", arg(reason))])
+        }
         Err(_) => format!("error: {reason}"),
     }
 }
@@ -226,9 +244,17 @@ fn parse_command_line() -> Result<Cli> {
                 .next()
         })
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
-    let configured = Config::load(&config_path).ok().and_then(|c| c.language);
-    let words = Words::new(crate::text::choose(configured))?;
-    let matches = in_words(Cli::command(), &words).get_matches_from(args);
+    let lang = crate::text::choose(Config::language_in(&config_path));
+    let _ = SPOKEN.set(lang);
+    let words = Words::new(lang)?;
+    let matches = match in_words(Cli::command(), &words).try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(error) if mistyped::is_help(&error) => error.exit(),
+        Err(error) => {
+            eprintln!("{}", mistyped::explain(&error, &words));
+            std::process::exit(error.exit_code());
+        }
+    };
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
@@ -309,11 +335,21 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
 }
 
 fn validate(paths: &[PathBuf], config: Option<&Path>, verbose: bool) -> Result<()> {
-    let config = config.map(Config::load).transpose()?;
+    // With no files, the operator means "the box's schedules": the config's directory.
+    let config = match config {
+        Some(path) => Some(Config::load(path)?),
+        None if paths.is_empty() => Some(Config::load(Path::new(DEFAULT_CONFIG_PATH))?),
+        None => None,
+    };
     if let Some(config) = &config {
         let _ = SPOKEN.set(crate::text::choose(config.language));
     }
     let words = words_for(config.as_ref())?;
+    let paths = match &config {
+        Some(config) if paths.is_empty() => vec![config.schedules_dir.clone()],
+        _ => paths.to_vec(),
+    };
+    let paths = &paths[..];
     let files = expand_dirs(paths)?;
     if files.is_empty() {
         let shown = paths

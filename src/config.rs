@@ -129,6 +129,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}{}: {problem}", path.display(), problem.line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Syntax {
+        path: PathBuf,
+        problem: Box<loaxa_core::toml_problem::TomlProblem>,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -230,11 +235,24 @@ impl Config {
         }
     }
 
+    /// The language a config file asks for, even when the rest of it has mistakes: the
+    /// operator who misspelt a key must read about it in the language they chose.
+    pub fn language_in(path: &Path) -> Option<loaxa_core::i18n::Lang> {
+        let text = std::fs::read_to_string(path).ok()?;
+        match Config::parse(&text, path) {
+            Ok(config) => config.language,
+            Err(_) => {
+                let table: toml::Table = toml::from_str(&text).ok()?;
+                loaxa_core::i18n::Lang::parse(table.get("language")?.as_str()?)
+            }
+        }
+    }
+
     /// Parses configuration text; `path` only names the file in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
-            message: loaxa_core::schedule::describe_toml_error(&e, text),
+            problem: Box::new(loaxa_core::toml_problem::TomlProblem::read(&e, text)),
         })?;
         Config::from_raw(raw, path)
     }
@@ -507,7 +525,7 @@ mod tests {
             Config::parse("box_id = \"a\"\ncatchup = 3\n", Path::new("box.toml")).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with("box.toml: line 2: unknown field `catchup`"),
+            text.starts_with("box.toml:2: unknown field `catchup`"),
             "{text}"
         );
     }

@@ -138,3 +138,81 @@ fn a_local_emergency_or_a_file_outside_the_media_dir_is_refused_with_its_line() 
         "{err}"
     );
 }
+
+#[test]
+fn a_misspelt_key_a_text_for_a_number_and_forgotten_quotes_are_each_explained_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let schedules = dir.path().join("schedules");
+    std::fs::create_dir(&schedules).unwrap();
+    std::fs::write(
+        schedules.join("xa.toml"),
+        "[[program]]\nid = \"sang\"\ntittle = \"Bản tin sáng\"\ncron = \"0 7 * * *\"\nitems = [\"chime\"]\n\n\
+         [[program]]\nid = \"trua\"\ncron = \"0 11 * * *\"\nvolume = \"to\"\nitems = [\"chime\"]\n\n\
+         [[program]]\nid = toi\ncron = \"0 19 * * *\"\nitems = [\"chime\"]\n",
+    )
+    .unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(
+        &config,
+        "language = \"vi\"\nschedules_dir = \"schedules\"\n",
+    )
+    .unwrap();
+    // No files named: the operator means the box's own schedules.
+    let out = run(&["validate", "--config", config.to_str().unwrap()]);
+    let err = stderr(&out).replace(&format!("{}/", dir.path().display()), "");
+    assert!(!out.status.success());
+    for expected in [
+        "schedules/xa.toml, dòng 3: không có mục “tittle” ở đây (viết sai tên?); các mục dùng \
+         được: id, title,",
+        "schedules/xa.toml, dòng 10: “volume” phải là số, ở đây lại là chữ trong ngoặc kép: \"to\"",
+        "schedules/xa.toml, dòng 14: giá trị chữ phải đặt trong ngoặc kép, như id = \"tin-sang\" \
+         (dòng này viết: id = toi)",
+        "Có 3 lỗi cần sửa",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+    }
+    for english in ["unknown field", "invalid type", "expected", "line "] {
+        assert!(!err.contains(english), "{english:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_misspelt_key_in_the_box_config_is_named_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(&config, "language = \"vi\"\ncatchup = 3\n").unwrap();
+    let out = run(&["status", "--config", config.to_str().unwrap()]);
+    let err = stderr(&out).replace(&format!("{}/", dir.path().display()), "");
+    assert!(!out.status.success());
+    assert!(
+        err.starts_with(
+            "Lỗi: loaxa.toml, dòng 2: không có mục “catchup” ở đây (viết sai tên?); các mục \
+             dùng được: box_id,"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_mistyped_command_is_answered_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(&config, "language = \"vi\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let out = run(&["statu", "--config", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Lỗi: không có lệnh “statu”\nCó phải ý bạn là “status”?\n"),
+        "{err}"
+    );
+    let out = run(&["program", "add", "tin.mp3", "--config", config]);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Lỗi: còn thiếu: <--at <AT>|--cron <CRON>>"),
+        "{err}"
+    );
+    for english in ["error:", "Usage", "tip", "required", "For more"] {
+        assert!(!err.contains(english), "{english:?} in:\n{err}");
+    }
+}

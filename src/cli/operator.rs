@@ -66,11 +66,12 @@ pub enum OperatorCommand {
 #[derive(Subcommand)]
 pub enum ProgramCommand {
     /// Add a local programme airing FILE at set times (`--at` or `--cron`)
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["at", "cron"])))]
     Add {
         file: PathBuf,
         /// When it airs once: `17:30` (the next 17:30), `17h30 05/12/2026`, `2026-12-05 17:30`
         /// (repeat for several)
-        #[arg(long, required_unless_present = "cron")]
+        #[arg(long)]
         at: Vec<String>,
         /// When it repeats, crontab(5) syntax, e.g. "30 17 * * 1-5" (17:30 Monday to Friday)
         #[arg(long, conflicts_with = "at")]

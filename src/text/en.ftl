@@ -2,6 +2,19 @@
 # Plain words: no field names, no units of the sound trade. Times are HH:MM, days dd/mm/yyyy.
 
 error = error: { $reason }
+cli-unknown-command = there is no command “{ $name }”
+cli-unknown-option = this command has no option “{ $arg }”
+cli-unexpected-word = “{ $arg }{ $value }” is one word too many for this command
+cli-missing-value = { $arg } needs a value right after it
+cli-value-not-among = “{ $value }” cannot be used for { $arg }; choose one of: { $valid }
+cli-bad-value = “{ $value }” cannot be used for { $arg }
+cli-conflict = { $arg } cannot be used with { $prior }
+cli-missing-argument = missing: { $arg }
+cli-missing-command = a command is needed: { $valid }
+cli-not-utf8 = the command has characters that cannot be read (not UTF-8)
+cli-mistyped = the command is not written correctly
+cli-did-you-mean = Did you mean “{ $suggestion }”?
+cli-more = For help, add --help at the end of the command.
 warning = warning: { $warning }
 moved = `loaxa { $command }` is now `loaxa-district { $command }`, the district office's tool (package loaxa-district); the box does not carry it.
 
@@ -141,7 +154,7 @@ demo-as-run = As-run log:
 help-loaxa = The commune loudspeaker box: airs its schedule on time, offline
 help-daemon = Run the box daemon: air the schedules at their times (SIGTERM stops, SIGHUP reloads)
 help-demo = Air a demo programme a few seconds from now, with the bundled schedules/ and audio/
-help-validate = Check schedule files: print each problem with file, line and field
+help-validate = Check schedule files (by default the box's schedules directory): print each problem with file, line and field
 help-next = What will air next: the office's schedules, the commune's and the box's own programmes
 help-play = Play files now (or chime), to test the loudspeakers, without the daemon
 help-log = The as-run log: what aired, was missed or failed, and when
@@ -202,7 +215,32 @@ field-unnamed-key = programme no. { $n } of the file, { $key }
 field-exception = exception no. { $n }
 field-exception-key = exception no. { $n }, { $key }
 field-exception-member = exception no. { $n }, { $key } no. { $m }
-fault-syntax = the file is not written correctly: { $message }
+toml-unknown-key = there is no key “{ $key }” here (misspelt?); the keys are: { $known }
+toml-unknown-key-none = there is no key “{ $key }” here (misspelt?)
+toml-missing-key = “{ $key }” is missing
+toml-wrong-kind = “{ $key }” must be { $expected }, not { $found }: { $written }
+toml-wrong-kind-unkeyed = this must be { $expected }, not { $found }: { $written }
+toml-unknown-choice = “{ $key }” takes { $choices }, not “{ $value }”
+toml-duplicate-key = “{ $key }” is written twice
+toml-duplicate-key-unnamed = a key is written twice
+toml-bad-text = a quoted text is written wrongly or not closed
+toml-unquoted-text = a text value must be in quotes, like id = "tin-sang"
+toml-missing-equals = an = is missing between the key and its value, like title = "Morning news"
+toml-bad-header = a table header is written wrongly; write [[program]] or [[exception]]
+toml-bad-list = a list is written wrongly: inside [ ], parts separated by commas, like ["a.mp3", "b.mp3"]
+toml-bad-boolean = only true or false can be written here
+toml-bad-number = a number is written wrongly; write it like 30 or 0.8
+toml-bad-date-time = a date or time is written wrongly
+toml-other = not written correctly
+toml-as-written = { $problem } (the line reads: { $written })
+toml-kind-text = a text in quotes
+toml-kind-whole-number = a whole number
+toml-kind-number = a number
+toml-kind-boolean = true or false
+toml-kind-list = a list in [ ]
+toml-kind-table = a table
+toml-kind-date-time = a date-time without quotes
+toml-kind-unnamed = another kind of value
 fault-cannot-read = the file cannot be read: { $error }
 fault-cannot-read-directory = the schedules folder cannot be read: { $error }
 fault-unknown-timezone = unknown time zone “{ $name }” (write it like Asia/Ho_Chi_Minh)

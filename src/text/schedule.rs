@@ -1,9 +1,11 @@
 //! A schedule's problems in the operator's words: where (the file, its line, the programme and
 //! the key as the file writes it) and what, from the typed [`Fault`]s of `loaxa_core::schedule`.
-//! The TOML parser's and the audio decoder's own messages are quoted as they come.
+//! A file that is not TOML, or not a schedule's shape, is told from the typed
+//! [`TomlProblem`]; the audio decoder's own messages are quoted as they come.
 
 use loaxa_core::schedule::cron::{CronError, CronField};
 use loaxa_core::schedule::{Confinement, Fault, Field, ItemFault, ScheduleError};
+use loaxa_core::toml_problem::{Kind, Mistake, TomlProblem};
 
 use super::{Words, arg};
 
@@ -83,7 +85,7 @@ fn field_words(field: &Field, words: &Words) -> String {
 pub fn fault_words(fault: &Fault, words: &Words) -> String {
     let one = |id: &str, name: &str, value: String| words.t_args(id, &[(name, arg(value))]);
     match fault {
-        Fault::Syntax { message } => one("fault-syntax", "message", message.clone()),
+        Fault::Syntax(problem) => toml_words(problem, words),
         Fault::CannotRead { error } => one("fault-cannot-read", "error", error.clone()),
         Fault::CannotReadDirectory { error } => {
             one("fault-cannot-read-directory", "error", error.clone())
@@ -180,6 +182,84 @@ pub fn item_words(fault: &ItemFault, words: &Words) -> String {
     }
 }
 
+/// A TOML mistake (in a schedule or the box config), without the line: the caller says where.
+pub fn toml_words(problem: &TomlProblem, words: &Words) -> String {
+    let list = |names: &[String]| names.join(", ");
+    let kind = |kind: &Kind| {
+        words.t(match kind {
+            Kind::Text => "toml-kind-text",
+            Kind::WholeNumber => "toml-kind-whole-number",
+            Kind::Number => "toml-kind-number",
+            Kind::Boolean => "toml-kind-boolean",
+            Kind::List => "toml-kind-list",
+            Kind::Table => "toml-kind-table",
+            Kind::DateTime => "toml-kind-date-time",
+            Kind::Unnamed => "toml-kind-unnamed",
+        })
+    };
+    let grammar = |id: &str| match &problem.written {
+        Some(written) => words.t_args(
+            "toml-as-written",
+            &[("problem", arg(words.t(id))), ("written", arg(written))],
+        ),
+        None => words.t(id),
+    };
+    match &problem.mistake {
+        Mistake::UnknownKey { key, known } if known.is_empty() => {
+            words.t_args("toml-unknown-key-none", &[("key", arg(key))])
+        }
+        Mistake::UnknownKey { key, known } => words.t_args(
+            "toml-unknown-key",
+            &[("key", arg(key)), ("known", arg(list(known)))],
+        ),
+        Mistake::MissingKey { key } => words.t_args("toml-missing-key", &[("key", arg(key))]),
+        Mistake::WrongKind {
+            key,
+            found,
+            written,
+            expected,
+        } => {
+            let mut args = vec![
+                ("found", arg(kind(found))),
+                ("written", arg(written)),
+                ("expected", arg(kind(expected))),
+            ];
+            match key {
+                Some(key) => {
+                    args.push(("key", arg(key)));
+                    words.t_args("toml-wrong-kind", &args)
+                }
+                None => words.t_args("toml-wrong-kind-unkeyed", &args),
+            }
+        }
+        Mistake::UnknownChoice {
+            key,
+            value,
+            choices,
+        } => words.t_args(
+            "toml-unknown-choice",
+            &[
+                ("key", arg(key.as_deref().unwrap_or("?"))),
+                ("value", arg(value)),
+                ("choices", arg(list(choices))),
+            ],
+        ),
+        Mistake::DuplicateKey { key: Some(key) } => {
+            words.t_args("toml-duplicate-key", &[("key", arg(key))])
+        }
+        Mistake::DuplicateKey { key: None } => grammar("toml-duplicate-key-unnamed"),
+        Mistake::BadText => grammar("toml-bad-text"),
+        Mistake::UnquotedText => grammar("toml-unquoted-text"),
+        Mistake::MissingEquals => grammar("toml-missing-equals"),
+        Mistake::BadHeader => grammar("toml-bad-header"),
+        Mistake::BadList => grammar("toml-bad-list"),
+        Mistake::BadBoolean => grammar("toml-bad-boolean"),
+        Mistake::BadNumber => grammar("toml-bad-number"),
+        Mistake::BadDateTime => grammar("toml-bad-date-time"),
+        Mistake::Other => grammar("toml-other"),
+    }
+}
+
 fn cron_words(error: &CronError, words: &Words) -> String {
     let field = |field: &CronField| {
         words.t(match field {
@@ -266,7 +346,9 @@ mod tests {
         let catalogue =
             loaxa_core::i18n::Catalogue::new(super::super::VIETNAMESE, super::super::ENGLISH)
                 .unwrap();
-        let prefixes = ["fault-", "item-", "field-", "cron-", "rule-", "where-"];
+        let prefixes = [
+            "fault-", "item-", "field-", "cron-", "rule-", "where-", "toml-",
+        ];
         let source = include_str!("schedule.rs");
         let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
         let mut checked = 0;

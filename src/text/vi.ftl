@@ -2,6 +2,19 @@
 # Plain words: no field names, no units of the sound trade. Times are HH:MM, days dd/mm/yyyy.
 
 error = Lỗi: { $reason }
+cli-unknown-command = không có lệnh “{ $name }”
+cli-unknown-option = lệnh này không có tuỳ chọn “{ $arg }”
+cli-unexpected-word = thừa “{ $arg }{ $value }”: lệnh này không cần thêm chữ đó
+cli-missing-value = { $arg } cần một giá trị ngay sau nó
+cli-value-not-among = “{ $value }” không dùng được cho { $arg }; hãy chọn một trong: { $valid }
+cli-bad-value = “{ $value }” không dùng được cho { $arg }
+cli-conflict = không dùng { $arg } cùng với { $prior }
+cli-missing-argument = còn thiếu: { $arg }
+cli-missing-command = cần ghi thêm một lệnh: { $valid }
+cli-not-utf8 = lệnh có ký tự không đọc được (không phải UTF-8)
+cli-mistyped = lệnh viết sai
+cli-did-you-mean = Có phải ý bạn là “{ $suggestion }”?
+cli-more = Muốn xem hướng dẫn, thêm --help vào cuối lệnh.
 warning = Lưu ý: { $warning }
 moved = Lệnh `loaxa { $command }` nay là `loaxa-district { $command }`, công cụ của cơ quan cấp trên (gói loaxa-district); máy ở cụm loa không có lệnh này.
 
@@ -135,7 +148,7 @@ demo-as-run = Nhật ký phát thanh:
 help-loaxa = Máy phát thanh của cụm loa xã: phát lịch đúng giờ, cả khi mất mạng
 help-daemon = Chạy dịch vụ phát thanh: phát các lịch đúng giờ (SIGTERM dừng, SIGHUP nạp lại lịch)
 help-demo = Phát thử một chương trình sau vài giây, với thư mục schedules/ và audio/ đi kèm
-help-validate = Kiểm tra tệp lịch: báo từng lỗi, với tệp, dòng và chỗ sai
+help-validate = Kiểm tra tệp lịch (mặc định: thư mục lịch của máy): báo từng lỗi, với tệp, dòng và chỗ sai
 help-next = Những gì sắp phát: lịch cấp trên gửi, lịch của xã và chương trình đặt trên máy
 help-play = Phát ngay các tệp (hoặc chime) để thử loa, không qua dịch vụ phát thanh
 help-log = Nhật ký phát thanh: đã phát, bỏ lỡ hay lỗi, và lúc nào
@@ -196,7 +209,32 @@ field-unnamed-key = chương trình thứ { $n } trong tệp, mục { $key }
 field-exception = ngoại lệ thứ { $n }
 field-exception-key = ngoại lệ thứ { $n }, mục { $key }
 field-exception-member = ngoại lệ thứ { $n }, mục { $key } thứ { $m }
-fault-syntax = tệp viết sai cú pháp: { $message }
+toml-unknown-key = không có mục “{ $key }” ở đây (viết sai tên?); các mục dùng được: { $known }
+toml-unknown-key-none = không có mục “{ $key }” ở đây (viết sai tên?)
+toml-missing-key = thiếu mục “{ $key }”
+toml-wrong-kind = “{ $key }” phải là { $expected }, ở đây lại là { $found }: { $written }
+toml-wrong-kind-unkeyed = chỗ này phải là { $expected }, ở đây lại là { $found }: { $written }
+toml-unknown-choice = “{ $key }” chỉ nhận { $choices }, không nhận “{ $value }”
+toml-duplicate-key = mục “{ $key }” bị viết hai lần
+toml-duplicate-key-unnamed = một mục bị viết hai lần
+toml-bad-text = chữ trong ngoặc kép viết sai hoặc thiếu dấu ngoặc đóng
+toml-unquoted-text = giá trị chữ phải đặt trong ngoặc kép, như id = "tin-sang"
+toml-missing-equals = thiếu dấu = giữa tên mục và giá trị, như title = "Bản tin sáng"
+toml-bad-header = tiêu đề bảng viết sai; hãy viết [[program]] hoặc [[exception]]
+toml-bad-list = danh sách viết sai: đặt trong [ ], các phần cách nhau bằng dấu phẩy, như ["a.mp3", "b.mp3"]
+toml-bad-boolean = chỉ viết được true (có) hoặc false (không)
+toml-bad-number = số viết sai; hãy viết như 30 hoặc 0.8
+toml-bad-date-time = ngày giờ viết sai
+toml-other = viết sai cú pháp
+toml-as-written = { $problem } (dòng này viết: { $written })
+toml-kind-text = chữ trong ngoặc kép
+toml-kind-whole-number = số nguyên
+toml-kind-number = số
+toml-kind-boolean = true hoặc false
+toml-kind-list = danh sách trong [ ]
+toml-kind-table = bảng
+toml-kind-date-time = ngày giờ không có ngoặc kép
+toml-kind-unnamed = giá trị khác
 fault-cannot-read = không đọc được tệp: { $error }
 fault-cannot-read-directory = không đọc được thư mục lịch: { $error }
 fault-unknown-timezone = không biết múi giờ “{ $name }” (hãy viết như Asia/Ho_Chi_Minh)

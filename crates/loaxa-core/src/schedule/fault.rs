@@ -182,10 +182,8 @@ impl fmt::Display for ItemFault {
 /// What is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// The TOML parser's message, with its line.
-    Syntax {
-        message: String,
-    },
+    /// The file is not TOML, or not a schedule's shape (a misspelt key, a text for a number).
+    Syntax(Box<crate::toml_problem::TomlProblem>),
     CannotRead {
         error: String,
     },
@@ -270,7 +268,7 @@ const MAX_RELAY_MINUTES: f64 = super::MAX_RELAY_MINUTES;
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Fault::Syntax { message } => f.write_str(message),
+            Fault::Syntax(problem) => write!(f, "{problem}"),
             Fault::CannotRead { error } => write!(f, "cannot read: {error}"),
             Fault::CannotReadDirectory { error } => {
                 write!(f, "cannot read schedules directory: {error}")

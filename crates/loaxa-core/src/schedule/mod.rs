@@ -19,6 +19,8 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::toml_problem::TomlProblem;
+
 use self::cron::CronExpr;
 
 /// The time zone of Vietnam, used when neither the schedule nor the box config names one.
@@ -593,9 +595,11 @@ fn parse_pieces(
             Ok(raw) => raw,
             Err(_) if on_bad_piece == OnBadPiece::GiveUp => return None,
             Err(e) => {
-                let message = describe_toml_error_at(&e, text, offset);
-                file.errors
-                    .push(file_error(path, Fault::Syntax { message }));
+                let problem = TomlProblem::read_at(&e, text, offset, |at| file.lines.line_of(at));
+                file.errors.push(ScheduleError {
+                    line: problem.line,
+                    ..file_error(path, Fault::Syntax(Box::new(problem)))
+                });
                 // Its programmes still count: an exception naming one is not "unknown".
                 index += piece.matches("[[program]]").count();
                 continue;
@@ -649,24 +653,6 @@ fn parse_pieces(
     }
     loaded.programs = programs;
     Some(loaded)
-}
-
-/// Turns a TOML error into "line N: message", the way every file error reads.
-pub fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
-    describe_toml_error_at(error, text, 0)
-}
-
-/// As [`describe_toml_error`], for an error in the slice of `text` that starts at `offset`.
-fn describe_toml_error_at(error: &toml::de::Error, text: &str, offset: usize) -> String {
-    let message = error.message().trim_end();
-    match error.span() {
-        Some(span) => format!("line {}: {message}", line_of(text, offset + span.start)),
-        None => message.to_owned(),
-    }
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    Lines::of(text).line_of(offset)
 }
 
 /// Where each line of a text starts, so that every programme's line number is a binary search
@@ -1414,7 +1400,7 @@ mod tests {
         let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 3, "{errors:#?}");
         assert!(
-            errors[0].starts_with("s.toml: line 6: unknown field `colour`"),
+            errors[0].starts_with("s.toml:6: unknown field `colour`"),
             "{errors:#?}"
         );
         assert!(
@@ -1462,7 +1448,7 @@ mod tests {
     fn a_toml_syntax_error_gives_its_line() {
         let errors = errors_of("[[program]]\nid = \"a\ncron = \"x\"\n");
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("s.toml: line 2: "), "{errors:?}");
+        assert!(errors[0].starts_with("s.toml:2: "), "{errors:?}");
     }
 
     #[test]
