@@ -259,7 +259,7 @@ fn parse_command_line() -> Result<Cli> {
 }
 
 /// Each command's summary, by its path of subcommand names, as a catalogue id.
-const SUMMARIES: [(&[&str], &str); 19] = [
+const SUMMARIES: [(&[&str], &str); 23] = [
     (&["daemon"], "help-daemon"),
     (&["demo"], "help-demo"),
     (&["validate"], "help-validate"),
@@ -278,10 +278,17 @@ const SUMMARIES: [(&[&str], &str); 19] = [
     (&["program", "remove"], "help-program-remove"),
     (&["program", "enable"], "help-program-enable"),
     (&["program", "disable"], "help-program-disable"),
+    (&["publish"], "help-moved"),
+    (&["send"], "help-moved"),
+    (&["fleet"], "help-moved"),
+    (&["key"], "help-moved"),
     (&[], "help-loaxa"),
 ];
 
-/// The command line with its summaries in `words` (clap's derive has the doc comments' English).
+/// The command line in `words`: each command's summary, each argument's help, the headings
+/// and clap's own `--help` line (clap's derive has the doc comments' English). An argument's
+/// help is the message `arg-COMMAND-ID`, else `arg-ID` for one that means the same everywhere
+/// (`--config`); defaults and allowed values are said in those messages, not in clap's English.
 fn in_words(command: clap::Command, words: &Words) -> clap::Command {
     fn with_about(command: clap::Command, path: &[&str], about: String) -> clap::Command {
         match path {
@@ -292,17 +299,89 @@ fn in_words(command: clap::Command, words: &Words) -> clap::Command {
             }
         }
     }
+    let command = SUMMARIES.iter().fold(command, |command, (path, id)| {
+        with_about(command, path, words.t(id))
+    });
+    localise(command, words)
+}
+
+/// `command` and its subcommands, recursively, with their arguments and headings in `words`.
+fn localise(command: clap::Command, words: &Words) -> clap::Command {
     let template = format!(
         "{{about-with-newline}}\n{}: {{usage}}\n\n{{all-args}}{{after-help}}",
         words.t("help-usage")
     );
-    SUMMARIES
-        .iter()
-        .fold(command, |command, (path, id)| {
-            with_about(command, path, words.t(id))
+    let name = command.get_name().to_owned();
+    let ids: Vec<String> = command
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let command = ids.into_iter().fold(command, |command, id| {
+        let help = arg_help_id(&name, &id, words).map(|message| words.t(&message));
+        command.mut_arg(&id, |arg| {
+            let heading = if arg.is_positional() {
+                "help-arguments"
+            } else {
+                "help-options"
+            };
+            let arg = arg.help_heading(words.t(heading));
+            let value_name = format!("value-{id}");
+            let arg = if arg.get_action().takes_values() {
+                let arg = arg.hide_possible_values(true).hide_default_value(true);
+                if words.has(&value_name) {
+                    arg.value_name(words.t(&value_name))
+                } else {
+                    arg
+                }
+            } else {
+                arg
+            };
+            match help {
+                Some(help) => arg.help(help).long_help(None::<&str>),
+                None => arg,
+            }
         })
-        .help_template(template.clone())
-        .mut_subcommands(move |sub| sub.help_template(template.clone()))
+    });
+    let has_subcommands = command.has_subcommands();
+    let command = command
+        .help_template(template)
+        .subcommand_help_heading(words.t("help-commands"))
+        .disable_help_flag(true)
+        .arg(
+            clap::Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(clap::ArgAction::Help)
+                .help(words.t("help-help"))
+                .help_heading(words.t("help-options")),
+        );
+    let command = if has_subcommands {
+        command
+            .disable_help_subcommand(true)
+            .subcommand_value_name(words.t("value-command"))
+    } else {
+        command
+    };
+    let command = if command.get_version().is_some() {
+        command.disable_version_flag(true).arg(
+            clap::Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(clap::ArgAction::Version)
+                .help(words.t("help-version"))
+                .help_heading(words.t("help-options")),
+        )
+    } else {
+        command
+    };
+    command.mut_subcommands(|sub| localise(sub, words))
+}
+
+/// The message that is argument `id`'s help in command `command`, if the catalogue has one.
+fn arg_help_id(command: &str, id: &str, words: &Words) -> Option<String> {
+    [format!("arg-{command}-{id}"), format!("arg-{id}")]
+        .into_iter()
+        .find(|message| words.has(message))
 }
 
 impl Command {
@@ -838,6 +917,74 @@ fn demo(output: Option<OutputSpec>, keep_running: bool) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Every argument of every command, with its help message's id if the catalogue has one.
+    fn every_argument(words: &Words) -> Vec<(String, String, Option<String>)> {
+        fn walk(
+            command: &clap::Command,
+            words: &Words,
+            found: &mut Vec<(String, String, Option<String>)>,
+        ) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().to_string();
+                if id != "help" {
+                    let message = super::arg_help_id(command.get_name(), &id, words);
+                    found.push((command.get_name().to_owned(), id, message));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, words, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(
+            &<super::Cli as clap::CommandFactory>::command(),
+            words,
+            &mut found,
+        );
+        found
+    }
+
+    #[test]
+    fn every_argument_of_every_command_has_its_help_in_both_languages() {
+        let words = Words::new(Lang::Vi).unwrap();
+        let missing: Vec<String> = every_argument(&words)
+            .into_iter()
+            .filter(|(_, _, message)| message.is_none())
+            .map(|(command, id, _)| format!("arg-{command}-{id}"))
+            .collect();
+        assert!(missing.is_empty(), "no help for: {missing:#?}");
+    }
+
+    #[test]
+    fn help_in_vietnamese_has_no_english_left() {
+        let words = Words::new(Lang::Vi).unwrap();
+        let mut command = super::in_words(<super::Cli as clap::CommandFactory>::command(), &words);
+        command.build();
+        let mut pages = vec![command.render_long_help().to_string()];
+        for sub in command.get_subcommands_mut() {
+            pages.push(sub.render_long_help().to_string());
+            for nested in sub.get_subcommands_mut() {
+                pages.push(nested.render_long_help().to_string());
+            }
+        }
+        for page in &pages {
+            for english in [
+                "Usage:",
+                "Options:",
+                "Arguments:",
+                "Commands:",
+                "Print",
+                "[default",
+                "Possible",
+                " the ",
+            ] {
+                assert!(!page.contains(english), "{english:?} in:\n{page}");
+            }
+        }
+    }
+
     #[test]
     fn the_command_line_declares_every_argument_consistently() {
         use clap::CommandFactory;

@@ -65,6 +65,11 @@ impl Words {
         self.lang
     }
 
+    /// Whether the catalogue has the message `id`.
+    pub fn has(&self, id: &str) -> bool {
+        self.catalogue.has(id)
+    }
+
     /// The message `id`.
     pub fn t(&self, id: &str) -> String {
         self.catalogue.text(self.lang, id, &[])

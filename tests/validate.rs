@@ -209,7 +209,7 @@ fn a_mistyped_command_is_answered_in_vietnamese() {
     let out = run(&["program", "add", "tin.mp3", "--config", config]);
     let err = stderr(&out);
     assert!(
-        err.starts_with("Lỗi: còn thiếu: <--at <AT>|--cron <CRON>>"),
+        err.starts_with("Lỗi: còn thiếu: <--at <GIỜ>|--cron <CRON>>"),
         "{err}"
     );
     for english in ["error:", "Usage", "tip", "required", "For more"] {
