@@ -159,22 +159,7 @@ pub fn error_line(error: &anyhow::Error) -> String {
     let reason = loaxa_core::report::describe_error(error.as_ref());
     match Words::new(spoken()) {
         Ok(words) => {
-            let reason = match error.downcast_ref::<crate::config::ConfigError>() {
-                Some(crate::config::ConfigError::Syntax { path, problem }) => {
-                    let place = match problem.line {
-                        Some(line) => words.t_args(
-                            "where-file-line",
-                            &[("file", arg(path.display())), ("line", arg(line))],
-                        ),
-                        None => path.display().to_string(),
-                    };
-                    format!(
-                        "{place}: {}",
-                        crate::text::schedule::toml_words(problem, &words)
-                    )
-                }
-                _ => reason,
-            };
+            let reason = crate::text::errors::error_words(error, &words).unwrap_or(reason);
             words.t_args("error", &[("reason", arg(reason))])
         }
         Err(_) => format!("error: {reason}"),
@@ -690,7 +675,8 @@ fn play(
     });
     let report =
         block_on(player.report())?.ok_or_else(|| anyhow!(words.t("play-player-stopped")))?;
-    for (item, reason) in &report.items_failed {
+    for (item, trouble) in &report.items_failed {
+        let reason = crate::text::trouble::audio_words(trouble, &words);
         eprintln!(
             "{}",
             words.t_args(

@@ -66,8 +66,18 @@ pub enum ControlError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {reason}")]
-    Exchange { path: PathBuf, reason: String },
+    #[error(
+        "{path}: the daemon did not answer within {} s (it may be stuck: see its log)",
+        waited.as_secs()
+    )]
+    NoAnswer { path: PathBuf, waited: Duration },
+    #[error("{path}: the daemon closed the connection without a reply")]
+    Closed { path: PathBuf },
+    #[error("{path}: {source}")]
+    Exchange {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: unreadable reply from the daemon: {source}")]
     Reply {
         path: PathBuf,
@@ -376,9 +386,9 @@ fn user_groups(uid: u32) -> Vec<u32> {
 
 /// Sends one request to the daemon at `path` and returns its reply (the CLI's side).
 pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> {
-    let exchange = |reason: String| ControlError::Exchange {
+    let exchange = |source| ControlError::Exchange {
         path: path.to_owned(),
-        reason,
+        source,
     };
     let stream = UnixStream::connect(path)
         .await
@@ -387,7 +397,7 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
             source,
         })?;
     let (reader, mut writer) = stream.into_split();
-    let mut text = serde_json::to_string(request).map_err(|e| exchange(e.to_string()))?;
+    let mut text = serde_json::to_string(request).map_err(|e| exchange(e.into()))?;
     text.push('\n');
     // A daemon refusing a connection (too many open) writes why and closes without reading:
     // the request then meets a closed socket, but the reason is there to read.
@@ -395,22 +405,19 @@ pub async fn ask(path: &Path, request: &Request) -> Result<Reply, ControlError> 
     let mut line = String::new();
     let read = tokio::time::timeout(ANSWER_WAIT, BufReader::new(reader).read_line(&mut line))
         .await
-        .map_err(|_| {
-            exchange(format!(
-                "the daemon did not answer within {} s (it may be stuck: see its log)",
-                ANSWER_WAIT.as_secs()
-            ))
+        .map_err(|_| ControlError::NoAnswer {
+            path: path.to_owned(),
+            waited: ANSWER_WAIT,
         })?;
     match (sent, read) {
         (_, Ok(n)) if n > 0 => serde_json::from_str(&line).map_err(|source| ControlError::Reply {
             path: path.to_owned(),
             source,
         }),
-        (Err(e), _) => Err(exchange(e.to_string())),
-        (Ok(()), Err(e)) => Err(exchange(e.to_string())),
-        (Ok(()), Ok(_)) => Err(exchange(
-            "the daemon closed the connection without a reply".into(),
-        )),
+        (Err(e), _) | (Ok(()), Err(e)) => Err(exchange(e)),
+        (Ok(()), Ok(_)) => Err(ControlError::Closed {
+            path: path.to_owned(),
+        }),
     }
 }
 

@@ -40,6 +40,7 @@ use crate::audio::output::{Format, Output, OutputError, OutputSpec};
 use crate::audio::relay::RelaySource;
 use crate::reason::Reason;
 use loaxa_core::schedule::{self, Item, Priority, Program};
+use loaxa_core::trouble::AudioTrouble;
 use timing::{Reopen, duration_of, frames_in};
 
 pub mod timing;
@@ -121,7 +122,7 @@ pub struct AirReport {
     pub ended: DateTime<Utc>,
     pub items_aired: usize,
     /// (item as written in the schedule, why it failed)
-    pub items_failed: Vec<(String, String)>,
+    pub items_failed: Vec<(String, AudioTrouble)>,
     pub ending: Ending,
     /// Its boundaries as they went out: item starts, cuts, resumes.
     pub marks: Vec<Mark>,
@@ -678,7 +679,7 @@ struct Items {
     current: Option<(usize, ItemSource)>,
     format: Format,
     aired: usize,
-    failed: Vec<(String, String)>,
+    failed: Vec<(String, AudioTrouble)>,
 }
 
 enum ItemSource {
@@ -736,7 +737,7 @@ impl Items {
                     Err(e) => {
                         self.current = None;
                         let item = self.program.items[index].clone();
-                        self.fail(&item, e.to_string());
+                        self.fail(&item, e.trouble());
                         continue;
                     }
                 },
@@ -760,7 +761,7 @@ impl Items {
         }
     }
 
-    fn open(&self, item: &Item) -> Result<ItemSource, String> {
+    fn open(&self, item: &Item) -> Result<ItemSource, AudioTrouble> {
         let volume = self.program.volume;
         match item {
             Item::Chime => {
@@ -782,8 +783,9 @@ impl Items {
                 // Checked again now: a link under the media directory may have been pointed
                 // elsewhere since the schedule was loaded. The resolved path is what is opened.
                 let real = match within {
-                    Some(dir) => schedule::confine(path, dir)
-                        .map_err(|e| format!("refused at air time: {e}"))?,
+                    Some(dir) => {
+                        schedule::confine(path, dir).map_err(|why| AudioTrouble::Outside { why })?
+                    }
                     None => path.clone(),
                 };
                 Source::open(
@@ -793,14 +795,14 @@ impl Items {
                     volume * loudness,
                 )
                 .map(|s| ItemSource::File(Box::new(s)))
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.trouble())
             }
             // The daemon turns a bulletin whose audio is complete and valid into a file, and
             // leaves out one that is not (saying why); one still here is in a relay's fallback.
             // A partial bulletin is never aired.
-            Item::Bulletin { id } => Err(format!(
-                "content missing: bulletin {id} is not held whole and valid"
-            )),
+            Item::Bulletin { id } => Err(AudioTrouble::BulletinNotHeld {
+                bulletin: id.to_string(),
+            }),
             Item::Relay {
                 url,
                 duration,
@@ -839,7 +841,7 @@ impl Items {
         }
     }
 
-    fn fail(&mut self, item: &Item, reason: String) {
+    fn fail(&mut self, item: &Item, reason: AudioTrouble) {
         tracing::warn!(item = %item, reason = %reason, "item failed; airing the rest of the programme");
         self.failed.push((item.to_string(), reason));
     }
@@ -874,7 +876,7 @@ struct Relay {
 /// How a relay went, once its slot is over.
 struct RelayOutcome {
     /// Why the relay counts as failed; None if some of the stream aired.
-    failure: Option<String>,
+    failure: Option<AudioTrouble>,
     /// The fallback items, if they aired.
     fallback: Option<Items>,
 }
@@ -1045,12 +1047,9 @@ impl Relay {
     }
 
     fn outcome(mut self) -> RelayOutcome {
-        let failure = (self.relayed == 0).then(|| {
-            let why = self.failure_reason();
-            match &self.instead {
-                Some(_) => format!("{why}; aired the fallback"),
-                None => format!("{why}; nothing was relayed"),
-            }
+        let failure = (self.relayed == 0).then(|| AudioTrouble::RelayFailed {
+            error: self.failure_reason(),
+            fallback_aired: self.instead.is_some(),
         });
         RelayOutcome {
             failure,

@@ -40,8 +40,14 @@ pub enum Reason {
     },
     /// What the programme names but the box does not have: left out of the airing.
     ContentMissing { missing: Vec<Missing> },
-    /// One item could not be aired (a corrupt file, a stream that never came).
-    ItemFailed { item: String, error: String },
+    /// One item could not be aired (a corrupt file, a stream that never came): `error` in
+    /// English for scripts and older readers, `trouble` (absent in older entries) for the words.
+    ItemFailed {
+        item: String,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trouble: Option<loaxa_core::trouble::AudioTrouble>,
+    },
     /// The daemon was stopped (SIGTERM) while it was on air.
     Shutdown,
     /// `loaxa stop` on the box.
@@ -186,7 +192,7 @@ impl fmt::Display for Reason {
                 }
                 Ok(())
             }
-            Reason::ItemFailed { item, error } => write!(f, "item {item} failed: {error}"),
+            Reason::ItemFailed { item, error, .. } => write!(f, "item {item} failed: {error}"),
             Reason::Shutdown => f.write_str("stopped by a shutdown"),
             Reason::StoppedByOperator => f.write_str("stopped by the operator"),
             Reason::StoppedByDistrict => f.write_str("stopped by the district"),
@@ -283,10 +289,20 @@ impl Reason {
                 let list: Vec<String> = missing.iter().map(|m| m.in_words(words, tz)).collect();
                 words.t_args("reason-content-missing", &[("list", arg(list.join("; ")))])
             }
-            Reason::ItemFailed { item, error } => words.t_args(
-                "reason-item-failed",
-                &[("item", arg(item)), ("error", arg(error))],
-            ),
+            Reason::ItemFailed {
+                item,
+                error,
+                trouble,
+            } => {
+                let why = match trouble {
+                    Some(trouble) => crate::text::trouble::audio_words(trouble, words),
+                    None => error.clone(),
+                };
+                words.t_args(
+                    "reason-item-failed",
+                    &[("item", arg(item)), ("error", arg(why))],
+                )
+            }
             Reason::Shutdown => words.t("reason-shutdown"),
             Reason::StoppedByOperator => words.t("reason-stopped-by-operator"),
             Reason::StoppedByDistrict => words.t("reason-stopped-by-district"),
@@ -399,6 +415,7 @@ mod tests {
             Reason::ItemFailed {
                 item: "b.mp3".into(),
                 error: "corrupt".into(),
+                trouble: None,
             },
         ]);
         assert_eq!(

@@ -12,7 +12,9 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Weekday};
 use loaxa_core::i18n::{Catalogue, CatalogueError};
 pub use loaxa_core::i18n::{FluentValue, Lang};
 
+pub mod errors;
 pub mod schedule;
+pub mod trouble;
 
 const VIETNAMESE: &str = include_str!("text/vi.ftl");
 const ENGLISH: &str = include_str!("text/en.ftl");

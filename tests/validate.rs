@@ -69,21 +69,21 @@ fn a_corrupt_mp3_an_empty_file_and_a_text_file_named_mp3_are_each_a_clear_error(
     assert!(
         lines[0].starts_with(
             "xa.toml, line 4, programme “x”, items no. 1: the file cannot be aired: \
-             tests/fixtures/corrupt.mp3: "
+             the file is broken from "
         ),
         "{err}"
     );
     assert!(
         lines[1].starts_with(
             "xa.toml, line 5, programme “x”, items no. 2: the file cannot be aired: \
-             tests/fixtures/empty.mp3: file is empty"
+             the file is empty"
         ),
         "{err}"
     );
     assert!(
         lines[2].starts_with(
             "xa.toml, line 6, programme “x”, items no. 3: the file cannot be aired: \
-             tests/fixtures/text.mp3: "
+             not an audio file the box can read"
         ),
         "{err}"
     );
@@ -215,4 +215,62 @@ fn a_mistyped_command_is_answered_in_vietnamese() {
     for english in ["error:", "Usage", "tip", "required", "For more"] {
         assert!(!err.contains(english), "{english:?} in:\n{err}");
     }
+}
+
+#[test]
+fn a_broken_audio_file_and_a_schedule_not_in_utf8_are_explained_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let schedules = dir.path().join("schedules");
+    std::fs::create_dir(&schedules).unwrap();
+    std::fs::write(
+        schedules.join("xa.toml"),
+        "[[program]]\nid = \"sang\"\ncron = \"0 7 * * *\"\n\
+         items = [\"tests/fixtures/corrupt.mp3\", \"tests/fixtures/text.mp3\"]\n",
+    )
+    .unwrap();
+    std::fs::write(schedules.join("cu.toml"), b"title = \"B\xe1n tin\"\n").unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(
+        &config,
+        format!("language = \"vi\"\nschedules_dir = \"schedules\"\nmedia_dir = \"{REPO}\"\n"),
+    )
+    .unwrap();
+    let out = run(&["validate", "--config", config.to_str().unwrap()]);
+    let err = stderr(&out).replace(&format!("{}/", dir.path().display()), "");
+    assert!(!out.status.success());
+    for expected in [
+        "schedules/cu.toml: không đọc được tệp: không phải văn bản UTF-8",
+        "mục items thứ 1: tệp không phát được: tệp bị hỏng từ phút 0:00.0",
+        "mục items thứ 2: tệp không phát được: không phải tệp âm thanh máy đọc được",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+    }
+    for english in ["corrupt", "not a recognised", "stream did not contain"] {
+        assert!(!err.contains(english), "{english:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn an_operator_whose_daemon_is_not_running_is_told_how_to_start_it_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(
+        &config,
+        "language = \"vi\"\ncontrol_socket = \"loaxa.sock\"\n",
+    )
+    .unwrap();
+    let out = run(&["status", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Lỗi: Máy phát thanh (loaxa daemon) đang không chạy")
+            && err.contains("sudo systemctl start loaxa"),
+        "{err}"
+    );
+    let out = run(&["status", "--config", "khong-co.toml"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("khong-co.toml") && !err.contains("No such file"),
+        "{err}"
+    );
 }

@@ -165,10 +165,11 @@ pub fn cursor_due(last: Option<Instant>, now: Instant) -> bool {
 /// Turns a player report into the as-run outcome and its reasons, after those it started with.
 pub fn judge(report: &AirReport, noted: &Reasons) -> (Outcome, Reasons) {
     let mut reasons = noted.clone();
-    for (item, error) in &report.items_failed {
+    for (item, trouble) in &report.items_failed {
         reasons.push(Reason::ItemFailed {
             item: item.clone(),
-            error: error.clone(),
+            error: trouble.to_string(),
+            trouble: Some(trouble.clone()),
         });
     }
     let outcome = match &report.ending {
@@ -267,6 +268,7 @@ pub fn retired_fate(
 mod tests {
     use super::*;
     use loaxa_core::schedule::{Priority, test_program};
+    use loaxa_core::trouble::{AudioTrouble, FileTrouble};
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
@@ -433,7 +435,7 @@ mod tests {
         assert!(cursor_due(Some(start), start + secs(60)));
     }
 
-    fn report(ending: Ending, aired: usize, failed: &[(&str, &str)]) -> AirReport {
+    fn report(ending: Ending, aired: usize, failed: &[(&str, AudioTrouble)]) -> AirReport {
         AirReport {
             tag: 0,
             started: Some(at("2026-11-24T06:00:00Z")),
@@ -441,7 +443,7 @@ mod tests {
             items_aired: aired,
             items_failed: failed
                 .iter()
-                .map(|(item, why)| (item.to_string(), why.to_string()))
+                .map(|(item, trouble)| (item.to_string(), trouble.clone()))
                 .collect(),
             ending,
             marks: Vec::new(),
@@ -450,24 +452,34 @@ mod tests {
 
     #[test]
     fn a_complete_programme_is_aired_with_its_note_and_failed_items_said() {
-        let done = report(Ending::Completed, 2, &[("b.mp3", "corrupt")]);
+        let done = report(Ending::Completed, 2, &[("b.mp3", AudioTrouble::Empty)]);
         assert_eq!(
             said(judge(&done, &Reasons::one(Reason::Late { late_ms: 2_000 }))),
             (
                 Outcome::Aired,
-                "late by 2.0 s; item b.mp3 failed: corrupt".to_owned()
+                "late by 2.0 s; item b.mp3 failed: file is empty".to_owned()
             )
         );
     }
 
     #[test]
     fn a_programme_that_aired_nothing_or_lost_its_output_failed() {
-        let nothing = report(Ending::Completed, 0, &[("a.mp3", "gone")]);
+        let nothing = report(
+            Ending::Completed,
+            0,
+            &[(
+                "a.mp3",
+                AudioTrouble::CannotOpen {
+                    file: FileTrouble::Missing,
+                },
+            )],
+        );
         assert_eq!(
             said(judge(&nothing, &Reasons::default())),
             (
                 Outcome::Failed,
-                "item a.mp3 failed: gone; nothing could be aired".to_owned()
+                "item a.mp3 failed: cannot open: no such file or directory; nothing could be aired"
+                    .to_owned()
             )
         );
         let lost = report(Ending::OutputFailed("device gone".into()), 1, &[]);

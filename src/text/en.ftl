@@ -356,3 +356,33 @@ cron-out-of-range = { $field } { $token } is out of range: a { $field } is { $mi
 cron-backwards = the { $field } range { $token } runs backwards
 cron-step-not-a-number = the { $field } step “{ $token }” is not a number
 cron-step-out-of-range = the { $field } step { $token } is out of range: 1 to { $max }
+
+## Why a file cannot be read or aired
+trouble-file-missing = there is no such file or folder
+trouble-file-not-allowed = the box may not read it (check the file's permissions)
+trouble-file-wrong-kind = a folder where a file was expected, or the reverse
+trouble-file-not-text = not UTF-8 text (save the file as UTF-8)
+trouble-file-other = the system says: { $error }
+trouble-audio-cannot-open = the file cannot be opened: { $why }
+trouble-audio-cannot-read = reading the file failed part-way: { $why }
+trouble-audio-empty = the file is empty
+trouble-audio-unrecognised = not an audio file the box can read (use MP3, M4A, FLAC, OGG or WAV)
+trouble-audio-no-audio-track = the file has no sound in a form the box reads (MP3, AAC, FLAC, Vorbis, PCM)
+trouble-audio-no-audio = the file holds no sound at all
+trouble-audio-corrupt = the file is broken from { $at } on (copy or export it again)
+trouble-audio-convert = the sound cannot be converted for the loudspeakers
+trouble-audio-outside = the file now points outside the audio folder, so it is not aired
+trouble-audio-bulletin-not-held = the box does not hold all of bulletin { $bulletin }
+trouble-audio-relay-failed = the relay could not be received; nothing aired in its slot
+trouble-audio-relay-failed-fallback = the relay could not be received; its fallback aired instead
+
+## The daemon out of reach, a config that cannot be read
+config-cannot-read = the configuration file { $file } cannot be read: { $why }
+control-not-running = The box daemon (loaxa daemon) is not running: nothing answers at { $socket }. Start it with: sudo systemctl start loaxa
+control-not-allowed = This account may not steer the box ({ $socket }). Add it to the loaxa group (sudo adduser NAME loaxa) and log in again.
+control-cannot-connect = Cannot reach the box daemon at { $socket }: { $why }
+control-no-answer = The box daemon did not answer within { $seconds } s (it may be stuck: see its log with journalctl -u loaxa).
+control-closed = The box daemon ({ $socket }) closed the connection without a reply; try again in a few minutes.
+control-exchange = The exchange with the box daemon ({ $socket }) broke off: { $why }
+control-unreadable-reply = The box daemon's reply ({ $socket }) cannot be read ({ $detail }): this loaxa command and the daemon may be different versions.
+control-cannot-open = The control socket { $socket } cannot be opened: { $why }

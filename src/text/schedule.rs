@@ -86,10 +86,16 @@ pub fn fault_words(fault: &Fault, words: &Words) -> String {
     let one = |id: &str, name: &str, value: String| words.t_args(id, &[(name, arg(value))]);
     match fault {
         Fault::Syntax(problem) => toml_words(problem, words),
-        Fault::CannotRead { error } => one("fault-cannot-read", "error", error.clone()),
-        Fault::CannotReadDirectory { error } => {
-            one("fault-cannot-read-directory", "error", error.clone())
-        }
+        Fault::CannotRead { error } => one(
+            "fault-cannot-read",
+            "error",
+            super::trouble::file_words(error, words),
+        ),
+        Fault::CannotReadDirectory { error } => one(
+            "fault-cannot-read-directory",
+            "error",
+            super::trouble::file_words(error, words),
+        ),
         Fault::UnknownTimezone { name } => one("fault-unknown-timezone", "name", name.clone()),
         Fault::IdTwiceInFile => words.t("fault-id-twice"),
         Fault::IdUsedIn { file } => one("fault-id-used-in", "file", file.display().to_string()),
@@ -178,7 +184,10 @@ pub fn item_words(fault: &ItemFault, words: &Words) -> String {
             "item-outside-media",
             &[("why", arg(why)), ("rule", arg(rule(r)))],
         ),
-        ItemFault::Audio { error } => words.t_args("item-audio", &[("error", arg(error))]),
+        ItemFault::Audio { trouble } => words.t_args(
+            "item-audio",
+            &[("error", arg(super::trouble::audio_words(trouble, words)))],
+        ),
     }
 }
 

@@ -350,3 +350,33 @@ cron-out-of-range = { $field } { $token } không hợp lệ: { $field } phải t
 cron-backwards = khoảng { $field } { $token } bị ngược
 cron-step-not-a-number = bước { $field } “{ $token }” không phải số
 cron-step-out-of-range = bước { $field } { $token } không hợp lệ: phải từ 1 đến { $max }
+
+## Why a file cannot be read or aired
+trouble-file-missing = không có tệp hay thư mục này
+trouble-file-not-allowed = máy không có quyền đọc (kiểm tra quyền của tệp)
+trouble-file-wrong-kind = đây là thư mục chứ không phải tệp, hoặc ngược lại
+trouble-file-not-text = không phải văn bản UTF-8 (hãy lưu lại tệp với bảng mã UTF-8)
+trouble-file-other = hệ điều hành báo lỗi: { $error }
+trouble-audio-cannot-open = không mở được tệp: { $why }
+trouble-audio-cannot-read = đọc tệp bị lỗi giữa chừng: { $why }
+trouble-audio-empty = tệp trống, không có gì bên trong
+trouble-audio-unrecognised = không phải tệp âm thanh máy đọc được (dùng MP3, M4A, FLAC, OGG hoặc WAV)
+trouble-audio-no-audio-track = tệp không có phần tiếng ở dạng máy đọc được (MP3, AAC, FLAC, Vorbis, PCM)
+trouble-audio-no-audio = tệp không có chút tiếng nào
+trouble-audio-corrupt = tệp bị hỏng từ phút { $at } (hãy chép hoặc xuất lại tệp)
+trouble-audio-convert = không chuyển được tiếng sang dạng của loa
+trouble-audio-outside = tệp đã bị trỏ ra ngoài thư mục âm thanh nên không phát
+trouble-audio-bulletin-not-held = máy chưa có đủ bản tin { $bulletin }
+trouble-audio-relay-failed = không tiếp sóng được, không phát gì trong khung giờ này
+trouble-audio-relay-failed-fallback = không tiếp sóng được, đã phát phần dự phòng thay thế
+
+## The daemon out of reach, a config that cannot be read
+config-cannot-read = không đọc được tệp cấu hình { $file }: { $why }
+control-not-running = Máy phát thanh (loaxa daemon) đang không chạy: không có ai trả lời ở { $socket }. Hãy bật nó bằng: sudo systemctl start loaxa
+control-not-allowed = Tài khoản này không được điều khiển máy phát thanh ({ $socket }). Hãy thêm tài khoản vào nhóm loaxa (sudo adduser TÊN loaxa) rồi đăng nhập lại.
+control-cannot-connect = Không kết nối được với máy phát thanh ở { $socket }: { $why }
+control-no-answer = Máy phát thanh không trả lời trong { $seconds } giây (có thể bị treo: xem nhật ký bằng journalctl -u loaxa).
+control-closed = Máy phát thanh ({ $socket }) đóng kết nối mà không trả lời; thử lại sau ít phút.
+control-exchange = Trao đổi với máy phát thanh ({ $socket }) bị gián đoạn: { $why }
+control-unreadable-reply = Không hiểu câu trả lời của máy phát thanh ({ $socket }): lệnh loaxa và máy phát thanh có thể khác phiên bản.
+control-cannot-open = Không mở được chỗ nhận lệnh { $socket }: { $why }

@@ -10,13 +10,13 @@
 //! The same decoder also reads live streams (the radio relay): there the bytes
 //! come from a socket that cannot seek, and the stream is named by its URL.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use loaxa_core::trouble::{AudioTrouble, Position};
 use symphonia::core::codecs::CodecParameters;
 use symphonia::core::codecs::audio::well_known::CODEC_ID_AAC;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions, CODEC_ID_NULL_AUDIO};
@@ -90,7 +90,7 @@ pub enum AudioError {
     #[error("{}: contains no audio", path.display())]
     NoAudio { path: PathBuf },
 
-    #[error("{}: corrupt audio data at {}: {reason}", path.display(), Position(*at))]
+    #[error("{}: corrupt audio data at {}: {reason}", path.display(), position(*at))]
     Corrupt {
         path: PathBuf,
         /// Position in the decoded audio where the trouble starts.
@@ -106,21 +106,40 @@ pub enum AudioError {
     },
 }
 
-/// Formats a stream position as `m:ss.t`, the way people read a player's clock.
-struct Position(Duration);
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tenths = self.0.as_millis() / 100;
-        let (minutes, seconds) = (tenths / 600, tenths / 10 % 60);
-        write!(f, "{minutes}:{seconds:02}.{}", tenths % 10)
+impl AudioError {
+    /// What went wrong, without the path, as a kind each program's catalogue can word.
+    pub fn trouble(&self) -> AudioTrouble {
+        match self {
+            AudioError::Open { source, .. } => AudioTrouble::CannotOpen {
+                file: source.into(),
+            },
+            AudioError::Read { source, .. } => AudioTrouble::CannotRead {
+                file: source.into(),
+            },
+            AudioError::Empty { .. } => AudioTrouble::Empty,
+            AudioError::Unrecognised { .. } => AudioTrouble::Unrecognised,
+            AudioError::NoAudioTrack { .. } => AudioTrouble::NoAudioTrack,
+            AudioError::NoAudio { .. } => AudioTrouble::NoAudio,
+            AudioError::Corrupt { at, reason, .. } => AudioTrouble::Corrupt {
+                at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                error: reason.clone(),
+            },
+            AudioError::Convert { source, .. } => AudioTrouble::Convert {
+                error: source.to_string(),
+            },
+        }
     }
+}
+
+/// A stream position on the player's clock (`m:ss.t`).
+fn position(at: Duration) -> Position {
+    Position(u64::try_from(at.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Whether `path` is airable audio, as schedule loading asks it
 /// (`loaxa_core::schedule::AudioCheck`).
-pub fn check_file(path: &Path) -> Result<(), String> {
-    probe(path).map(|_| ()).map_err(|e| e.to_string())
+pub fn check_file(path: &Path) -> Result<(), AudioTrouble> {
+    probe(path).map(|_| ()).map_err(|e| e.trouble())
 }
 
 /// Fully decode `path` to check it is playable audio; returns what it found.
@@ -454,7 +473,7 @@ impl Decoder {
     fn skip_packet(&mut self, reason: String) -> Result<(), AudioError> {
         tracing::warn!(
             path = %self.path.display(),
-            at = %Position(self.position()),
+            at = %position(self.position()),
             %reason,
             "skipping undecodable audio packet"
         );
@@ -978,9 +997,9 @@ mod tests {
 
     #[test]
     fn positions_read_as_minutes_seconds_and_tenths() {
-        assert_eq!(Position(Duration::from_millis(3_250)).to_string(), "0:03.2");
+        assert_eq!(position(Duration::from_millis(3_250)).to_string(), "0:03.2");
         assert_eq!(
-            Position(Duration::from_millis(754_990)).to_string(),
+            position(Duration::from_millis(754_990)).to_string(),
             "12:34.9"
         );
     }

@@ -148,7 +148,7 @@ pub enum ItemFault {
     },
     /// The decoder's (or the file system's) word on why it cannot be aired.
     Audio {
-        error: String,
+        trouble: crate::trouble::AudioTrouble,
     },
 }
 
@@ -174,7 +174,7 @@ impl fmt::Display for ItemFault {
                 write!(f, "{}: no such audio file", path.display())
             }
             ItemFault::OutsideMedia { why, rule } => write!(f, "{why}; {}", rule.rule()),
-            ItemFault::Audio { error } => f.write_str(error),
+            ItemFault::Audio { trouble } => write!(f, "{trouble}"),
         }
     }
 }
@@ -185,10 +185,10 @@ pub enum Fault {
     /// The file is not TOML, or not a schedule's shape (a misspelt key, a text for a number).
     Syntax(Box<crate::toml_problem::TomlProblem>),
     CannotRead {
-        error: String,
+        error: crate::trouble::FileTrouble,
     },
     CannotReadDirectory {
-        error: String,
+        error: crate::trouble::FileTrouble,
     },
     UnknownTimezone {
         name: String,

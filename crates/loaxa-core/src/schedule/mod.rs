@@ -272,7 +272,7 @@ pub fn confine(path: &Path, dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// Says why the audio file at a path cannot be aired, or nothing.
-pub type AudioCheck = fn(&Path) -> Result<(), String>;
+pub type AudioCheck = fn(&Path) -> Result<(), crate::trouble::AudioTrouble>;
 
 /// What loading needs to know from the box.
 #[derive(Debug, Clone)]
@@ -336,9 +336,7 @@ pub fn load_dir(dir: &Path, options: &LoadOptions) -> Loaded {
         Err(e) => {
             loaded.errors.push(file_error(
                 dir,
-                Fault::CannotReadDirectory {
-                    error: e.to_string(),
-                },
+                Fault::CannotReadDirectory { error: (&e).into() },
             ));
             return loaded;
         }
@@ -358,12 +356,7 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
         Ok(text) => parse(&text, path, options),
         Err(e) => Loaded {
             programs: Vec::new(),
-            errors: vec![file_error(
-                path,
-                Fault::CannotRead {
-                    error: e.to_string(),
-                },
-            )],
+            errors: vec![file_error(path, Fault::CannotRead { error: (&e).into() })],
         },
     }
 }
@@ -1117,7 +1110,7 @@ pub fn item(name: &str, options: &LoadOptions) -> Result<Item, ItemFault> {
         })?;
     }
     if let Some(check) = options.check_audio {
-        check(&path).map_err(|error| ItemFault::Audio { error })?;
+        check(&path).map_err(|trouble| ItemFault::Audio { trouble })?;
     }
     Ok(Item::File {
         name: name.to_owned(),
@@ -1860,7 +1853,7 @@ mod tests {
         let text =
             relay_programme("relay = \"http://192.0.2.1:8000/vov1\"\nduration_minutes = 60\n");
         let options = LoadOptions {
-            check_audio: Some(|path| Err(format!("{} was opened", path.display()))),
+            check_audio: Some(|_| Err(crate::trouble::AudioTrouble::Unrecognised)),
             ..options()
         };
         let started = std::time::Instant::now();

@@ -1,0 +1,94 @@
+//! The box's own errors that reach an operator's command line, in their words: the daemon
+//! that cannot be reached, a config file that cannot be read or is mistyped. Anything not
+//! listed here is said as its English message.
+
+use std::io::ErrorKind;
+
+use crate::config::ConfigError;
+use crate::control::ControlError;
+use loaxa_core::trouble::FileTrouble;
+
+use super::trouble::file_words;
+use super::{Words, arg};
+
+/// `error` in the operator's words, if it is one of the box's typed errors.
+pub fn error_words(error: &anyhow::Error, words: &Words) -> Option<String> {
+    if let Some(config) = error.downcast_ref::<ConfigError>() {
+        return config_words(config, words);
+    }
+    error
+        .downcast_ref::<ControlError>()
+        .map(|control| control_words(control, words))
+}
+
+fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
+    match error {
+        ConfigError::Read { path, source } => Some(words.t_args(
+            "config-cannot-read",
+            &[
+                ("file", arg(path.display())),
+                ("why", arg(file_words(&source.into(), words))),
+            ],
+        )),
+        ConfigError::Syntax { path, problem } => {
+            let place = match problem.line {
+                Some(line) => words.t_args(
+                    "where-file-line",
+                    &[("file", arg(path.display())), ("line", arg(line))],
+                ),
+                None => path.display().to_string(),
+            };
+            Some(format!(
+                "{place}: {}",
+                super::schedule::toml_words(problem, words)
+            ))
+        }
+        ConfigError::Invalid { .. } => None,
+    }
+}
+
+fn control_words(error: &ControlError, words: &Words) -> String {
+    let at =
+        |id: &str, path: &std::path::Path| words.t_args(id, &[("socket", arg(path.display()))]);
+    match error {
+        ControlError::Connect { path, source } => match source.kind() {
+            ErrorKind::PermissionDenied => at("control-not-allowed", path),
+            // No socket, or one that nothing listens on: the daemon is not running.
+            ErrorKind::NotFound | ErrorKind::ConnectionRefused => at("control-not-running", path),
+            _ => words.t_args(
+                "control-cannot-connect",
+                &[
+                    ("socket", arg(path.display())),
+                    ("why", arg(file_words(&FileTrouble::from(source), words))),
+                ],
+            ),
+        },
+        ControlError::NoAnswer { path, waited } => words.t_args(
+            "control-no-answer",
+            &[
+                ("socket", arg(path.display())),
+                ("seconds", arg(waited.as_secs())),
+            ],
+        ),
+        ControlError::Closed { path } => at("control-closed", path),
+        ControlError::Exchange { path, source } => words.t_args(
+            "control-exchange",
+            &[
+                ("socket", arg(path.display())),
+                ("why", arg(file_words(&FileTrouble::from(source), words))),
+            ],
+        ),
+        // The parser's account is for an engineer: the English catalogue shows it.
+        ControlError::Reply { path, source } => words.t_args(
+            "control-unreadable-reply",
+            &[("socket", arg(path.display())), ("detail", arg(source))],
+        ),
+        ControlError::Bind { path, source } => words.t_args(
+            "control-cannot-open",
+            &[
+                ("socket", arg(path.display())),
+                ("why", arg(file_words(&FileTrouble::from(source), words))),
+            ],
+        ),
+    }
+}
