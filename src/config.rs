@@ -134,8 +134,35 @@ pub enum ConfigError {
         path: PathBuf,
         problem: Box<loaxa_core::toml_problem::TomlProblem>,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {key}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        /// The setting as written in the file (`sample_rate`, `link.trusted_keys[0]`).
+        key: String,
+        problem: ConfigProblem,
+    },
+}
+
+/// What is wrong with one setting, as each language's catalogue says it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")]
+    UnknownTimezone { name: String },
+    #[error("{reason}")]
+    BadOutput { spec: String, reason: String },
+    #[error("{value} out of range {low} to {high}")]
+    OutOfRange { value: f64, low: f64, high: f64 },
+    #[error("\"{value}\" is not a valid id ({})", loaxa_core::ids::NAME_RULE)]
+    BadName { value: String },
+    /// A trusted key that is not a minisign public key, or whose file cannot be read.
+    #[error("{reason}")]
+    BadKey { reason: String },
+    #[error("{0}")]
+    BadWindow(loaxa_core::schedule::windows::WindowProblem),
+    #[error("\"{value}\" is not \"vi\" (Vietnamese) or \"en\" (English)")]
+    BadLanguage { value: String },
+    #[error("too large")]
+    TooLarge,
 }
 
 /// The file as written; `None` means "use the default".
@@ -258,9 +285,17 @@ impl Config {
     }
 
     fn from_raw(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
+        let invalid = |key: &str, problem: ConfigProblem| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            key: key.to_owned(),
+            problem,
+        };
+        let range = |key: &str, value: f64, low: f64, high: f64| {
+            if (low..=high).contains(&value) {
+                Ok(value)
+            } else {
+                Err(invalid(key, ConfigProblem::OutOfRange { value, low, high }))
+            }
         };
         // Relative directories are taken relative to the config file, so a config next to its
         // schedules works wherever it is copied.
@@ -276,58 +311,73 @@ impl Config {
             None => default_media_dir(&schedules_dir),
         };
         let timezone = match raw.timezone {
-            Some(name) => parse_timezone(&name).map_err(|m| invalid(format!("timezone: {m}")))?,
+            Some(name) => parse_timezone(&name)
+                .map_err(|_| invalid("timezone", ConfigProblem::UnknownTimezone { name }))?,
             None => loaxa_core::schedule::DEFAULT_TIMEZONE,
         };
         let output = match raw.output {
-            Some(spec) => spec.parse().map_err(|e| invalid(format!("output: {e}")))?,
+            Some(spec) => spec
+                .parse()
+                .map_err(|reason| invalid("output", ConfigProblem::BadOutput { spec, reason }))?,
             None => OutputSpec::Default,
         };
         let sample_rate = raw.sample_rate.unwrap_or(44_100);
-        if !(8_000..=192_000).contains(&sample_rate) {
-            return Err(invalid(format!(
-                "sample_rate: {sample_rate} out of range 8000–192000"
-            )));
-        }
-        let seconds =
-            |key: &str, value: Option<f64>, default: f64| -> Result<Duration, ConfigError> {
-                let value = value.unwrap_or(default);
-                if value.is_finite() && (0.0..=86_400.0).contains(&value) {
-                    Ok(Duration::from_secs_f64(value))
-                } else {
-                    Err(invalid(format!(
-                        "{key}: {value} is not a duration between 0 and one day"
-                    )))
-                }
-            };
+        range("sample_rate", f64::from(sample_rate), 8_000.0, 192_000.0)?;
+        // A duration is written in the unit its key names (`_seconds`, `_minutes`, `_hours`), and
+        // is at most a day.
+        let duration = |key: &str, value: Option<f64>, default: f64, unit_seconds: f64| {
+            let value = value.unwrap_or(default);
+            let most = 86_400.0 / unit_seconds;
+            match value.is_finite() && (0.0..=most).contains(&value) {
+                true => Ok(Duration::from_secs_f64(value * unit_seconds)),
+                false => Err(invalid(
+                    key,
+                    ConfigProblem::OutOfRange {
+                        value,
+                        low: 0.0,
+                        high: most,
+                    },
+                )),
+            }
+        };
+        let name = |key: &str, value: Option<String>| match value {
+            Some(value) if !loaxa_core::ids::is_name(&value) => {
+                Err(invalid(key, ConfigProblem::BadName { value }))
+            }
+            other => Ok(other),
+        };
         let box_id = raw
             .box_id
             .or_else(loaxa_core::ids::host_name)
             .unwrap_or_else(|| "loaxa".to_owned());
-        if !loaxa_core::ids::is_name(&box_id) {
-            return Err(invalid(format!(
-                "box_id: \"{box_id}\" is not a valid id ({})",
-                loaxa_core::ids::NAME_RULE
-            )));
-        }
+        name("box_id", Some(box_id.clone()))?;
         let link = match raw.link {
             Some(link) => Some(LinkSettings {
-                keep_alive: seconds("link.keep_alive_seconds", link.keep_alive_seconds, 30.0)?,
+                keep_alive: duration(
+                    "link.keep_alive_seconds",
+                    link.keep_alive_seconds,
+                    30.0,
+                    1.0,
+                )?,
                 trusted_keys: link
                     .trusted_keys
                     .iter()
                     .enumerate()
                     .map(|(i, key)| {
-                        read_public_key(key, base)
-                            .map_err(|e| invalid(format!("link.trusted_keys[{i}]: {e}")))
+                        read_public_key(key, base).map_err(|reason| {
+                            invalid(
+                                &format!("link.trusted_keys[{i}]"),
+                                ConfigProblem::BadKey { reason },
+                            )
+                        })
                     })
                     .collect::<Result<_, _>>()?,
                 url: link.url,
                 username: link.username,
                 password: link.password,
                 ca_file: link.ca_file.map(resolve),
-                district: check_name("link.district", link.district).map_err(invalid)?,
-                commune: check_name("link.commune", link.commune).map_err(invalid)?,
+                district: name("link.district", link.district)?,
+                commune: name("link.commune", link.commune)?,
             }),
             None => None,
         };
@@ -338,31 +388,33 @@ impl Config {
                 raw.windows
                     .iter()
                     .enumerate()
-                    .map(|(i, w)| w.resolve().map_err(|e| invalid(format!("window[{i}].{e}"))))
+                    .map(|(i, w)| {
+                        w.resolve().map_err(|problem| {
+                            invalid(&format!("window[{i}]"), ConfigProblem::BadWindow(problem))
+                        })
+                    })
                     .collect::<Result<_, _>>()?,
             )
         };
         let state_dir = resolve(raw.state_dir.unwrap_or_else(|| "/var/lib/loaxa".into()));
-        let loudness_target = raw.loudness_target_lufs.unwrap_or(-16.0);
-        if !(-40.0..=-5.0).contains(&loudness_target) {
-            return Err(invalid(format!(
-                "loudness_target_lufs: {loudness_target} out of range -40 to -5"
-            )));
-        }
-        let true_peak_ceiling = raw.true_peak_ceiling_dbtp.unwrap_or(-1.0);
-        if !(-20.0..=0.0).contains(&true_peak_ceiling) {
-            return Err(invalid(format!(
-                "true_peak_ceiling_dbtp: {true_peak_ceiling} out of range -20 to 0"
-            )));
-        }
-        let language = match raw.language.as_deref() {
+        let loudness_target = range(
+            "loudness_target_lufs",
+            raw.loudness_target_lufs.unwrap_or(-16.0),
+            -40.0,
+            -5.0,
+        )?;
+        let true_peak_ceiling = range(
+            "true_peak_ceiling_dbtp",
+            raw.true_peak_ceiling_dbtp.unwrap_or(-1.0),
+            -20.0,
+            0.0,
+        )?;
+        let language = match raw.language {
             None => None,
-            Some(code @ ("vi" | "en")) => loaxa_core::i18n::Lang::parse(code),
-            Some(other) => {
-                return Err(invalid(format!(
-                    "language: \"{other}\" is not \"vi\" (Vietnamese) or \"en\" (English)"
-                )));
-            }
+            Some(value) => match loaxa_core::i18n::Lang::parse(&value) {
+                Some(lang) => Some(lang),
+                None => return Err(invalid("language", ConfigProblem::BadLanguage { value })),
+            },
         };
         Ok(Config {
             box_id,
@@ -376,7 +428,7 @@ impl Config {
                 .disk_reserve_mb
                 .unwrap_or(50)
                 .checked_mul(1 << 20)
-                .ok_or_else(|| invalid("disk_reserve_mb: too large".into()))?,
+                .ok_or_else(|| invalid("disk_reserve_mb", ConfigProblem::TooLarge))?,
             windows,
             loudness_target,
             true_peak_ceiling,
@@ -400,25 +452,28 @@ impl Config {
             timezone,
             output,
             sample_rate,
-            catch_up: seconds(
-                "catch_up_minutes",
-                raw.catch_up_minutes.map(|m| m * 60.0),
-                600.0,
-            )?,
-            unused_bulletin_grace: seconds(
+            catch_up: duration("catch_up_minutes", raw.catch_up_minutes, 10.0, 60.0)?,
+            unused_bulletin_grace: duration(
                 "unused_bulletin_grace_hours",
-                raw.unused_bulletin_grace_hours.map(|h| h * 3600.0),
-                86_400.0,
+                raw.unused_bulletin_grace_hours,
+                24.0,
+                3600.0,
             )?,
             amplifier: Amplifier {
                 on: raw.amplifier.on,
                 off: raw.amplifier.off,
-                warm_up: seconds(
+                warm_up: duration(
                     "amplifier.warm_up_seconds",
                     raw.amplifier.warm_up_seconds,
                     0.0,
+                    1.0,
                 )?,
-                tail: seconds("amplifier.tail_seconds", raw.amplifier.tail_seconds, 5.0)?,
+                tail: duration(
+                    "amplifier.tail_seconds",
+                    raw.amplifier.tail_seconds,
+                    5.0,
+                    1.0,
+                )?,
             },
         })
     }
@@ -434,16 +489,6 @@ fn read_public_key(text: &str, base: &Path) -> Result<loaxa_core::trust::PublicK
     let path = base.join(text);
     let content = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     loaxa_core::trust::PublicKey::parse(&content).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn check_name(key: &str, value: Option<String>) -> Result<Option<String>, String> {
-    match value {
-        Some(name) if !loaxa_core::ids::is_name(&name) => Err(format!(
-            "{key}: \"{name}\" is not a valid id ({})",
-            loaxa_core::ids::NAME_RULE
-        )),
-        other => Ok(other),
-    }
 }
 
 #[cfg(test)]
@@ -498,10 +543,10 @@ mod tests {
             "box.toml: timezone: unknown time zone \"Mars/Olympus\" (expected an IANA name such as Asia/Ho_Chi_Minh)"
         );
         let err = Config::parse("catch_up_minutes = -1", Path::new("box.toml")).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("box.toml: catch_up_minutes: -60"),
-            "{err}"
+        // Said in the key's own unit (minutes), not in the seconds it becomes.
+        assert_eq!(
+            err.to_string(),
+            "box.toml: catch_up_minutes: -1 out of range 0 to 1440"
         );
     }
 

@@ -274,3 +274,30 @@ fn an_operator_whose_daemon_is_not_running_is_told_how_to_start_it_in_vietnamese
         "{err}"
     );
 }
+
+#[test]
+fn a_setting_out_of_bounds_in_the_box_config_is_named_and_explained_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loaxa.toml");
+    let config_arg = config.to_str().unwrap();
+    for (setting, expected) in [
+        (
+            "catch_up_minutes = -3",
+            "Lỗi: loaxa.toml, mục “catch_up_minutes”: -3 nằm ngoài khoảng cho phép, từ 0 đến 1440",
+        ),
+        (
+            "timezone = \"Hanoi\"",
+            "Lỗi: loaxa.toml, mục “timezone”: không biết múi giờ “Hanoi”",
+        ),
+        (
+            "[[window]]\nfrom = \"5h\"\nto = \"22:00\"",
+            "Lỗi: loaxa.toml, mục “window[0]”: from = “5h” không phải giờ trong ngày",
+        ),
+    ] {
+        std::fs::write(&config, format!("language = \"vi\"\n{setting}\n")).unwrap();
+        let out = run(&["status", "--config", config_arg]);
+        assert!(!out.status.success());
+        let err = stderr(&out).replace(&format!("{}/", dir.path().display()), "");
+        assert!(err.starts_with(expected), "{setting}: {err}");
+    }
+}

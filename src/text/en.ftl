@@ -377,6 +377,15 @@ trouble-audio-relay-failed = the relay could not be received; nothing aired in i
 trouble-audio-relay-failed-fallback = the relay could not be received; its fallback aired instead
 
 ## The daemon out of reach, a config that cannot be read
+config-invalid = { $file }, setting “{ $key }”: { $problem }
+config-bad-output = “{ $spec }” is not an audio output: use default, null, wav:PATH or a device's name (see loaxa devices)
+config-out-of-range = { $value } is outside the allowed range, { $low } to { $high }
+config-bad-key = the trusted key cannot be read ({ $reason }): copy the key line of the office's public key (.pub file), or give the path of that .pub file
+config-window-not-a-time = { $field } = “{ $text }” is not a time of day; write it like "05:30"
+config-window-empty = the window starts and ends at { $at }: it is empty
+config-window-bad-volume = volume { $volume } must be from 0.0 to 1.0
+config-bad-language = “{ $value }” is not "vi" (Vietnamese) or "en" (English)
+config-too-large = the number is too large
 config-cannot-read = the configuration file { $file } cannot be read: { $why }
 control-not-running = The box daemon (loaxa daemon) is not running: nothing answers at { $socket }. Start it with: sudo systemctl start loaxa
 control-not-allowed = This account may not steer the box ({ $socket }). Add it to the loaxa group (sudo adduser NAME loaxa) and log in again.

@@ -1,11 +1,13 @@
 //! The box's own errors that reach an operator's command line, in their words: the daemon
-//! that cannot be reached, a config file that cannot be read or is mistyped. Anything not
+//! that cannot be reached, a config file that cannot be read, is mistyped or holds a value
+//! out of bounds. Anything not
 //! listed here is said as its English message.
 
 use std::io::ErrorKind;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigProblem};
 use crate::control::ControlError;
+use loaxa_core::schedule::windows::WindowProblem;
 use loaxa_core::trouble::FileTrouble;
 
 use super::trouble::file_words;
@@ -43,7 +45,52 @@ fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
                 super::schedule::toml_words(problem, words)
             ))
         }
-        ConfigError::Invalid { .. } => None,
+        ConfigError::Invalid { path, key, problem } => Some(words.t_args(
+            "config-invalid",
+            &[
+                ("file", arg(path.display())),
+                ("key", arg(key)),
+                ("problem", arg(problem_words(problem, words))),
+            ],
+        )),
+    }
+}
+
+fn problem_words(problem: &ConfigProblem, words: &Words) -> String {
+    match problem {
+        ConfigProblem::UnknownTimezone { name } => {
+            words.t_args("fault-unknown-timezone", &[("name", arg(name))])
+        }
+        ConfigProblem::BadOutput { spec, .. } => {
+            words.t_args("config-bad-output", &[("spec", arg(spec))])
+        }
+        ConfigProblem::OutOfRange { value, low, high } => words.t_args(
+            "config-out-of-range",
+            &[
+                ("value", arg(value)),
+                ("low", arg(low)),
+                ("high", arg(high)),
+            ],
+        ),
+        ConfigProblem::BadName { value } => words.t_args("fault-bad-id", &[("id", arg(value))]),
+        // The key parser's account is for an engineer: the English catalogue shows it.
+        ConfigProblem::BadKey { reason } => {
+            words.t_args("config-bad-key", &[("reason", arg(reason))])
+        }
+        ConfigProblem::BadWindow(problem) => match problem {
+            WindowProblem::NotATime { field, text } => words.t_args(
+                "config-window-not-a-time",
+                &[("field", arg(field)), ("text", arg(text))],
+            ),
+            WindowProblem::Empty { at } => words.t_args("config-window-empty", &[("at", arg(at))]),
+            WindowProblem::BadVolume { volume } => {
+                words.t_args("config-window-bad-volume", &[("volume", arg(volume))])
+            }
+        },
+        ConfigProblem::BadLanguage { value } => {
+            words.t_args("config-bad-language", &[("value", arg(value))])
+        }
+        ConfigProblem::TooLarge => words.t("config-too-large"),
     }
 }
 

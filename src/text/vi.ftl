@@ -371,6 +371,15 @@ trouble-audio-relay-failed = không tiếp sóng được, không phát gì tron
 trouble-audio-relay-failed-fallback = không tiếp sóng được, đã phát phần dự phòng thay thế
 
 ## The daemon out of reach, a config that cannot be read
+config-invalid = { $file }, mục “{ $key }”: { $problem }
+config-bad-output = “{ $spec }” không phải đầu ra âm thanh: dùng default, null, wav:ĐƯỜNG-DẪN hoặc tên một thiết bị (xem loaxa devices)
+config-out-of-range = { $value } nằm ngoài khoảng cho phép, từ { $low } đến { $high }
+config-bad-key = không đọc được khoá tin cậy: hãy chép dòng khoá công khai (tệp .pub) của cấp trên, hoặc ghi đường dẫn tới tệp .pub đó
+config-window-not-a-time = { $field } = “{ $text }” không phải giờ trong ngày; hãy viết như "05:30"
+config-window-empty = giờ bắt đầu và giờ kết thúc cùng là { $at }: khung giờ này trống
+config-window-bad-volume = âm lượng { $volume } phải từ 0.0 đến 1.0
+config-bad-language = “{ $value }” không phải "vi" (tiếng Việt) hay "en" (tiếng Anh)
+config-too-large = số quá lớn
 config-cannot-read = không đọc được tệp cấu hình { $file }: { $why }
 control-not-running = Máy phát thanh (loaxa daemon) đang không chạy: không có ai trả lời ở { $socket }. Hãy bật nó bằng: sudo systemctl start loaxa
 control-not-allowed = Tài khoản này không được điều khiển máy phát thanh ({ $socket }). Hãy thêm tài khoản vào nhóm loaxa (sudo adduser TÊN loaxa) rồi đăng nhập lại.

@@ -637,7 +637,7 @@ impl WindowSpan {
 
     /// The window again, at full volume (a status does not show volumes); or why the text is
     /// not a window.
-    pub fn resolve(&self) -> Result<Window, String> {
+    pub fn resolve(&self) -> Result<Window, crate::schedule::windows::WindowProblem> {
         RawWindow {
             from: self.from.clone(),
             to: self.to.clone(),

@@ -99,10 +99,12 @@ pub struct RawWindow {
 
 impl RawWindow {
     /// Checks one table; errors name the field.
-    pub fn resolve(&self) -> Result<Window, String> {
-        let time = |field: &str, text: &str| {
-            NaiveTime::parse_from_str(text, "%H:%M")
-                .map_err(|_| format!("{field}: \"{text}\" is not a time of day like \"05:30\""))
+    pub fn resolve(&self) -> Result<Window, WindowProblem> {
+        let time = |field: &'static str, text: &str| {
+            NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| WindowProblem::NotATime {
+                field,
+                text: text.to_owned(),
+            })
         };
         let from = time("from", &self.from)?;
         let to = if self.to == "24:00" {
@@ -111,20 +113,52 @@ impl RawWindow {
             time("to", &self.to)?
         };
         if from == to {
-            return Err(format!(
-                "from and to are both {}: the window is empty",
-                self.from
-            ));
+            return Err(WindowProblem::Empty {
+                at: self.from.clone(),
+            });
         }
         let volume = self.volume.unwrap_or(1.0);
         if !(0.0..=1.0).contains(&volume) {
-            return Err(format!("volume: {volume} out of range 0.0–1.0"));
+            return Err(WindowProblem::BadVolume { volume });
         }
         Ok(Window {
             from,
             to,
             volume: volume as f32,
         })
+    }
+}
+
+/// Why a `[[window]]` table (or a `--window FROM-TO`) is not a window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowProblem {
+    /// `from` or `to` is not `HH:MM`.
+    NotATime {
+        field: &'static str,
+        text: String,
+    },
+    /// `from` and `to` are the same time.
+    Empty {
+        at: String,
+    },
+    BadVolume {
+        volume: f64,
+    },
+}
+
+impl fmt::Display for WindowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WindowProblem::NotATime { field, text } => {
+                write!(f, "{field}: \"{text}\" is not a time of day like \"05:30\"")
+            }
+            WindowProblem::Empty { at } => {
+                write!(f, "from and to are both {at}: the window is empty")
+            }
+            WindowProblem::BadVolume { volume } => {
+                write!(f, "volume: {volume} out of range 0.0–1.0")
+            }
+        }
     }
 }
 
@@ -136,7 +170,7 @@ mod tests {
         NaiveTime::parse_from_str(text, "%H:%M").unwrap()
     }
 
-    fn window(from: &str, to: &str, volume: Option<f64>) -> Result<Window, String> {
+    fn window(from: &str, to: &str, volume: Option<f64>) -> Result<Window, WindowProblem> {
         RawWindow {
             from: from.into(),
             to: to.into(),
@@ -178,15 +212,15 @@ mod tests {
     #[test]
     fn bad_window_tables_say_which_field_is_wrong() {
         assert_eq!(
-            window("5am", "22:00", None).unwrap_err(),
+            window("5am", "22:00", None).unwrap_err().to_string(),
             "from: \"5am\" is not a time of day like \"05:30\""
         );
         assert_eq!(
-            window("05:00", "05:00", None).unwrap_err(),
+            window("05:00", "05:00", None).unwrap_err().to_string(),
             "from and to are both 05:00: the window is empty"
         );
         assert_eq!(
-            window("05:00", "22:00", Some(1.5)).unwrap_err(),
+            window("05:00", "22:00", Some(1.5)).unwrap_err().to_string(),
             "volume: 1.5 out of range 0.0–1.0"
         );
     }
