@@ -70,9 +70,10 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         config: ConfigArg,
-        /// Start from this instant (RFC 3339) instead of now
+        /// Start from this day or time instead of now (03/12/2026, "03/12/2026 17:30", 17h30,
+        /// or RFC 3339)
         #[arg(long)]
-        from: Option<DateTime<chrono::FixedOffset>>,
+        from: Option<String>,
         /// How many airings to show
         #[arg(long, default_value_t = 10)]
         count: usize,
@@ -191,7 +192,7 @@ pub fn main() -> Result<()> {
             config,
             from,
             count,
-        } => next(&files, &config, from, count),
+        } => next(&files, &config, from.as_deref(), count),
         Command::Play {
             files,
             output,
@@ -522,14 +523,14 @@ fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn next(
-    files: &[PathBuf],
-    config: &ConfigArg,
-    from: Option<DateTime<chrono::FixedOffset>>,
-    count: usize,
-) -> Result<()> {
-    if files.is_empty() && from.is_none() {
-        return next_on_this_box(config, count);
+fn next(files: &[PathBuf], config: &ConfigArg, from: Option<&str>, count: usize) -> Result<()> {
+    let words = words_for(None)?;
+    let from = match from {
+        Some(text) => Some(start_of_look_ahead(text, config, &words)?),
+        None => None,
+    };
+    if files.is_empty() {
+        return next_on_this_box(config, count, from);
     }
     let mut loaded = Loaded::default();
     for file in expand_dirs(files)? {
@@ -539,15 +540,6 @@ fn next(
         };
         loaded.merge(schedule::load_file(&file, &options));
     }
-    if files.is_empty() {
-        let config = config.load()?;
-        let options = LoadOptions {
-            windows: None,
-            ..config.local_schedule_options(None)
-        };
-        loaded = schedule::load_dir(&config.schedules_dir, &options);
-    }
-    let words = words_for(None)?;
     for error in &loaded.errors {
         eprintln!(
             "{}",
@@ -558,8 +550,7 @@ fn next(
         );
     }
     let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
-    let from = from.map_or_else(Utc::now, |from| from.with_timezone(&Utc));
-    for occurrence in next_occurrences(&programs, from, count) {
+    for occurrence in next_occurrences(&programs, from.unwrap_or_else(Utc::now), count) {
         let program = &occurrence.program;
         let local = occurrence.scheduled.with_timezone(&program.timezone);
         println!("{}  {}  {}", local.to_rfc3339(), program.id, program.title);
@@ -567,16 +558,30 @@ fn next(
     Ok(())
 }
 
+/// `next --from`: an instant (RFC 3339, as scripts write it), or a day or time as the operator
+/// types it, in the box's time zone (the default one when there is no config).
+fn start_of_look_ahead(text: &str, config: &ConfigArg, words: &Words) -> Result<DateTime<Utc>> {
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    let timezone = config
+        .load()
+        .map_or(schedule::DEFAULT_TIMEZONE, |config| config.timezone);
+    let now = Utc::now().with_timezone(&timezone).naive_local();
+    let local = when::parse_start(text, now).map_err(|e| anyhow!(e.said(words)))?;
+    Ok(schedule::resolve_local(timezone, local))
+}
+
 /// The box's whole plan, as its daemon holds it (its files, the district's schedules, the local
 /// programmes); with the daemon stopped, what its schedule files alone would air.
-fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
+fn next_on_this_box(config: &ConfigArg, count: usize, from: Option<DateTime<Utc>>) -> Result<()> {
     use crate::control::{Answer, Reply, Request};
     let config = config.load()?;
     let words = words_for(Some(&config))?;
     let count = count.min(crate::control::MAX_NEXT);
     let asked = block_on(crate::control::ask(
         &config.control_socket,
-        &Request::Next { count },
+        &Request::Next { count, from },
     ))?;
     let upcoming = match asked {
         Ok(Reply::Done(Answer::Next { upcoming })) => upcoming,
@@ -599,7 +604,7 @@ fn next_on_this_box(config: &ConfigArg, count: usize) -> Result<()> {
                 );
             }
             let programs: Vec<Arc<Program>> = loaded.programs.into_iter().map(Arc::new).collect();
-            next_occurrences(&programs, Utc::now(), count)
+            next_occurrences(&programs, from.unwrap_or_else(Utc::now), count)
                 .iter()
                 .map(daemon::upcoming)
                 .collect()
@@ -695,12 +700,7 @@ fn log(config: &ConfigArg, since: Option<&str>, until: Option<&str>, json: bool)
     let config = config.load()?;
     let words = words_for(Some(&config))?;
     let today = Utc::now().with_timezone(&config.timezone).date_naive();
-    let days = |text: &str| {
-        when::parse_days(text, today).map_err(|e| {
-            let (id, part) = e.message();
-            anyhow!(words.t_args(id, &[("text", arg(part))]))
-        })
-    };
+    let days = |text: &str| when::parse_days(text, today).map_err(|e| anyhow!(e.said(&words)));
     let midnight = |day: chrono::NaiveDate| {
         schedule::resolve_local(config.timezone, day.and_time(chrono::NaiveTime::MIN))
     };

@@ -420,6 +420,17 @@ fn a_vietnamese_operator_is_answered_in_vietnamese_and_each_mistake_is_explained
         "{next}"
     );
     everything += &next;
+    // From a day as Vietnamese write it: the plan from that day's midnight.
+    let day_after = (now + chrono::Duration::days(2)).date_naive();
+    let from = day_after.format("%d/%m/%Y").to_string();
+    let (ok, next, err) = said(&["next", "--from", &from, "--count", "1"]);
+    assert!(ok, "{err}");
+    assert!(
+        next.starts_with("17:30 ")
+            && next.contains(&from)
+            && next.contains("Bản tin chiều (chieu)"),
+        "{next}"
+    );
 
     // Why it failed, in the operator's words, at the box's time.
     test_box.wait_for_log(Duration::from_secs(20), |log| {

@@ -372,10 +372,8 @@ fn when_words(programme: &LocalProgram, config: &Config, words: &Words) -> Strin
 fn one_off(text: &str, config: &Config, words: &Words) -> Result<String> {
     let now = Utc::now();
     let local_now = now.with_timezone(&config.timezone).naive_local();
-    let Moment { local, .. } = when::parse_moment(text, local_now).map_err(|e| {
-        let (id, part) = e.message();
-        anyhow!(words.t_args(id, &[("text", arg(part))]))
-    })?;
+    let Moment { local, .. } =
+        when::parse_moment(text, local_now).map_err(|e| anyhow!(e.said(words)))?;
     let instant = loaxa_core::schedule::resolve_local(config.timezone, local);
     if instant <= now {
         bail!(words.t_args(

@@ -28,6 +28,12 @@ impl WhenError {
             WhenError::NotAMoment(text) => ("when-not-a-moment", text),
         }
     }
+
+    /// The refusal in the operator's words.
+    pub fn said(&self, words: &crate::text::Words) -> String {
+        let (id, text) = self.message();
+        words.t_args(id, &[("text", crate::text::arg(text))])
+    }
 }
 
 /// A span of days named by the operator: one day, or a whole month (`12/2026`, `2026-12`).
@@ -174,6 +180,23 @@ pub fn parse_moment(text: &str, now: NaiveDateTime) -> Result<Moment, WhenError>
     }
 }
 
+/// Where a look ahead starts: a day (`03/12/2026`: its midnight; a month: its first day), a
+/// day and a time, or a time alone (today at that time).
+pub fn parse_start(text: &str, now: NaiveDateTime) -> Result<NaiveDateTime, WhenError> {
+    if let Ok(days) = parse_days(text, now.date()) {
+        return Ok(days.first.and_time(NaiveTime::MIN));
+    }
+    // One word that is neither a day nor anything like a time was meant as a day.
+    if !text.trim().contains(char::is_whitespace) && !looks_like_a_time(text) {
+        return Err(WhenError::NotADate(text.to_owned()));
+    }
+    let moment = parse_moment(text, now)?;
+    Ok(match moment.day_assumed {
+        true => now.date().and_time(moment.local.time()),
+        false => moment.local,
+    })
+}
+
 /// A word with a `:` or an `h` between digits is meant as a time, even a wrong one: say
 /// "not a time" about `25:30` rather than "not a day and a time".
 fn looks_like_a_time(word: &str) -> bool {
@@ -196,6 +219,22 @@ mod tests {
 
     fn time(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn a_look_ahead_starts_at_a_days_midnight_or_at_a_time_today() {
+        let now = at("2026-12-03 10:00");
+        assert_eq!(parse_start("05/12/2026", now), Ok(at("2026-12-05 00:00")));
+        assert_eq!(parse_start("12/2026", now), Ok(at("2026-12-01 00:00")));
+        assert_eq!(parse_start("6h30", now), Ok(at("2026-12-03 06:30")));
+        assert_eq!(
+            parse_start("05/12/2026 17:30", now),
+            Ok(at("2026-12-05 17:30"))
+        );
+        assert_eq!(
+            parse_start("mai", now),
+            Err(WhenError::NotADate("mai".into()))
+        );
     }
 
     #[test]

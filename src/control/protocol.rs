@@ -25,9 +25,12 @@ use loaxa_core::schedule::Priority;
 pub enum Request {
     Status {},
     Today {},
-    /// The next `count` airings of the whole plan (at most [`MAX_NEXT`]).
+    /// The next `count` airings of the whole plan (at most [`MAX_NEXT`]), from now or from
+    /// `from`.
     Next {
         count: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<DateTime<Utc>>,
     },
     Stop {},
     /// Sets the master volume to `percent`; without it, only asks what it is.
@@ -441,7 +444,14 @@ mod tests {
         for request in [
             Request::Status {},
             Request::Today {},
-            Request::Next { count: 3 },
+            Request::Next {
+                count: 3,
+                from: None,
+            },
+            Request::Next {
+                count: 3,
+                from: Some("2026-12-05T00:00:00Z".parse().unwrap()),
+            },
             Request::Stop {},
             Request::Volume { percent: Some(70) },
             Request::PlayNow {

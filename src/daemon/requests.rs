@@ -21,11 +21,15 @@ impl Daemon<'_> {
         Ok(match request {
             Request::Status {} => Reply::Done(Answer::Status(self.status())),
             Request::Today {} => Reply::Done(Answer::Today(self.today()?)),
-            Request::Next { count } => Reply::Done(Answer::Next {
-                upcoming: next_occurrences(&self.programs, Utc::now(), count.min(MAX_NEXT))
-                    .iter()
-                    .map(upcoming)
-                    .collect(),
+            Request::Next { count, from } => Reply::Done(Answer::Next {
+                upcoming: next_occurrences(
+                    &self.programs,
+                    from.unwrap_or_else(Utc::now),
+                    count.min(MAX_NEXT),
+                )
+                .iter()
+                .map(upcoming)
+                .collect(),
             }),
             Request::Stop {} => {
                 if self.on_air.is_empty() {
