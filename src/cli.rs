@@ -655,9 +655,10 @@ fn play(
     });
     let spec = output.unwrap_or(config.output.clone());
     let output = Output::open(&spec, config.sample_rate).map_err(|e| {
+        let reason = crate::text::errors::output_words(&e, &words);
         anyhow!(words.t_args(
             "output-unavailable",
-            &[("output", arg(&spec)), ("reason", arg(e))]
+            &[("output", arg(&spec)), ("reason", arg(reason))]
         ))
     })?;
     eprintln!(

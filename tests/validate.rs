@@ -301,3 +301,27 @@ fn a_setting_out_of_bounds_in_the_box_config_is_named_and_explained_in_vietnames
         assert!(err.starts_with(expected), "{setting}: {err}");
     }
 }
+
+#[test]
+fn a_test_play_to_a_device_that_is_not_there_is_told_in_vietnamese_with_where_to_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loaxa.toml");
+    std::fs::write(&config, "language = \"vi\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    let missing = dir.path().join("khong-co/ra.wav");
+    let out = run(&[
+        "play",
+        "chime",
+        "--config",
+        config,
+        "--output",
+        &format!("wav:{}", missing.display()),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("không ghi được tệp WAV") && err.contains("không có tệp hay thư mục này"),
+        "{err}"
+    );
+    assert!(!err.contains("No such file"), "{err}");
+}

@@ -28,7 +28,7 @@ pub fn list() -> Result<Vec<DeviceInfo>, OutputError> {
     let default_name = host.default_output_device().and_then(|d| d.name().ok());
     let devices = host
         .output_devices()
-        .map_err(|e| OutputError::NoDevice(format!("s: {e}")))?;
+        .map_err(|e| OutputError::NoDevices(e.to_string()))?;
     Ok(devices
         .map(|device| {
             let name = device.name().unwrap_or_else(|e| format!("(unnamed: {e})"));
@@ -116,10 +116,10 @@ fn start_stream(name: Option<&str>) -> Result<(cpal::Stream, Opened), OutputErro
         None => host.default_output_device(),
         Some(wanted) => host
             .output_devices()
-            .map_err(|e| OutputError::NoDevice(format!(" {wanted}: {e}")))?
+            .map_err(|e| OutputError::NoDevices(e.to_string()))?
             .find(|d| d.name().is_ok_and(|n| n == wanted)),
     }
-    .ok_or_else(|| OutputError::NoDevice(format!(" named {label} (see `loaxa devices`)")))?;
+    .ok_or_else(|| OutputError::NoSuchDevice(label.clone()))?;
     let device_error = |message: String| OutputError::Device {
         name: label.clone(),
         message,

@@ -66,12 +66,18 @@ pub struct Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("no audio output device{0}")]
-    NoDevice(String),
+    /// The sound system cannot even list its devices.
+    #[error("no audio output devices: {0}")]
+    NoDevices(String),
+    #[error("no audio output device named {0} (see `loaxa devices`)")]
+    NoSuchDevice(String),
     #[error("audio device {name}: {message}")]
     Device { name: String, message: String },
-    #[error("{path}: cannot write WAV output: {message}")]
-    Wav { path: PathBuf, message: String },
+    #[error("{}: cannot write WAV output: {trouble}", path.display())]
+    Wav {
+        path: PathBuf,
+        trouble: loaxa_core::trouble::FileTrouble,
+    },
     #[error("audio output failed: {0}")]
     Failed(String),
     #[error("stopped")]

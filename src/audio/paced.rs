@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::output::{Driver, Feed, Format, Output, OutputError, frames_to_nanos, unix_nanos};
+use loaxa_core::trouble::FileTrouble;
 
 /// The WAV outputs are 16-bit stereo: what any tool reads, and what a loudspeaker amplifier gets.
 const CHANNELS: u16 = 2;
@@ -75,9 +76,9 @@ struct WavSink {
 }
 
 fn create_wav(path: &Path, format: Format, started: SystemTime) -> Result<WavSink, OutputError> {
-    let error = |message: String| OutputError::Wav {
+    let error = |trouble: FileTrouble| OutputError::Wav {
         path: path.to_owned(),
-        message,
+        trouble,
     };
     let start = chrono::DateTime::<chrono::Utc>::from(started);
     let timeline = WavTimeline {
@@ -86,15 +87,26 @@ fn create_wav(path: &Path, format: Format, started: SystemTime) -> Result<WavSin
         start_unix_ns: unix_nanos(started),
         start: start.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     };
-    let json = serde_json::to_string_pretty(&timeline).map_err(|e| error(e.to_string()))?;
-    std::fs::write(timeline_path(path), json + "\n").map_err(|e| error(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&timeline).map_err(|e| {
+        error(FileTrouble::Other {
+            error: e.to_string(),
+        })
+    })?;
+    std::fs::write(timeline_path(path), json + "\n").map_err(|e| error((&e).into()))?;
     let spec = hound::WavSpec {
         channels: format.channels,
         sample_rate: format.sample_rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let writer = hound::WavWriter::create(path, spec).map_err(|e| error(e.to_string()))?;
+    let writer = hound::WavWriter::create(path, spec).map_err(|e| {
+        error(match &e {
+            hound::Error::IoError(io) => io.into(),
+            other => FileTrouble::Other {
+                error: other.to_string(),
+            },
+        })
+    })?;
     Ok(WavSink {
         path: path.to_owned(),
         writer,

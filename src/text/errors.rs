@@ -1,10 +1,11 @@
 //! The box's own errors that reach an operator's command line, in their words: the daemon
-//! that cannot be reached, a config file that cannot be read, is mistyped or holds a value
+//! that cannot be reached, the sound card that cannot be opened, a config file that cannot be read, is mistyped or holds a value
 //! out of bounds. Anything not
 //! listed here is said as its English message.
 
 use std::io::ErrorKind;
 
+use crate::audio::output::OutputError;
 use crate::config::{ConfigError, ConfigProblem};
 use crate::control::ControlError;
 use loaxa_core::schedule::windows::WindowProblem;
@@ -18,9 +19,38 @@ pub fn error_words(error: &anyhow::Error, words: &Words) -> Option<String> {
     if let Some(config) = error.downcast_ref::<ConfigError>() {
         return config_words(config, words);
     }
+    if let Some(output) = error.downcast_ref::<OutputError>() {
+        return Some(output_words(output, words));
+    }
     error
         .downcast_ref::<ControlError>()
         .map(|control| control_words(control, words))
+}
+
+/// Why the sound card (or the WAV file standing in for it) cannot be used. The sound system's
+/// own account is for an engineer: the English catalogue shows it.
+pub fn output_words(error: &OutputError, words: &Words) -> String {
+    match error {
+        OutputError::NoDevices(detail) => {
+            words.t_args("output-no-devices", &[("detail", arg(detail))])
+        }
+        OutputError::NoSuchDevice(name) => {
+            words.t_args("output-no-such-device", &[("name", arg(name))])
+        }
+        OutputError::Device { name, message } => words.t_args(
+            "output-device-failed",
+            &[("name", arg(name)), ("detail", arg(message))],
+        ),
+        OutputError::Wav { path, trouble } => words.t_args(
+            "output-wav-failed",
+            &[
+                ("file", arg(path.display())),
+                ("why", arg(file_words(trouble, words))),
+            ],
+        ),
+        OutputError::Failed(detail) => words.t_args("output-failed", &[("detail", arg(detail))]),
+        OutputError::Stopped => words.t("output-stopped"),
+    }
 }
 
 fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
