@@ -475,7 +475,10 @@ pub(super) fn refused(refusal: &Refusal, config: &Config, words: &Words) -> Stri
         Refusal::Busy { .. } => words.t("refusal-busy"),
         // The checks' and the store's own words, which the CLI has said already where it could.
         Refusal::Schedule { message } | Refusal::Failed { error: message } => message.clone(),
-        Refusal::Malformed { .. } => refusal.to_string(),
+        // Only a daemon of another version misreads what this CLI writes.
+        Refusal::Malformed { error } => {
+            words.t_args("refusal-malformed", &[("detail", arg(error))])
+        }
     };
     words.t_args("daemon-refused", &[("reason", arg(reason))])
 }
@@ -723,6 +726,18 @@ pub fn level_id(level: Priority) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_the_daemon_cannot_read_is_told_as_a_version_mismatch_without_its_english() {
+        let config = Config::parse("", Path::new("box.toml")).unwrap();
+        let words = Words::new(crate::text::Lang::Vi).unwrap();
+        let refusal = Refusal::Malformed {
+            error: "unknown field `from`, expected `count`".into(),
+        };
+        let said = refused(&refusal, &config, &words);
+        assert!(said.contains("khác phiên bản"), "{said}");
+        assert!(!said.contains("unknown field"), "{said}");
+    }
 
     #[test]
     fn a_volume_is_a_number_to_100_with_or_without_a_percent_sign() {

@@ -57,6 +57,7 @@ refusal-outside-windows = now ({ $time }) is outside the broadcast hours ({ $win
 refusal-not-aired = it could not air: { $reasons }.
 refusal-permission = user { $uid } may not steer the box; they must be in the { $group } group (sudo adduser NAME { $group }, then log in again).
 refusal-busy = the box is busy answering many requests; try again in a few seconds.
+refusal-malformed = the box daemon does not understand this request ({ $detail }): this loaxa command and the daemon may be different versions (after an upgrade, restart it: sudo systemctl restart loaxa)
 daemon-mismatched = the box's daemon answered another question (a different version? restart it: sudo systemctl restart loaxa): { $answer }
 daemon-mismatched-next = the box's daemon answered another question (a different version? restart it: sudo systemctl restart loaxa).
 file-missing = { $file }: no such file.

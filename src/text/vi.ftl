@@ -57,6 +57,7 @@ refusal-outside-windows = bây giờ ({ $time }) ngoài giờ được phát ({ 
 refusal-not-aired = không phát được: { $reasons }.
 refusal-permission = người dùng { $uid } không được điều khiển máy phát thanh; cần thuộc nhóm { $group } (sudo adduser TÊN { $group }, rồi đăng nhập lại).
 refusal-busy = máy phát thanh đang bận trả lời nhiều yêu cầu; hãy thử lại sau vài giây.
+refusal-malformed = máy phát thanh không hiểu yêu cầu này: lệnh loaxa và máy phát thanh có thể khác phiên bản (sau khi cập nhật, hãy khởi động lại: sudo systemctl restart loaxa)
 daemon-mismatched = Máy phát thanh trả lời không đúng câu hỏi (có thể khác phiên bản; hãy khởi động lại nó: sudo systemctl restart loaxa): { $answer }
 daemon-mismatched-next = Máy phát thanh trả lời không đúng câu hỏi (có thể khác phiên bản; hãy khởi động lại nó: sudo systemctl restart loaxa).
 file-missing = Không có tệp { $file }.
