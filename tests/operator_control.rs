@@ -432,6 +432,15 @@ fn a_vietnamese_operator_is_answered_in_vietnamese_and_each_mistake_is_explained
         "{next}"
     );
 
+    // A schedule file's programme is changed in its file, and the operator is told which.
+    let (ok, _, err) = said(&["program", "disable", "chieu"]);
+    assert!(!ok);
+    assert!(
+        err.contains("“chieu” là chương trình trong tệp lịch ")
+            && err.contains(".toml: muốn đổi, hãy sửa tệp đó"),
+        "{err}"
+    );
+
     // Why it failed, in the operator's words, at the box's time.
     test_box.wait_for_log(Duration::from_secs(20), |log| {
         log.iter().any(|e| e["program_id"] == "bao")

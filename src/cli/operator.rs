@@ -459,6 +459,14 @@ pub(super) fn refused(refusal: &Refusal, config: &Config, words: &Words) -> Stri
         Refusal::NoSuchProgramme { id } => {
             words.t_args("refusal-no-such-programme", &[("id", arg(id))])
         }
+        Refusal::InScheduleFile { id, file } => words.t_args(
+            "refusal-in-schedule-file",
+            &[("id", arg(id)), ("file", arg(file))],
+        ),
+        Refusal::FromTheOffice { id, scope } => words.t_args(
+            "refusal-from-the-office",
+            &[("id", arg(id)), ("scope", arg(scope))],
+        ),
         Refusal::IdTaken { id } => words.t_args("refusal-id-taken", &[("id", arg(id))]),
         Refusal::OutsideWindows { at, windows } => words.t_args(
             "refusal-outside-windows",

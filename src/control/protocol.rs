@@ -81,6 +81,16 @@ pub enum Refusal {
     NoSuchProgramme {
         id: String,
     },
+    /// The programme is in a schedule file on the box: changed by editing that file.
+    InScheduleFile {
+        id: String,
+        file: String,
+    },
+    /// The programme is in a schedule the office signed: only the office changes it.
+    FromTheOffice {
+        id: String,
+        scope: loaxa_core::protocol::Scope,
+    },
     /// A programme of the schedules already has this id.
     IdTaken {
         id: String,
@@ -126,6 +136,14 @@ impl fmt::Display for Refusal {
                 write!(f, "volume {percent} out of range 0–100")
             }
             Refusal::NoSuchProgramme { id } => write!(f, "no local programme {id}"),
+            Refusal::InScheduleFile { id, file } => write!(
+                f,
+                "{id} is a programme of the schedule file {file}: edit that file to change it"
+            ),
+            Refusal::FromTheOffice { id, scope } => write!(
+                f,
+                "{id} is a programme of the office's schedule for {scope}: only the office changes it"
+            ),
             Refusal::IdTaken { id } => write!(
                 f,
                 "a scheduled programme is already called {id}; choose another --id"

@@ -11,7 +11,7 @@ use super::{Claimed, Daemon, DaemonError};
 use crate::control::{
     Airing, Answer, Link, LocalProgram, MAX_NEXT, Refusal, Reply, Request, Status, Today, Upcoming,
 };
-use loaxa_core::protocol::RemoteAction;
+use loaxa_core::protocol::{Origin, RemoteAction};
 use loaxa_core::schedule::plan::{Occurrence, next_occurrences};
 use loaxa_core::schedule::{self, Item, Priority, Program};
 
@@ -71,7 +71,7 @@ impl Daemon<'_> {
                     self.reload_schedules(true);
                     Reply::Done(Answer::ProgramRemove {})
                 } else {
-                    Reply::Refused(Refusal::NoSuchProgramme { id })
+                    Reply::Refused(self.not_the_operators(id))
                 }
             }
             Request::ProgramEnable { id, enabled } => {
@@ -79,7 +79,7 @@ impl Daemon<'_> {
                     self.reload_schedules(true);
                     Reply::Done(Answer::ProgramEnable {})
                 } else {
-                    Reply::Refused(Refusal::NoSuchProgramme { id })
+                    Reply::Refused(self.not_the_operators(id))
                 }
             }
         })
@@ -183,6 +183,21 @@ impl Daemon<'_> {
             Claimed::Queued => Reply::Done(Answer::PlayNow { queued: true }),
             Claimed::Refused(reasons) => Reply::Refused(Refusal::NotAired { reasons }),
         })
+    }
+
+    /// Why `id` is not a programme the operator may remove, enable or disable: it is not in
+    /// the plan at all, or it is a schedule file's, or the office's.
+    fn not_the_operators(&self, id: String) -> Refusal {
+        let Some(program) = self.programs.iter().find(|p| p.id == id) else {
+            return Refusal::NoSuchProgramme { id };
+        };
+        match super::origin::origin(&program.source) {
+            Origin::Schedule { scope, .. } => Refusal::FromTheOffice { id, scope },
+            _ => Refusal::InScheduleFile {
+                id,
+                file: program.source.display().to_string(),
+            },
+        }
     }
 
     fn add_program(&mut self, text: &str) -> Result<Reply, DaemonError> {
