@@ -763,11 +763,7 @@ pub fn log_table(entries: &[AsRunEntry], tz: Tz, words: &Words) -> String {
         } else {
             outcome
         };
-        let programme = if e.title.is_empty() || e.title == e.program_id {
-            e.program_id.clone()
-        } else {
-            format!("{} ({})", e.title, e.program_id)
-        };
+        let programme = operator::described(&e.program_id, &e.title, words);
         [
             local(Some(e.scheduled), "%d/%m/%Y %H:%M:%S"),
             programme,

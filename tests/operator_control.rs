@@ -61,7 +61,7 @@ fn an_operator_sees_the_air_cuts_in_an_emergency_stops_a_programme_and_adds_one(
     let status = stdout(&operator(&test_box, &["status"]));
     // Called by what it airs, the file the operator named.
     assert!(
-        status.contains("On air: audio/thong-bao-demo.mp3 (play-now), emergency level\n"),
+        status.contains("On air: audio/thong-bao-demo.mp3 (played now), emergency level\n"),
         "{status}"
     );
     assert!(

@@ -414,7 +414,7 @@ fn warn_same_minute(
             "{}",
             words.t_args(
                 "program-same-minute",
-                &[("other", arg(described(&other.program, &other.title)))]
+                &[("other", arg(described(&other.program, &other.title, words)))]
             )
         );
     }
@@ -608,7 +608,7 @@ fn problem_line(problem: &Problem, config: &Config, words: &Words) -> String {
             outcome,
             reasons,
         } => {
-            let programme = arg(described(program, title));
+            let programme = arg(described(program, title, words));
             let outcome = arg(words.t(super::outcome_id(*outcome)));
             if reasons.is_empty() {
                 words.t_args(
@@ -658,7 +658,7 @@ fn print_today(today: &Today, config: &Config, words: &Words) {
 /// "Bản tin sáng (tin-sang), mức khẩn cấp" — the level only when it is not the usual one.
 fn airing(programme: &Airing, words: &Words) -> String {
     with_level(
-        described(&programme.program, &programme.title),
+        described(&programme.program, &programme.title, words),
         programme.level,
         words,
     )
@@ -668,7 +668,7 @@ fn airing(programme: &Airing, words: &Words) -> String {
 pub(super) fn upcoming_line(programme: &Upcoming, config: &Config, words: &Words) -> String {
     let at = words.moment(&programme.at.with_timezone(&config.timezone));
     let what = with_level(
-        described(&programme.program, &programme.title),
+        described(&programme.program, &programme.title, words),
         programme.level,
         words,
     );
@@ -714,9 +714,13 @@ fn with_level(what: String, level: Priority, words: &Words) -> String {
     }
 }
 
-/// The title, and the id when it says something more.
-fn described(program: &str, title: &str) -> String {
-    if title == program || title.is_empty() {
+/// The title, and the id when it says something more; a play-now (the operator's or the
+/// office's) is said to be one rather than named by the daemon's made-up id.
+pub(crate) fn described(program: &str, title: &str, words: &Words) -> String {
+    let played_now = program == "play-now" || program.starts_with("play-now-");
+    if played_now {
+        format!("{title} ({})", words.t("programme-played-now"))
+    } else if title == program || title.is_empty() {
         program.to_owned()
     } else {
         format!("{title} ({program})")
@@ -761,10 +765,15 @@ mod tests {
 
     #[test]
     fn a_programme_is_named_by_its_title_and_its_id_when_they_differ() {
+        let words = &Words::new(crate::text::Lang::Vi).unwrap();
         assert_eq!(
-            described("tin-sang", "Bản tin sáng"),
+            described("tin-sang", "Bản tin sáng", words),
             "Bản tin sáng (tin-sang)"
         );
-        assert_eq!(described("tin-sang", "tin-sang"), "tin-sang");
+        assert_eq!(described("tin-sang", "tin-sang", words), "tin-sang");
+        assert_eq!(
+            described("play-now-tin-sang", "Bản tin sáng", words),
+            "Bản tin sáng (phát ngay)"
+        );
     }
 }

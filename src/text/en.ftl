@@ -404,3 +404,6 @@ output-device-failed = the audio device “{ $name }” cannot be used ({ $detai
 output-wav-failed = the WAV file { $file } cannot be written: { $why }
 output-failed = the audio output failed ({ $detail })
 output-stopped = the audio output has stopped
+
+## A programme aired by play-now, not by a schedule
+programme-played-now = played now

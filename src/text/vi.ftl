@@ -398,3 +398,6 @@ output-device-failed = thiết bị âm thanh “{ $name }” không dùng đư�
 output-wav-failed = không ghi được tệp WAV { $file }: { $why }
 output-failed = đầu ra âm thanh bị lỗi
 output-stopped = đầu ra âm thanh đã dừng
+
+## A programme aired by play-now, not by a schedule
+programme-played-now = phát ngay
