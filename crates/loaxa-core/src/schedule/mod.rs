@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::toml_problem::TomlProblem;
+use crate::toml_problem::{Mistake, TomlProblem};
 
 use self::cron::CronExpr;
 
@@ -588,12 +588,19 @@ fn parse_pieces(
             Ok(raw) => raw,
             Err(_) if on_bad_piece == OnBadPiece::GiveUp => return None,
             Err(e) => {
-                let problem = TomlProblem::read_at(&e, text, offset, |at| file.lines.line_of(at));
-                file.errors.push(ScheduleError {
-                    line: problem.line,
-                    ..file_error(path, Fault::Syntax(Box::new(problem)))
-                });
-                // Its programmes still count: an exception naming one is not "unknown".
+                file.offset = offset;
+                // What the programme gets wrong besides is reported too; it is refused all the
+                // same, and its id still counts: an exception naming it is not "unknown".
+                let mended = file.mend_and_report(text, offset, piece, e);
+                for (i, raw_program) in mended.iter().flat_map(|raw| &raw.programs).enumerate() {
+                    let _refused = file.program(index + i, raw_program);
+                }
+                refused_ids.extend(
+                    mended
+                        .iter()
+                        .flat_map(|raw| &raw.programs)
+                        .filter_map(|p| p.get_ref().id.as_ref().map(|id| id.get_ref().clone())),
+                );
                 index += piece.matches("[[program]]").count();
                 continue;
             }
@@ -648,6 +655,24 @@ fn parse_pieces(
     Some(loaded)
 }
 
+/// Turns every line that `span` touches into spaces, newlines kept.
+fn blank_lines(text: &mut [u8], span: std::ops::Range<usize>) {
+    let start = text[..span.start.min(text.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = span.end.max(span.start).min(text.len());
+    let end = text[end..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| end + i);
+    for byte in &mut text[start..end] {
+        if *byte != b'\n' {
+            *byte = b' ';
+        }
+    }
+}
+
 /// Where each line of a text starts, so that every programme's line number is a binary search
 /// rather than a count of the newlines before it (quadratic in a file of 100,000 programmes).
 struct Lines(Vec<u32>);
@@ -687,6 +712,48 @@ struct FileContext<'a> {
 }
 
 impl FileContext<'_> {
+    /// Reports the TOML mistake `error` of one programme's `piece` (at `offset` in `text`), and
+    /// every further misspelt key or value of the wrong kind: each mistaken line is blanked out
+    /// (its bytes become spaces, so every other line keeps its place) and the piece read again.
+    /// The mended piece, if it then reads, for the rest of the checks. A mistake that blanking
+    /// cannot mend (broken syntax, a key now missing) ends the search unsaid: it may be the
+    /// blanking's doing.
+    fn mend_and_report(
+        &mut self,
+        text: &str,
+        offset: usize,
+        piece: &str,
+        mut error: toml::de::Error,
+    ) -> Option<RawFile> {
+        /// Enough for any programme a person wrote; a bound against a hostile file.
+        const MOST_MENDS: usize = 32;
+        let mut mended = piece.as_bytes().to_vec();
+        for attempt in 0..=MOST_MENDS {
+            let problem = TomlProblem::read_at(&error, text, offset, |at| self.lines.line_of(at));
+            let mendable = matches!(
+                problem.mistake,
+                Mistake::UnknownKey { .. }
+                    | Mistake::WrongKind { .. }
+                    | Mistake::UnknownChoice { .. }
+            );
+            if attempt > 0 && !mendable {
+                return None;
+            }
+            self.errors.push(ScheduleError {
+                line: problem.line,
+                ..file_error(self.path, Fault::Syntax(Box::new(problem)))
+            });
+            let span = error.span().filter(|_| mendable && attempt < MOST_MENDS)?;
+            blank_lines(&mut mended, span);
+            let again = std::str::from_utf8(&mended).ok()?;
+            match toml::from_str::<RawFile>(again) {
+                Ok(raw) => return Some(raw),
+                Err(next) => error = next,
+            }
+        }
+        None
+    }
+
     fn error(&mut self, span: Range<usize>, field: Field, fault: Fault) {
         self.errors.push(ScheduleError {
             file: self.path.to_owned(),
@@ -1256,6 +1323,47 @@ mod tests {
             errors_of(text),
             ["s.toml:3: morning.cron: day-of-week 8 out of range 0–7"]
         );
+    }
+
+    #[test]
+    fn a_misspelt_key_does_not_hide_the_programmes_other_problems_nor_let_it_air() {
+        let text = "[[program]]\nid = \"sang\"\ntittle = \"Bản tin\"\ncron = \"0 7 * * 8\"\n\
+                    volume = \"to\"\nitems = [\"chime\"]\n\n\
+                    [[program]]\nid = \"trua\"\ncron = \"0 11 * * *\"\nitems = [\"chime\"]\n";
+        let loaded = parse(text, Path::new("s.toml"), &options());
+        let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("s.toml:3: unknown field `tittle`"),
+            "{errors:?}"
+        );
+        assert!(errors[1].starts_with("s.toml:5: "), "{errors:?}");
+        assert!(errors[2].starts_with("s.toml:4: sang.cron: "), "{errors:?}");
+        let ids: Vec<&str> = loaded.programs.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["trua"]);
+    }
+
+    #[test]
+    fn a_mend_that_breaks_the_syntax_adds_no_problem_of_its_own() {
+        // Blanking the misspelt key's line leaves its list's other lines dangling.
+        let text = "[[program]]\nid = \"sang\"\ncron = \"0 7 * * *\"\nitems = [\"chime\"]\n\
+                    extra = [\n  \"a\",\n]\n";
+        let errors = errors_of(text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("s.toml:5: unknown field `extra`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_programme_of_a_thousand_misspelt_keys_is_reported_a_bounded_number_of_times() {
+        let mut text = String::from("[[program]]\nid = \"x\"\ncron = \"0 7 * * *\"\nitems = []\n");
+        for i in 0..1000 {
+            text.push_str(&format!("k{i} = 1\n"));
+        }
+        let errors = errors_of(&text);
+        assert!((2..=40).contains(&errors.len()), "{}", errors.len());
     }
 
     #[test]
