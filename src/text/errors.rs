@@ -1,7 +1,7 @@
 //! The box's own errors that reach an operator's command line, in their words: the daemon
-//! that cannot be reached, the sound card that cannot be opened, a config file that cannot be read, is mistyped or holds a value
-//! out of bounds. Anything not
-//! listed here is said as its English message.
+//! that cannot be reached, the sound card that cannot be opened, a config file that cannot be
+//! read, is mistyped or holds a value out of bounds. Anything not listed here is said as its
+//! English message.
 
 use std::io::ErrorKind;
 
@@ -62,19 +62,11 @@ fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
                 ("why", arg(file_words(&source.into(), words))),
             ],
         )),
-        ConfigError::Syntax { path, problem } => {
-            let place = match problem.line {
-                Some(line) => words.t_args(
-                    "where-file-line",
-                    &[("file", arg(path.display())), ("line", arg(line))],
-                ),
-                None => path.display().to_string(),
-            };
-            Some(format!(
-                "{place}: {}",
-                super::schedule::toml_words(problem, words)
-            ))
-        }
+        ConfigError::Syntax { path, problem } => Some(format!(
+            "{}: {}",
+            super::schedule::place(path, problem.line, words),
+            super::schedule::toml_words(problem, words)
+        )),
         ConfigError::Invalid { path, key, problem } => Some(words.t_args(
             "config-invalid",
             &[

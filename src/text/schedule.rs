@@ -9,15 +9,20 @@ use loaxa_core::toml_problem::{Kind, Mistake, TomlProblem};
 
 use super::{Words, arg};
 
-/// "xa.toml, dòng 4, chương trình “sang”, mục cron: …"
-pub fn schedule_error(error: &ScheduleError, words: &Words) -> String {
-    let mut place = match error.line {
+/// "xa.toml, dòng 4": a file, and its line when known.
+pub fn place(file: &std::path::Path, line: Option<usize>, words: &Words) -> String {
+    match line {
         Some(line) => words.t_args(
             "where-file-line",
-            &[("file", arg(error.file.display())), ("line", arg(line))],
+            &[("file", arg(file.display())), ("line", arg(line))],
         ),
-        None => error.file.display().to_string(),
-    };
+        None => file.display().to_string(),
+    }
+}
+
+/// "xa.toml, dòng 4, chương trình “sang”, mục cron: …"
+pub fn schedule_error(error: &ScheduleError, words: &Words) -> String {
+    let mut place = place(&error.file, error.line, words);
     if let Some(field) = &error.field {
         place = format!("{place}, {}", field_words(field, words));
     }
