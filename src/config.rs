@@ -146,8 +146,9 @@ pub enum ConfigError {
 /// What is wrong with one setting, as each language's catalogue says it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigProblem {
-    #[error("unknown time zone \"{name}\" (expected an IANA name such as Asia/Ho_Chi_Minh)")]
-    UnknownTimezone { name: String },
+    /// The schedules' own fault: a config's time zone is read as a schedule file's is.
+    #[error("{0}")]
+    Timezone(loaxa_core::schedule::Fault),
     #[error("{reason}")]
     BadOutput { spec: String, reason: String },
     #[error("{value} out of range {low} to {high}")]
@@ -312,7 +313,7 @@ impl Config {
         };
         let timezone = match raw.timezone {
             Some(name) => parse_timezone(&name)
-                .map_err(|_| invalid("timezone", ConfigProblem::UnknownTimezone { name }))?,
+                .map_err(|fault| invalid("timezone", ConfigProblem::Timezone(fault)))?,
             None => loaxa_core::schedule::DEFAULT_TIMEZONE,
         };
         let output = match raw.output {

@@ -80,9 +80,7 @@ fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
 
 fn problem_words(problem: &ConfigProblem, words: &Words) -> String {
     match problem {
-        ConfigProblem::UnknownTimezone { name } => {
-            words.t_args("fault-unknown-timezone", &[("name", arg(name))])
-        }
+        ConfigProblem::Timezone(fault) => super::schedule::fault_words(fault, words),
         ConfigProblem::BadOutput { spec, .. } => {
             words.t_args("config-bad-output", &[("spec", arg(spec))])
         }
