@@ -31,10 +31,20 @@ impl From<&std::io::Error> for FileTrouble {
             ErrorKind::NotFound => FileTrouble::Missing,
             ErrorKind::PermissionDenied => FileTrouble::NotAllowed,
             ErrorKind::IsADirectory | ErrorKind::NotADirectory => FileTrouble::WrongKind,
-            ErrorKind::InvalidData => FileTrouble::NotText,
             _ => FileTrouble::Other {
                 error: error.to_string(),
             },
+        }
+    }
+}
+
+impl FileTrouble {
+    /// Why a file could not be read as text: there, and only there, invalid data means the
+    /// bytes are not UTF-8 (elsewhere it is whatever the reader says it is).
+    pub fn reading_text(error: &std::io::Error) -> FileTrouble {
+        match error.kind() {
+            std::io::ErrorKind::InvalidData => FileTrouble::NotText,
+            _ => error.into(),
         }
     }
 }
@@ -151,6 +161,12 @@ mod tests {
         assert_eq!(FileTrouble::from(&missing), FileTrouble::Missing);
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         assert_eq!(FileTrouble::from(&denied), FileTrouble::NotAllowed);
+        let garbled = std::io::Error::from(std::io::ErrorKind::InvalidData);
+        assert_eq!(FileTrouble::reading_text(&garbled), FileTrouble::NotText);
+        assert!(matches!(
+            FileTrouble::from(&garbled),
+            FileTrouble::Other { .. }
+        ));
         let odd = std::io::Error::other("disk on fire");
         assert_eq!(
             FileTrouble::from(&odd),

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::toml_problem::{Mistake, TomlProblem};
+use crate::trouble::FileTrouble;
 
 use self::cron::CronExpr;
 
@@ -356,7 +357,12 @@ pub fn load_file(path: &Path, options: &LoadOptions) -> Loaded {
         Ok(text) => parse(&text, path, options),
         Err(e) => Loaded {
             programs: Vec::new(),
-            errors: vec![file_error(path, Fault::CannotRead { error: (&e).into() })],
+            errors: vec![file_error(
+                path,
+                Fault::CannotRead {
+                    error: FileTrouble::reading_text(&e),
+                },
+            )],
         },
     }
 }
