@@ -34,7 +34,7 @@ use loaxa_core::schedule::{self, LoadOptions, Program};
 use decisions::{Fingerprint, Reloads, Retired};
 
 mod decisions;
-mod origin;
+pub(crate) mod origin;
 mod requests;
 
 pub use requests::upcoming;
@@ -1096,7 +1096,7 @@ impl Daemon<'_> {
                     .bulletin_title(&bulletin)?
                     .unwrap_or_else(|| bulletin.clone());
                 let program = Program::immediate(
-                    &format!("play-now-{bulletin}"),
+                    &origin::play_now_id(Some(&bulletin)),
                     &title,
                     vec![
                         schedule::Item::Chime,

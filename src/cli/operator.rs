@@ -717,8 +717,7 @@ fn with_level(what: String, level: Priority, words: &Words) -> String {
 /// The title, and the id when it says something more; a play-now (the operator's or the
 /// office's) is said to be one rather than named by the daemon's made-up id.
 pub(crate) fn described(program: &str, title: &str, words: &Words) -> String {
-    let played_now = program == "play-now" || program.starts_with("play-now-");
-    if played_now {
+    if crate::daemon::origin::is_play_now(program) {
         format!("{title} ({})", words.t("programme-played-now"))
     } else if title == program || title.is_empty() {
         program.to_owned()

@@ -16,6 +16,27 @@ const ISSUED: &str = " issued ";
 /// The source of a `play-now` from the box's own command line.
 pub const OPERATOR: &str = "play-now request";
 
+/// The id of a programme made to play at once: `play-now` for the operator's, `play-now-ID`
+/// for the office's command to air bulletin ID.
+const PLAY_NOW: &str = "play-now";
+
+/// The id of the programme a play-now makes: of `bulletin` by the office's command, or the
+/// operator's (None).
+pub fn play_now_id(bulletin: Option<&str>) -> String {
+    match bulletin {
+        Some(bulletin) => format!("{PLAY_NOW}-{bulletin}"),
+        None => PLAY_NOW.to_owned(),
+    }
+}
+
+/// Whether `program` is the id of a play-now (the operator's or the office's), not a
+/// schedule's: the operator is told it was played now rather than shown a made-up id.
+pub fn is_play_now(program: &str) -> bool {
+    program
+        .strip_prefix(PLAY_NOW)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+}
+
 /// The source name of the district's schedule for `scope` at `revision`.
 pub fn schedule_source(scope: &str, revision: u64) -> String {
     format!("{SCHEDULE}{scope}{REVISION}{revision}")
@@ -78,6 +99,14 @@ pub fn bulletins(program: &Program) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_play_now_is_known_by_its_id_and_a_schedules_programme_is_not() {
+        assert!(is_play_now(&play_now_id(None)));
+        assert!(is_play_now(&play_now_id(Some("bao-lu"))));
+        assert!(!is_play_now("play-nowhere"));
+        assert!(!is_play_now("tin-sang"));
+    }
     use loaxa_core::protocol::RemoteAction;
 
     #[test]

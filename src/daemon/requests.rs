@@ -167,7 +167,7 @@ impl Daemon<'_> {
             other => other.to_string(),
         };
         let program = Program::immediate(
-            "play-now",
+            &super::origin::play_now_id(None),
             &title,
             vec![Item::Chime, item],
             priority,

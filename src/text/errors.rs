@@ -59,7 +59,10 @@ fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
             "config-cannot-read",
             &[
                 ("file", arg(path.display())),
-                ("why", arg(file_words(&FileTrouble::reading_text(source), words))),
+                (
+                    "why",
+                    arg(file_words(&FileTrouble::reading_text(source), words)),
+                ),
             ],
         )),
         ConfigError::Syntax { path, problem } => Some(format!(
