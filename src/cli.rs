@@ -525,13 +525,20 @@ fn expand_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 fn next(files: &[PathBuf], config: &ConfigArg, from: Option<&str>, count: usize) -> Result<()> {
     let words = words_for(None)?;
-    let from = match from {
-        Some(text) => Some(start_of_look_ahead(text, config, &words)?),
-        None => None,
-    };
     if files.is_empty() {
-        return next_on_this_box(config, count, from);
+        let config = config.load()?;
+        let from = from
+            .map(|text| start_of_look_ahead(text, config.timezone, &words))
+            .transpose()?;
+        return next_on_this_box(&config, count, from);
     }
+    // Files alone need no config: its time zone if there is one, else the default.
+    let timezone = config
+        .load()
+        .map_or(schedule::DEFAULT_TIMEZONE, |config| config.timezone);
+    let from = from
+        .map(|text| start_of_look_ahead(text, timezone, &words))
+        .transpose()?;
     let mut loaded = Loaded::default();
     for file in expand_dirs(files)? {
         let options = LoadOptions {
@@ -559,14 +566,11 @@ fn next(files: &[PathBuf], config: &ConfigArg, from: Option<&str>, count: usize)
 }
 
 /// `next --from`: an instant (RFC 3339, as scripts write it), or a day or time as the operator
-/// types it, in the box's time zone (the default one when there is no config).
-fn start_of_look_ahead(text: &str, config: &ConfigArg, words: &Words) -> Result<DateTime<Utc>> {
+/// types it, in `timezone`.
+fn start_of_look_ahead(text: &str, timezone: Tz, words: &Words) -> Result<DateTime<Utc>> {
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&Utc));
     }
-    let timezone = config
-        .load()
-        .map_or(schedule::DEFAULT_TIMEZONE, |config| config.timezone);
     let now = Utc::now().with_timezone(&timezone).naive_local();
     let local = when::parse_start(text, now).map_err(|e| anyhow!(e.said(words)))?;
     Ok(schedule::resolve_local(timezone, local))
@@ -574,10 +578,9 @@ fn start_of_look_ahead(text: &str, config: &ConfigArg, words: &Words) -> Result<
 
 /// The box's whole plan, as its daemon holds it (its files, the district's schedules, the local
 /// programmes); with the daemon stopped, what its schedule files alone would air.
-fn next_on_this_box(config: &ConfigArg, count: usize, from: Option<DateTime<Utc>>) -> Result<()> {
+fn next_on_this_box(config: &Config, count: usize, from: Option<DateTime<Utc>>) -> Result<()> {
     use crate::control::{Answer, Reply, Request};
-    let config = config.load()?;
-    let words = words_for(Some(&config))?;
+    let words = words_for(Some(config))?;
     let count = count.min(crate::control::MAX_NEXT);
     let asked = block_on(crate::control::ask(
         &config.control_socket,
@@ -586,7 +589,7 @@ fn next_on_this_box(config: &ConfigArg, count: usize, from: Option<DateTime<Utc>
     let upcoming = match asked {
         Ok(Reply::Done(Answer::Next { upcoming })) => upcoming,
         Ok(Reply::Done(_)) => bail!(words.t("daemon-mismatched-next")),
-        Ok(Reply::Refused(refusal)) => bail!(operator::refused(&refusal, &config, &words)),
+        Ok(Reply::Refused(refusal)) => bail!(operator::refused(&refusal, config, &words)),
         Err(_) => {
             eprintln!("{}", words.t("next-daemon-down"));
             let options = LoadOptions {
@@ -614,7 +617,7 @@ fn next_on_this_box(config: &ConfigArg, count: usize, from: Option<DateTime<Utc>
         println!("{}", words.t("next-nothing"));
     }
     for next in &upcoming {
-        println!("{}", operator::upcoming_line(next, &config, &words));
+        println!("{}", operator::upcoming_line(next, config, &words));
     }
     Ok(())
 }
