@@ -599,14 +599,12 @@ fn parse_pieces(
                 // same, and its id still counts: an exception naming it is not "unknown".
                 let mended = file.mend_and_report(text, offset, piece, e);
                 for (i, raw_program) in mended.iter().flat_map(|raw| &raw.programs).enumerate() {
-                    let _refused = file.program(index + i, raw_program);
+                    // Checked for its problems only: whatever the checks say, it does not air.
+                    drop(file.program(index + i, raw_program));
+                    if let Some(id) = &raw_program.get_ref().id {
+                        refused_ids.insert(id.get_ref().clone());
+                    }
                 }
-                refused_ids.extend(
-                    mended
-                        .iter()
-                        .flat_map(|raw| &raw.programs)
-                        .filter_map(|p| p.get_ref().id.as_ref().map(|id| id.get_ref().clone())),
-                );
                 index += piece.matches("[[program]]").count();
                 continue;
             }
