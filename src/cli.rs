@@ -333,14 +333,7 @@ fn localise(command: clap::Command, words: &Words) -> clap::Command {
         .help_template(template)
         .subcommand_help_heading(words.t("help-commands"))
         .disable_help_flag(true)
-        .arg(
-            clap::Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(clap::ArgAction::Help)
-                .help(words.t("help-help"))
-                .help_heading(words.t("help-options")),
-        );
+        .arg(own_flag("help", 'h', clap::ArgAction::Help, words));
     let command = if has_subcommands {
         command
             .disable_help_subcommand(true)
@@ -349,18 +342,26 @@ fn localise(command: clap::Command, words: &Words) -> clap::Command {
         command
     };
     let command = if command.get_version().is_some() {
-        command.disable_version_flag(true).arg(
-            clap::Arg::new("version")
-                .short('V')
-                .long("version")
-                .action(clap::ArgAction::Version)
-                .help(words.t("help-version"))
-                .help_heading(words.t("help-options")),
-        )
+        command.disable_version_flag(true).arg(own_flag(
+            "version",
+            'V',
+            clap::ArgAction::Version,
+            words,
+        ))
     } else {
         command
     };
     command.mut_subcommands(|sub| localise(sub, words))
+}
+
+/// Clap's own `--help` or `--version` again, with its help (`help-ID`) in `words`.
+fn own_flag(id: &'static str, short: char, action: clap::ArgAction, words: &Words) -> clap::Arg {
+    clap::Arg::new(id)
+        .short(short)
+        .long(id)
+        .action(action)
+        .help(words.t(&format!("help-{id}")))
+        .help_heading(words.t("help-options"))
 }
 
 /// The message that is argument `id`'s help in command `command`, if the catalogue has one.
