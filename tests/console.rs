@@ -405,23 +405,29 @@ fn send_now_pushes_a_bulletin_the_boxes_lack_then_airs_it_and_shows_each_boxs_ou
             .contains("Chưa có xã “kim-hoaa”"),
         "{typo}"
     );
-    for (box_id, commune) in [
-        ("pd-01", "phu-dong"),
-        ("kh-01", "kim-hoa"),
-        ("gia-01", "kim-hoa"),
-    ] {
-        let registered = console.step(
-            "post",
-            "admin",
-            &[
-                "/organisation/box",
-                "csrf=@",
-                &format!("id={box_id}"),
-                &format!("commune={commune}"),
-            ],
-        );
-        assert_eq!(registered["status"], 303, "{registered}");
-    }
+    // Every box heard goes on the register as it reports itself, in one step; then gia-01 is
+    // moved to where it really stands.
+    let organisation = console.step("page", "admin", &["/organisation"]);
+    assert!(
+        organisation["text"]
+            .as_str()
+            .unwrap()
+            .contains("Đăng ký cả 3 cụm loa vào xã mà chúng tự báo"),
+        "{organisation}"
+    );
+    let all = console.step("post", "admin", &["/organisation/box/all", "csrf=@"]);
+    assert_eq!(all["status"], 303, "{all}");
+    let moved = console.step(
+        "post",
+        "admin",
+        &[
+            "/organisation/box",
+            "csrf=@",
+            "id=gia-01",
+            "commune=kim-hoa",
+        ],
+    );
+    assert_eq!(moved["status"], 303, "{moved}");
     let fleet = console.step("page", "admin", &["/fleet"]);
     assert!(
         fleet["text"]

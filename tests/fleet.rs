@@ -303,8 +303,8 @@ fn the_archive_keeps_a_boxs_as_run_across_a_crash_of_the_collector_and_drops_a_d
 
     play_now();
     let rows = archived_until(&archive, "pd-01", &log, |rows| !rows.is_empty());
-    assert_eq!(rows[0].outcome, "aired", "{rows:#?}");
-    assert_eq!(rows[0].program, "play-now");
+    assert_eq!(rows[0].entry.outcome, "aired", "{rows:#?}");
+    assert_eq!(rows[0].entry.program, "play-now");
     let fleet = archive.fleet(None).unwrap();
     assert_eq!(fleet.len(), 1);
     assert_eq!(fleet[0].commune.as_deref(), Some("phu-dong"));
@@ -328,7 +328,7 @@ fn the_archive_keeps_a_boxs_as_run_across_a_crash_of_the_collector_and_drops_a_d
     }
     let mut collector = start_collector(&broker, &db, &log);
     let rows = archived_until(&archive, "pd-01", &log, |rows| rows.len() == 2);
-    assert!(rows.iter().all(|r| r.outcome == "aired"), "{rows:#?}");
+    assert!(rows.iter().all(|r| r.entry.outcome == "aired"), "{rows:#?}");
 
     // A copy of the first event (at-least-once delivery), then a marker behind it: once the
     // marker is in, the copy went through the collector, and it was dropped.

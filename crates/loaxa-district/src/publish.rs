@@ -819,14 +819,17 @@ impl Hearing {
         self.statuses.values().filter(|s| self.covers(s))
     }
 
-    /// Whether the box of `status` is of the scope: for a commune, a registered box by the
-    /// register, whatever it claims; otherwise by the scopes it says it listens to. A box too
-    /// old to list its scopes is counted only for `all` and its own `box/ID`.
+    /// Whether the box of `status` is of the scope. A registered box is placed by the register,
+    /// whatever it claims: in its commune, and in the office's own scope (the register is the
+    /// office's). Any other box by the scopes it says it listens to; one too old to list its
+    /// scopes is counted only for `all` and its own `box/ID`.
     fn covers(&self, status: &Status) -> bool {
-        if let (Scope::Commune(id), Some(registered)) =
-            (&self.scope, self.registry.commune(&status.box_id))
-        {
-            return registered == id;
+        if let Some(registered) = self.registry.commune(&status.box_id) {
+            match &self.scope {
+                Scope::Commune(id) => return registered == id,
+                Scope::District(_) => return true,
+                Scope::All | Scope::Box(_) => {}
+            }
         }
         status.scopes.contains(&self.scope.to_string())
             || matches!(self.scope, Scope::All)
@@ -1115,6 +1118,26 @@ mod tests {
             feedback.outside.get("pd-02"),
             Some(&BoxAnswer::Rejected("not mine".into()))
         );
+    }
+
+    #[test]
+    fn the_offices_own_scope_holds_every_registered_box_whatever_district_it_claims() {
+        // gl-01 is registered but set up with another office's district; x-01 is not registered
+        // and claims that other district.
+        let mut hearing = Hearing::new(
+            "district/gia-lam".parse().unwrap(),
+            Registry::new([("gl-01".to_owned(), "phu-dong".to_owned())]),
+        );
+        hearing.absorb(
+            "loaxa/status/gl-01",
+            &status("gl-01", "online", &["all", "district/dong-anh"], &[]),
+        );
+        hearing.absorb(
+            "loaxa/status/x-01",
+            &status("x-01", "online", &["all", "district/dong-anh"], &[]),
+        );
+        let covered: Vec<&str> = hearing.boxes().map(|s| s.box_id.as_str()).collect();
+        assert_eq!(covered, ["gl-01"]);
     }
 
     #[test]

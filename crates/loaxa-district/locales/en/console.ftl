@@ -206,6 +206,7 @@ organisation-claimed-commune = Commune the box reports
 organisation-not-registered = not registered
 organisation-unregister = Unregister
 organisation-register-as-claimed = Register in { $commune }
+organisation-register-all-as-claimed = Register all { $boxes } boxes in the communes they report
 organisation-register = Register box
 organisation-bad-box = Box ids are letters without accents, digits, '-', '_' and '.'.
 organisation-unknown-commune = There is no commune “{ $commune }” yet: add the commune first, then register the box in it.

@@ -203,6 +203,7 @@ organisation-claimed-commune = Xã cụm loa tự báo
 organisation-not-registered = chưa đăng ký
 organisation-unregister = Bỏ đăng ký
 organisation-register-as-claimed = Đăng ký vào xã { $commune }
+organisation-register-all-as-claimed = Đăng ký cả { $boxes } cụm loa vào xã mà chúng tự báo
 organisation-register = Đăng ký cụm loa
 organisation-bad-box = Mã cụm loa chỉ gồm chữ không dấu, số, dấu gạch ngang, gạch dưới và dấu chấm.
 organisation-unknown-commune = Chưa có xã “{ $commune }”: hãy thêm xã trước rồi đăng ký cụm loa vào xã đó.

@@ -146,16 +146,17 @@ fn airings_table(rows: &[AsRunRow], tz: Tz, labels: &Labels) -> Table {
     let rows = rows
         .iter()
         .map(|r| {
+            let entry = &r.entry;
             vec![
                 Cell::Text(r.box_id.clone()),
                 commune_cell(&r.commune, labels),
-                Cell::Date(local(r.scheduled).date_naive()),
-                time(Some(r.scheduled)),
-                time(r.started),
-                time(r.ended),
-                Cell::Text(r.title.clone().unwrap_or_else(|| r.program.clone())),
-                Cell::Text(labels.outcome(&r.outcome).to_owned()),
-                Cell::Text(r.detail.clone()),
+                Cell::Date(local(entry.scheduled).date_naive()),
+                time(Some(entry.scheduled)),
+                time(entry.started),
+                time(entry.ended),
+                Cell::Text(entry.name().to_owned()),
+                Cell::Text(labels.outcome(&entry.outcome).to_owned()),
+                Cell::Text(entry.detail.clone()),
             ]
         })
         .collect();
@@ -276,6 +277,7 @@ mod tests {
     use super::*;
     use crate::archive::labels::for_tests;
     use crate::archive::report::{BoxCounts, CommuneCounts, DayCounts, ReportQuery, ReportScope};
+    use crate::archive::wire::AsRun;
     use calamine::{Data, Reader, Xlsx};
     use loaxa_core::i18n::Lang;
 
@@ -381,16 +383,18 @@ mod tests {
             box_id: "pd-01".into(),
             commune: Some("phu-dong".into()),
             seq: 4,
-            program: "evening".into(),
-            title: Some("Bản tin, \"tối\"".into()),
-            scheduled: at("2026-11-24T12:30:00Z"),
-            started: Some(at("2026-11-24T12:30:01.400Z")),
-            ended: None,
-            outcome: "interrupted".into(),
-            detail: "power cut".into(),
-            bulletins: vec!["bao-lu".into()],
-            origin_kind: None,
-            origin_scope: None,
+            entry: AsRun {
+                program: "evening".into(),
+                title: Some("Bản tin, \"tối\"".into()),
+                scheduled: at("2026-11-24T12:30:00Z"),
+                started: Some(at("2026-11-24T12:30:01.400Z")),
+                ended: None,
+                outcome: "interrupted".into(),
+                detail: "power cut".into(),
+                bulletins: vec!["bao-lu".into()],
+                origin_kind: None,
+                origin_scope: None,
+            },
         }];
         let tz = chrono_tz::Asia::Ho_Chi_Minh;
         let table = read_csv(&airings_csv(&rows, tz, &for_tests(Lang::Vi)).unwrap());

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use rusqlite::{Connection, Row, named_params, params};
 
 use super::store::{Archive, ArchiveError};
-use super::wire::{LastAiredView, StatusView, TransferView};
+use super::wire::{AsRun, LastAiredView, StatusView, TransferView};
 use loaxa_core::protocol::Scope;
 
 /// An aired entry that started more than this after its scheduled time counts as late.
@@ -71,7 +71,7 @@ macro_rules! in_scope {
     () => {
         concat!(
             "(:scope = 'all'
-          OR (:scope = 'district' AND b.district = :id)
+          OR (:scope = 'district' AND (b.registered_commune IS NOT NULL OR b.district = :id))
           OR (:scope = 'commune' AND ",
             commune_of_box!(),
             " = :id)
@@ -197,25 +197,21 @@ impl FleetRow {
     }
 }
 
-/// One as-run entry as archived.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One as-run entry as archived: the box's entry, and which box (and commune) it came from.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AsRunRow {
     pub box_id: String,
     pub commune: Option<String>,
     pub seq: i64,
-    pub program: String,
-    pub title: Option<String>,
-    pub scheduled: DateTime<Utc>,
-    pub started: Option<DateTime<Utc>>,
-    pub ended: Option<DateTime<Utc>>,
-    pub outcome: String,
-    pub detail: String,
-    pub bulletins: Vec<String>,
-    pub origin_kind: Option<String>,
-    pub origin_scope: Option<String>,
+    pub entry: AsRun,
 }
 
-impl AsRunRow {
+impl AsRun {
+    /// What a person calls it: its title, else its programme id (older boxes send no title).
+    pub fn name(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.program)
+    }
+
     /// How late it started, if it started.
     pub fn late_by(&self) -> Option<chrono::Duration> {
         self.started.map(|started| started - self.scheduled)
@@ -276,18 +272,20 @@ fn as_run_row(row: &Row<'_>) -> rusqlite::Result<AsRunRow> {
         box_id: row.get(0)?,
         commune: row.get(1)?,
         seq: row.get(2)?,
-        program: row.get(3)?,
-        title: row.get(4)?,
-        scheduled: instant(row.get(5)?)?,
-        started: optional_instant(row.get(6)?)?,
-        ended: optional_instant(row.get(7)?)?,
-        outcome: row.get(8)?,
-        detail: row.get(9)?,
-        bulletins: bulletins
-            .and_then(|b| serde_json::from_str(&b).ok())
-            .unwrap_or_default(),
-        origin_kind: row.get(11)?,
-        origin_scope: row.get(12)?,
+        entry: AsRun {
+            program: row.get(3)?,
+            title: row.get(4)?,
+            scheduled: instant(row.get(5)?)?,
+            started: optional_instant(row.get(6)?)?,
+            ended: optional_instant(row.get(7)?)?,
+            outcome: row.get(8)?,
+            detail: row.get(9)?,
+            bulletins: bulletins
+                .and_then(|b| serde_json::from_str(&b).ok())
+                .unwrap_or_default(),
+            origin_kind: row.get(11)?,
+            origin_scope: row.get(12)?,
+        },
     })
 }
 
@@ -779,6 +777,43 @@ mod tests {
     }
 
     #[test]
+    fn registering_as_claimed_takes_each_unregistered_boxs_word_and_leaves_the_rest() {
+        let (_dir, archive) = seeded();
+        // kh-01 is already placed by the office; pd-03 has never said which commune it is in.
+        archive.register_box("kh-01", Some("phu-dong")).unwrap();
+        assert_eq!(
+            archive.register_as_claimed().unwrap(),
+            [
+                ("pd-01".to_owned(), "phu-dong".to_owned()),
+                ("pd-02".to_owned(), "phu-dong".to_owned())
+            ]
+        );
+        let register = archive.register().unwrap();
+        assert_eq!(register.commune("kh-01"), Some("phu-dong"));
+        assert_eq!(register.commune("pd-03"), None);
+        assert!(archive.register_as_claimed().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_offices_own_report_counts_every_registered_box_whatever_district_it_claims() {
+        let (_dir, archive) = seeded();
+        let office = || {
+            archive
+                .report(&query(
+                    "2026-11-20",
+                    "2026-11-30",
+                    ReportScope::District("ha-noi".into()),
+                ))
+                .unwrap()
+                .boxes
+                .len()
+        };
+        assert_eq!(office(), 0, "the seeded boxes claim gia-lam");
+        archive.register_box("kh-01", Some("khac")).unwrap();
+        assert_eq!(office(), 1);
+    }
+
+    #[test]
     fn where_a_bulletin_aired_lists_each_entry_naming_it_with_box_commune_and_outcome() {
         let (_dir, archive) = seeded();
         let tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -791,8 +826,8 @@ mod tests {
                 (
                     a.box_id.as_str(),
                     a.commune.as_deref(),
-                    a.outcome.as_str(),
-                    a.program.as_str(),
+                    a.entry.outcome.as_str(),
+                    a.entry.program.as_str(),
                 )
             })
             .collect();
@@ -804,8 +839,8 @@ mod tests {
                 ("pd-02", Some("phu-dong"), "aired", "morning"),
             ]
         );
-        assert_eq!(airings[2].bulletins, ["bao-lu", "tiem-chung"]);
-        assert_eq!(airings[0].scheduled, at("2026-11-24T04:00:00Z"));
+        assert_eq!(airings[2].entry.bulletins, ["bao-lu", "tiem-chung"]);
+        assert_eq!(airings[0].entry.scheduled, at("2026-11-24T04:00:00Z"));
         let one_day = archive
             .airings("bao-lu", date("2026-11-25"), date("2026-11-25"), tz)
             .unwrap();
@@ -843,10 +878,10 @@ mod tests {
         let recent = archive.recent_as_run("pd-01", 2, false).unwrap();
         let seqs: Vec<i64> = recent.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, [4, 3]);
-        assert!(recent[1].is_late());
+        assert!(recent[1].entry.is_late());
         let problems = archive.recent_as_run("pd-01", 10, true).unwrap();
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].outcome, "missed");
+        assert_eq!(problems[0].entry.outcome, "missed");
         let rejections = archive.recent_rejections("pd-01", 10).unwrap();
         assert_eq!(rejections.len(), 1);
         assert!(rejections[0].reason.starts_with("revision 6"));

@@ -250,6 +250,36 @@ impl Archive {
         Ok(())
     }
 
+    /// Registers every box not yet on the register in the commune its own status names (an
+    /// office taking over an installed fleet); boxes that name no commune stay off. Returns the
+    /// boxes registered, with their communes, by box id.
+    pub fn register_as_claimed(&self) -> Result<Vec<(String, String)>, ArchiveError> {
+        let registered: Vec<(String, String)> = {
+            let conn = lock(&self.inner.writer);
+            let mut stmt = conn
+                .prepare(
+                    "UPDATE archive_box SET registered_commune = commune
+                     WHERE registered_commune IS NULL AND commune IS NOT NULL
+                     RETURNING box_id, commune",
+                )
+                .map_err(self.sqlite())?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(self.sqlite())?;
+            let mut registered = rows
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(self.sqlite())?;
+            registered.sort();
+            registered
+        };
+        for (box_id, _) in &registered {
+            let _ = self.inner.changes.send(Change::Box {
+                box_id: box_id.clone(),
+            });
+        }
+        Ok(registered)
+    }
+
     /// Everything older than `before`, in steps (see [`Archive::prune_step`]).
     pub fn prune(&self, before: DateTime<Utc>) -> Result<(), ArchiveError> {
         const STEP: usize = 10_000;

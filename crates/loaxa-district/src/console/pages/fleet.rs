@@ -209,10 +209,10 @@ pub async fn show(staff: Staff, Path(box_id): Path<String>) -> Response {
                 th { (staff.t("report-outcome")) } th { (staff.t("audit-detail")) }
             } }
             tbody {
-                @for entry in &as_run {
+                @for entry in as_run.iter().map(|row| &row.entry) {
                     tr {
                         td { (date_time_seconds(entry.scheduled, tz)) }
-                        td { (entry.title.clone().unwrap_or_else(|| entry.program.clone())) }
+                        td { (entry.name()) }
                         td { (entry.outcome) }
                         td { (entry.detail) }
                     }

@@ -46,6 +46,10 @@ pub fn routes(app: Shared) -> Router<Shared> {
         .route("/organisation/group", post(organisation::put_group))
         .route("/organisation/box", post(organisation::register_box))
         .route(
+            "/organisation/box/all",
+            post(organisation::register_all_as_claimed),
+        )
+        .route(
             "/organisation/box/remove",
             post(organisation::unregister_box),
         )

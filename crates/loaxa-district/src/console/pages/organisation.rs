@@ -39,6 +39,13 @@ pub async fn show(staff: Staff) -> Response {
         }
         h2 { (staff.t("organisation-boxes-register")) }
         p { (staff.t("organisation-register-why")) }
+        @let claiming = boxes.iter().filter(|b| !b.registered && b.claimed_commune.is_some()).count();
+        @if claiming > 1 {
+            form method="post" action="/organisation/box/all" {
+                (csrf_field(&staff))
+                button type="submit" { (staff.t_args("organisation-register-all-as-claimed", &[("boxes", claiming.into())])) }
+            }
+        }
         table #register {
             thead { tr {
                 th { (staff.t("fleet-box")) } th { (staff.t("organisation-registered-commune")) }
@@ -146,6 +153,36 @@ pub async fn register_box(staff: Staff, Form(form): Form<BoxForm>) -> Response {
         return staff.refuse(StatusCode::BAD_REQUEST, &message);
     }
     put_on_register(&staff, "box_registered", box_id, Some(commune)).await
+}
+
+/// Registers every box heard but not registered in the commune it reports, in one step.
+pub async fn register_all_as_claimed(staff: Staff) -> Response {
+    if let Err(refused) = staff.require(Role::Admin) {
+        return refused;
+    }
+    let archive = staff.app.archive.clone();
+    let registered = match tokio::task::spawn_blocking(move || archive.register_as_claimed()).await
+    {
+        Ok(Ok(registered)) => registered,
+        Ok(Err(e)) => return html::internal_error(&e),
+        Err(e) => return html::internal_error(&e),
+    };
+    let list: Vec<String> = registered
+        .iter()
+        .map(|(box_id, commune)| format!("{box_id}: {commune}"))
+        .collect();
+    tracing::info!(boxes = registered.len(), account = %staff.account.username, "boxes registered in the communes they report");
+    if let Err(response) = staff
+        .audit(
+            "boxes_registered",
+            &registered.len().to_string(),
+            &list.join(", "),
+        )
+        .await
+    {
+        return response;
+    }
+    Redirect::to("/organisation").into_response()
 }
 
 /// Takes a box off the register: its own status's commune counts again.

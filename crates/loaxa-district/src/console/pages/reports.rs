@@ -257,13 +257,14 @@ pub async fn bulletin(staff: Staff, Query(form): Query<ReportForm>) -> Response 
                     @let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz);
                     tr data-box=(r.box_id) {
                         td { (r.box_id) } td { (r.commune.clone().unwrap_or_default()) }
-                        td { (local(r.scheduled).format("%d/%m/%Y")) }
-                        td { (local(r.scheduled).format("%H:%M:%S")) }
-                        td { @if let Some(s) = r.started { (local(s).format("%H:%M:%S")) } }
-                        td { @if let Some(e) = r.ended { (local(e).format("%H:%M:%S")) } }
-                        td { (r.title.clone().unwrap_or_else(|| r.program.clone())) }
-                        td { (labels.outcome(&r.outcome)) }
-                        td { (r.detail) }
+                        @let entry = &r.entry;
+                        td { (local(entry.scheduled).format("%d/%m/%Y")) }
+                        td { (local(entry.scheduled).format("%H:%M:%S")) }
+                        td { @if let Some(s) = entry.started { (local(s).format("%H:%M:%S")) } }
+                        td { @if let Some(e) = entry.ended { (local(e).format("%H:%M:%S")) } }
+                        td { (entry.name()) }
+                        td { (labels.outcome(&entry.outcome)) }
+                        td { (entry.detail) }
                     }
                 }
             }

@@ -271,9 +271,9 @@ async fn outcome_rows(staff: &Staff, query: &OutcomeQuery) -> Result<Markup, Res
             .into_iter()
             .map(|b| {
                 let rows = archive.recent_as_run(&b, 20, false).unwrap_or_default();
-                let entry = rows.into_iter().find(|r| {
-                    r.scheduled >= at - chrono::Duration::seconds(5)
-                        && r.bulletins.contains(&bulletin)
+                let entry = rows.into_iter().map(|r| r.entry).find(|entry| {
+                    entry.scheduled >= at - chrono::Duration::seconds(5)
+                        && entry.bulletins.contains(&bulletin)
                 });
                 (b, entry)
             })
