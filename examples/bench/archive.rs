@@ -173,6 +173,7 @@ pub fn run(paths: &Paths, report: &mut Report) -> Vec<Row> {
         })
         .collect();
     let fleet = Duration::from_secs_f64(median(&mut times));
+    let page = fleet_page(&dir, boxes);
     // The month's chart and workbook, to look at.
     if let (Ok(month), Ok(text)) = (archive.report(&query), loaxa_district::text::catalogue()) {
         let labels = Labels::new(&text, loaxa_core::i18n::Lang::Vi);
@@ -192,7 +193,9 @@ pub fn run(paths: &Paths, report: &mut Report) -> Vec<Row> {
          batches of {SEED_BATCH} (floor: the same JSON and as-run columns of 30,000 of them \
          inserted raw into two plain tables in one transaction); the month's report for the \
          whole office (per box, per commune, per day) and the fleet of every box are medians of \
-         3 and 5 runs; ingest: {ingest_events} as-run events from {PUBLISHING_BOXES} boxes \
+         3 and 5 runs; the fleet page is `GET /fleet` for a logged-in viewer, from the console's \
+         own pages served in this process, over a loopback TCP connection (median of 5, the \
+         page read to its end); ingest: {ingest_events} as-run events from {PUBLISHING_BOXES} boxes \
          published QoS 1 by one rumqttc client (at most {MAX_LEAD} ahead of what is stored) \
          to Mosquitto, collected by `collector::run` in this process, sustained rate from the \
          first event stored to the last (floor: a rumqttc subscriber that acks at once and \
@@ -229,6 +232,13 @@ pub fn run(paths: &Paths, report: &mut Report) -> Vec<Row> {
         .goal("≤ 100 ms", |v| v <= 100.0),
         Row::new(
             SECTION,
+            format!("fleet page of {boxes} boxes over HTTP"),
+            page.map_or_else(Cell::na, ms),
+        )
+        .versus("the fleet query alone", ms(fleet))
+        .goal("≤ 100 ms", |v| v <= 100.0),
+        Row::new(
+            SECTION,
             "collector ingest through Mosquitto",
             ingest.map_or_else(Cell::na, |d| rate(ingest_events, d)),
         )
@@ -238,6 +248,87 @@ pub fn run(paths: &Paths, report: &mut Report) -> Vec<Row> {
         )
         .goal("≥ 5,000 events/s", |v| v >= 5000.0),
     ]
+}
+
+/// The fleet page as an office's browser gets it: the console's own pages over a real HTTP
+/// connection, for a logged-in viewer, on the archive just seeded; median of 5 requests.
+fn fleet_page(dir: &std::path::Path, boxes: usize) -> Result<Duration, String> {
+    use loaxa_district::console::{self, App, auth, config::ConsoleConfig};
+    use std::io::{Read, Write};
+    let key = dir.join("office.key");
+    std::fs::write(
+        &key,
+        loaxa_core::trust::SecretKey::generate().to_file_text("bench"),
+    )
+    .map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+    }
+    let text = "database = \"archive.db\"\nmedia_dir = \"media\"\nsigning_key = \"office.key\"\n\
+                [office]\nid = \"d0\"\nname = \"Bench\"\n[broker]\nurl = \"mqtt://127.0.0.1:1\"\n";
+    let config =
+        ConsoleConfig::parse(text, &dir.join("console.toml")).map_err(|e| e.to_string())?;
+    let app = App::open(config).map_err(|e| e.to_string())?;
+    let token = app
+        .db
+        .call_now(|conn| {
+            let now = Utc::now();
+            let account = auth::NewAccount {
+                username: "xem",
+                display_name: "Xem",
+                role: auth::Role::Viewer,
+                commune: None,
+                password: "bench-password-long",
+                must_change_password: false,
+            };
+            let id = auth::create_account(conn, &account, now)
+                .map_err(|e| loaxa_district::console::db::DbError::Corrupt(e.to_string()))?;
+            auth::start_session(conn, id, "127.0.0.1", now)
+        })
+        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        runtime.block_on(console::serve_pages(listener, Arc::new(app), async {
+            let _ = stopped.await;
+        }))
+    });
+    let get = || -> Result<f64, String> {
+        let started = Instant::now();
+        let mut stream = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        write!(
+            stream,
+            "GET /fleet HTTP/1.1\r\nHost: {addr}\r\nCookie: {}={token}\r\nConnection: close\r\n\r\n",
+            console::SESSION_COOKIE
+        )
+        .map_err(|e| e.to_string())?;
+        let mut page = Vec::new();
+        stream.read_to_end(&mut page).map_err(|e| e.to_string())?;
+        let took = started.elapsed().as_secs_f64();
+        let page = String::from_utf8_lossy(&page);
+        let rows = page.matches("data-box=").count();
+        if !page.starts_with("HTTP/1.1 200") || rows < boxes {
+            let head: String = page.chars().take(200).collect();
+            return Err(format!(
+                "the fleet page listed {rows} of {boxes} boxes: {head}"
+            ));
+        }
+        Ok(took)
+    };
+    let times: Result<Vec<f64>, String> = (0..5).map(|_| get()).collect();
+    let _ = stop.send(());
+    let _ = server.join();
+    Ok(Duration::from_secs_f64(median(&mut times?)))
 }
 
 /// The floor of storing: the same rows inserted raw, in one transaction, without indexes.

@@ -121,7 +121,7 @@ fn small(report: &mut Report) -> Vec<Row> {
     ]
 }
 
-/// Run as `bench toml FILE`: reads FILE and parses it into a generic `toml::Value`, the floor
+/// Run as `bench toml FILE`: reads FILE and parses it into a generic `toml::Table`, the floor
 /// under any schedule loader, then prints the milliseconds it took and its own peak RSS (kB).
 pub fn toml_child(path: Option<&str>) -> i32 {
     let Some(path) = path else {
@@ -131,7 +131,7 @@ pub fn toml_child(path: Option<&str>) -> i32 {
     let started = Instant::now();
     let parsed = std::fs::read_to_string(path)
         .map_err(|e| e.to_string())
-        .and_then(|text| text.parse::<toml::Value>().map_err(|e| e.to_string()));
+        .and_then(|text| text.parse::<toml::Table>().map_err(|e| e.to_string()));
     let took = started.elapsed();
     match parsed {
         Ok(value) => {
@@ -225,7 +225,7 @@ fn large(paths: &Paths, report: &mut Report) -> Vec<Row> {
         "Large schedule: {LARGE} programmes of the same mix in one file. \"load + plan\" is what \
          the daemon's reload does on a worker (`load_dir`: read, parse, validate, merge; then \
          `Plan::new`), timed in this process, median of 3; its floor is reading the file and \
-         parsing it into a generic `toml::Value` (`bench toml`, a child process, median of 3). \
+         parsing it into a generic `toml::Table` (`bench toml`, a child process, median of 3). \
          The daemon figures are the release `loaxa daemon` (null output): start-up until its \
          loop first answers `loaxa status` (the first load is waited for before the loop \
          starts), one `loaxa status` round trip with the programmes loaded, and the daemon's \
@@ -237,7 +237,7 @@ fn large(paths: &Paths, report: &mut Report) -> Vec<Row> {
     };
     vec![
         Row::new(SECTION, "load + plan 100,000 programmes", ms(load))
-            .versus("toml::Value parse", or_na(floor_ms, "ms"))
+            .versus("toml::Table parse", or_na(floor_ms, "ms"))
             .goal("≤ 2 s", |v| v <= 2000.0),
         Row::new(
             SECTION,
@@ -259,7 +259,7 @@ fn large(paths: &Paths, report: &mut Report) -> Vec<Row> {
             peak.map_or(Cell::na("no /proc sample"), |p| Cell::new(p, "MB")),
         )
         .versus(
-            "toml::Value parse",
+            "toml::Table parse",
             or_na(floor_rss.map(|kb| kb * 1024.0 / MB), "MB"),
         )
         .goal("≤ 100 MB", |v| v <= 100.0),

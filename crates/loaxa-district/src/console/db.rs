@@ -323,8 +323,9 @@ pub fn groups(conn: &Connection) -> Result<Vec<Group>, DbError> {
         .collect()
 }
 
-pub fn put_group(conn: &mut Connection, group: &Group) -> Result<(), DbError> {
-    let tx = conn.transaction()?;
+/// Saves a group with its boxes; in the caller's transaction, so that the name and the boxes
+/// change together.
+pub fn put_group(tx: &Connection, group: &Group) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO console_groups (id, name) VALUES (?1, ?2)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name",
@@ -340,7 +341,6 @@ pub fn put_group(conn: &mut Connection, group: &Group) -> Result<(), DbError> {
             params![group.id, box_id],
         )?;
     }
-    tx.commit()?;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use loaxa_core::i18n::{Catalogue, FluentValue, Lang};
 use loaxa_core::trust::SecretKey;
 
@@ -169,14 +169,9 @@ pub async fn serve(app: App) -> Result<(), ConsoleError> {
         crate::archive::collector::run(&broker, archive, &settings, shutdown).await
     });
     tracing::info!(url = %format!("http://{local}/"), "console listening");
-    let shared = Arc::new(app);
-    let served = axum::serve(
-        listener,
-        router(shared).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|source| ConsoleError::Listen { addr, source });
+    let served = serve_pages(listener, Arc::new(app), shutdown_signal())
+        .await
+        .map_err(|source| ConsoleError::Listen { addr, source });
     let _ = stop.send(());
     match tokio::time::timeout(std::time::Duration::from_secs(5), collector).await {
         Ok(Ok(Err(e))) => return Err(e.into()),
@@ -185,6 +180,21 @@ pub async fn serve(app: App) -> Result<(), ConsoleError> {
         Ok(Ok(Ok(()))) => {}
     }
     served
+}
+
+/// Serves the console's pages on `listener` until `shutdown` completes; no collector (`serve`
+/// runs one beside it).
+pub async fn serve_pages(
+    listener: tokio::net::TcpListener,
+    app: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn shutdown_signal() {
@@ -402,15 +412,60 @@ impl Staff {
 
     /// Writes one line of the audit log.
     pub async fn audit(&self, action: &str, subject: &str, detail: &str) -> Result<(), Response> {
-        let (account, ip) = (self.account.username.clone(), self.ip.clone());
-        let (action, subject, detail) = (action.to_owned(), subject.to_owned(), detail.to_owned());
+        let line = AuditLine::new(subject, detail);
+        self.audited(action, move |_, _| Ok(((), line))).await
+    }
+
+    /// Makes a change and writes its line of the audit log in one transaction, so that no
+    /// change goes unrecorded and no line tells of a change that did not happen. `change` gets
+    /// the transaction and the time, and returns its result with what the line says.
+    pub async fn audited<T, F>(&self, action: &str, change: F) -> Result<T, Response>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>, DateTime<Utc>) -> Result<(T, AuditLine), db::DbError>
+            + Send
+            + 'static,
+    {
+        let (account, ip, action) = (
+            self.account.username.clone(),
+            self.ip.clone(),
+            action.to_owned(),
+        );
         self.app
             .db
             .call(move |conn| {
-                db::audit(conn, Utc::now(), &account, &ip, &action, &subject, &detail)
+                let now = Utc::now();
+                let tx = conn.transaction()?;
+                let (value, line) = change(&tx, now)?;
+                db::audit(
+                    &tx,
+                    now,
+                    &account,
+                    &ip,
+                    &action,
+                    &line.subject,
+                    &line.detail,
+                )?;
+                tx.commit()?;
+                Ok(value)
             })
             .await
             .map_err(|e| html::internal_error(&e))
+    }
+}
+
+/// What a line of the audit log says of a change: what it was done to, and how.
+pub struct AuditLine {
+    pub subject: String,
+    pub detail: String,
+}
+
+impl AuditLine {
+    pub fn new(subject: impl Into<String>, detail: impl Into<String>) -> AuditLine {
+        AuditLine {
+            subject: subject.into(),
+            detail: detail.into(),
+        }
     }
 }
 

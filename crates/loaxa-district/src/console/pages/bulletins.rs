@@ -16,7 +16,7 @@ use crate::console::auth::Role;
 use crate::console::content::{self, Bulletin, BulletinState, NewBulletin, NewPublication};
 use crate::console::html::{self, csrf_field, date_time, duration, page};
 use crate::console::targets::{Organisation, Target};
-use crate::console::{CSRF_FIELD, Staff, db};
+use crate::console::{AuditLine, CSRF_FIELD, Staff, db};
 
 pub async fn list(staff: Staff) -> Response {
     let bulletins = match staff.app.db.call(|conn| content::bulletins(conn)).await {
@@ -389,23 +389,16 @@ pub async fn upload(staff: Staff, multipart: Multipart) -> Response {
         commune: staff.account.commune.clone(),
         uploaded_by: staff.account.id,
     };
-    let (username, ip) = (staff.account.username.clone(), staff.ip.clone());
     let inserted = staff
-        .app
-        .db
-        .call(move |conn| {
-            let now = Utc::now();
-            let tx = conn.transaction()?;
-            let id = content::insert_bulletin(&tx, &new, now)?;
+        .audited("bulletin_uploaded", move |tx, now| {
+            let id = content::insert_bulletin(tx, &new, now)?;
             let detail = format!("{} ({} bytes, sha256 {})", new.title, new.size, new.sha256);
-            db::audit(&tx, now, &username, &ip, "bulletin_uploaded", &id, &detail)?;
-            tx.commit()?;
-            Ok(id)
+            Ok((id.clone(), AuditLine::new(id, detail)))
         })
         .await;
     match inserted {
         Ok(id) => Redirect::to(&format!("/bulletins/{id}")).into_response(),
-        Err(e) => html::internal_error(&e),
+        Err(response) => response,
     }
 }
 
@@ -632,35 +625,19 @@ pub async fn approve(staff: Staff, Path(id): Path<String>) -> Response {
     } else {
         BulletinState::Approved
     };
-    let (account_id, username, ip, bulletin_id) = (
-        staff.account.id,
-        staff.account.username.clone(),
-        staff.ip.clone(),
-        bulletin.id.clone(),
-    );
+    let (account_id, bulletin_id) = (staff.account.id, bulletin.id.clone());
     let detail = match &outcome {
         Ok(()) => "published".to_owned(),
         Err(reason) => format!("not published: {reason}"),
     };
     let saved = staff
-        .app
-        .db
-        .call(move |conn| {
-            let now = Utc::now();
-            content::set_bulletin_state(conn, &bulletin_id, state, Some(account_id), now)?;
-            db::audit(
-                conn,
-                now,
-                &username,
-                &ip,
-                "bulletin_approved",
-                &bulletin_id,
-                &detail,
-            )
+        .audited("bulletin_approved", move |tx, now| {
+            content::set_bulletin_state(tx, &bulletin_id, state, Some(account_id), now)?;
+            Ok(((), AuditLine::new(bulletin_id, detail)))
         })
         .await;
-    if let Err(e) = saved {
-        return html::internal_error(&e);
+    if let Err(response) = saved {
+        return response;
     }
     match outcome {
         Ok(()) => Redirect::to(&format!("/bulletins/{}", bulletin.id)).into_response(),

@@ -4,13 +4,12 @@
 use axum::Form;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use maud::html;
 use serde::Deserialize;
 
 use crate::console::auth::Role;
 use crate::console::html::{self, csrf_field, page};
-use crate::console::{Staff, db};
+use crate::console::{AuditLine, Staff, db};
 
 pub async fn show(staff: Staff) -> Response {
     if let Err(refused) = staff.require(Role::Admin) {
@@ -268,19 +267,16 @@ async fn save(
     action: &'static str,
     subject: String,
     detail: String,
-    work: impl FnOnce(&mut rusqlite::Connection) -> Result<(), db::DbError> + Send + 'static,
+    work: impl FnOnce(&rusqlite::Connection) -> Result<(), db::DbError> + Send + 'static,
 ) -> Response {
-    let (username, ip) = (staff.account.username.clone(), staff.ip.clone());
     let saved = staff
-        .app
-        .db
-        .call(move |conn| {
-            work(conn)?;
-            db::audit(conn, Utc::now(), &username, &ip, action, &subject, &detail)
+        .audited(action, move |tx, _| {
+            work(tx)?;
+            Ok(((), AuditLine::new(subject, detail)))
         })
         .await;
     match saved {
         Ok(()) => Redirect::to("/organisation").into_response(),
-        Err(e) => html::internal_error(&e),
+        Err(response) => response,
     }
 }

@@ -22,7 +22,7 @@ use crate::console::pages::bulletins::{
 };
 use crate::console::programmes::{self, CHIME, Programme, Timing};
 use crate::console::targets::{Organisation, Target};
-use crate::console::{Staff, db};
+use crate::console::{AuditLine, Staff, db};
 
 /// Day names in the order of the form, with their crontab numbers (Monday first, as Vietnamese
 /// calendars do).
@@ -305,23 +305,16 @@ pub async fn create(staff: Staff, Form(fields): Form<Vec<(String, String)>>) -> 
         commune: staff.account.commune.clone(),
         created_by: staff.account.id,
     };
-    let (username, ip) = (staff.account.username.clone(), staff.ip.clone());
     let saved = staff
-        .app
-        .db
-        .call(move |conn| {
-            let now = Utc::now();
-            let tx = conn.transaction()?;
-            let id = programmes::insert(&tx, &programme, now)?;
+        .audited("programme_created", move |tx, now| {
+            let id = programmes::insert(tx, &programme, now)?;
             let detail = format!("{} → {}", programme.title, programme.target);
-            db::audit(&tx, now, &username, &ip, "programme_created", &id, &detail)?;
-            tx.commit()?;
-            Ok(programme.target.clone())
+            Ok(((), AuditLine::new(id, detail)))
         })
         .await;
     match saved {
-        Ok(_) => Redirect::to("/schedules").into_response(),
-        Err(e) => html::internal_error(&e),
+        Ok(()) => Redirect::to("/schedules").into_response(),
+        Err(response) => response,
     }
 }
 
@@ -427,26 +420,15 @@ pub async fn delete(staff: Staff, Path(id): Path<String>) -> Response {
     if let Err(refused) = check_within(&staff, std::slice::from_ref(&programme.target)).await {
         return refused;
     }
-    let (username, ip) = (staff.account.username.clone(), staff.ip.clone());
     let deleted = staff
-        .app
-        .db
-        .call(move |conn| {
-            programmes::delete(conn, &id)?;
-            db::audit(
-                conn,
-                Utc::now(),
-                &username,
-                &ip,
-                "programme_deleted",
-                &id,
-                "",
-            )
+        .audited("programme_deleted", move |tx, _| {
+            programmes::delete(tx, &id)?;
+            Ok(((), AuditLine::new(id, "")))
         })
         .await;
     match deleted {
         Ok(()) => Redirect::to("/schedules").into_response(),
-        Err(e) => html::internal_error(&e),
+        Err(response) => response,
     }
 }
 
