@@ -78,67 +78,56 @@ pub fn audio_file_name(sha256: &str, codec: &str) -> String {
     format!("{sha256}.{codec}")
 }
 
+/// Read by name in [`bulletin_from_row`]; the two account names are aliased apart.
 const BULLETIN_COLUMNS: &str = "b.id, b.title, b.level, b.state, b.sha256, b.size, b.codec, \
     b.duration_ms, b.loudness_lufs, b.targets, b.valid_until, b.commune, b.uploaded_by, \
-    u.display_name, b.uploaded_at, a.display_name, b.approved_at";
+    u.display_name AS uploader, b.uploaded_at, a.display_name AS approver, b.approved_at";
 
 const BULLETIN_FROM: &str = "console_bulletins b JOIN console_accounts u ON u.id = b.uploaded_by \
     LEFT JOIN console_accounts a ON a.id = b.approved_by";
 
 fn bulletin_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Bulletin, DbError>> {
-    let level: String = row.get(2)?;
-    let state: String = row.get(3)?;
-    let targets: String = row.get(9)?;
-    let valid_until: Option<String> = row.get(10)?;
-    let uploaded_at: String = row.get(14)?;
-    let approved_at: Option<String> = row.get(16)?;
-    let (
-        id,
-        title,
-        sha256,
-        size,
-        codec,
-        duration_ms,
-        loudness_lufs,
-        commune,
-        uploaded_by,
-        uploader,
-        approver,
-    ) = (
-        row.get::<_, String>(0)?,
-        row.get::<_, String>(1)?,
-        row.get::<_, String>(4)?,
-        row.get::<_, u64>(5)?,
-        row.get::<_, String>(6)?,
-        row.get::<_, u64>(7)?,
-        row.get::<_, Option<f64>>(8)?,
-        row.get::<_, Option<String>>(11)?,
-        row.get::<_, i64>(12)?,
-        row.get::<_, String>(13)?,
-        row.get::<_, Option<String>>(15)?,
-    );
-    Ok((|| {
-        Ok(Bulletin {
-            level: parse_priority(&level)
+    let id: String = row.get("id")?;
+    let level: String = row.get("level")?;
+    let state: String = row.get("state")?;
+    let targets: String = row.get("targets")?;
+    let valid_until: Option<String> = row.get("valid_until")?;
+    let uploaded_at: String = row.get("uploaded_at")?;
+    let approved_at: Option<String> = row.get("approved_at")?;
+    // What is stored as text is checked as it is read: a damaged row names itself.
+    let checked = (|| {
+        Ok((
+            parse_priority(&level)
                 .ok_or_else(|| DbError::Corrupt(format!("bulletin {id}: level {level:?}")))?,
-            state: BulletinState::parse(&state),
-            targets: parse_targets(&targets)?,
-            valid_until: valid_until.as_deref().map(db::parse_time).transpose()?,
-            uploaded_at: db::parse_time(&uploaded_at)?,
-            approved_at: approved_at.as_deref().map(db::parse_time).transpose()?,
-            id,
-            title,
-            sha256,
-            size,
-            codec,
-            duration_ms,
-            loudness_lufs,
-            commune,
-            uploaded_by,
-            uploader,
-            approver,
-        })
-    })())
+            parse_targets(&targets)?,
+            valid_until.as_deref().map(db::parse_time).transpose()?,
+            db::parse_time(&uploaded_at)?,
+            approved_at.as_deref().map(db::parse_time).transpose()?,
+        ))
+    })();
+    let (level, targets, valid_until, uploaded_at, approved_at) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(Bulletin {
+        title: row.get("title")?,
+        level,
+        state: BulletinState::parse(&state),
+        sha256: row.get("sha256")?,
+        size: row.get("size")?,
+        codec: row.get("codec")?,
+        duration_ms: row.get("duration_ms")?,
+        loudness_lufs: row.get("loudness_lufs")?,
+        targets,
+        valid_until,
+        commune: row.get("commune")?,
+        uploaded_by: row.get("uploaded_by")?,
+        uploader: row.get("uploader")?,
+        uploaded_at,
+        approver: row.get("approver")?,
+        approved_at,
+        id,
+    }))
 }
 
 fn parse_targets(text: &str) -> Result<Vec<Target>, DbError> {
@@ -321,4 +310,79 @@ pub fn publications(conn: &Connection, what: &str) -> Result<Vec<Publication>, D
         })
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::auth;
+
+    #[test]
+    fn a_bulletin_reads_back_as_it_was_stored_with_who_uploaded_and_approved_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::Db::open(&dir.path().join("c.sqlite")).unwrap();
+        let now: DateTime<Utc> = "2026-12-03T08:00:00Z".parse().unwrap();
+        db.call_now(|conn| {
+            let account = |username: &str, display_name: &str| {
+                auth::create_account(
+                    conn,
+                    &auth::NewAccount {
+                        username,
+                        display_name,
+                        role: auth::Role::Approver,
+                        commune: None,
+                        password: "a long enough password",
+                        must_change_password: false,
+                    },
+                    now,
+                )
+                .unwrap()
+            };
+            let (editor, approver) = (account("bien-tap", "Biên"), account("duyet", "Duyệt"));
+            let new = NewBulletin {
+                id: "bao-lu".into(),
+                title: "Cảnh báo lũ".into(),
+                level: Priority::Emergency,
+                sha256: "ab".repeat(32),
+                size: 4096,
+                codec: "mp3".into(),
+                duration_ms: 61_000,
+                loudness_lufs: Some(-18.5),
+                targets: vec![Target::Commune("phu-dong".into()), Target::Office],
+                valid_until: Some(now + chrono::Duration::days(2)),
+                commune: Some("phu-dong".into()),
+                uploaded_by: editor,
+            };
+            let id = insert_bulletin(conn, &new, now)?;
+            set_bulletin_state(conn, &id, BulletinState::Approved, Some(approver), now)?;
+            let read = bulletin(conn, &id)?.unwrap();
+            assert_eq!(
+                (
+                    read.id.as_str(),
+                    read.title.as_str(),
+                    read.level,
+                    read.state
+                ),
+                (
+                    "bao-lu",
+                    "Cảnh báo lũ",
+                    Priority::Emergency,
+                    BulletinState::Approved
+                )
+            );
+            assert_eq!(
+                (read.size, read.duration_ms, read.loudness_lufs),
+                (4096, 61_000, Some(-18.5))
+            );
+            assert_eq!(read.targets, new.targets);
+            assert_eq!(read.valid_until, new.valid_until);
+            assert_eq!(read.commune.as_deref(), Some("phu-dong"));
+            assert_eq!((read.uploaded_by, read.uploader.as_str()), (editor, "Biên"));
+            assert_eq!(read.approver.as_deref(), Some("Duyệt"));
+            assert_eq!((read.uploaded_at, read.approved_at), (now, Some(now)));
+            assert_eq!(bulletins(conn)?.len(), 1);
+            Ok(())
+        })
+        .unwrap();
+    }
 }
