@@ -68,6 +68,19 @@ pub enum Mistake {
     Other,
 }
 
+impl Mistake {
+    /// The key the mistake is about, when the line names one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Mistake::UnknownKey { key, .. } | Mistake::MissingKey { key } => Some(key),
+            Mistake::WrongKind { key, .. }
+            | Mistake::UnknownChoice { key, .. }
+            | Mistake::DuplicateKey { key } => key.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// A kind of TOML value, as serde names what it found and what it wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -265,6 +265,22 @@ pub enum Fault {
 /// The largest relay slot, in minutes, as the English says it.
 const MAX_RELAY_MINUTES: f64 = super::MAX_RELAY_MINUTES;
 
+impl Fault {
+    /// Whether this is only that a key is missing which was there but wrong, and so blanked to
+    /// read the rest of its programme: the mistake itself is the problem to report.
+    pub fn follows_from_blanking(&self, blanked: &[String]) -> bool {
+        let was_blanked = |key: &str| blanked.iter().any(|k| k == key);
+        match self {
+            Fault::MissingId => was_blanked("id"),
+            Fault::NeitherCronNorAt => was_blanked("cron") || was_blanked("at"),
+            Fault::MissingItems | Fault::NothingToAir => {
+                was_blanked("items") || was_blanked("relay")
+            }
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -597,10 +597,18 @@ fn parse_pieces(
                 file.offset = offset;
                 // What the programme gets wrong besides is reported too; it is refused all the
                 // same, and its id still counts: an exception naming it is not "unknown".
-                let mended = file.mend_and_report(text, offset, piece, e);
+                let (mended, blanked) = file.mend_and_report(text, offset, piece, e);
                 for (i, raw_program) in mended.iter().flat_map(|raw| &raw.programs).enumerate() {
                     // Checked for its problems only: whatever the checks say, it does not air.
+                    // That a blanked key is now missing was said already, as what is wrong
+                    // with it.
+                    let before = file.errors.len();
                     drop(file.program(index + i, raw_program));
+                    let mut checked = 0;
+                    file.errors.retain(|error| {
+                        checked += 1;
+                        checked <= before || !error.fault.follows_from_blanking(&blanked)
+                    });
                     if let Some(id) = &raw_program.get_ref().id {
                         refused_ids.insert(id.get_ref().clone());
                     }
@@ -728,10 +736,11 @@ impl FileContext<'_> {
         offset: usize,
         piece: &str,
         mut error: toml::de::Error,
-    ) -> Option<RawFile> {
+    ) -> (Option<RawFile>, Vec<String>) {
         /// Enough for any programme a person wrote; a bound against a hostile file.
         const MOST_MENDS: usize = 32;
         let mut mended = piece.as_bytes().to_vec();
+        let mut blanked = Vec::new();
         for attempt in 0..=MOST_MENDS {
             let problem = TomlProblem::read_at(&error, text, offset, |at| self.lines.line_of(at));
             let mendable = matches!(
@@ -741,21 +750,27 @@ impl FileContext<'_> {
                     | Mistake::UnknownChoice { .. }
             );
             if attempt > 0 && !mendable {
-                return None;
+                return (None, blanked);
             }
+            let key = problem.mistake.key().map(str::to_owned);
             self.errors.push(ScheduleError {
                 line: problem.line,
                 ..file_error(self.path, Fault::Syntax(Box::new(problem)))
             });
-            let span = error.span().filter(|_| mendable && attempt < MOST_MENDS)?;
+            let Some(span) = error.span().filter(|_| mendable && attempt < MOST_MENDS) else {
+                return (None, blanked);
+            };
+            blanked.extend(key);
             blank_lines(&mut mended, span);
-            let again = std::str::from_utf8(&mended).ok()?;
+            let Ok(again) = std::str::from_utf8(&mended) else {
+                return (None, blanked);
+            };
             match toml::from_str::<RawFile>(again) {
-                Ok(raw) => return Some(raw),
+                Ok(raw) => return (Some(raw), blanked),
                 Err(next) => error = next,
             }
         }
-        None
+        (None, blanked)
     }
 
     fn error(&mut self, span: Range<usize>, field: Field, fault: Fault) {
@@ -1345,6 +1360,16 @@ mod tests {
         assert!(errors[2].starts_with("s.toml:4: sang.cron: "), "{errors:?}");
         let ids: Vec<&str> = loaded.programs.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["trua"]);
+    }
+
+    #[test]
+    fn a_required_key_of_the_wrong_kind_is_one_problem_not_also_a_missing_key() {
+        // A one-off written as a bare date-time instead of a list, and items as one text.
+        let text = "[[program]]\nid = \"sang\"\nat = 2026-12-05T07:00:00\nitems = \"chime\"\n";
+        let errors = errors_of(text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("s.toml:3: "), "{errors:?}");
+        assert!(errors[1].starts_with("s.toml:4: "), "{errors:?}");
     }
 
     #[test]
