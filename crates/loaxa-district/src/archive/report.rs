@@ -348,6 +348,22 @@ impl Archive {
         })
     }
 
+    /// The commune each box counts in (the register's, else its own word), for boxes that
+    /// have one: what checking a target needs, without reading every box's status.
+    pub fn box_communes(&self) -> Result<BTreeMap<String, String>, ArchiveError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(concat!(
+                "SELECT b.box_id, ",
+                commune_of_box!(),
+                " FROM archive_box AS b WHERE ",
+                commune_of_box!(),
+                " IS NOT NULL"
+            ))?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+    }
+
     /// One box, if the archive has heard of it.
     pub fn fleet_box(&self, box_id: &str) -> Result<Option<FleetRow>, ArchiveError> {
         self.read(|conn| {
@@ -766,6 +782,20 @@ mod tests {
         assert_eq!(
             (register.commune("kh-01"), register.commune("pd-01")),
             (Some("phu-dong"), None)
+        );
+        let communes = archive.box_communes().unwrap();
+        assert_eq!(
+            communes
+                .iter()
+                .map(|(b, c)| (b.as_str(), c.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("kh-01", "phu-dong"),
+                ("new-01", "phu-dong"),
+                ("pd-01", "phu-dong"),
+                ("pd-02", "phu-dong")
+            ],
+            "pd-03 names no commune"
         );
         let new01 = archive.fleet_box("new-01").unwrap().unwrap();
         assert_eq!((new01.state.as_str(), new01.last_seen), ("unknown", None));

@@ -111,13 +111,23 @@ pub async fn registry(app: &Shared) -> crate::publish::Registry {
 pub async fn box_commune_lookup(
     app: &Shared,
 ) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
-    let communes: std::collections::HashMap<String, String> = fleet::rows(app)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|row| row.commune.map(|c| (row.box_id, c)))
-        .collect();
+    let communes = box_communes(app).await;
     move |box_id: &str| communes.get(box_id).cloned()
+}
+
+/// Each box's commune (see [`Archive::box_communes`]); none when the archive cannot be read.
+///
+/// [`Archive::box_communes`]: crate::archive::Archive::box_communes
+async fn box_communes(app: &Shared) -> std::collections::BTreeMap<String, String> {
+    let archive = app.archive.clone();
+    let read =
+        tokio::task::spawn_blocking(move || archive.box_communes().map_err(|e| e.to_string()))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+    read.unwrap_or_else(|error| {
+        tracing::warn!(%error, "which commune each box is in could not be read");
+        Default::default()
+    })
 }
 
 /// The communes the office named, and those its boxes say they are in (by id) that it has not.
@@ -127,10 +137,9 @@ pub async fn known_communes(app: &Shared) -> Vec<super::db::Commune> {
         .call(|conn| super::db::communes(conn))
         .await
         .unwrap_or_default();
-    for row in fleet::rows(app).await.unwrap_or_default() {
-        if let Some(id) = row.commune
-            && !communes.iter().any(|c| c.id == id)
-        {
+    let heard: std::collections::BTreeSet<String> = box_communes(app).await.into_values().collect();
+    for id in heard {
+        if !communes.iter().any(|c| c.id == id) {
             communes.push(super::db::Commune {
                 name: id.clone(),
                 id,
