@@ -26,15 +26,18 @@ const DEBIAN_DIRS: [&str; 4] = [
     "/var/log/mosquitto",
     "/run/mosquitto",
 ];
-/// The drop-in's listener, moved to a free loopback port.
-const LISTENER: &str = "listener 8883";
+/// The drop-in's listeners (the boxes', the office's), each moved to a free loopback port.
+const LISTENERS: [&str; 2] = ["listener 8883", "listener 8884"];
 /// Attempts at a port nobody else takes between our probe and Mosquitto's bind.
 const START_ATTEMPTS: usize = 5;
 
 /// A broker set up by the walk-through under a temporary root, and running.
 struct Walkthrough {
     root: tempfile::TempDir,
+    /// The boxes' listener.
     port: u16,
+    /// The office's listener.
+    office_port: u16,
     mosquitto: Option<Child>,
 }
 
@@ -51,6 +54,7 @@ impl Walkthrough {
         let mut walkthrough = Walkthrough {
             root,
             port: free_port(),
+            office_port: free_port(),
             mosquitto: None,
         };
         walkthrough.install_debians_mosquitto();
@@ -95,8 +99,8 @@ impl Walkthrough {
         let root = self.root.path().display();
         format!(
             "ETC={root}/etc/mosquitto\nSAMPLES={REPO}/docs/mosquitto\nWORK={root}/work\n\
-             BROKER_NAME=localhost\nBROKER_IP=127.0.0.1\nBOXES=\"pd-01 pd-02\"\nPORT={}\n",
-            self.port
+             BROKER_NAME=localhost\nBROKER_IP=127.0.0.1\nBOXES=\"pd-01 pd-02\"\nPORT={}\nOFFICE_PORT={}\n",
+            self.port, self.office_port
         )
     }
 
@@ -159,8 +163,23 @@ impl Walkthrough {
         self.work().join("loaxa-ca.pem")
     }
 
+    /// The boxes' url.
     fn url(&self) -> String {
         format!("mqtts://localhost:{}", self.port)
+    }
+
+    /// The office's url.
+    fn office_url(&self) -> String {
+        format!("mqtts://localhost:{}", self.office_port)
+    }
+
+    /// The listener a login uses: the office's for `district`, the boxes' for the others.
+    fn port_of(&self, login: &str) -> u16 {
+        if login == "district" {
+            self.office_port
+        } else {
+            self.port
+        }
     }
 
     /// The password of `login` the walk-through wrote down (the latest, for a login made again).
@@ -189,28 +208,30 @@ impl Walkthrough {
             .collect()
     }
 
-    /// Starts Mosquitto on Debian's mosquitto.conf, the drop-in's listener moved to a free
-    /// loopback port (another one if that is taken meanwhile).
+    /// Starts Mosquitto on Debian's mosquitto.conf, the drop-in's listeners moved to free
+    /// loopback ports (others if those are taken meanwhile).
     fn start(&mut self) {
         let drop_in = self.etc().join("conf.d/loaxa.conf");
         let installed =
             fs::read_to_string(&drop_in).expect("the walk-through installs the drop-in");
-        assert!(
-            installed.lines().any(|line| line == LISTENER),
-            "the drop-in has no `{LISTENER}` line:\n{installed}"
-        );
+        for listener in LISTENERS {
+            assert!(
+                installed.lines().any(|line| line == listener),
+                "the drop-in has no `{listener}` line:\n{installed}"
+            );
+        }
         let mut failure = String::new();
         for _ in 0..START_ATTEMPTS {
-            let listener = format!("listener {} 127.0.0.1", self.port);
+            let moved = [
+                format!("listener {} 127.0.0.1", self.port),
+                format!("listener {} 127.0.0.1", self.office_port),
+            ];
             let config: String = self
                 .redirect(&installed)
                 .lines()
-                .map(|line| {
-                    if line == LISTENER {
-                        listener.as_str()
-                    } else {
-                        line
-                    }
+                .map(|line| match LISTENERS.iter().position(|l| *l == line) {
+                    Some(i) => moved[i].as_str(),
+                    None => line,
                 })
                 .flat_map(|line| [line, "\n"])
                 .collect();
@@ -223,6 +244,7 @@ impl Walkthrough {
                 Err(error) => {
                     failure = error;
                     self.port = free_port();
+                    self.office_port = free_port();
                 }
             }
         }
@@ -251,14 +273,21 @@ impl Walkthrough {
                 ));
             }
             if self.log().contains(" running\n")
-                && TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
+                && [self.port, self.office_port]
+                    .iter()
+                    .all(|port| TcpStream::connect((Ipv4Addr::LOCALHOST, *port)).is_ok())
             {
                 return Ok(child);
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("port {} never open:\n{}", self.port, self.log()));
+                return Err(format!(
+                    "ports {} and {} never open:\n{}",
+                    self.port,
+                    self.office_port,
+                    self.log()
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -274,11 +303,17 @@ impl Walkthrough {
         assert!(status.success());
     }
 
-    /// A Mosquitto client logged in as `login` over TLS, trusting the walk-through's CA.
+    /// A Mosquitto client logged in as `login` over TLS, trusting the walk-through's CA, on
+    /// the listener that login is meant for.
     fn client(&self, tool: &str, login: &str) -> Command {
+        self.client_on(tool, login, self.port_of(login))
+    }
+
+    /// The same on the listener of `port`.
+    fn client_on(&self, tool: &str, login: &str, port: u16) -> Command {
         let mut command = Command::new(tool);
         command
-            .args(["-h", "localhost", "-p", &self.port.to_string(), "--cafile"])
+            .args(["-h", "localhost", "-p", &port.to_string(), "--cafile"])
             .arg(self.ca_file())
             .args(["-u", login, "-P", &self.password(login)]);
         command
@@ -411,7 +446,8 @@ fn the_walkthrough_gives_a_broker_beside_debians_config_that_a_box_reaches_over_
         "--password",
         &password,
     ];
-    let out = district.publish_schedule_to(&broker.url(), &schedule, "commune/phu-dong", &login);
+    let out =
+        district.publish_schedule_to(&broker.office_url(), &schedule, "commune/phu-dong", &login);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).lines().any(|line| {
@@ -556,4 +592,90 @@ fn a_box_added_as_the_walkthrough_says_logs_in_and_writes_its_status_with_no_acl
         acl,
         "adding a box leaves the ACL alone"
     );
+}
+
+#[test]
+fn a_box_login_cannot_take_another_clients_id_nor_log_in_on_the_office_listener() {
+    let broker = Walkthrough::set_up();
+    // pd-02 and the console's collector are connected, each with its own client id.
+    let hold = |login: &str, id: &str| {
+        broker
+            .client("mosquitto_sub", login)
+            .args(["-i", id, "-t", "loaxa/all/#", "-W", "30"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto_sub runs")
+    };
+    let mut held = [
+        hold("pd-02", "loaxa-box-pd-02"),
+        hold("district", "loaxa-console-gia-lam"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(broker.log().contains(" as pd-02 ")
+        && broker.log().contains(" as loaxa-console-gia-lam "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the clients never connected:\n{}",
+            broker.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // pd-01's login asks for each of their ids on the boxes' listener: it gets its own.
+    for id in ["loaxa-box-pd-02", "loaxa-console-gia-lam"] {
+        let out = broker
+            .client("mosquitto_pub", "pd-01")
+            .args([
+                "-i",
+                id,
+                "-q",
+                "1",
+                "-t",
+                "loaxa/status/pd-01",
+                "-m",
+                "online",
+            ])
+            .output()
+            .expect("mosquitto_pub runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let log = broker.log();
+    assert_eq!(log.matches(" as pd-01 ").count(), 2, "{log}");
+    assert!(
+        !log.contains("already connected"),
+        "a client was taken over:\n{log}"
+    );
+    for child in &mut held {
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "a held client was dropped:\n{log}"
+        );
+    }
+    // On the office's listener a box's login is not known at all.
+    let out = broker
+        .client_on("mosquitto_pub", "pd-01", broker.office_port)
+        .args([
+            "-i",
+            "loaxa-console-gia-lam",
+            "-t",
+            "loaxa/status/pd-01",
+            "-m",
+            "online",
+        ])
+        .output()
+        .expect("mosquitto_pub runs");
+    assert!(
+        !out.status.success(),
+        "pd-01 logged in on the office's listener"
+    );
+    assert!(stderr(&out).contains("not authorised"), "{}", stderr(&out));
+    assert!(
+        matches!(held[1].try_wait(), Ok(None)),
+        "the collector was dropped"
+    );
+    for mut child in held {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
