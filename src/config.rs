@@ -137,10 +137,27 @@ pub enum ConfigError {
     #[error("{path}: {key}: {problem}")]
     Invalid {
         path: PathBuf,
-        /// The setting as written in the file (`sample_rate`, `link.trusted_keys[0]`).
-        key: String,
+        key: Setting,
         problem: ConfigProblem,
     },
+}
+
+/// A setting of the box config, as a person finds it in the file: its key, and for one of a
+/// list (`[[window]]`, `trusted_keys`) which one, counted from 1 as they are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// As written: `sample_rate`, `link.trusted_keys`, `[[window]]`.
+    pub key: String,
+    pub nth: Option<usize>,
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.nth {
+            Some(n) => write!(f, "{} no. {n}", self.key),
+            None => f.write_str(&self.key),
+        }
+    }
 }
 
 /// What is wrong with one setting, as each language's catalogue says it.
@@ -286,11 +303,16 @@ impl Config {
     }
 
     fn from_raw(raw: RawConfig, path: &Path) -> Result<Config, ConfigError> {
-        let invalid = |key: &str, problem: ConfigProblem| ConfigError::Invalid {
-            path: path.to_owned(),
-            key: key.to_owned(),
-            problem,
-        };
+        let invalid_nth =
+            |key: &str, nth: Option<usize>, problem: ConfigProblem| ConfigError::Invalid {
+                path: path.to_owned(),
+                key: Setting {
+                    key: key.to_owned(),
+                    nth,
+                },
+                problem,
+            };
+        let invalid = |key: &str, problem: ConfigProblem| invalid_nth(key, None, problem);
         let range = |key: &str, value: f64, low: f64, high: f64| {
             if (low..=high).contains(&value) {
                 Ok(value)
@@ -366,8 +388,9 @@ impl Config {
                     .enumerate()
                     .map(|(i, key)| {
                         read_public_key(key, base).map_err(|reason| {
-                            invalid(
-                                &format!("link.trusted_keys[{i}]"),
+                            invalid_nth(
+                                "link.trusted_keys",
+                                Some(i + 1),
                                 ConfigProblem::BadKey { reason },
                             )
                         })
@@ -391,7 +414,11 @@ impl Config {
                     .enumerate()
                     .map(|(i, w)| {
                         w.resolve().map_err(|problem| {
-                            invalid(&format!("window[{i}]"), ConfigProblem::BadWindow(problem))
+                            invalid_nth(
+                                "[[window]]",
+                                Some(i + 1),
+                                ConfigProblem::BadWindow(problem),
+                            )
                         })
                     })
                     .collect::<Result<_, _>>()?,
@@ -507,6 +534,23 @@ mod tests {
         assert_eq!(config.catch_up, Duration::from_secs(600));
         assert_eq!(config.amplifier.on, None);
         assert_eq!(config.language, None);
+    }
+
+    #[test]
+    fn a_bad_window_is_named_by_its_place_among_the_windows_counted_from_one() {
+        let text = "[[window]]\nfrom = \"05:00\"\nto = \"11:30\"\n\
+                    [[window]]\nfrom = \"25:00\"\nto = \"26:00\"\n";
+        match Config::parse(text, Path::new("/etc/loaxa/loaxa.toml")) {
+            Err(ConfigError::Invalid { key, .. }) => {
+                assert_eq!(key.to_string(), "[[window]] no. 2");
+                let vi = crate::text::Words::new(loaxa_core::i18n::Lang::Vi).unwrap();
+                assert_eq!(
+                    crate::text::errors::setting_words(&key, &vi),
+                    "[[window]] thứ 2"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -381,6 +381,7 @@ trouble-audio-relay-failed-fallback = the relay could not be received; its fallb
 
 ## The daemon out of reach, a config that cannot be read
 config-invalid = { $file }, setting “{ $key }”: { $problem }
+config-setting-nth = { $key } no. { $n }
 config-bad-output = “{ $spec }” is not an audio output: use default, null, wav:PATH or a device's name (see loaxa devices)
 config-out-of-range = { $value } is outside the allowed range, { $low } to { $high }
 config-bad-key = the trusted key cannot be read ({ $reason }): copy the key line of the office's public key (.pub file), or give the path of that .pub file

@@ -6,7 +6,7 @@
 use std::io::ErrorKind;
 
 use crate::audio::output::OutputError;
-use crate::config::{ConfigError, ConfigProblem};
+use crate::config::{ConfigError, ConfigProblem, Setting};
 use crate::control::ControlError;
 use loaxa_core::schedule::windows::WindowProblem;
 use loaxa_core::trouble::FileTrouble;
@@ -74,10 +74,20 @@ fn config_words(error: &ConfigError, words: &Words) -> Option<String> {
             "config-invalid",
             &[
                 ("file", arg(path.display())),
-                ("key", arg(key)),
+                ("key", arg(setting_words(key, words))),
                 ("problem", arg(problem_words(problem, words))),
             ],
         )),
+    }
+}
+
+pub(crate) fn setting_words(setting: &Setting, words: &Words) -> String {
+    match setting.nth {
+        Some(n) => words.t_args(
+            "config-setting-nth",
+            &[("key", arg(&setting.key)), ("n", arg(n))],
+        ),
+        None => setting.key.clone(),
     }
 }
 

@@ -375,6 +375,7 @@ trouble-audio-relay-failed-fallback = không tiếp sóng được, đã phát p
 
 ## The daemon out of reach, a config that cannot be read
 config-invalid = { $file }, mục “{ $key }”: { $problem }
+config-setting-nth = { $key } thứ { $n }
 config-bad-output = “{ $spec }” không phải đầu ra âm thanh: dùng default, null, wav:ĐƯỜNG-DẪN hoặc tên một thiết bị (xem loaxa devices)
 config-out-of-range = { $value } nằm ngoài khoảng cho phép, từ { $low } đến { $high }
 config-bad-key = không đọc được khoá tin cậy: hãy chép dòng khoá công khai (tệp .pub) của cấp trên, hoặc ghi đường dẫn tới tệp .pub đó
