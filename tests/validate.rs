@@ -291,7 +291,7 @@ fn a_setting_out_of_bounds_in_the_box_config_is_named_and_explained_in_vietnames
         ),
         (
             "[[window]]\nfrom = \"5h\"\nto = \"22:00\"",
-            "Lỗi: loaxa.toml, mục “window[0]”: from = “5h” không phải giờ trong ngày",
+            "Lỗi: loaxa.toml, mục “[[window]] thứ 1”: from = “5h” không phải giờ trong ngày",
         ),
     ] {
         std::fs::write(&config, format!("language = \"vi\"\n{setting}\n")).unwrap();
