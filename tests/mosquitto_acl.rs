@@ -622,10 +622,10 @@ fn a_box_login_cannot_take_another_clients_id_nor_log_in_on_the_office_listener(
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // pd-01's login asks for each of their ids on the boxes' listener: it gets its own.
-    for id in ["loaxa-box-pd-02", "loaxa-console-gia-lam"] {
-        let out = broker
-            .client("mosquitto_pub", "pd-01")
+    // pd-01's own status, written with the login of pd-01 and the client id `id`, on `port`.
+    let as_pd01 = |port: u16, id: &str| {
+        broker
+            .client_on("mosquitto_pub", "pd-01", port)
             .args([
                 "-i",
                 id,
@@ -637,7 +637,11 @@ fn a_box_login_cannot_take_another_clients_id_nor_log_in_on_the_office_listener(
                 "online",
             ])
             .output()
-            .expect("mosquitto_pub runs");
+            .expect("mosquitto_pub runs")
+    };
+    // pd-01's login asks for each of their ids on the boxes' listener: it gets its own.
+    for id in ["loaxa-box-pd-02", "loaxa-console-gia-lam"] {
+        let out = as_pd01(broker.port, id);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let log = broker.log();
@@ -653,18 +657,7 @@ fn a_box_login_cannot_take_another_clients_id_nor_log_in_on_the_office_listener(
         );
     }
     // On the office's listener a box's login is not known at all.
-    let out = broker
-        .client_on("mosquitto_pub", "pd-01", broker.office_port)
-        .args([
-            "-i",
-            "loaxa-console-gia-lam",
-            "-t",
-            "loaxa/status/pd-01",
-            "-m",
-            "online",
-        ])
-        .output()
-        .expect("mosquitto_pub runs");
+    let out = as_pd01(broker.office_port, "loaxa-console-gia-lam");
     assert!(
         !out.status.success(),
         "pd-01 logged in on the office's listener"

@@ -604,11 +604,12 @@ fn parse_pieces(
                     // with it.
                     let before = file.errors.len();
                     drop(file.program(index + i, raw_program));
-                    let mut checked = 0;
-                    file.errors.retain(|error| {
-                        checked += 1;
-                        checked <= before || !error.fault.follows_from_blanking(&blanked)
-                    });
+                    let found = file.errors.split_off(before);
+                    file.errors.extend(
+                        found
+                            .into_iter()
+                            .filter(|error| !error.fault.follows_from_blanking(&blanked)),
+                    );
                     if let Some(id) = &raw_program.get_ref().id {
                         refused_ids.insert(id.get_ref().clone());
                     }
